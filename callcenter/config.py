@@ -1,0 +1,284 @@
+"""Typed configuration: a TOML file plus ``CALLCENTER__SECTION__KEY`` environment overrides.
+
+Every value is validated at start-up; a bad one raises :class:`ConfigError` naming the key,
+where it came from (file or environment variable) and why it was refused. Secrets are never
+stored in the repository: empty PBX credentials are generated once into ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CALLCENTER__"
+
+
+class ConfigError(ValueError):
+    """A configuration value was missing, unknown or malformed."""
+
+    def __init__(self, key: str, reason: str, source: str = "") -> None:
+        self.key = key
+        self.reason = reason
+        self.source = source
+        where = f" (from {source})" if source else ""
+        super().__init__(f"config key {key!r}{where}: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "info"
+    log_format: str = "console"  # "console" or "json"
+    data_dir: Path = Path("var")
+    demo: bool = False
+
+    def validate(self) -> None:
+        _port("app.port", self.port)
+        _choice("app.log_level", self.log_level, ("debug", "info", "warning", "error"))
+        _choice("app.log_format", self.log_format, ("console", "json"))
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    # Embedded default: SQLite under data_dir. Production: postgresql+asyncpg://...
+    url: str = ""
+    pool_size: int = 10
+    echo: bool = False
+
+    def validate(self) -> None:
+        if self.url and not self.url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ConfigError(
+                "database.url",
+                "must start with sqlite+aiosqlite:// or postgresql+asyncpg://",
+            )
+        if self.pool_size < 1:
+            raise ConfigError("database.pool_size", "must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class RedisConfig:
+    # Empty: in-process bus (one app instance). Set to share state between instances.
+    url: str = ""
+    stream_maxlen: int = 100_000
+
+    def validate(self) -> None:
+        if self.url and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError("redis.url", "must start with redis://, rediss:// or unix://")
+
+
+@dataclass(frozen=True, slots=True)
+class PbxConfig:
+    # Where the Debian sid root with Asterisk 22 is built and cached.
+    root: Path = Path("/var/cache/callcenter/pbx-root")
+    # One root serves several instances (demo, tests) with their own etc/run/spool dirs.
+    instance: str = "default"
+    mirror: str = "http://deb.debian.org/debian"
+    host: str = "127.0.0.1"
+    ami_port: int = 5038
+    http_port: int = 8088
+    sip_port: int = 5060
+    rtp_start: int = 10000
+    rtp_end: int = 10999
+    ami_username: str = "callcenter"
+    ami_secret: str = ""  # empty: generated into data_dir/secrets.json
+    ari_username: str = "callcenter"
+    ari_password: str = ""  # empty: generated into data_dir/secrets.json
+    ari_app: str = "callcenter"
+    inbound_context: str = "from-trunk"
+    ping_interval: float = 5.0
+    ping_timeout: float = 3.0
+    reconnect_min: float = 0.2
+    reconnect_max: float = 5.0
+    boot_timeout: float = 60.0
+
+    def validate(self) -> None:
+        for key in ("ami_port", "http_port", "sip_port", "rtp_start", "rtp_end"):
+            _port(f"pbx.{key}", getattr(self, key))
+        if self.rtp_start >= self.rtp_end:
+            raise ConfigError("pbx.rtp_start", "must be below pbx.rtp_end")
+        if not self.instance.isidentifier():
+            raise ConfigError("pbx.instance", "must be a plain identifier (letters, digits, _)")
+        for key in ("ping_interval", "ping_timeout", "reconnect_min", "reconnect_max"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"pbx.{key}", "must be positive")
+        if self.reconnect_min > self.reconnect_max:
+            raise ConfigError("pbx.reconnect_min", "must not exceed pbx.reconnect_max")
+
+
+@dataclass(frozen=True, slots=True)
+class TenantsConfig:
+    # Declarative tenants, numbers, hours and IVR flows; loaded into the database.
+    directory: Path = Path("config/tenants")
+    default_region: str = "DE"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    app: AppConfig = field(default_factory=AppConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    redis: RedisConfig = field(default_factory=RedisConfig)
+    pbx: PbxConfig = field(default_factory=PbxConfig)
+    tenants: TenantsConfig = field(default_factory=TenantsConfig)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.app.data_dir / 'callcenter.sqlite3').resolve()}"
+
+    def validate(self) -> None:
+        self.app.validate()
+        self.database.validate()
+        self.redis.validate()
+        self.pbx.validate()
+
+    def with_secrets(self) -> Config:
+        """Fill empty PBX credentials from ``data_dir/secrets.json``, creating it once."""
+        pbx = self.pbx
+        if pbx.ami_secret and pbx.ari_password:
+            return self
+        stored = load_or_create_secrets(self.app.data_dir)
+        pbx = dataclasses.replace(
+            pbx,
+            ami_secret=pbx.ami_secret or stored["ami_secret"],
+            ari_password=pbx.ari_password or stored["ari_password"],
+        )
+        return dataclasses.replace(self, pbx=pbx)
+
+
+def load_or_create_secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "secrets.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+        if isinstance(data, dict) and {"ami_secret", "ari_password"} <= data.keys():
+            return {k: str(v) for k, v in data.items()}
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data = {"ami_secret": secrets.token_urlsafe(24), "ari_password": secrets.token_urlsafe(24)}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh)
+    return data
+
+
+def load_config(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Config:
+    """Read ``path`` (optional), apply environment and explicit overrides, validate."""
+    env = os.environ if env is None else env
+    raw: dict[str, dict[str, tuple[Any, str]]] = {}
+    if path is not None:
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError("<file>", "file not found", str(path)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError("<file>", f"invalid TOML: {exc}", str(path)) from None
+        for section, values in doc.items():
+            if not isinstance(values, dict):
+                raise ConfigError(section, "expected a [table]", str(path))
+            for key, value in values.items():
+                raw.setdefault(section, {})[key] = (value, str(path))
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) != 2:
+            raise ConfigError(name, "expected CALLCENTER__SECTION__KEY", "environment")
+        raw.setdefault(parts[0], {})[parts[1]] = (value, f"environment {name}")
+    for section, values in (overrides or {}).items():
+        for key, value in values.items():
+            raw.setdefault(section, {})[key] = (value, "override")
+    return _build(raw)
+
+
+def _build(raw: dict[str, dict[str, tuple[Any, str]]]) -> Config:
+    sections: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(Config)}
+    for section, values in raw.items():
+        if section not in known:
+            src = next(iter(values.values()))[1]
+            raise ConfigError(section, f"unknown section; known: {', '.join(known)}", src)
+    hints = typing.get_type_hints(Config)
+    for name in known:
+        cls = hints[name]
+        sections[name] = _build_section(name, cls, raw.get(name, {}))
+    config = Config(**sections)
+    config.validate()
+    return config
+
+
+def _build_section(section: str, cls: type, values: dict[str, tuple[Any, str]]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, (value, source) in values.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{section}.{key}", f"unknown key; known: {', '.join(fields)}", source
+            )
+        kwargs[key] = _coerce(f"{section}.{key}", hints[key], value, source)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:  # pragma: no cover - constructors do not validate
+        raise ConfigError(exc.key, exc.reason, "") from None
+
+
+def _coerce(key: str, typ: Any, value: Any, source: str) -> Any:
+    origin = typing.get_origin(typ)
+    if origin in (typing.Union, types.UnionType):  # pragma: no cover - no optional fields yet
+        typ = next(t for t in typing.get_args(typ) if t is not type(None))
+    try:
+        if typ is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if isinstance(value, str) and value.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"expected true/false, got {value!r}")
+        if typ is int:
+            if isinstance(value, bool) or isinstance(value, float):
+                raise ValueError(f"expected an integer, got {value!r}")
+            return int(value)
+        if typ is float:
+            if isinstance(value, bool):
+                raise ValueError(f"expected a number, got {value!r}")
+            return float(value)
+        if typ is str:
+            if not isinstance(value, str):
+                raise ValueError(f"expected a string, got {value!r}")
+            return value
+        if typ is Path:
+            if not isinstance(value, str):
+                raise ValueError(f"expected a path string, got {value!r}")
+            return Path(value)
+    except ValueError as exc:
+        reason = str(exc)
+        if reason.startswith("invalid literal"):
+            reason = f"expected an integer, got {value!r}"
+        elif reason.startswith("could not convert"):
+            reason = f"expected a number, got {value!r}"
+        raise ConfigError(key, reason, source) from None
+    raise ConfigError(key, f"unsupported type {typ!r}", source)  # pragma: no cover
+
+
+def _port(key: str, value: int) -> None:
+    if not 1 <= value <= 65535:
+        raise ConfigError(key, f"must be a TCP/UDP port 1-65535, got {value}")
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(key, f"must be one of {', '.join(allowed)}, got {value!r}")
