@@ -1,0 +1,84 @@
+"""Schema migrations (Alembic, hand-written revisions in ``callcenter/migrations``).
+
+Alembic is configured in code, so no ``alembic.ini`` is needed. :func:`upgrade` and
+:func:`current` are synchronous (they run their own event loop); from async code call them
+through ``await asyncio.to_thread(upgrade, url)``.
+
+Every module that declares tables must be listed in :data:`MODEL_MODULES`, so that the
+drift check (models vs migrations) and autogenerate see the whole schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+
+from callcenter.db.base import Base
+from callcenter.db.session import create_engine, parse_url
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# Modules whose import registers tables on Base.metadata. Feature packages append theirs.
+MODEL_MODULES: tuple[str, ...] = ("callcenter.db.models",)
+
+
+def target_metadata() -> MetaData:
+    """``Base.metadata`` after importing every module in :data:`MODEL_MODULES`."""
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
+    return Base.metadata
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    """A programmatic Alembic config pointing at the packaged migrations."""
+    parse_url(url)  # fail early with a clear message
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["database_url"] = url
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate the database at ``url`` up to ``revision`` (default: the newest)."""
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    """Migrate the database at ``url`` down to ``revision`` (``"base"`` empties it)."""
+    command.downgrade(alembic_config(url), revision)
+
+
+def head() -> str:
+    """The newest revision shipped with this version of the code."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
+    revision = script.get_current_head()
+    if revision is None:  # pragma: no cover - the package always ships 0001
+        raise RuntimeError(f"no migrations found in {MIGRATIONS_DIR}")
+    return revision
+
+
+def _current(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def current_async(url: str) -> str | None:
+    """The revision the database at ``url`` is at, or ``None`` if it was never migrated."""
+    engine = create_engine(url, null_pool=True)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(_current)
+    finally:
+        await engine.dispose()
+
+
+def current(url: str) -> str | None:
+    """Synchronous :func:`current_async` (not from inside a running event loop)."""
+    return asyncio.run(current_async(url))
