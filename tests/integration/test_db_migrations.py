@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from callcenter.db import migrate
-from callcenter.db.session import Database, create_engine
+from callcenter.db.session import Database, DatabaseURLError, create_engine
 
 CORE_TABLES = {
     "tenants", "dids", "queues", "users", "user_tenants", "agents",
@@ -48,7 +49,7 @@ async def migrated_pg(pg_url: str) -> str:
 
 async def test_postgres_empty_to_head(migrated_pg: str) -> None:
     assert await migrate.current_async(migrated_pg) == migrate.head()
-    assert CORE_TABLES <= await _run_sync(migrated_pg, _tables)
+    assert await _run_sync(migrated_pg, _tables) >= CORE_TABLES
     # Upgrading an up-to-date database is a no-op, not an error.
     await asyncio.to_thread(migrate.upgrade, migrated_pg)
 
@@ -63,7 +64,7 @@ async def test_sqlite_file_empty_to_head(tmp_path: Path) -> None:
     assert await migrate.current_async(url) is None
     await asyncio.to_thread(migrate.upgrade, url)
     assert await migrate.current_async(url) == migrate.head()
-    assert CORE_TABLES <= await _run_sync(url, _tables)
+    assert await _run_sync(url, _tables) >= CORE_TABLES
     db = Database(url)
     try:
         async with db.engine.connect() as conn:
@@ -84,8 +85,6 @@ def test_sync_upgrade_and_current_outside_a_loop(tmp_path: Path) -> None:
 
 
 def test_revision_chain_starts_at_foundation() -> None:
-    from alembic.script import ScriptDirectory
-
     script = ScriptDirectory.from_config(migrate.alembic_config("sqlite+aiosqlite://"))
     base = script.get_revision("0001_foundation")
     assert base is not None and base.down_revision is None
@@ -102,7 +101,5 @@ async def test_ping_reports_an_unreachable_server() -> None:
 
 
 def test_unsupported_url_is_refused_with_the_reason() -> None:
-    from callcenter.db.session import DatabaseURLError
-
-    with pytest.raises(DatabaseURLError, match="mysql.*not supported"):
+    with pytest.raises(DatabaseURLError, match=r"mysql.*not supported"):
         Database("mysql://root@localhost/x")
