@@ -1,0 +1,1 @@
+"""CRM: contacts per tenant, caller lookup for the screen pop, notes, import/export, webhooks."""
