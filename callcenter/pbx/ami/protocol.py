@@ -1,0 +1,405 @@
+"""Sans-IO core of the Asterisk Manager Interface: bytes in, :class:`Message` out; actions out.
+
+Rule of this module: no sockets, no clocks, no asyncio. The asyncio client feeds whatever
+bytes the socket delivered into :class:`AmiParser` and pulls events with ``next_event()``;
+it turns actions into bytes with :func:`encode_action` and pairs answers with their
+actions through the pure :class:`ActionTracker`.
+
+Wire format (Asterisk 22, checked on recorded transcripts in tests/fixtures/ami):
+
+- one greeting line ``Asterisk Call Manager/11.0.0\\r\\n`` right after connect;
+- then messages of ``Key: Value`` lines ending with a blank line (CRLF; a bare LF is
+  tolerated); keys repeat (``Output``, ``ChanVariable``) and stay in order;
+- the value starts after the first ``:`` and its leading blanks, as Asterisk's own
+  ``astman_get_header`` reads it; trailing blanks are part of the value;
+- old servers answer ``Command`` with ``Response: Follows`` and raw output lines ending in
+  ``--END COMMAND--``; those lines are turned into ``Output`` headers, as Asterisk 22 sends.
+
+Frames are cut on bytes and decoded as UTF-8 only once complete, so a multi-byte
+character split across TCP reads survives.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from callcenter.pbx.ami.message import Message
+
+__all__ = [
+    "GREETING_PREFIX",
+    "MAX_FRAME",
+    "ActionResult",
+    "ActionTracker",
+    "AmiParser",
+    "BadFrame",
+    "Greeting",
+    "HeaderInjectionError",
+    "ParserEvent",
+    "encode_action",
+]
+
+GREETING_PREFIX = b"Asterisk Call Manager/"
+#: Largest frame accepted (bytes, terminator excluded). Real frames are a few hundred bytes;
+#: the biggest seen are ``Command`` outputs of some kilobytes.
+MAX_FRAME = 1 << 20
+
+# A blank line: CRLF CRLF, or any mix with bare LF.
+_FRAME_END = re.compile(rb"\r?\n\r?\n")
+_END_COMMAND = "--END COMMAND--"
+
+
+@dataclass(frozen=True, slots=True)
+class Greeting:
+    """The banner line the server sends once after connect."""
+
+    version: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True)
+class BadFrame:
+    """A frame that could not be taken as is; the parser has already moved past it.
+
+    ``message`` is set when the frame was still readable (invalid UTF-8 decoded with U+FFFD
+    replacement characters): the caller should process it *and* report the damage.
+    ``message`` is ``None`` for frames that were dropped (longer than ``MAX_FRAME``).
+    """
+
+    reason: str
+    size: int
+    message: Message | None = None
+
+
+ParserEvent = Greeting | Message | BadFrame
+
+
+class AmiParser:
+    """Incremental AMI stream parser in the style of h11.
+
+    Usage: ``p.receive_data(chunk)`` for every read, then ``for ev in p: ...`` (or
+    ``p.next_event()`` until ``None``); items are :class:`Greeting` (first line only),
+    :class:`Message` or :class:`BadFrame`.
+
+    Never raises on input: anything malformed comes out as :class:`BadFrame`.
+    """
+
+    def __init__(self, *, expect_greeting: bool = True, max_frame: int = MAX_FRAME) -> None:
+        self._buf = bytearray()
+        self._scan_from = 0  # where the search for a frame end resumes
+        self._events: deque[ParserEvent] = deque()
+        self._greeting_pending = expect_greeting
+        self._skipping = False  # inside an over-long frame, discarding up to its end
+        self._skipped = 0
+        self.max_frame = max_frame
+        self.bad_frames = 0
+
+    # -- input -----------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes as they came from the socket (any chunking)."""
+        if not data:
+            return
+        self._buf += data
+        if self._greeting_pending and not self._take_greeting():
+            return
+        self._cut_frames()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for an incomplete frame."""
+        return len(self._buf)
+
+    # -- output ----------------------------------------------------------------------------
+
+    def next_event(self) -> ParserEvent | None:
+        """The next parsed item, or ``None`` when more data is needed."""
+        return self._events.popleft() if self._events else None
+
+    def __iter__(self) -> Iterator[ParserEvent]:
+        events = self._events
+        while events:
+            yield events.popleft()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _take_greeting(self) -> bool:
+        """Consume the banner line; False while it is still incomplete."""
+        buf = self._buf
+        nl = buf.find(b"\n")
+        if nl < 0:
+            # Not a banner after all once the prefix cannot match or the line grows absurd.
+            head = bytes(buf[: len(GREETING_PREFIX)])
+            if GREETING_PREFIX.startswith(head) and len(buf) <= 1024:
+                return False
+            self._greeting_pending = False
+            return True
+        line = bytes(buf[:nl]).rstrip(b"\r")
+        self._greeting_pending = False
+        if not line.startswith(GREETING_PREFIX):
+            return True  # no banner (e.g. a proxy in between): parse everything as frames
+        del buf[: nl + 1]
+        text = line.decode("utf-8", "replace")
+        self._events.append(Greeting(text.partition("/")[2].strip(), text))
+        return True
+
+    def _cut_frames(self) -> None:
+        buf = self._buf
+        if self._skipping:
+            self._skip_oversized()
+            if self._skipping:
+                return
+        start = 0
+        search = _FRAME_END.search
+        pos = self._scan_from
+        limit = self.max_frame
+        while True:
+            m = search(buf, pos)
+            if m is None:
+                break
+            end = m.start()
+            if end - start > limit:
+                self._report_oversized(end - start)
+            else:
+                self._emit(bytes(buf[start:end]))
+            start = pos = m.end()
+        if start:
+            del buf[:start]
+        pending = len(buf)
+        if pending > limit:
+            # No end in sight within the limit: drop what we have and resynchronise.
+            self._report_oversized(pending)
+            self._skipping = True
+            self._skipped = pending
+            self._keep_tail()
+            return
+        # A terminator may straddle the next read: rescan the last 3 bytes.
+        self._scan_from = max(0, pending - 3)
+
+    def _keep_tail(self) -> None:
+        buf = self._buf
+        if len(buf) > 3:
+            del buf[:-3]
+        self._scan_from = 0
+
+    def _skip_oversized(self) -> None:
+        buf = self._buf
+        m = _FRAME_END.search(buf)
+        if m is None:
+            self._skipped += max(0, len(buf) - 3)
+            self._keep_tail()
+            return
+        del buf[: m.end()]
+        self._skipping = False
+        self._scan_from = 0
+
+    def _report_oversized(self, size: int) -> None:
+        self.bad_frames += 1
+        self._events.append(
+            BadFrame(f"frame longer than {self.max_frame} bytes dropped up to the next blank line",
+                     size)
+        )
+
+    def _emit(self, frame: bytes) -> None:
+        try:
+            text = frame.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            text = frame.decode("utf-8", "replace")
+            message = _parse_frame(text)
+            if message is not None:
+                self.bad_frames += 1
+                self._events.append(
+                    BadFrame(f"invalid UTF-8 at byte {exc.start} of the frame "
+                             f"(decoded with U+FFFD replacement)", len(frame), message)
+                )
+            return
+        message = _parse_frame(text)
+        if message is not None:
+            self._events.append(message)
+
+
+def _parse_frame(text: str) -> Message | None:
+    """Headers of one frame (terminator removed); None for a frame of blank lines only."""
+    lines = text.split("\n")
+    headers: list[tuple[str, str]] = []
+    append = headers.append
+    follows = False
+    output = False  # inside legacy ``Response: Follows`` output
+    for raw in lines:
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if not line and not headers:
+            continue  # stray blank lines between frames
+        if output:
+            if line != _END_COMMAND:
+                append(("Output", line))
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            if follows:
+                output = True
+                if line != _END_COMMAND:
+                    append(("Output", line))
+            else:
+                append(("", line))  # keep the stray line rather than lose it
+            continue
+        value = value.lstrip(" \t")
+        if not headers and key.lower() == "response" and value.lower() == "follows":
+            follows = True
+        append((key, value))
+    if not headers:
+        return None
+    return Message(tuple(headers))
+
+
+# -- encoding ---------------------------------------------------------------------------------
+
+
+class HeaderInjectionError(ValueError):
+    """A header key or value would break out of its line (CR, LF, NUL) or its key (``:``)."""
+
+    def __init__(self, header: str, reason: str) -> None:
+        super().__init__(f"AMI header {header!r}: {reason}")
+        self.header = header
+        self.reason = reason
+
+
+_FORBIDDEN = ("\r", "\n", "\x00")
+
+HeaderValues = Mapping[str, "str | Sequence[str]"] | Iterable[tuple[str, str]]
+
+
+def _check(key: str, value: str) -> None:
+    if not key:
+        raise HeaderInjectionError(key, "empty header name")
+    for ch in _FORBIDDEN:
+        if ch in key:
+            raise HeaderInjectionError(key, f"name contains {ch!r}")
+        if ch in value:
+            raise HeaderInjectionError(key, f"value contains {ch!r} (possible command injection)")
+    if ":" in key:
+        raise HeaderInjectionError(key, "name contains ':'")
+    if key != key.strip():
+        raise HeaderInjectionError(key, "name has leading or trailing blanks")
+
+
+def _pairs(headers: HeaderValues | None) -> Iterator[tuple[str, str]]:
+    if headers is None:
+        return
+    if isinstance(headers, Mapping):
+        for key, value in headers.items():
+            if isinstance(value, str):
+                yield key, value
+            else:
+                for item in value:
+                    yield key, item
+    else:
+        yield from headers
+
+
+def encode_action(name: str, headers: HeaderValues | None = None,
+                  action_id: str | None = None) -> bytes:
+    """Bytes of one action. Repeated headers: a sequence value or repeated pairs.
+
+    Raises :class:`HeaderInjectionError` (naming the header) before anything is built when a
+    key or value holds CR, LF or NUL, or a key holds ``:`` — user text must never add lines.
+    """
+    _check("Action", name)
+    lines = [f"Action: {name}"]
+    if action_id is not None:
+        _check("ActionID", action_id)
+        lines.append(f"ActionID: {action_id}")
+    for key, value in _pairs(headers):
+        if not isinstance(value, str):
+            raise TypeError(f"AMI header {key!r}: value must be str, got {type(value).__name__}")
+        _check(key, value)
+        lines.append(f"{key}: {value}")
+    lines.append("\r\n")
+    return "\r\n".join(lines).encode("utf-8")
+
+
+# -- correlation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """The completed answer to one action: its response and, for list actions, the events."""
+
+    action_id: str
+    response: Message
+    events: tuple[Message, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.response.kind == "response" and self.response.name.lower() != "error"
+
+
+@dataclass(slots=True)
+class _Pending:
+    response: Message | None = None
+    events: list[Message] = field(default_factory=list)
+    listing: bool = False
+
+
+class ActionTracker:
+    """Pairs incoming messages with pending ActionIDs; pure, no I/O, no clocks.
+
+    ``feed(msg)`` returns an :class:`ActionResult` when an action completes, the message
+    itself when it belongs to no pending action (an event for listeners), or ``None`` when
+    it was absorbed into a list still being collected.
+
+    A response carrying ``EventList: start`` opens a list whatever was registered: the
+    events with that ActionID are collected up to the one with ``EventList: Complete``.
+    An error response completes at once (a failed list action sends no list).
+    """
+
+    def __init__(self) -> None:
+        self._pending: dict[str, _Pending] = {}
+
+    def expect(self, action_id: str) -> None:
+        """Register an ActionID before its action is written."""
+        if action_id in self._pending:
+            raise ValueError(f"ActionID {action_id!r} is already pending")
+        self._pending[action_id] = _Pending()
+
+    def forget(self, action_id: str) -> None:
+        """Stop waiting (the caller timed out or gave up); late answers then pass through."""
+        self._pending.pop(action_id, None)
+
+    def clear(self) -> list[str]:
+        """Drop every pending action (connection lost) and return their ActionIDs."""
+        ids = list(self._pending)
+        self._pending.clear()
+        return ids
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, action_id: object) -> bool:
+        return action_id in self._pending
+
+    def feed(self, msg: Message) -> ActionResult | Message | None:
+        if not self._pending:
+            return msg
+        action_id = msg.get("ActionID")
+        if action_id is None:
+            return msg
+        pending = self._pending.get(action_id)
+        if pending is None:
+            return msg
+        kind = msg.kind
+        if kind == "response" and pending.response is None:
+            pending.response = msg
+            if msg.name.lower() != "error" and (msg.get("EventList") or "").lower() == "start":
+                pending.listing = True
+                return None
+            del self._pending[action_id]
+            return ActionResult(action_id, msg)
+        if kind == "event" and pending.listing and pending.response is not None:
+            pending.events.append(msg)
+            if (msg.get("EventList") or "").lower() == "complete":
+                del self._pending[action_id]
+                return ActionResult(action_id, pending.response, tuple(pending.events))
+            return None
+        return msg
