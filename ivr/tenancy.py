@@ -1,0 +1,167 @@
+"""A tenant (client company) as parsed from its declarative file: frozen value types only.
+
+Parsing and validation live in :mod:`ivr.loader`; the pure decisions that use these values
+live in :mod:`ivr.hours`, :mod:`ivr.routing` and :mod:`ivr.engine`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from ivr.flow import Flow
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+OverflowWhen = Literal["no_agents", "wait_over", "callers_over"]
+OverflowAction = Literal["callback", "voicemail", "queue"]
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """Opening interval on one local weekday, in seconds after local midnight: [start, end).
+
+    ``end`` may be 86400 (written ``24:00``). Intervals never cross midnight; a night shift
+    is two intervals (``22:00-24:00`` and next day ``00:00-06:00``), which behave as one.
+    """
+
+    start: int
+    end: int
+
+    def contains(self, second_of_day: int) -> bool:
+        return self.start <= second_of_day < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    """A tenant-specific closure in local wall time, [start, end) (e.g. company holidays)."""
+
+    start: datetime  # naive, local to the tenant's time zone
+    end: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class HolidayRule:
+    """Public holidays of a country and state (``holidays`` package subdivision)."""
+
+    country: str = "DE"
+    subdiv: str | None = None
+    # Holiday names (as the package spells them in English) on which the tenant still opens.
+    open_on: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Did:
+    """A phone number of the tenant and where calls to it go."""
+
+    number: str  # E.164
+    entry: str | None = None  # IVR node to start in; None: tenant's default entry
+    queue: str | None = None  # straight to this queue (no IVR)
+    language: str | None = None  # calls to this number are in this language
+
+
+@dataclass(frozen=True, slots=True)
+class StaffMember:
+    """Someone at the tenant that calls can be transferred to."""
+
+    id: str
+    name: str
+    number: str  # E.164
+    note: str = ""  # availability note for receptionists ("Mo–Do, not Fridays")
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowRule:
+    """When ``when`` holds for a queue, do ``action`` instead of queueing the caller."""
+
+    when: OverflowWhen
+    action: OverflowAction
+    threshold: int = 0  # seconds for wait_over, callers for callers_over
+    queue: str | None = None  # target for action "queue"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRule:
+    """A tenant queue in Asterisk's app_queue, with the language/skill it serves."""
+
+    name: str  # the app_queue name
+    language: str
+    skill: str = "general"
+    overflow: tuple[OverflowRule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingRules:
+    queues: tuple[QueueRule, ...]
+    language_from_number: bool = False
+    # ISO region code of the caller's number → language, used when language_from_number.
+    language_by_region: dict[str, str] = field(default_factory=dict)
+    vip_numbers: frozenset[str] = frozenset()
+    vip_priority: int = 10
+    default_priority: int = 0
+    voicemail_box: str = ""  # mailbox used after hours and by overflow
+
+    def queue(self, name: str) -> QueueRule | None:
+        for rule in self.queues:
+            if rule.name == name:
+                return rule
+        return None
+
+    def queue_for(self, language: str, skill: str = "general") -> QueueRule | None:
+        """The queue serving ``language`` and ``skill``; falls back to any skill."""
+        candidates = [q for q in self.queues if q.language == language]
+        for rule in candidates:
+            if rule.skill == skill:
+                return rule
+        return candidates[0] if candidates else None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    slug: str
+    name: str
+    greeting: str  # receptionist script; {agent} is replaced by the receptionist's name
+    languages: tuple[str, ...]  # offered, in menu order
+    default_language: str
+    timezone: str
+    hours: tuple[tuple[Interval, ...], ...]  # index 0 = Monday
+    holidays: HolidayRule | None
+    closures: tuple[Closure, ...]
+    emergency_closed: bool
+    dids: tuple[Did, ...]
+    staff: tuple[StaffMember, ...]
+    routing: RoutingRules
+    flow: Flow
+    source: str = "<memory>"
+    # Text of each tenant recording per language (what a placeholder says until recorded).
+    recording_texts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def did(self, number: str) -> Did | None:
+        for did in self.dids:
+            if did.number == number:
+                return did
+        return None
+
+    def staff_member(self, staff_id: str) -> StaffMember | None:
+        for member in self.staff:
+            if member.id == staff_id:
+                return member
+        return None
+
+    def is_vip(self, caller_e164: str | None) -> bool:
+        return caller_e164 is not None and caller_e164 in self.routing.vip_numbers
+
+
+def tenant_for_did(tenants: list[Tenant] | tuple[Tenant, ...], number: str) -> Tenant | None:
+    """The tenant owning the dialled number, if any (numbers are unique across tenants)."""
+    for tenant in tenants:
+        if tenant.did(number) is not None:
+            return tenant
+    return None
