@@ -1,0 +1,380 @@
+"""Contacts and organisations in the database: create, read, update, search, duplicates, merge.
+
+Functions take an :class:`AsyncSession` so that a caller (HTTP handler, importer) decides the
+transaction: everything done in one ``Database.session()`` block commits or rolls back
+together. Tenant scoping is explicit: ``tenant_id`` ``None`` means the shared records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from callcenter.db.models import Tenant, utcnow
+from crm.contact import ContactData, NumberEntry, ValidationError
+from crm.models import CallLink, Contact, ContactNumber, Note, Organisation
+from crm.numbers import DEFAULT_REGION, NumberError, normalise, normalise_prefix
+from crm.numbers import switchboard_prefix as din_prefix
+
+
+class NotFound(LookupError):
+    """The record does not exist or is not visible in this scope."""
+
+
+async def tenant_region(session: AsyncSession, tenant_id: int | None) -> str:
+    """The default phone region of a tenant (``"DE"`` for shared records or unknown tenants)."""
+    if tenant_id is None:
+        return DEFAULT_REGION
+    region = await session.scalar(select(Tenant.region).where(Tenant.id == tenant_id))
+    return (region or DEFAULT_REGION).upper()
+
+
+# ---------------------------------------------------------------- organisations
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationData:
+    name: str
+    switchboard: str | None = None
+    number_prefix: str | None = None
+    website: str | None = None
+    notes: str = ""
+
+
+def _org_numbers(data: OrganisationData, region: str) -> tuple[str | None, str | None]:
+    """(switchboard E.164, direct-dial prefix) from what the user entered.
+
+    The prefix is the explicit ``number_prefix`` if given, else derived from a switchboard
+    written as ``030 12345-0`` (see :func:`crm.numbers.switchboard_prefix`).
+    """
+    sb = prefix = None
+    try:
+        if data.switchboard:
+            sb = normalise(data.switchboard, region)
+            prefix = din_prefix(data.switchboard, region)
+    except NumberError as exc:
+        raise ValidationError("switchboard", exc.reason) from exc
+    if data.number_prefix:
+        try:
+            prefix = normalise_prefix(data.number_prefix, region)
+        except NumberError as exc:
+            raise ValidationError("number_prefix", exc.reason) from exc
+    return sb, prefix
+
+
+async def create_organisation(
+    session: AsyncSession, tenant_id: int | None, data: OrganisationData
+) -> Organisation:
+    region = await tenant_region(session, tenant_id)
+    sb, prefix = _org_numbers(data, region)
+    org = Organisation(
+        tenant_id=tenant_id,
+        name=data.name,
+        switchboard_raw=data.switchboard,
+        switchboard_e164=sb,
+        number_prefix=prefix,
+        website=data.website,
+        notes=data.notes,
+    )
+    session.add(org)
+    await session.flush()
+    return org
+
+
+async def update_organisation(
+    session: AsyncSession, org: Organisation, data: OrganisationData
+) -> Organisation:
+    region = await tenant_region(session, org.tenant_id)
+    sb, prefix = _org_numbers(data, region)
+    org.name, org.website, org.notes = data.name, data.website, data.notes
+    org.switchboard_raw, org.switchboard_e164, org.number_prefix = data.switchboard, sb, prefix
+    org.updated_at = utcnow()
+    await session.flush()
+    return org
+
+
+async def organisation_by_name(
+    session: AsyncSession, tenant_id: int | None, name: str, *, create: bool = False
+) -> Organisation | None:
+    """The tenant's organisation called ``name`` (case-insensitive), optionally created."""
+    scope = (
+        Organisation.tenant_id.is_(None)
+        if tenant_id is None
+        else (Organisation.tenant_id == tenant_id)
+    )
+    org = await session.scalar(
+        select(Organisation)
+        .where(scope, func.lower(Organisation.name) == name.lower())
+        .order_by(Organisation.id)
+        .limit(1)
+    )
+    if org is None and create:
+        org = Organisation(tenant_id=tenant_id, name=name, notes="")
+        session.add(org)
+        await session.flush()
+    return org
+
+
+async def list_organisations(
+    session: AsyncSession, tenant_id: int, limit: int = 100, offset: int = 0
+) -> Sequence[Organisation]:
+    rows = await session.scalars(
+        select(Organisation)
+        .where(or_(Organisation.tenant_id == tenant_id, Organisation.tenant_id.is_(None)))
+        .order_by(Organisation.name, Organisation.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return rows.all()
+
+
+# ---------------------------------------------------------------- contacts
+
+
+def _visible(tenant_id: int | None) -> ColumnElement[bool]:
+    """Contacts a tenant sees: its own plus the shared ones."""
+    if tenant_id is None:
+        return Contact.tenant_id.is_(None)
+    return or_(Contact.tenant_id == tenant_id, Contact.tenant_id.is_(None))
+
+
+def _apply(contact: Contact, data: ContactData) -> None:
+    contact.display_name = data.display_name
+    contact.given_name = data.given_name
+    contact.family_name = data.family_name
+    contact.email = data.email
+    contact.email_norm = data.email.lower() if data.email else None
+    contact.street, contact.postal_code = data.street, data.postal_code
+    contact.city, contact.region, contact.country = data.city, data.region, data.country
+    contact.language = data.language
+    contact.tags = list(data.tags)
+    contact.vip = data.vip
+    contact.notes = data.notes
+    contact.consent_basis, contact.consent_at = data.consent_basis, data.consent_at
+    contact.source = data.source
+
+
+async def _set_numbers(
+    session: AsyncSession, contact: Contact, numbers: Iterable[NumberEntry]
+) -> None:
+    await session.execute(delete(ContactNumber).where(ContactNumber.contact_id == contact.id))
+    for pos, n in enumerate(numbers):
+        session.add(
+            ContactNumber(
+                contact_id=contact.id,
+                tenant_id=contact.tenant_id,
+                kind=n.kind,
+                raw=n.raw,
+                e164=n.e164,
+                position=pos,
+            )
+        )
+
+
+async def create_contact(
+    session: AsyncSession, tenant_id: int | None, data: ContactData
+) -> Contact:
+    """Store a new contact; ``data.organisation`` is looked up by name or created."""
+    contact = Contact(tenant_id=tenant_id)
+    _apply(contact, data)
+    if data.organisation:
+        org = await organisation_by_name(session, tenant_id, data.organisation, create=True)
+        contact.organisation_id = org.id if org else None
+    session.add(contact)
+    await session.flush()
+    await _set_numbers(session, contact, data.numbers)
+    await session.flush()
+    return contact
+
+
+async def update_contact(session: AsyncSession, contact: Contact, data: ContactData) -> Contact:
+    """Replace every field and number of ``contact`` with ``data``."""
+    _apply(contact, data)
+    contact.organisation_id = None
+    if data.organisation:
+        org = await organisation_by_name(session, contact.tenant_id, data.organisation, create=True)
+        contact.organisation_id = org.id if org else None
+    contact.updated_at = utcnow()
+    await _set_numbers(session, contact, data.numbers)
+    await session.flush()
+    return contact
+
+
+async def get_contact(session: AsyncSession, contact_id: int, tenant_id: int | None) -> Contact:
+    """The contact if visible to ``tenant_id`` (own or shared), else :class:`NotFound`."""
+    contact = await session.scalar(
+        select(Contact).where(Contact.id == contact_id, _visible(tenant_id))
+    )
+    if contact is None:
+        raise NotFound(f"contact {contact_id} not found")
+    return contact
+
+
+async def numbers_of(session: AsyncSession, contact_id: int) -> list[NumberEntry]:
+    rows = await session.scalars(
+        select(ContactNumber)
+        .where(ContactNumber.contact_id == contact_id)
+        .order_by(ContactNumber.position, ContactNumber.id)
+    )
+    return [NumberEntry(r.kind, r.raw, r.e164) for r in rows]
+
+
+async def contact_data(session: AsyncSession, contact: Contact) -> ContactData:
+    """The stored contact as the value type used by export and the API."""
+    org_name = None
+    if contact.organisation_id is not None:
+        org_name = await session.scalar(
+            select(Organisation.name).where(Organisation.id == contact.organisation_id)
+        )
+    return ContactData(
+        display_name=contact.display_name,
+        given_name=contact.given_name,
+        family_name=contact.family_name,
+        organisation=org_name,
+        email=contact.email,
+        numbers=tuple(await numbers_of(session, contact.id)),
+        street=contact.street,
+        postal_code=contact.postal_code,
+        city=contact.city,
+        region=contact.region,
+        country=contact.country,
+        language=contact.language,
+        tags=tuple(contact.tags or ()),
+        vip=contact.vip,
+        notes=contact.notes,
+        consent_basis=contact.consent_basis,
+        consent_at=contact.consent_at,
+        source=contact.source,
+    )
+
+
+async def delete_contact(session: AsyncSession, contact: Contact) -> None:
+    await session.delete(contact)
+    await session.flush()
+
+
+async def search_contacts(
+    session: AsyncSession,
+    tenant_id: int,
+    query: str = "",
+    *,
+    tag: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    region: str = DEFAULT_REGION,
+) -> Sequence[Contact]:
+    """Contacts visible to the tenant whose name, e-mail or number matches ``query``.
+
+    A query that normalises to a phone number matches numbers exactly (index); otherwise
+    it is a case-insensitive substring of name or e-mail.
+    """
+    stmt = select(Contact).where(_visible(tenant_id))
+    q = query.strip()
+    if q:
+        try:
+            e164 = normalise(q, region)
+        except NumberError:
+            e164 = None
+        if e164:
+            ids = select(ContactNumber.contact_id).where(ContactNumber.e164 == e164)
+            stmt = stmt.where(Contact.id.in_(ids))
+        else:
+            like = f"%{q.lower().replace('%', '').replace('_', '')}%"
+            stmt = stmt.where(
+                or_(func.lower(Contact.display_name).like(like), Contact.email_norm.like(like))
+            )
+    rows = (await session.scalars(stmt.order_by(Contact.display_name, Contact.id))).all()
+    if tag is not None:  # JSON containment differs per backend; filter the page in Python
+        rows = [c for c in rows if tag in (c.tags or [])]
+    return rows[offset : offset + limit]
+
+
+async def find_duplicates(
+    session: AsyncSession, tenant_id: int | None, data: ContactData
+) -> list[int]:
+    """Ids of the tenant's contacts sharing a normalised number or the e-mail with ``data``.
+
+    Scoped to exactly ``tenant_id`` (shared contacts are not duplicates of a tenant's).
+    """
+    e164s = [n.e164 for n in data.numbers]
+    conds: list[ColumnElement[bool]] = []
+    if e164s:
+        scope = (
+            ContactNumber.tenant_id.is_(None)
+            if tenant_id is None
+            else ContactNumber.tenant_id == tenant_id
+        )
+        by_number = select(ContactNumber.contact_id).where(ContactNumber.e164.in_(e164s), scope)
+        conds.append(Contact.id.in_(by_number))
+    if data.email:
+        conds.append(Contact.email_norm == data.email.lower())
+    if not conds:
+        return []
+    scope_c = Contact.tenant_id.is_(None) if tenant_id is None else Contact.tenant_id == tenant_id
+    rows = await session.scalars(
+        select(Contact.id).where(scope_c, or_(*conds)).order_by(Contact.id)
+    )
+    return list(rows)
+
+
+def merged(keep: ContactData, other: ContactData) -> ContactData:
+    """Pure merge rule: ``keep`` wins where it has a value; numbers, tags and notes unite."""
+    numbers = list(keep.numbers)
+    for n in other.numbers:
+        if all(n.e164 != k.e164 for k in numbers):
+            numbers.append(n)
+    tags = list(keep.tags) + [t for t in other.tags if t not in keep.tags]
+    notes = "\n\n".join(t for t in (keep.notes, other.notes) if t and t.strip())
+    if keep.notes and other.notes and other.notes in keep.notes:
+        notes = keep.notes
+
+    def pick(a: str | None, b: str | None) -> str | None:
+        return a if a else b
+
+    return ContactData(
+        display_name=keep.display_name,
+        given_name=keep.given_name or other.given_name,
+        family_name=keep.family_name or other.family_name,
+        organisation=pick(keep.organisation, other.organisation),
+        email=pick(keep.email, other.email),
+        numbers=tuple(numbers),
+        street=keep.street or other.street,
+        postal_code=keep.postal_code or other.postal_code,
+        city=keep.city or other.city,
+        region=keep.region or other.region,
+        country=keep.country or other.country,
+        language=pick(keep.language, other.language),
+        tags=tuple(tags),
+        vip=keep.vip or other.vip,
+        notes=notes,
+        consent_basis=pick(keep.consent_basis, other.consent_basis),
+        consent_at=keep.consent_at or other.consent_at,
+        source=keep.source,
+    )
+
+
+async def merge(
+    session: AsyncSession, keep_id: int, other_id: int, tenant_id: int | None
+) -> Contact:
+    """Fold contact ``other_id`` into ``keep_id``: fields, numbers, notes and call links move,
+    ``other`` is deleted. Both must belong to the same scope (tenant or shared)."""
+    if keep_id == other_id:
+        raise ValidationError("other_id", "cannot merge a contact with itself")
+    keep = await get_contact(session, keep_id, tenant_id)
+    other = await get_contact(session, other_id, tenant_id)
+    if keep.tenant_id != other.tenant_id:
+        raise ValidationError("other_id", "contacts belong to different tenants")
+    data = merged(await contact_data(session, keep), await contact_data(session, other))
+    await session.execute(
+        update(Note).where(Note.contact_id == other.id).values(contact_id=keep.id)
+    )
+    await session.execute(
+        update(CallLink).where(CallLink.contact_id == other.id).values(contact_id=keep.id)
+    )
+    await session.delete(other)
+    await session.flush()
+    return await update_contact(session, keep, data)
