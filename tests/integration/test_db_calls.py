@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from callcenter.db import migrate
-from callcenter.db.calls import CallRepository, InvalidCallRecord
+from callcenter.db.calls import CallRepository, EventRow, InvalidCallRecord
 from callcenter.db.models import Call, NaiveDatetimeError, Tenant
 from callcenter.db.session import Database
 from callcenter.state.records import CallRecord
@@ -190,7 +190,7 @@ async def test_list_calls_filters_by_tenant_and_window(db: Database) -> None:
 async def test_events_append_only_and_ordered(db: Database) -> None:
     repo = CallRepository(db)
     linkedid = uuid.uuid4().hex
-    events = [
+    events: list[EventRow] = [
         (linkedid, T0 + timedelta(seconds=2), "QueueCallerJoin", {"queue": "q1", "position": 1}),
         (linkedid, T0, "Newchannel", {"channel": "Local/100@from-trunk-0001;1"}),
         (linkedid, T0 + timedelta(seconds=9), "Hangup", {"cause": 16}),

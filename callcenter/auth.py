@@ -1,0 +1,428 @@
+"""Authentication and authorisation for the HTTP API, enforced on the server.
+
+Login exchanges username and password for a random bearer token; only its SHA-256 is stored
+(``api_tokens``), with an expiry. The browser console gets the same token as an HttpOnly,
+SameSite=Strict cookie. A middleware turns either into ``request[PRINCIPAL]`` (a typed
+``web.RequestKey``); handlers then call :func:`require_role` / :func:`require_tenant`, and
+queries use :func:`principal_tenant_filter`, so a tenant's own user only ever sees its own tenants.
+
+Roles: ``admin`` (everything), ``supervisor`` (all tenants, live control), ``receptionist``
+(all tenants, call handling), ``tenant`` (a client company's user: read-only, own tenants).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from sqlalchemy import ColumnElement, delete, false, select, true, update
+from sqlalchemy.orm import InstrumentedAttribute
+
+from callcenter.db.models import ApiToken, Tenant, User, UserTenant
+from callcenter.db.session import DATABASE, Database
+from callcenter.passwords import (
+    InvalidHash,
+    burn_verification_time,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+
+log = logging.getLogger(__name__)
+
+ADMIN, SUPERVISOR, RECEPTIONIST, TENANT = "admin", "supervisor", "receptionist", "tenant"
+STAFF_ROLES: tuple[str, ...] = (ADMIN, SUPERVISOR, RECEPTIONIST)
+"""Roles that see every tenant."""
+
+COOKIE_NAME = "cc_session"
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_MAX_TOKEN_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling. ``tenant_ids`` is ``None`` for staff (all tenants)."""
+
+    user_id: int
+    username: str
+    role: str
+    tenant_ids: frozenset[int] | None
+    token_id: int | None = field(default=None, compare=False, repr=False)
+
+    def can_see(self, tenant_id: int | None) -> bool:
+        """True if the tenant (or tenant-less data when ``None``) is visible to this user."""
+        if self.tenant_ids is None:
+            return True
+        return tenant_id is not None and tenant_id in self.tenant_ids
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Token lifetime, cookie and login throttling knobs."""
+
+    token_ttl: timedelta = timedelta(hours=12)
+    cookie_secure: bool | None = None  # None: Secure when the request came over HTTPS
+    max_failures_per_user: int = 10
+    max_failures_per_ip: int = 50  # a whole office shares one address
+    failure_window: float = 300.0  # seconds
+    touch_interval: timedelta = timedelta(minutes=1)  # how often last_used_at is written
+
+
+class LoginThrottle:
+    """Counts failed logins per key in a sliding window (in memory, per process)."""
+
+    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._window = window
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        stamps = self._failures.get(key)
+        if stamps is None:
+            return deque()
+        while stamps and stamps[0] <= now - self._window:
+            stamps.popleft()
+        if not stamps:
+            del self._failures[key]
+        return stamps
+
+    def retry_after(self, limits: dict[str, int]) -> float:
+        """Seconds until a login may be tried again (0 if allowed) for ``{key: limit}``."""
+        now = self._clock()
+        wait = 0.0
+        for key, limit in limits.items():
+            stamps = self._recent(key, now)
+            if len(stamps) >= limit:
+                wait = max(wait, stamps[len(stamps) - limit] + self._window - now)
+        return wait
+
+    def failed(self, *keys: str) -> None:
+        now = self._clock()
+        for key in keys:
+            self._recent(key, now)
+            self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
+"""``request[PRINCIPAL]``: the :class:`Principal`, or ``None`` for anonymous requests."""
+AUTH_PROBLEM: web.RequestKey[str] = web.RequestKey("auth_problem", str)
+"""Why a presented token was not accepted (becomes the 401 detail)."""
+AUTH_SETTINGS: web.AppKey[AuthSettings] = web.AppKey("auth_settings", AuthSettings)
+LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
+
+
+# --- errors ---------------------------------------------------------------------------
+
+
+def json_error(
+    status: type[web.HTTPException],
+    error: str,
+    detail: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.HTTPException:
+    """An HTTP error whose body is ``{"error": ..., "detail": ...}``."""
+    body = json.dumps({"error": error, "detail": detail})
+    return status(text=body, content_type="application/json", headers=headers)
+
+
+def _unauthorized(detail: str) -> web.HTTPException:
+    return json_error(
+        web.HTTPUnauthorized,
+        "unauthorized",
+        detail,
+        {"WWW-Authenticate": 'Bearer realm="callcenter"'},
+    )
+
+
+# --- helpers for handlers -------------------------------------------------------------
+
+
+def principal_of(request: web.Request) -> Principal | None:
+    """The authenticated principal, or ``None``."""
+    return request.get(PRINCIPAL)
+
+
+def require_role(request: web.Request, *roles: str) -> Principal:
+    """The principal if logged in and (when ``roles`` are given) in one of them.
+
+    401 when anonymous, 403 when the role is not allowed.
+    """
+    principal = principal_of(request)
+    if principal is None:
+        raise _unauthorized(request.get(AUTH_PROBLEM, "login required"))
+    if roles and principal.role not in roles:
+        raise json_error(web.HTTPForbidden, "forbidden", f"role {principal.role!r} may not do this")
+    return principal
+
+
+def require_tenant(request: web.Request, tenant_id: int, *roles: str) -> Principal:
+    """The principal if it may see ``tenant_id``; 404 otherwise so existence does not leak."""
+    principal = require_role(request, *roles)
+    if not principal.can_see(tenant_id):
+        raise json_error(web.HTTPNotFound, "not_found", f"no tenant {tenant_id}")
+    return principal
+
+
+def principal_tenant_filter(
+    principal: Principal, column: InstrumentedAttribute[Any] | ColumnElement[Any] = Tenant.id
+) -> ColumnElement[bool]:
+    """A WHERE clause limiting ``column`` (a tenant id column) to the visible tenants."""
+    if principal.tenant_ids is None:
+        return true()
+    if not principal.tenant_ids:
+        return false()
+    return column.in_(sorted(principal.tenant_ids))
+
+
+# --- tokens ---------------------------------------------------------------------------
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+async def issue_token(database: Database, user_id: int, ttl: timedelta) -> tuple[str, datetime]:
+    """Create a token for ``user_id``; returns the secret (shown once) and its expiry."""
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    expires = now + ttl
+    async with database.session() as session:
+        # Opportunistic cleanup: a user's expired tokens are useless.
+        await session.execute(
+            delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.expires_at <= now)
+        )
+        session.add(ApiToken(token_hash=token_digest(token), user_id=user_id, expires_at=expires))
+    return token, expires
+
+
+async def resolve_token(
+    database: Database, token: str, touch_interval: timedelta = timedelta(minutes=1)
+) -> Principal | None:
+    """The principal a token stands for, or ``None`` if unknown, expired or disabled."""
+    if not token or len(token) > _MAX_TOKEN_LENGTH:
+        return None
+    now = datetime.now(UTC)
+    async with database.session() as session:
+        row = (
+            await session.execute(
+                select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.role)
+                .join(User, User.id == ApiToken.user_id)
+                .where(
+                    ApiToken.token_hash == token_digest(token),
+                    ApiToken.expires_at > now,
+                    User.active.is_(True),
+                )
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        token_id, last_used, user_id, username, role = row
+        tenant_ids: frozenset[int] | None = None
+        if role not in STAFF_ROLES:  # unknown future roles fail closed, like tenants
+            ids = await session.scalars(
+                select(UserTenant.tenant_id).where(UserTenant.user_id == user_id)
+            )
+            tenant_ids = frozenset(ids)
+        if last_used is None or now - last_used >= touch_interval:
+            await session.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+            )
+    return Principal(user_id, username, role, tenant_ids, token_id)
+
+
+def _token_from(request: web.Request) -> tuple[str | None, bool]:
+    """``(token, came_from_cookie)``; the Authorization header wins over the cookie."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip(), False
+        return None, False
+    cookie = request.cookies.get(COOKIE_NAME)
+    return (cookie, True) if cookie else (None, False)
+
+
+def _cross_site(request: web.Request) -> bool:
+    """A cookie-authenticated write from another origin (CSRF), judged by ``Origin``."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return False
+    return urlsplit(origin).netloc.lower() != request.host.lower()
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the bearer token or session cookie into ``request[PRINCIPAL]``."""
+    request[PRINCIPAL] = None
+    token, via_cookie = _token_from(request)
+    if token is not None:
+        app = request.app
+        principal = await resolve_token(app[DATABASE], token, app[AUTH_SETTINGS].touch_interval)
+        if principal is None:
+            request[AUTH_PROBLEM] = "invalid or expired token"
+        elif via_cookie and request.method not in _SAFE_METHODS and _cross_site(request):
+            raise json_error(web.HTTPForbidden, "forbidden", "cross-site request refused")
+        request[PRINCIPAL] = principal
+    elif "Authorization" in request.headers:
+        request[AUTH_PROBLEM] = "Authorization header must be 'Bearer <token>'"
+    return await handler(request)
+
+
+# --- routes ---------------------------------------------------------------------------
+
+
+async def _credentials(request: web.Request) -> tuple[str, str]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise json_error(
+            web.HTTPBadRequest, "invalid_request", "body must be JSON: {username, password}"
+        ) from None
+    if not isinstance(body, dict):
+        raise json_error(web.HTTPBadRequest, "invalid_request", "body must be a JSON object")
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not username:
+        raise json_error(
+            web.HTTPBadRequest, "invalid_request", "username: non-empty string required"
+        )
+    if not isinstance(password, str) or not password:
+        raise json_error(
+            web.HTTPBadRequest, "invalid_request", "password: non-empty string required"
+        )
+    return username, password
+
+
+async def _check_password(database: Database, username: str, password: str) -> User | None:
+    async with database.session() as session:
+        user = await session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active:
+        # Same cost as a real check: response time must not reveal which usernames exist.
+        await asyncio.to_thread(burn_verification_time, password)
+        return None
+    try:
+        ok = await asyncio.to_thread(verify_password, password, user.password_hash)
+    except InvalidHash as exc:
+        log.error("user %r has an unreadable password hash: %s", username, exc)
+        return None
+    return user if ok else None
+
+
+def _cookie_secure(request: web.Request, settings: AuthSettings) -> bool:
+    return request.secure if settings.cookie_secure is None else settings.cookie_secure
+
+
+async def login(request: web.Request) -> web.Response:
+    """``POST /api/auth/login`` with ``{"username", "password"}`` → a bearer token."""
+    app = request.app
+    settings, throttle, database = app[AUTH_SETTINGS], app[LOGIN_THROTTLE], app[DATABASE]
+    username, password = await _credentials(request)
+    user_key, ip_key = f"user:{username.lower()}", f"ip:{request.remote}"
+    limits = {user_key: settings.max_failures_per_user, ip_key: settings.max_failures_per_ip}
+    wait = throttle.retry_after(limits)
+    if wait > 0:
+        raise json_error(
+            web.HTTPTooManyRequests,
+            "too_many_attempts",
+            "too many failed logins; try again later",
+            {"Retry-After": str(int(wait) + 1)},
+        )
+    user = await _check_password(database, username, password)
+    if user is None:
+        throttle.failed(user_key, ip_key)
+        raise _unauthorized("wrong username or password")
+    throttle.succeeded(user_key)
+    token, expires = await issue_token(database, user.id, settings.token_ttl)
+    values: dict[str, Any] = {"last_login_at": datetime.now(UTC)}
+    if needs_rehash(user.password_hash):
+        values["password_hash"] = await asyncio.to_thread(hash_password, password)
+    async with database.session() as session:
+        await session.execute(update(User).where(User.id == user.id).values(**values))
+    response = web.json_response(
+        {
+            "token": token,
+            "token_type": "Bearer",
+            "expires_at": expires.isoformat(),
+            "user": {
+                "id": user.id,
+                "username": user.username,
+                "display_name": user.display_name,
+                "role": user.role,
+            },
+        }
+    )
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=int(settings.token_ttl.total_seconds()),
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=_cookie_secure(request, settings),
+    )
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    """``POST /api/auth/logout``: revoke the token used for this request."""
+    principal = require_role(request)
+    async with request.app[DATABASE].session() as session:
+        await session.execute(delete(ApiToken).where(ApiToken.id == principal.token_id))
+    response = web.json_response({"status": "logged_out"})
+    response.del_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    """``GET /api/auth/me``: who am I, which role, which tenants (``null``: all)."""
+    principal = require_role(request)
+    async with request.app[DATABASE].session() as session:
+        display_name = await session.scalar(
+            select(User.display_name).where(User.id == principal.user_id)
+        )
+        tenants = None
+        if principal.tenant_ids is not None:
+            rows = await session.execute(
+                select(Tenant.id, Tenant.slug, Tenant.name)
+                .where(principal_tenant_filter(principal))
+                .order_by(Tenant.slug)
+            )
+            tenants = [{"id": i, "slug": s, "name": n} for i, s, n in rows]
+    return web.json_response(
+        {
+            "id": principal.user_id,
+            "username": principal.username,
+            "display_name": display_name,
+            "role": principal.role,
+            "tenants": tenants,
+        }
+    )
+
+
+def setup(app: web.Application, database: Database, settings: AuthSettings | None = None) -> None:
+    """Install the auth middleware and ``/api/auth/*`` routes; stores ``app[DATABASE]``."""
+    settings = settings or AuthSettings()
+    app[DATABASE] = database
+    app[AUTH_SETTINGS] = settings
+    app[LOGIN_THROTTLE] = LoginThrottle(settings.failure_window)
+    app.middlewares.append(auth_middleware)
+    app.router.add_post("/api/auth/login", login)
+    app.router.add_post("/api/auth/logout", logout)
+    app.router.add_get("/api/auth/me", me)
