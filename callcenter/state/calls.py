@@ -1,0 +1,201 @@
+"""Calls: all channels sharing a ``Linkedid``, from first channel to last hang-up.
+
+A call collects what controlling needs (caller, DID, tenant, language, queue, agent and the
+entered/queued/answered/ended times) and, when its last channel is gone, becomes a
+:class:`~callcenter.state.records.CallRecord` with one outcome (GUIDE §5, records.py).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import phonenumbers
+
+from callcenter.state.channels import ANONYMOUS
+from callcenter.state.records import CallRecord, Outcome
+
+# QUEUESTATUS values app_queue leaves on the channel when Queue() returns without an agent.
+QUEUE_TIMEOUT = frozenset({"TIMEOUT"})
+QUEUE_BLOCKED = frozenset({"FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
+# CC_OUTCOME values set by our dialplan/IVR when a rule or the caller diverts the call.
+DIVERTED = frozenset({"voicemail", "callback"})
+
+
+@functools.lru_cache(maxsize=65_536)
+def normalize_number(raw: str | None, region: str = "DE") -> str | None:
+    """Caller or dialled number → E.164, or None if anonymous or malformed.
+
+    ``region`` is the default country for national numbers (``030 1234567`` in DE). A number
+    written internationally (``+``/``00``) only has to be a possible length, so new ranges
+    still pass; a national one must be valid, so extensions such as ``12`` are not
+    mistaken for German numbers.
+    """
+    if raw is None:
+        return None
+    text = raw.strip()
+    if text.lower() in ANONYMOUS:
+        return None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        return None
+    if not text.startswith("+") and not phonenumbers.is_valid_number(number):
+        return None
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+@dataclass(slots=True)
+class Call:
+    """Mutable state of one call while it is up; owned by the live state."""
+
+    linkedid: str
+    entered_at: float
+    channels: set[str] = field(default_factory=set)
+    caller_raw: str | None = None
+    caller_name: str | None = None
+    did: str | None = None
+    tenant: str | None = None
+    language: str | None = None
+    queue: str | None = None
+    queue_channel: str | None = None  # uniqueid of the channel waiting in / served by the queue
+    queued_at: float | None = None
+    left_queue_at: float | None = None
+    position: int | None = None
+    ringing: int = 0  # agents being rung right now
+    agent: str | None = None
+    agent_interface: str | None = None
+    agent_channel: str | None = None
+    answered_at: float | None = None
+    talk_end_at: float | None = None
+    abandoned: bool = False
+    queue_status: str | None = None
+    cc_outcome: str | None = None
+    hangup_cause: str | None = None
+    hold_seconds: float = 0.0
+    last_at: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def phase(self) -> str:
+        """Where the call is now: ``ivr``, ``queued``, ``ringing``, ``answered``, ``left``."""
+        if self.answered_at is not None:
+            return "answered"
+        if self.queued_at is not None and self.left_queue_at is None:
+            return "ringing" if self.ringing else "queued"
+        if self.queued_at is not None:
+            return "left"
+        return "ivr"
+
+    def outcome(self) -> Outcome:
+        """Outcome once the call is over (GUIDE §5); precedence is answer > rule > caller."""
+        if self.answered_at is not None:
+            return "answered"
+        if self.cc_outcome in DIVERTED or self.queue_status == "WITHDRAW":
+            return "diverted"
+        if self.abandoned:
+            return "abandoned"
+        if self.queue_status in QUEUE_TIMEOUT:
+            return "timeout"
+        if self.queue_status in QUEUE_BLOCKED:
+            # JOINEMPTY/FULL refuse before any QueueCallerJoin, so check before "queued".
+            return "blocked"
+        if self.queued_at is None:
+            return "ivr"
+        # Left the queue alive without answer, timeout or rule (e.g. an exit digit):
+        # the dialplan moved it on, which is a diversion.
+        return "diverted"
+
+    def wait_seconds(self) -> float | None:
+        if self.queued_at is None:
+            return None
+        end = self.answered_at or self.left_queue_at or self.last_at
+        return max(0.0, end - self.queued_at)
+
+    def talk_seconds(self, ended_at: float) -> float | None:
+        if self.answered_at is None:
+            return None
+        end = self.talk_end_at if self.talk_end_at is not None else ended_at
+        return max(0.0, end - self.answered_at)
+
+    def to_record(self, ended_at: float, region: str, outcome: Outcome | None = None) -> CallRecord:
+        """Freeze into the row persistence stores; ``outcome`` overrides (``lost``)."""
+        final = outcome or self.outcome()
+        extra = dict(self.extra)
+        if outcome is not None:
+            extra["phase_at_loss"] = self.phase  # ivr, queued, ringing, answered, left
+        if self.hold_seconds:
+            extra["hold_seconds"] = round(self.hold_seconds, 3)
+        if self.queue_status:
+            extra["queue_status"] = self.queue_status
+        if self.cc_outcome:
+            extra["cc_outcome"] = self.cc_outcome
+        if self.agent_interface:
+            extra["agent_interface"] = self.agent_interface
+        return CallRecord(
+            linkedid=self.linkedid,
+            entered_at=utc(self.entered_at),
+            ended_at=utc(max(ended_at, self.entered_at)),
+            outcome=final,
+            tenant=self.tenant,
+            did=normalize_number(self.did, region) or self.did,
+            caller=normalize_number(self.caller_raw, region),
+            caller_raw=self.caller_raw,
+            caller_name=_name(self.caller_name),
+            language=self.language,
+            queue=self.queue,
+            agent=self.agent,
+            queued_at=utc(self.queued_at) if self.queued_at is not None else None,
+            answered_at=utc(self.answered_at) if self.answered_at is not None else None,
+            wait_seconds=_round(self.wait_seconds()),
+            talk_seconds=_round(self.talk_seconds(ended_at)),
+            hangup_cause=self.hangup_cause,
+            extra=extra,
+        )
+
+    def view(self, now: float, region: str) -> dict[str, Any]:
+        """JSON-able live view for dashboards and the receptionist console."""
+        wait = self.wait_seconds() if self.left_queue_at or self.answered_at else None
+        if self.queued_at is not None and wait is None:
+            wait = max(0.0, now - self.queued_at)
+        return {
+            "linkedid": self.linkedid,
+            "phase": self.phase,
+            "caller": normalize_number(self.caller_raw, region),
+            "caller_raw": self.caller_raw,
+            "caller_name": _name(self.caller_name),
+            "did": normalize_number(self.did, region) or self.did,
+            "tenant": self.tenant,
+            "language": self.language,
+            "queue": self.queue,
+            "position": self.position if self.phase in ("queued", "ringing") else None,
+            "agent": self.agent,
+            "entered_at": self.entered_at,
+            "queued_at": self.queued_at,
+            "answered_at": self.answered_at,
+            "duration": round(max(0.0, now - self.entered_at), 3),
+            "wait": _round(wait),
+            "channels": len(self.channels),
+            "contact": self.extra.get("contact_id"),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _name(value: str | None) -> str | None:
+    if value is None or value.lower() in ANONYMOUS:
+        return None
+    return value

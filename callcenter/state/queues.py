@@ -1,0 +1,113 @@
+"""Queues as app_queue reports them: parameters, counters and the callers waiting.
+
+Waiting callers keep the PBX time they joined, so a snapshot computes each wait at the
+moment it is taken instead of storing a number that goes stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class WaitingCaller:
+    uniqueid: str
+    linkedid: str
+    channel: str
+    position: int
+    joined_at: float
+    caller_num: str
+    caller_name: str
+
+    def view(self, now: float) -> dict[str, Any]:
+        return {
+            "uniqueid": self.uniqueid,
+            "linkedid": self.linkedid,
+            "position": self.position,
+            "caller_num": self.caller_num,
+            "caller_name": self.caller_name,
+            "joined_at": self.joined_at,
+            "wait": round(max(0.0, now - self.joined_at), 3),
+        }
+
+
+@dataclass(slots=True)
+class QueueState:
+    """One queue. ``pbx`` holds the QueueParams numbers (Completed, Abandoned, …) as the
+    PBX counts them, kept current between resyncs from the events that change them."""
+
+    name: str
+    strategy: str = ""
+    max: int = 0
+    weight: int = 0
+    service_level: int = 0
+    pbx: dict[str, float] = field(default_factory=dict)
+    waiting: dict[str, WaitingCaller] = field(default_factory=dict)
+    # Outcomes seen by this process since it started (not reset by resync).
+    counters: dict[str, int] = field(
+        default_factory=lambda: {"joined": 0, "answered": 0, "abandoned": 0}
+    )
+
+    def set_params(self, h: dict[str, str]) -> None:
+        self.strategy = h.get("Strategy", self.strategy)
+        self.max = _int(h.get("Max"))
+        self.weight = _int(h.get("Weight"))
+        self.service_level = _int(h.get("ServiceLevel"))
+        self.pbx = {
+            "calls": _int(h.get("Calls")),
+            "holdtime": _int(h.get("Holdtime")),
+            "talktime": _int(h.get("TalkTime")),
+            "completed": _int(h.get("Completed")),
+            "abandoned": _int(h.get("Abandoned")),
+            "servicelevel_perf": _float(h.get("ServicelevelPerf")),
+            "servicelevel_perf2": _float(h.get("ServicelevelPerf2")),
+        }
+
+    def join(self, caller: WaitingCaller) -> None:
+        self.waiting[caller.uniqueid] = caller
+        self.counters["joined"] += 1
+
+    def leave(self, uniqueid: str) -> WaitingCaller | None:
+        caller = self.waiting.pop(uniqueid, None)
+        if caller is not None:
+            # app_queue moves everyone behind the leaver up by one.
+            for other in self.waiting.values():
+                if other.position > caller.position:
+                    other.position -= 1
+        return caller
+
+    def bump(self, pbx_key: str, counter: str) -> None:
+        if self.pbx:
+            self.pbx[pbx_key] = self.pbx.get(pbx_key, 0) + 1
+        self.counters[counter] += 1
+
+    def view(self, now: float) -> dict[str, Any]:
+        waiting = sorted(self.waiting.values(), key=lambda c: c.position)
+        longest = max((now - c.joined_at for c in waiting), default=0.0)
+        return {
+            "name": self.name,
+            "strategy": self.strategy,
+            "max": self.max,
+            "weight": self.weight,
+            "service_level": self.service_level,
+            "waiting": [c.view(now) for c in waiting],
+            "calls": len(waiting),
+            "longest_wait": round(max(0.0, longest), 3),
+            "pbx": dict(self.pbx),
+            "counters": dict(self.counters),
+        }
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value) if value else 0
+    except ValueError:
+        return 0
+
+
+def _float(value: str | None) -> float:
+    try:
+        return float(value) if value else 0.0
+    except ValueError:
+        return 0.0

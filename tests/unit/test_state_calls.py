@@ -1,0 +1,376 @@
+"""Call lifecycles through LiveState: one finished record per linkedid with the right outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from callcenter.pbx.ami.message import Message
+from callcenter.state.effects import CallFinished, Effect, Publish
+from callcenter.state.live import LiveState
+from callcenter.state.records import CallRecord
+from tests.fixtures.state.builder import Chan, Pbx
+
+Q = "q-acme-de"
+DID = "+493012345600"
+
+
+def run(state: LiveState, pbx: Pbx) -> list[Effect]:
+    """Feed every event the scripted PBX produced so far (and forget them)."""
+    out: list[Effect] = []
+    for msg in pbx.log:
+        out.extend(state.apply(msg))
+    pbx.log.clear()
+    return out
+
+
+def finished(effects: list[Effect]) -> list[CallRecord]:
+    return [e.record for e in effects if isinstance(e, CallFinished)]
+
+
+def published(effects: list[Effect], kind: str) -> list[dict[str, object]]:
+    return [e.event for e in effects if isinstance(e, Publish) and e.event["type"] == kind]
+
+
+def at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def answered_call(pbx: Pbx, state: LiveState) -> tuple[list[Effect], dict[str, float]]:
+    """Caller waits 7 s, Anna answers, talks 42 s, caller hangs up."""
+    times: dict[str, float] = {"entered": pbx.t}
+    one, two = pbx.inbound(DID, "030 555 1234", "Jürgen Müller")
+    pbx.event("VarSet", two, Variable="CC_LANGUAGE", Value="de")
+    pbx.wait(3.0)
+    times["queued"] = pbx.t
+    pbx.to_queue(two, Q)
+    effects = run(state, pbx)
+    pbx.wait(6.5)
+    a1, a2 = pbx.ring_agent(two, Q, "agent1", "Anna")
+    pbx.wait(0.5)
+    times["answered"] = pbx.t
+    pbx.answer(two, a1, queue=Q, agent="agent1", member="Anna", hold=7)
+    effects += run(state, pbx)
+    pbx.wait(42.0)
+    times["completed"] = pbx.t
+    pbx.complete(two, a1, queue=Q, agent="agent1", member="Anna", hold=7, talk=42)
+    pbx.hangup(two)
+    pbx.hangup(one)
+    pbx.wait(0.01)
+    pbx.hangup(a1)
+    pbx.hangup(a2)
+    times["ended"] = pbx.t
+    effects += run(state, pbx)
+    return effects, times
+
+
+def test_answered_call_becomes_one_record_with_consistent_times() -> None:
+    state, pbx = LiveState(region="DE"), Pbx()
+    effects, times = answered_call(pbx, state)
+    [record] = finished(effects)
+    assert record.outcome == "answered"
+    assert record.caller == "+49305551234"
+    assert record.caller_raw == "030 555 1234"
+    assert record.caller_name == "Jürgen Müller"
+    assert record.did == DID
+    assert record.tenant == "acme"
+    assert record.language == "de"
+    assert record.queue == Q
+    assert record.agent == "Anna"
+    assert record.entered_at == at(times["entered"])
+    assert record.queued_at == at(times["queued"])
+    assert record.answered_at == at(times["answered"])
+    assert record.ended_at == at(times["ended"])
+    assert record.entered_at <= record.queued_at <= record.answered_at <= record.ended_at
+    assert record.wait_seconds == pytest.approx(7.0)
+    assert record.talk_seconds == pytest.approx(42.0)
+    # The PBX's own integer figures are kept for reconciliation.
+    assert record.extra["pbx_hold_time"] == 7
+    assert record.extra["pbx_talk_time"] == 42
+    assert record.hangup_cause == "Normal Clearing"
+    assert state.calls == {}
+    assert len(state.channels) == 0
+    assert [e["type"] for e in published(effects, "call.ended")] == ["call.ended"]
+
+
+def test_answered_call_publishes_lifecycle_events_in_order() -> None:
+    state, pbx = LiveState(), Pbx()
+    effects, _ = answered_call(pbx, state)
+    call_types = [e.event["type"] for e in effects if isinstance(e, Publish) and e.topic == "calls"]
+    assert call_types[0] == "call.started"
+    assert call_types.index("call.queued") < call_types.index("call.answered")
+    assert call_types[-1] == "call.ended"
+    [queued] = published(effects, "call.queued")
+    assert queued["caller"] == "+49305551234"
+    assert queued["tenant"] == "acme"
+    assert queued["language"] == "de"
+    [joined] = published(effects, "queue.caller_joined")
+    assert joined == {
+        "type": "queue.caller_joined",
+        "queue": Q,
+        "linkedid": queued["linkedid"],
+        "position": 1,
+        "count": 1,
+        "caller": "+49305551234",
+        "tenant": "acme",
+    }
+
+
+def test_live_views_while_waiting_and_talking() -> None:
+    state, pbx = LiveState(), Pbx()
+    _one, two = pbx.inbound(DID, "+441632960961")
+    pbx.to_queue(two, Q)
+    run(state, pbx)
+    joined = pbx.t
+    snap = state.snapshot(joined + 12.5)
+    [call] = snap["calls"]
+    assert call["phase"] == "queued"
+    assert call["caller"] == "+441632960961"
+    assert call["wait"] == pytest.approx(12.5)
+    [queue] = snap["queues"]
+    assert queue["name"] == Q
+    assert [(w["position"], w["wait"]) for w in queue["waiting"]] == [(1, 12.5)]
+    pbx.wait(12.5)
+    a1, _ = pbx.ring_agent(two, Q, "agent1", "Anna")
+    run(state, pbx)
+    assert state.snapshot(pbx.t)["calls"][0]["phase"] == "ringing"
+    pbx.answer(two, a1, queue=Q, agent="agent1", member="Anna", hold=12)
+    run(state, pbx)
+    snap = state.snapshot(pbx.t + 30)
+    assert snap["calls"][0]["phase"] == "answered"
+    assert snap["calls"][0]["agent"] == "Anna"
+    assert snap["calls"][0]["wait"] == pytest.approx(12.5)
+    assert snap["queues"][0]["waiting"] == []
+
+
+def test_abandoned_call() -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4917612345678")
+    pbx.to_queue(two, Q)
+    queued = pbx.t
+    pbx.wait(25.0)
+    pbx.event("QueueCallerAbandon", two, Queue=Q, Position="1", OriginalPosition="1", HoldTime="25")
+    pbx.event("QueueCallerLeave", two, Queue=Q, Position="1", Count="0")
+    pbx.hangup(two)
+    pbx.hangup(one)
+    effects = run(state, pbx)
+    [record] = finished(effects)
+    assert record.outcome == "abandoned"
+    assert record.queued_at == at(queued)
+    assert record.answered_at is None
+    assert record.wait_seconds == pytest.approx(25.0)
+    assert record.talk_seconds is None
+    assert record.extra["pbx_hold_time"] == 25
+    assert state.queues[Q].waiting == {}
+    assert state.queues[Q].counters["abandoned"] == 1
+    assert len(published(effects, "call.abandoned")) == 1
+
+
+def test_queue_timeout_from_queuestatus_variable() -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    pbx.to_queue(two, Q)
+    pbx.wait(300.0)
+    pbx.event("QueueCallerLeave", two, Queue=Q, Position="1", Count="0")
+    pbx.event("VarSet", two, Variable="QUEUESTATUS", Value="TIMEOUT")
+    pbx.hangup(two)
+    pbx.hangup(one)
+    [record] = finished(run(state, pbx))
+    assert record.outcome == "timeout"
+    assert record.wait_seconds == pytest.approx(300.0)
+    assert record.extra["queue_status"] == "TIMEOUT"
+
+
+@pytest.mark.parametrize(
+    "status", ["JOINEMPTY", "FULL", "JOINUNAVAIL", "LEAVEEMPTY", "LEAVEUNAVAIL"]
+)
+def test_blocked_by_queue_rules(status: str) -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    two.context, two.exten = "cc-queue", Q
+    # Refused at the door: no QueueCallerJoin, only the Queue() app and QUEUESTATUS.
+    pbx.event("Newexten", two, Extension=Q, Application="Queue", AppData=f"{Q},,,,300")
+    pbx.event("VarSet", two, Variable="QUEUESTATUS", Value=status)
+    pbx.hangup(two)
+    pbx.hangup(one)
+    [record] = finished(run(state, pbx))
+    assert record.outcome == "blocked"
+    assert record.queue == Q
+    assert record.queued_at is None
+
+
+def test_diverted_to_voicemail_after_timeout() -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    pbx.to_queue(two, Q)
+    pbx.wait(60.0)
+    pbx.event("QueueCallerLeave", two, Queue=Q, Position="1", Count="0")
+    pbx.event("VarSet", two, Variable="QUEUESTATUS", Value="TIMEOUT")
+    pbx.event("VarSet", two, Variable="CC_OUTCOME", Value="voicemail")
+    pbx.wait(30.0)
+    pbx.hangup(two)
+    pbx.hangup(one)
+    effects = run(state, pbx)
+    [record] = finished(effects)
+    assert record.outcome == "diverted"
+    assert record.extra["cc_outcome"] == "voicemail"
+    assert record.wait_seconds == pytest.approx(60.0)  # until leaving the queue, not the end
+    assert published(effects, "call.updated")[-1]["diverted_to"] == "voicemail"
+
+
+def test_callback_offer_taken_in_ivr_is_diverted_without_queue() -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    pbx.event("VarSet", two, Variable="CC_OUTCOME", Value="callback")
+    pbx.hangup(two)
+    pbx.hangup(one)
+    [record] = finished(run(state, pbx))
+    assert record.outcome == "diverted"
+
+
+def test_ivr_hangup_never_reaching_a_queue() -> None:
+    state, pbx = LiveState(), Pbx()
+    entered = pbx.t
+    one, two = pbx.inbound(DID, "+4930111222")
+    pbx.event("VarSet", two, Variable="CC_LANGUAGE", Value="en")
+    pbx.wait(9.0)
+    pbx.hangup(one)
+    pbx.hangup(two)
+    [record] = finished(run(state, pbx))
+    assert record.outcome == "ivr"
+    assert record.queue is None and record.queued_at is None and record.wait_seconds is None
+    assert (record.ended_at - record.entered_at).total_seconds() == pytest.approx(9.0)
+    assert record.entered_at == at(entered)
+
+
+@pytest.mark.parametrize("raw", ["anonymous", "<unknown>", "", "Restricted", "12", "abc"])
+def test_anonymous_or_malformed_caller_keeps_raw_value(raw: str) -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, raw)
+    pbx.hangup(two)
+    pbx.hangup(one)
+    [record] = finished(run(state, pbx))
+    assert record.caller is None
+    assert record.caller_raw == raw
+
+
+def test_blind_transfer_keeps_one_call_until_last_channel() -> None:
+    """Agent hands the caller to a staff member: new channels join the same linkedid."""
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    pbx.to_queue(two, Q)
+    pbx.wait(5)
+    a1, a2 = pbx.ring_agent(two, Q, "agent1", "Anna")
+    pbx.answer(two, a1, queue=Q, agent="agent1", member="Anna", hold=5)
+    pbx.wait(20)
+    staff = pbx.new_channel("PJSIP/staff-0000001", linkedid=two.linkedid, context="staff")
+    pbx.event("BlindTransfer", a1)
+    pbx.complete(
+        two, a1, queue=Q, agent="agent1", member="Anna", hold=5, talk=20, reason="transfer"
+    )
+    pbx.hangup(a2)
+    pbx.hangup(a1)
+    effects = run(state, pbx)
+    assert finished(effects) == []
+    assert state.snapshot(pbx.t)["calls"][0]["channels"] == 3  # one, two, staff
+    pbx.wait(60)
+    pbx.hangup(staff)
+    pbx.hangup(two)
+    pbx.hangup(one)
+    [record] = finished(run(state, pbx))
+    assert record.outcome == "answered"
+    assert record.talk_seconds == pytest.approx(20.0)  # the agent's part, not the staff's
+    assert record.extra["complete_reason"] == "transfer"
+
+
+def test_attended_transfer_merges_the_consultation_call() -> None:
+    """Bridging propagates the oldest linkedid; the consultation call is merged, not stored."""
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    pbx.to_queue(two, Q)
+    a1, a2 = pbx.ring_agent(two, Q, "agent1", "Anna")
+    pbx.answer(two, a1, queue=Q, agent="agent1", member="Anna", hold=0)
+    pbx.wait(10)
+    consult = pbx.new_channel("PJSIP/anna-00000002", context="cc-phones")
+    staff = pbx.new_channel("PJSIP/staff-00000003", linkedid=consult.uniqueid)
+    effects = run(state, pbx)
+    assert len(state.calls) == 2
+    pbx.wait(15)
+    staff.linkedid = two.linkedid
+    consult.linkedid = two.linkedid
+    pbx.event("BridgeEnter", staff, BridgeUniqueid="b-2")
+    pbx.event("BridgeEnter", consult, BridgeUniqueid="b-2")
+    effects = run(state, pbx)
+    assert list(state.calls) == [two.linkedid]
+    assert finished(effects) == []
+    for chan in (consult, a2, a1, two, one, staff):
+        pbx.hangup(chan)
+    [record] = finished(run(state, pbx))
+    assert record.linkedid == one.uniqueid
+    assert record.extra["merged"] == [consult.uniqueid]
+
+
+def test_hold_time_is_accumulated() -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    pbx.event("Hold", two, MusicClass="default")
+    pbx.wait(4)
+    pbx.event("Unhold", two)
+    pbx.event("Hold", two, MusicClass="default")
+    pbx.wait(2)
+    pbx.hangup(two)  # hung up while on hold
+    pbx.hangup(one)
+    [record] = finished(run(state, pbx))
+    assert record.extra["hold_seconds"] == pytest.approx(6.0)
+
+
+def test_same_hangup_twice_finishes_once() -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    run(state, pbx)
+    first = pbx.hangup(two)
+    last = pbx.hangup(one)
+    effects = state.apply(first) + state.apply(last)
+    assert len(finished(effects)) == 1
+    assert state.apply(last) == []
+    assert state.apply(first) == []
+    # A late event for a hung-up channel does not resurrect it.
+    assert state.apply(pbx.event("VarSet", one, Variable="CC_TENANT", Value="x")) == []
+    assert state.calls == {} and len(state.channels) == 0
+
+
+def test_duplicate_newchannel_is_ignored() -> None:
+    state, pbx = LiveState(), Pbx()
+    pbx.new_channel("PJSIP/trunk-00000001")
+    [msg] = pbx.log
+    assert len(state.apply(msg)) == 1
+    assert state.apply(msg) == []
+    assert len(state.calls) == 1
+
+
+def test_events_for_channels_seen_before_we_connected_create_them() -> None:
+    state, pbx = LiveState(), Pbx()
+    chan = Chan("PJSIP/trunk-00000009", "1795780000.9", "1795780000.9", state=6, cid="+4930999")
+    pbx.event("VarSet", chan, Variable="CC_TENANT", Value="acme")
+    pbx.hangup(chan)
+    [record] = finished(run(state, pbx))
+    assert record.tenant == "acme"
+    assert record.caller == "+4930999"
+
+
+def test_unknown_and_non_event_messages_are_ignored() -> None:
+    state = LiveState()
+    assert state.apply(Message((("Event", "RTCPSent"), ("Channel", "x")))) == []
+    assert state.apply(Message((("Response", "Success"), ("ActionID", "1")))) == []
+    assert state.apply(Message(())) == []
+    assert state.apply(Message((("Event", "VarSet"), ("Variable", "FOO")))) == []
+
+
+def test_global_varset_without_channel_is_ignored() -> None:
+    state = LiveState()
+    msg = Message(
+        (("Event", "VarSet"), ("Channel", "none"), ("Variable", "CC_TENANT"), ("Value", "acme"))
+    )
+    assert state.apply(msg) == []
+    assert state.calls == {}
