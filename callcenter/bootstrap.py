@@ -1,31 +1,85 @@
 """Dependency wiring in one place: the one module that knows every concrete class.
 
-Feature packages (``ivr``, ``crm``, ``dashboards``) receive :class:`Services` and register
-their HTTP routes and background tasks; they never construct infrastructure themselves.
+Feature packages (``ivr``, ``crm``, ``dashboards``) get :class:`Services` and add their
+HTTP routes (``http_setups``) and long-lived tasks (``lifecycles``, aiohttp cleanup
+contexts); they never construct infrastructure themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from callcenter.bus import Bus
+from callcenter.bus import Bus, RedisBus, make_bus
 from callcenter.config import Config
+from callcenter.health import Check, ComponentHealth
+from callcenter.metrics import Metrics
+
+if TYPE_CHECKING:
+    from callcenter.db.session import Database
+
+Lifecycle = Callable[[web.Application], AsyncIterator[None]]
 
 
 @dataclass
 class Services:
-    """Long-lived collaborators shared by every feature. Filled in by :func:`build_services`."""
+    """Long-lived collaborators shared by every feature."""
 
     config: Config
     bus: Bus
-    # Set by the wiring as the pieces land: db sessionmaker, AMI and ARI clients, live state.
-    db: Any = None
+    metrics: Metrics
+    db: Database
     ami: Any = None
     ari: Any = None
     live: Any = None
+    checks: list[Check] = field(default_factory=list)
+    http_setups: list[Callable[[web.Application], None]] = field(default_factory=list)
+    lifecycles: list[Lifecycle] = field(default_factory=list)
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+
+
+def build_services(config: Config) -> Services:
+    """Create the infrastructure objects (nothing connects until the app starts)."""
+    from callcenter.db.session import Database
+
+    config = config.with_secrets()
+    db = Database(
+        config.database_url, pool_size=config.database.pool_size, echo=config.database.echo
+    )
+    services = Services(config=config, bus=make_bus(config.redis.url), metrics=Metrics(), db=db)
+    services.checks.append(_database_check(db))
+    services.checks.append(_redis_check(services.bus, config.redis.url))
+    services.lifecycles.append(_close_on_exit(services))
+    return services
+
+
+def _database_check(db: Database) -> Check:
+    async def database() -> ComponentHealth:
+        up, detail = await db.ping()
+        return ComponentHealth("database", up, detail)
+
+    return database
+
+
+def _redis_check(bus: Bus, url: str) -> Check:
+    async def redis() -> ComponentHealth:
+        if not isinstance(bus, RedisBus):
+            return ComponentHealth("redis", True, "not configured: in-process bus", required=False)
+        up = await bus.ping()
+        return ComponentHealth("redis", up, "ok" if up else f"no PONG from {url}")
+
+    return redis
+
+
+def _close_on_exit(services: Services) -> Lifecycle:
+    async def close(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await services.bus.close()
+        await services.db.close()
+
+    return close

@@ -90,7 +90,7 @@ class RedisBus:
                 except (ValueError, TypeError):
                     log.warning("bus: dropped undecodable message on %s", channel)
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def ping(self) -> bool:
         try:

@@ -249,7 +249,7 @@ def _coerce(key: str, typ: Any, value: Any, source: str) -> Any:
                 return False
             raise ValueError(f"expected true/false, got {value!r}")
         if typ is int:
-            if isinstance(value, bool) or isinstance(value, float):
+            if isinstance(value, bool | float):
                 raise ValueError(f"expected an integer, got {value!r}")
             return int(value)
         if typ is float:

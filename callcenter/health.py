@@ -18,7 +18,9 @@ class ComponentHealth:
 Check = Callable[[], Awaitable[ComponentHealth]]
 
 
-async def run_checks(checks: list[Check], timeout: float = 2.0) -> tuple[bool, list[dict[str, object]]]:
+async def run_checks(
+    checks: list[Check], timeout: float = 2.0
+) -> tuple[bool, list[dict[str, object]]]:
     """Run every check concurrently; a check that hangs or raises counts as down."""
 
     async def guarded(check: Check) -> ComponentHealth:

@@ -14,7 +14,9 @@ def test_example_config_loads() -> None:
 
 
 def test_env_overrides_file(tmp_path: Path) -> None:
-    cfg = load_config(EXAMPLE, env={"CALLCENTER__PBX__AMI_PORT": "6038", "CALLCENTER__APP__DEMO": "yes"})
+    cfg = load_config(
+        EXAMPLE, env={"CALLCENTER__PBX__AMI_PORT": "6038", "CALLCENTER__APP__DEMO": "yes"}
+    )
     assert cfg.pbx.ami_port == 6038
     assert cfg.app.demo is True
 

@@ -1,0 +1,123 @@
+"""The aiohttp application: operations endpoints plus each feature's routes.
+
+Long-lived tasks (AMI, ARI, live state, workers) are owned by ``cleanup_ctx`` entries that
+:mod:`callcenter.bootstrap` adds, so they start with the app and are cancelled cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from callcenter import auth
+from callcenter.bootstrap import SERVICES, Services
+from callcenter.db.models import Tenant
+from callcenter.health import run_checks
+from callcenter.metrics import CONTENT_TYPE
+
+log = logging.getLogger(__name__)
+
+Handler = auth.Handler
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """JSON errors everywhere; an unexpected exception is logged once and answered 500."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        if exc.content_type != "application/json" and exc.status >= 400:
+            # aiohttp's own errors (404, 405, 413 …) get the same JSON shape as ours.
+            error = exc.reason.lower().replace(" ", "_")
+            headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+            return web.json_response(
+                {"error": error, "detail": exc.text}, status=exc.status, headers=headers
+            )
+        raise
+    except Exception:
+        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        raise auth.json_error(
+            web.HTTPInternalServerError, "internal_error", "see the server log"
+        ) from None
+    finally:
+        services = request.app[SERVICES]
+        services.metrics.http_requests.labels(request.method, str(status)).inc()
+        if services.config.app.log_level == "debug":
+            log.debug(
+                "http",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Each component up or down with a detail; 503 when a required one is down."""
+    services = request.app[SERVICES]
+    healthy, components = await run_checks(services.checks)
+    for comp in components:
+        services.metrics.component_up.labels(str(comp["name"])).set(1 if comp["up"] else 0)
+    body: dict[str, Any] = {"status": "ok" if healthy else "degraded", "components": components}
+    return web.json_response(body, status=200 if healthy else 503, dumps=_dumps)
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = request.app[SERVICES].metrics.render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def live_snapshot(request: web.Request) -> web.Response:
+    """The live state (calls, queues, agents) as the dashboards see it, tenant-filtered."""
+    principal = auth.require_role(request, "admin", "supervisor", "receptionist", "tenant")
+    services = request.app[SERVICES]
+    if services.live is None:
+        raise auth.json_error(web.HTTPServiceUnavailable, "unavailable", "live state not running")
+    snap = services.live.snapshot()
+    if principal.tenant_ids is not None:
+        snap = _filter_snapshot(snap, await _tenant_slugs(services, principal.tenant_ids))
+    return web.json_response(snap, dumps=_dumps)
+
+
+async def _tenant_slugs(services: Services, tenant_ids: frozenset[int]) -> set[str]:
+    async with services.db.session() as session:
+        rows = await session.execute(select(Tenant.slug).where(Tenant.id.in_(tenant_ids)))
+        return {slug for (slug,) in rows}
+
+
+def _filter_snapshot(snap: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
+    """Keep only what belongs to the caller's tenants: tenant users never see other tenants."""
+    calls = {k: c for k, c in (snap.get("calls") or {}).items() if c.get("tenant") in slugs}
+    queues = {k: q for k, q in (snap.get("queues") or {}).items() if q.get("tenant") in slugs}
+    return {**snap, "calls": calls, "queues": queues, "agents": {}}
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str, ensure_ascii=False)
+
+
+def build_app(services: Services) -> web.Application:
+    """The whole HTTP surface; features add their routes through ``services.http_setups``."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=32 * 1024 * 1024)
+    app[SERVICES] = services
+    if services.db is not None:
+        auth.setup(app, services.db)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/api/live", live_snapshot)
+    for setup in services.http_setups:
+        setup(app)
+    app.cleanup_ctx.extend(services.lifecycles)
+    return app
