@@ -320,13 +320,15 @@ def _hours(doc: _Doc, table: dict[str, Any]) -> tuple[tuple[Interval, ...], ...]
 
 def _merge(doc: _Doc, intervals: list[Interval], path: str) -> tuple[Interval, ...]:
     merged: list[Interval] = []
+    overlapped = False
     for iv in sorted(intervals, key=lambda x: x.start):
         if merged and iv.start <= merged[-1].end:
-            if iv.start < merged[-1].end:
-                doc.warn(path, "overlapping intervals merged")
+            overlapped = overlapped or iv.start < merged[-1].end
             merged[-1] = Interval(merged[-1].start, max(merged[-1].end, iv.end))
         else:
             merged.append(iv)
+    if overlapped:
+        doc.warn(path, "overlapping intervals merged")
     return tuple(merged)
 
 
