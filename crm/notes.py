@@ -1,0 +1,307 @@
+"""Telephone notes: a receptionist takes a message for a tenant's staff member.
+
+The note is stored first (on the contact's timeline, ``delivery_status='pending'``) and then
+e-mailed in the tenant's language. A mail failure never loses the note: it stays
+``failed`` with the reason and :func:`deliver_pending` sends it again later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.core import Locale, UnknownLocaleError
+from babel.dates import format_date, format_time
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callcenter.db.models import Tenant, utcnow
+from callcenter.db.session import Database
+from crm import webhooks
+from crm.contact import ValidationError, clean_text, parse_bool
+from crm.lookup import Lookup
+from crm.mailer import Mailer, MailError
+from crm.models import URGENCIES, Note
+from crm.numbers import classify_caller
+
+_EMAIL_CHECK = "@"
+
+
+@dataclass(frozen=True, slots=True)
+class NoteInput:
+    """What the receptionist typed."""
+
+    recipient_name: str
+    recipient_email: str
+    subject: str
+    message: str = ""
+    caller_name: str = ""
+    caller_number: str = ""
+    callback_wanted: bool = False
+    urgency: str = "normal"
+    contact_id: int | None = None
+    call_id: int | None = None
+
+
+def note_from_mapping(data: Mapping[str, Any]) -> NoteInput:
+    """Validate a JSON body; raises :class:`ValidationError` with the field."""
+    recipient_email = clean_text(data.get("recipient_email"), "recipient_email", 254)
+    if _EMAIL_CHECK not in recipient_email or recipient_email.startswith("@"):
+        raise ValidationError("recipient_email", "an e-mail address is required")
+    subject = clean_text(data.get("subject"), "subject", 300)
+    if not subject:
+        raise ValidationError("subject", "required")
+    urgency = clean_text(data.get("urgency"), "urgency", 16) or "normal"
+    if urgency not in URGENCIES:
+        raise ValidationError("urgency", f"must be one of {', '.join(URGENCIES)}")
+    ids: dict[str, int | None] = {}
+    for key in ("contact_id", "call_id"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise ValidationError(key, "must be an integer")
+        ids[key] = value
+    return NoteInput(
+        recipient_name=clean_text(data.get("recipient_name"), "recipient_name", 200),
+        recipient_email=recipient_email,
+        subject=subject,
+        message=clean_text(data.get("message"), "message", 10_000, multiline=True),
+        caller_name=clean_text(data.get("caller_name"), "caller_name", 200),
+        caller_number=clean_text(data.get("caller_number"), "caller_number", 64),
+        callback_wanted=parse_bool(data.get("callback_wanted"), "callback_wanted"),
+        urgency=urgency,
+        contact_id=ids["contact_id"],
+        call_id=ids["call_id"],
+    )
+
+
+# ---------------------------------------------------------------- e-mail text (pure)
+
+_TEXT = {
+    "de": {
+        "subject": "Telefonnotiz: {subject}",
+        "urgent": "[DRINGEND] ",
+        "hello": "Hallo {name},",
+        "called": "{caller} hat am {date} um {time} Uhr für {tenant} angerufen.",
+        "unknown": "Ein Anrufer",
+        "subject_label": "Betreff",
+        "message_label": "Nachricht",
+        "callback": "Rückruf erwünscht",
+        "yes": "Ja",
+        "no": "Nein",
+        "number": "Rufnummer",
+        "urgency": "Dringlichkeit",
+        "urgencies": {"low": "niedrig", "normal": "normal", "high": "hoch", "urgent": "dringend"},
+        "footer": "Diese Notiz wurde vom Telefonservice aufgenommen.",
+    },
+    "en": {
+        "subject": "Phone message: {subject}",
+        "urgent": "[URGENT] ",
+        "hello": "Hello {name},",
+        "called": "{caller} called {tenant} on {date} at {time}.",
+        "unknown": "A caller",
+        "subject_label": "Subject",
+        "message_label": "Message",
+        "callback": "Callback requested",
+        "yes": "Yes",
+        "no": "No",
+        "number": "Number",
+        "urgency": "Urgency",
+        "urgencies": {"low": "low", "normal": "normal", "high": "high", "urgent": "urgent"},
+        "footer": "This message was taken by the answering service.",
+    },
+}
+
+
+def _locale(language: str) -> tuple[str, Locale]:
+    """Text catalogue key and babel locale; unknown languages fall back to English."""
+    key = language.replace("-", "_").split("_", 1)[0].lower()
+    try:
+        loc = Locale.parse(language.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        loc = Locale.parse("en")
+    return (key if key in _TEXT else "en"), loc
+
+
+def render_email(
+    note: Note, *, tenant_name: str, language: str, timezone: str, sender: str | None = None
+) -> EmailMessage:
+    """The e-mail for ``note`` in ``language``; dates in the tenant's time zone (babel)."""
+    key, loc = _locale(language)
+    t: dict[str, Any] = _TEXT[key]
+    when = note.taken_at.astimezone(ZoneInfo(timezone))
+    caller = " ".join(p for p in (note.caller_name, f"({note.caller_number})") if p.strip("()"))
+    msg = EmailMessage()
+    prefix = t["urgent"] if note.urgency == "urgent" else ""
+    msg["Subject"] = prefix + t["subject"].format(subject=note.subject)
+    msg["To"] = (
+        f"{note.recipient_name} <{note.recipient_email}>"
+        if note.recipient_name
+        else (note.recipient_email)
+    )
+    if sender:
+        msg["From"] = sender
+    if note.urgency in ("high", "urgent"):
+        msg["X-Priority"] = "1"
+    lines = [
+        t["hello"].format(name=note.recipient_name or note.recipient_email),
+        "",
+        t["called"].format(
+            caller=caller or t["unknown"],
+            date=format_date(when.date(), "full", locale=loc),
+            time=format_time(when.time(), "short", locale=loc),
+            tenant=tenant_name,
+        ),
+        "",
+        f"{t['subject_label']}: {note.subject}",
+    ]
+    if note.message:
+        lines += ["", f"{t['message_label']}:", note.message]
+    lines += [
+        "",
+        f"{t['callback']}: {t['yes'] if note.callback_wanted else t['no']}",
+    ]
+    if note.caller_number:
+        lines.append(f"{t['number']}: {note.caller_number}")
+    lines += [f"{t['urgency']}: {t['urgencies'][note.urgency]}", "", "-- ", t["footer"]]
+    msg.set_content("\n".join(lines) + "\n")
+    return msg
+
+
+# ---------------------------------------------------------------- storage and delivery
+
+
+async def _tenant(session: AsyncSession, tenant_id: int) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise ValidationError("tenant_id", f"tenant {tenant_id} does not exist")
+    return tenant
+
+
+async def take_note(
+    db: Database,
+    tenant_id: int,
+    data: NoteInput,
+    mailer: Mailer,
+    *,
+    taken_by: int | None = None,
+    sender: str | None = None,
+) -> Note:
+    """Store the note (linked to the caller's contact when found) and e-mail it.
+
+    Returns the stored note with its final ``delivery_status`` (``sent`` or ``failed``).
+    """
+    async with db.session() as s:
+        tenant = await _tenant(s, tenant_id)
+        region = tenant.region or "DE"
+        caller = classify_caller(data.caller_number, region) if data.caller_number else None
+        contact_id = data.contact_id
+        if contact_id is None and caller is not None and caller.e164:
+            match = await Lookup(db.engine).lookup(tenant_id, caller.e164, region)
+            contact_id = match.contact_id
+        note = Note(
+            tenant_id=tenant_id,
+            contact_id=contact_id,
+            call_id=data.call_id,
+            recipient_name=data.recipient_name,
+            recipient_email=data.recipient_email,
+            caller_name=data.caller_name,
+            caller_number=data.caller_number,
+            caller_e164=caller.e164 if caller else None,
+            subject=data.subject,
+            message=data.message,
+            callback_wanted=data.callback_wanted,
+            urgency=data.urgency,
+            language=tenant.default_language or "de",
+            taken_by=taken_by,
+            taken_at=utcnow(),
+            delivery_status="pending",
+        )
+        s.add(note)
+        await s.flush()
+        await webhooks.enqueue(s, tenant_id, "note.taken", note_payload(note))
+    await deliver(db, note.id, mailer, sender=sender)
+    async with db.session() as s:
+        stored = await s.get(Note, note.id)
+        assert stored is not None
+        return stored
+
+
+def note_payload(note: Note) -> dict[str, Any]:
+    """The JSON view of a note (API and the ``note.taken`` webhook)."""
+    return {
+        "id": note.id,
+        "tenant_id": note.tenant_id,
+        "contact_id": note.contact_id,
+        "call_id": note.call_id,
+        "recipient_name": note.recipient_name,
+        "recipient_email": note.recipient_email,
+        "caller_name": note.caller_name,
+        "caller_number": note.caller_number,
+        "caller_e164": note.caller_e164,
+        "subject": note.subject,
+        "message": note.message,
+        "callback_wanted": note.callback_wanted,
+        "urgency": note.urgency,
+        "language": note.language,
+        "taken_by": note.taken_by,
+        "taken_at": note.taken_at.isoformat(),
+        "delivery_status": note.delivery_status,
+        "delivered_at": note.delivered_at.isoformat() if note.delivered_at else None,
+        "delivery_error": note.delivery_error,
+    }
+
+
+async def deliver(db: Database, note_id: int, mailer: Mailer, *, sender: str | None = None) -> bool:
+    """E-mail one stored note and record the outcome. Returns True when sent."""
+    async with db.session() as s:
+        note = await s.get(Note, note_id)
+        if note is None or note.delivery_status == "sent":
+            return note is not None
+        tenant = await _tenant(s, note.tenant_id)
+        message = render_email(
+            note,
+            tenant_name=tenant.name,
+            language=note.language,
+            timezone=tenant.timezone or "Europe/Berlin",
+            sender=sender,
+        )
+    error: str | None = None
+    try:
+        await mailer.send(message)
+    except MailError as exc:
+        error = str(exc)
+    async with db.session() as s:
+        note = await s.get(Note, note_id)
+        assert note is not None
+        note.delivery_status = "failed" if error else "sent"
+        note.delivery_error = error
+        note.delivered_at = None if error else utcnow()
+    return error is None
+
+
+async def deliver_pending(db: Database, mailer: Mailer, *, sender: str | None = None) -> int:
+    """Retry every note not yet sent (after a mail outage); returns how many went out."""
+    async with db.session() as s:
+        ids = list(
+            await s.scalars(
+                select(Note.id)
+                .where(or_(Note.delivery_status == "pending", Note.delivery_status == "failed"))
+                .order_by(Note.id)
+            )
+        )
+    sent = 0
+    for note_id in ids:
+        sent += await deliver(db, note_id, mailer, sender=sender)
+    return sent
+
+
+def taken_at_text(dt: datetime, language: str, timezone: str) -> str:
+    """Localised 'full date, short time' (used by the console and the e-mail)."""
+    _, loc = _locale(language)
+    local = dt.astimezone(ZoneInfo(timezone))
+    day = format_date(local.date(), "full", locale=loc)
+    return f"{day} {format_time(local.time(), 'short', locale=loc)}"
