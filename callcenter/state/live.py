@@ -4,7 +4,9 @@ Rule of this module: ``apply(msg)`` is pure. It reads the event's own ``Timestam
 (manager.conf ``timestampevents = yes``) instead of a clock, changes in-memory state and
 returns effects (:mod:`callcenter.state.effects`) for the runner to execute. It is the hot
 path (every AMI event passes through it), so dispatch is one dict lookup, unknown events cost
-nothing more, and handlers touch only the fields their event changes.
+nothing more, and handlers touch only the fields their event changes. Dial*, LocalBridge,
+NewConnectedLine and DeviceStateChange are deliberately not handled: the queue events carry
+who was rung and who answered, and member events carry the device state.
 
 After a reconnect the PBX does not replay what was missed, so the runner rebuilds:
 ``begin_resync(now)``, then ``apply`` every entry of ``CoreShowChannels`` and then of
@@ -66,7 +68,6 @@ class LiveState:
             "Newexten": self._on_newexten,
             "VarSet": self._on_varset,
             "Rename": self._on_rename,
-            "DialEnd": self._on_dialend,
             "BridgeEnter": self._on_bridge_enter,
             "BridgeLeave": self._on_bridge_leave,
             "Hold": self._on_hold,
@@ -388,13 +389,6 @@ class LiveState:
             channel.name = h.get("Newname", channel.name)
         return []
 
-    def _on_dialend(self, h: Headers, msg: Message) -> list[Effect]:
-        t = self._time(h)
-        channel = self._channel(h, t, None)
-        if channel is not None:
-            self._call_of(channel, t).extra["last_dial_status"] = h.get("DialStatus")
-        return []
-
     def _on_bridge_enter(self, h: Headers, msg: Message) -> list[Effect]:
         channel = self._channel(h, self._time(h), None)
         if channel is not None:
@@ -448,7 +442,9 @@ class LiveState:
             for queue in self.queues.values():
                 queue.leave(uid)
             if call.left_queue_at is None:
+                # Hung up while still waiting (the Abandon event was missed): an abandon.
                 call.left_queue_at = t
+                call.abandoned = call.answered_at is None
         call.channels.discard(uid)
         if not call.channels:
             self._finish(call, t, out)

@@ -1,0 +1,232 @@
+"""Runner of the live state: AMI events in, effects out (bus, call rows), resync on connect.
+
+The AMI reader calls our listener synchronously for every event, so nothing here may block
+it: ``LiveState.apply`` is pure and quick, publishing and database writes are handed to two
+background tasks through in-memory queues. A finished call is retried until the repository
+takes it (an outage of PostgreSQL delays rows, it does not lose them); the bus is fan-out
+only, so a failed publish is logged and dropped.
+
+Asterisk keeps no events for a disconnected client: after every login the state is rebuilt
+from ``CoreShowChannels`` and ``QueueStatus`` (see :mod:`callcenter.state.live`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from callcenter.bus import Bus
+from callcenter.pbx.ami.message import Message
+from callcenter.state.effects import CallFinished, Effect, Publish
+from callcenter.state.live import LiveState
+from callcenter.state.records import CallRecord
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class AmiLike(Protocol):
+    """What the runner needs from :class:`callcenter.pbx.ami.client.AmiClient`."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    def add_event_listener(self, cb: Callable[[Message], None]) -> None: ...
+
+    def add_connect_listener(self, cb: Callable[[], Awaitable[None]]) -> None: ...
+
+    def add_disconnect_listener(self, cb: Callable[[str], None]) -> None: ...
+
+    async def send_list_action(
+        self, name: str, headers: Any = None, *, timeout: float | None = None
+    ) -> list[Message]: ...
+
+
+class CallSink(Protocol):
+    """Where finished calls go (:class:`callcenter.db.calls.CallRepository`)."""
+
+    async def record_finished(self, record: CallRecord) -> None: ...
+
+
+class LiveStateService:
+    """Feeds AMI events into a :class:`LiveState` and executes the effects it returns."""
+
+    def __init__(
+        self,
+        ami_client: AmiLike,
+        state: LiveState,
+        bus: Bus,
+        call_repository: CallSink,
+        clock: Clock = time.time,
+        *,
+        retry_min: float = 0.2,
+        retry_max: float = 10.0,
+        max_pending_publish: int = 100_000,
+    ) -> None:
+        self.ami = ami_client
+        self.state = state
+        self.bus = bus
+        self.calls = call_repository
+        self.clock = clock
+        self.retry_min, self.retry_max = retry_min, retry_max
+        self._publish: collections.deque[Publish] = collections.deque(maxlen=max_pending_publish)
+        self._publish_ready = asyncio.Event()
+        self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self.resyncs = 0
+        self.last_resync_at: float | None = None
+        self.resync_error: str | None = None
+        self.records_written = 0
+        self.write_failures = 0
+        self.rejected: collections.deque[tuple[CallRecord, str]] = collections.deque(maxlen=1000)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Register with the AMI client and start the effect workers.
+
+        Call before ``ami_client.start()``; if the client is already logged in, a resync
+        is run at once.
+        """
+        if self._started:
+            return
+        self._started = True
+        self.ami.add_event_listener(self.on_event)
+        self.ami.add_connect_listener(self.resync)
+        self.ami.add_disconnect_listener(self.on_disconnect)
+        self._tasks = [
+            asyncio.create_task(self._publisher(), name="live-state-publisher"),
+            asyncio.create_task(self._writer(), name="live-state-writer"),
+        ]
+        if self.ami.connected:
+            await self.resync()
+
+    async def close(self, drain_timeout: float = 5.0) -> None:
+        """Write what is pending (up to ``drain_timeout`` s), then stop the workers."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._records.join(), drain_timeout)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if not self._records.empty():
+            log.error(
+                "live state: %d finished calls not written at shutdown", self._records.qsize()
+            )
+
+    # ------------------------------------------------------------------ AMI side
+
+    def on_event(self, msg: Message) -> None:
+        """AMI event listener: apply and queue the effects (never blocks the reader)."""
+        effects = self.state.apply(msg)
+        if effects:
+            self._execute(effects)
+
+    def on_disconnect(self, reason: str) -> None:
+        self.state.mark_disconnected(self.clock())
+        log.warning("live state: AMI disconnected (%s); rebuilding on reconnect", reason)
+
+    async def resync(self) -> None:
+        """Rebuild from the PBX's lists; runs after every (re)login."""
+        self.state.begin_resync(self.clock())
+        try:
+            channels = await self.ami.send_list_action("CoreShowChannels")
+            queues = await self.ami.send_list_action("QueueStatus")
+        except BaseException as exc:
+            self.state.abort_resync()
+            self.resync_error = f"{type(exc).__name__}: {exc}"
+            raise
+        # Apply in this order: QueueEntry finds its channel (and call) from the channel list.
+        for msg in channels:
+            self._execute(self.state.apply(msg))
+        for msg in queues:
+            self._execute(self.state.apply(msg))
+        now = self.clock()
+        self._execute(self.state.end_resync(now))
+        self.resyncs += 1
+        self.last_resync_at = now
+        self.resync_error = None
+        log.info(
+            "live state: resynced %d channels, %d calls, %d queues",
+            len(self.state.channels),
+            len(self.state.calls),
+            len(self.state.queues),
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The live picture now (JSON-able), for dashboards and the API."""
+        snap = self.state.snapshot(self.clock())
+        snap["connected"] = self.ami.connected
+        snap["pending_records"] = self._records.qsize()
+        return snap
+
+    @property
+    def pending_records(self) -> int:
+        return self._records.qsize()
+
+    async def wait_written(self, timeout: float = 10.0) -> None:
+        """Wait until every finished call so far is stored (tests, shutdown)."""
+        await asyncio.wait_for(self._records.join(), timeout)
+
+    # ------------------------------------------------------------------ effects
+
+    def _execute(self, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Publish):
+                self._publish.append(effect)
+                self._publish_ready.set()
+            elif isinstance(effect, CallFinished):
+                self._records.put_nowait(effect.record)
+
+    async def _publisher(self) -> None:
+        while True:
+            await self._publish_ready.wait()
+            self._publish_ready.clear()
+            while self._publish:
+                item = self._publish.popleft()
+                try:
+                    await self.bus.publish(item.topic, item.event)
+                except Exception:
+                    log.exception("live state: publish on %r failed; event dropped", item.topic)
+
+    async def _writer(self) -> None:
+        while True:
+            record = await self._records.get()
+            try:
+                await self._store(record)
+            finally:
+                self._records.task_done()
+
+    async def _store(self, record: CallRecord) -> None:
+        delay = self.retry_min
+        while True:
+            try:
+                await self.calls.record_finished(record)
+            except ValueError as exc:
+                # The repository refuses the record itself (InvalidCallRecord): retrying
+                # cannot help, so keep it for inspection and say exactly why.
+                log.error("live state: call %s rejected: %s", record.linkedid, exc)
+                self.rejected.append((record, str(exc)))
+                return
+            except Exception as exc:
+                self.write_failures += 1
+                log.warning(
+                    "live state: storing call %s failed (%s); retry in %.1f s",
+                    record.linkedid,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+            else:
+                self.records_written += 1
+                return

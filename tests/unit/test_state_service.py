@@ -1,0 +1,171 @@
+"""LiveStateService with a scripted AMI stand-in: effects reach the bus and the repository,
+failed writes are retried, resync runs on every connect. (Real AMI/PostgreSQL: see
+tests/integration/test_live_state.py.)"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from callcenter.bus import InProcessBus
+from callcenter.pbx.ami.message import Message
+from callcenter.state.live import LiveState
+from callcenter.state.records import CallRecord
+from callcenter.state.service import LiveStateService
+from tests.fixtures.state.builder import Pbx
+
+
+class ScriptedAmi:
+    """Stand-in for AmiClient: hands events to listeners, answers list actions from a dict."""
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.events: list[Callable[[Message], None]] = []
+        self.connects: list[Callable[[], Awaitable[None]]] = []
+        self.disconnects: list[Callable[[str], None]] = []
+        self.lists: dict[str, list[Message]] = {"CoreShowChannels": [], "QueueStatus": []}
+        self.fail_lists = False
+
+    def add_event_listener(self, cb: Callable[[Message], None]) -> None:
+        self.events.append(cb)
+
+    def add_connect_listener(self, cb: Callable[[], Awaitable[None]]) -> None:
+        self.connects.append(cb)
+
+    def add_disconnect_listener(self, cb: Callable[[str], None]) -> None:
+        self.disconnects.append(cb)
+
+    async def send_list_action(
+        self, name: str, headers: Any = None, *, timeout: float | None = None
+    ) -> list[Message]:
+        await asyncio.sleep(0)
+        if self.fail_lists:
+            raise ConnectionError("connection lost")
+        return list(self.lists[name])
+
+    def emit(self, msgs: list[Message]) -> None:
+        for msg in msgs:
+            for cb in self.events:
+                cb(msg)
+        msgs.clear()
+
+    async def connect(self) -> None:
+        self.connected = True
+        for cb in self.connects:
+            await cb()
+
+    def disconnect(self) -> None:
+        self.connected = False
+        for cb in self.disconnects:
+            cb("connection closed by Asterisk")
+
+
+class FlakyRepository:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.rows: dict[str, CallRecord] = {}
+        self.attempts = 0
+
+    async def record_finished(self, record: CallRecord) -> None:
+        self.attempts += 1
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionRefusedError("database is down")
+        if record.outcome == "ivr" and record.tenant == "broken":
+            raise ValueError(f"call {record.linkedid!r}: refused")
+        self.rows[record.linkedid] = record
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+async def make(
+    failures: int = 0,
+) -> tuple[LiveStateService, ScriptedAmi, FlakyRepository, InProcessBus, Pbx, Clock]:
+    pbx = Pbx()
+    ami, repo, bus, clock = ScriptedAmi(), FlakyRepository(failures), InProcessBus(), Clock(pbx.t)
+    service = LiveStateService(ami, LiveState(), bus, repo, clock, retry_min=0.01, retry_max=0.02)
+    await service.start()
+    return service, ami, repo, bus, pbx, clock
+
+
+async def collect(bus: InProcessBus, n: int) -> list[tuple[str, dict[str, Any]]]:
+    out: list[tuple[str, dict[str, Any]]] = []
+    async for item in bus.subscribe("calls", "queues"):
+        out.append(item)
+        if len(out) == n:
+            break
+    return out
+
+
+async def test_call_events_are_published_and_the_row_written_despite_db_outage() -> None:
+    service, ami, repo, bus, pbx, _ = await make(failures=3)
+    received = asyncio.create_task(collect(bus, 4))
+    await asyncio.sleep(0)
+    one, two = pbx.inbound("+493012345600", "+4930111222")
+    pbx.to_queue(two, "q")
+    ami.emit(pbx.log)
+    pbx.hangup(two)
+    pbx.hangup(one)
+    ami.emit(pbx.log)
+    await service.wait_written(5)
+    assert repo.attempts == 4 and service.write_failures == 3
+    [row] = repo.rows.values()
+    assert row.outcome == "abandoned"  # hung up while waiting
+    types = [e["type"] for _, e in await asyncio.wait_for(received, 5)]
+    assert types == ["call.started", "call.updated", "queue.caller_joined", "call.queued"]
+    await service.close()
+
+
+async def test_connect_runs_resync_and_finishes_vanished_calls_as_lost() -> None:
+    service, ami, repo, _, pbx, clock = await make()
+    await ami.connect()
+    assert service.resyncs == 1
+    pbx.inbound("+493012345600", "+4930111222")
+    ami.emit(pbx.log)
+    assert len(service.snapshot()["calls"]) == 1
+    clock.t = pbx.t + 1
+    ami.disconnect()
+    clock.t += 10
+    await ami.connect()  # Asterisk came back empty
+    await service.wait_written(5)
+    [row] = repo.rows.values()
+    assert row.outcome == "lost"
+    assert row.ended_at.timestamp() == pytest.approx(pbx.t + 1)
+    snap = service.snapshot()
+    assert snap["calls"] == [] and snap["connected"] is True
+    assert service.resyncs == 2
+    await service.close()
+
+
+async def test_failed_resync_keeps_state_and_reports_the_error() -> None:
+    service, ami, _, _, pbx, _ = await make()
+    pbx.inbound("+493012345600", "+4930111222")
+    ami.emit(pbx.log)
+    ami.fail_lists = True
+    with pytest.raises(ConnectionError):
+        await ami.connect()
+    assert service.resync_error == "ConnectionError: connection lost"
+    assert len(service.state.calls) == 1
+    await service.close()
+
+
+async def test_record_refused_by_repository_is_kept_not_retried_forever() -> None:
+    service, ami, repo, _, pbx, _ = await make()
+    chan = pbx.new_channel("PJSIP/trunk-1")
+    pbx.event("VarSet", chan, Variable="CC_TENANT", Value="broken")
+    pbx.hangup(chan)
+    ami.emit(pbx.log)
+    await service.wait_written(5)
+    assert repo.rows == {}
+    [(record, reason)] = service.rejected
+    assert record.linkedid == chan.uniqueid and "refused" in reason
+    await service.close()
