@@ -83,6 +83,8 @@ class AuthSettings:
 class LoginThrottle:
     """Counts failed logins per key in a sliding window (in memory, per process)."""
 
+    SWEEP_ABOVE = 10_000
+
     def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._window = window
         self._clock = clock
@@ -110,6 +112,10 @@ class LoginThrottle:
 
     def failed(self, *keys: str) -> None:
         now = self._clock()
+        if len(self._failures) > self.SWEEP_ABOVE:
+            # Sprayed usernames would otherwise accumulate forever; drop the stale ones.
+            for stale in list(self._failures):
+                self._recent(stale, now)
         for key in keys:
             self._recent(key, now)
             self._failures.setdefault(key, deque()).append(now)

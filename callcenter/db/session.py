@@ -7,6 +7,7 @@ immediate "database is locked" errors. PostgreSQL gets a sized connection pool.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -106,11 +107,17 @@ class Database:
                 await session.rollback()
                 raise
 
-    async def ping(self) -> tuple[bool, str]:
-        """For ``/healthz``: ``(True, "postgresql ok")`` or ``(False, "<why>")``. Never raises."""
+    async def ping(self, timeout: float = 3.0) -> tuple[bool, str]:
+        """For ``/healthz``: ``(True, "postgresql ok")`` or ``(False, "<why>")``. Never raises.
+
+        The timeout matters: a black-holed server would otherwise hang the health check.
+        """
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with asyncio.timeout(timeout):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except TimeoutError:
+            return False, f"{self.backend}: no answer within {timeout:g} s"
         except (SQLAlchemyError, OSError) as exc:
             return False, f"{self.backend}: {type(exc).__name__}: {exc}".splitlines()[0]
         return True, f"{self.backend} ok"

@@ -62,3 +62,14 @@ def test_tenant_filter_clauses() -> None:
     assert "tenants.id IN" in str(default.compile(dialect=PG))
     assert tenant.can_see(3) and not tenant.can_see(4) and not tenant.can_see(None)
     assert staff.can_see(None)
+
+
+def test_stale_keys_are_swept() -> None:
+    clock = Clock()
+    throttle = LoginThrottle(window=60, clock=clock)
+    throttle.SWEEP_ABOVE = 100
+    for i in range(150):
+        throttle.failed(f"user:spray{i}")
+    clock.now += 61
+    throttle.failed("user:late")
+    assert len(throttle._failures) == 1

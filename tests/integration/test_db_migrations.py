@@ -103,3 +103,16 @@ async def test_ping_reports_an_unreachable_server() -> None:
 def test_unsupported_url_is_refused_with_the_reason() -> None:
     with pytest.raises(DatabaseURLError, match=r"mysql.*not supported"):
         Database("mysql://root@localhost/x")
+
+
+async def test_ping_times_out_on_a_silent_server() -> None:
+    # A server that accepts TCP but never speaks: what a hung database looks like.
+    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/x")
+    try:
+        assert await db.ping(timeout=0.5) == (False, "postgresql: no answer within 0.5 s")
+    finally:
+        await db.close()
+        server.close()
+        await server.wait_closed()
