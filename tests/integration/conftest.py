@@ -1,0 +1,73 @@
+"""Fixtures for tests against the real Asterisk sandbox.
+
+One Asterisk instance per test session (instance ``CALLCENTER_TEST_INSTANCE``, default
+``test``; ports from ``CALLCENTER_TEST_PORT_BASE``, default 15000: AMI base+38, HTTP/ARI
+base+88, SIP base+60, RTP base+1000..base+1999), so parallel sessions of different
+developers do not collide when they pick different bases and instance names.
+
+Fixtures: ``pbx_config`` (Config with secrets), ``pbx`` (a started Sandbox), ``ari`` (a
+connected ARI client with its events websocket open, fresh per test). Tests that use
+``pbx`` or ``ari`` get the ``pbx`` marker automatically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from callcenter.config import Config, load_config
+from callcenter.pbx.sandbox import Sandbox
+
+PBX_FIXTURES = {"pbx", "ari"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if PBX_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pbx)
+
+
+def test_port_base() -> int:
+    return int(os.environ.get("CALLCENTER_TEST_PORT_BASE", "15000"))
+
+
+test_port_base.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def pbx_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The Config every PBX test uses (credentials generated into a session data dir)."""
+    base = test_port_base()
+    data_dir = tmp_path_factory.mktemp("pbx-data")
+    config = load_config(
+        None,
+        env={},
+        overrides={
+            "app": {"data_dir": str(data_dir)},
+            "pbx": {
+                "instance": os.environ.get("CALLCENTER_TEST_INSTANCE", "test"),
+                "ami_port": base + 38,
+                "http_port": base + 88,
+                "sip_port": base + 60,
+                "rtp_start": base + 1000,
+                "rtp_end": base + 1999,
+                "boot_timeout": 60.0,
+            },
+        },
+    )
+    return config.with_secrets()
+
+
+@pytest.fixture(scope="session")
+def pbx(pbx_config: Config) -> Iterator[Sandbox]:
+    """A freshly rendered, started Asterisk instance; stopped at the end of the session."""
+    sandbox = Sandbox(pbx_config.pbx, pbx_config.app.data_dir)
+    sandbox.down()  # a previous session that crashed may have left this instance running
+    sandbox.reset()  # no generated files, astdb or recordings from earlier sessions
+    sandbox.up()
+    try:
+        yield sandbox
+    finally:
+        sandbox.down()

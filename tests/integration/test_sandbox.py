@@ -1,0 +1,153 @@
+"""The Asterisk sandbox: rendering, lifecycle, two instances at once, generated config."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import socket
+from pathlib import Path
+
+import pytest
+
+from callcenter.config import Config
+from callcenter.pbx.cli import register
+from callcenter.pbx.sandbox import Sandbox, SandboxError, TemplateError, render_template
+
+from .conftest import test_port_base
+
+
+def test_render_fills_lowercase_placeholders_and_keeps_dialplan_variables() -> None:
+    text = "bind = ${host}:${port}\nexten => _X.,1,Set(A=${EXTEN}$[1+1])\ncost = $$5\n"
+    out = render_template("x.conf", text, {"host": "127.0.0.1", "port": "5060"})
+    assert out == "bind = 127.0.0.1:5060\nexten => _X.,1,Set(A=${EXTEN}$[1+1])\ncost = $5\n"
+
+
+def test_render_unknown_placeholder_names_file_and_key() -> None:
+    with pytest.raises(TemplateError) as info:
+        render_template("manager.conf", "port = ${ami_prot}\n", {"ami_port": "5038"})
+    assert info.value.file == "manager.conf"
+    assert info.value.key == "ami_prot"
+    assert "manager.conf" in str(info.value)
+    assert "ami_prot" in str(info.value)
+
+
+def test_render_refuses_values_that_would_inject_config(pbx_config: Config, tmp_path: Path) -> None:
+    bad = dataclasses.replace(pbx_config.pbx, ari_password="x\n[evil]", instance="injection")
+    with pytest.raises(SandboxError, match="ari_password"):
+        Sandbox(bad, tmp_path).render()
+
+
+def test_sandbox_is_up_with_ami_and_ari(pbx: Sandbox, pbx_config: Config) -> None:
+    st = pbx.status()
+    assert st.running
+    assert st.pid is not None
+    assert st.version is not None and "Asterisk 22" in st.version
+    with socket.create_connection((pbx_config.pbx.host, pbx_config.pbx.ami_port), 2) as sock:
+        assert sock.recv(64).startswith(b"Asterisk Call Manager/")
+    info = pbx.ari_info()
+    assert "system" in info
+    assert "0 active channels" in pbx.cli("core show channels")
+    stamp = pbx.stamp()
+    assert stamp is not None and stamp.asterisk_version.startswith("Asterisk 22")
+
+
+def test_dialplan_and_queue_templates_loaded(pbx: Sandbox, pbx_config: Config) -> None:
+    inbound = pbx.cli(f"dialplan show {pbx_config.pbx.inbound_context}")
+    assert f"Stasis({pbx_config.pbx.ari_app},inbound)" in inbound
+    assert "Goto(cc-queue,q-default,1)" in inbound
+    assert "Queue(${EXTEN},,,,${CC_QUEUE_TIMEOUT})" in pbx.cli("dialplan show cc-queue")
+    assert "q-default" in pbx.cli("queue show q-default")
+    assert "cc-tones" in pbx.cli("moh show files")
+
+
+def test_generated_queue_config_is_included_after_reload(pbx: Sandbox) -> None:
+    pbx.write_generated("queues.conf", "[q-generated](cc-queue-defaults)\nstrategy = linear\n")
+    try:
+        pbx.reload("app_queue")
+        assert "q-generated" in pbx.cli("queue show q-generated")
+    finally:
+        pbx.clear_generated()
+        pbx.reload("app_queue")
+    assert "No such queue" in pbx.cli("queue show q-generated")
+
+
+def test_generated_file_name_must_be_plain(pbx: Sandbox) -> None:
+    with pytest.raises(SandboxError, match="generated file name"):
+        pbx.write_generated("../etc/manager.conf", "")
+
+
+def test_two_instances_run_at_once(pbx: Sandbox, pbx_config: Config) -> None:
+    base = test_port_base() + 300
+    other_cfg = dataclasses.replace(
+        pbx_config.pbx,
+        instance=f"{pbx_config.pbx.instance}_second",
+        ami_port=base + 38,
+        http_port=base + 88,
+        sip_port=base + 60,
+        rtp_start=base + 100,
+        rtp_end=base + 199,
+    )
+    other = Sandbox(other_cfg, pbx_config.app.data_dir)
+    other.down()
+    try:
+        st = other.up()
+        assert st.running and st.pid != pbx.status().pid
+        assert pbx.running()
+        assert other.ari_info()["system"] is not None
+        assert pbx.ari_info()["system"] is not None
+        assert other.instance_dir != pbx.instance_dir
+    finally:
+        assert other.down()
+    assert not other.running()
+    assert pbx.running()
+
+
+def test_kill_then_start_again(pbx: Sandbox) -> None:
+    old = pbx.read_pid()
+    pbx.kill()
+    assert not pbx.running()
+    assert pbx.pid_file.exists()  # stale pid file left behind, as after a real crash
+    with pytest.raises(SandboxError, match="not running"):
+        pbx.cli("core show uptime")
+    st = pbx.up()
+    assert st.running and st.pid != old
+    assert "uptime" in pbx.cli("core show uptime").lower()
+
+
+def test_up_is_idempotent(pbx: Sandbox) -> None:
+    pid = pbx.read_pid()
+    assert pbx.up().pid == pid
+
+
+def test_cli_commands_have_help(capsys: pytest.CaptureFixture[str]) -> None:
+    parser = argparse.ArgumentParser(prog="callcenter")
+    register(parser.add_subparsers())
+    for words in (["pbx"], ["pbx", "up"], ["pbx", "down"], ["pbx", "status"], ["pbx", "cli"]):
+        with pytest.raises(SystemExit) as info:
+            parser.parse_args([*words, "--help"])
+        assert info.value.code == 0
+    out = capsys.readouterr().out
+    for action in ("up", "down", "status", "cli"):
+        assert f"usage: callcenter pbx {action}" in out
+
+
+def test_cli_status_and_command(
+    pbx: Sandbox,
+    pbx_config: Config,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = argparse.ArgumentParser(prog="callcenter")
+    register(parser.add_subparsers())
+    args = parser.parse_args(["pbx", "status"])
+    assert args.func(pbx_config, args) == 0
+    assert "running:  yes" in capsys.readouterr().out
+    args = parser.parse_args(["pbx", "cli", "core", "show", "version"])
+    assert args.func(pbx_config, args) == 0
+    assert "Asterisk 22" in capsys.readouterr().out
+    stopped = dataclasses.replace(
+        pbx_config, pbx=dataclasses.replace(pbx_config.pbx, instance="never_started")
+    )
+    args = parser.parse_args(["pbx", "cli", "core", "show", "version"])
+    assert args.func(stopped, args) == 1
+    assert "not running" in capsys.readouterr().err
