@@ -70,11 +70,13 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Flow:
-    """All nodes of a tenant, its default entry and the receptionist node ("0")."""
+    """All nodes of a tenant, its default entry, the receptionist node ("0") and the node
+    a call starts in when the tenant is closed (announcement, then usually voicemail)."""
 
     nodes: dict[str, Node]
     entry: str
     receptionist: str
+    closed: str
 
     def node(self, name: str) -> Node:
         return self.nodes[name]
@@ -109,7 +111,8 @@ class FlowProblem:
 def check_flow(flow: Flow, extra_entries: tuple[str, ...] = ()) -> list[FlowProblem]:
     """Dangling targets, unreachable nodes (warning) and loops without exit."""
     problems: list[FlowProblem] = []
-    for ref, label in ((flow.entry, "ivr.entry"), (flow.receptionist, "ivr.receptionist")):
+    for ref, label in ((flow.entry, "ivr.entry"), (flow.receptionist, "ivr.receptionist"),
+                       (flow.closed, "ivr.closed")):
         if ref not in flow.nodes:
             problems.append(FlowProblem(label, f"unknown node {ref!r}"))
     for node in flow.nodes.values():
@@ -146,7 +149,7 @@ def _reachable(flow: Flow, starts: list[str]) -> set[str]:
 
 
 def _unreachable(flow: Flow, extra_entries: tuple[str, ...]) -> list[FlowProblem]:
-    seen = _reachable(flow, [flow.entry, flow.receptionist, *extra_entries])
+    seen = _reachable(flow, [flow.entry, flow.receptionist, flow.closed, *extra_entries])
     return [
         FlowProblem(f"flows.{name}", "node is unreachable from every entry", warning=True)
         for name in flow.nodes

@@ -69,6 +69,8 @@ NODE_KEYS: dict[str, frozenset[str]] = {
     "announcement": frozenset({"prompts", "next", "say_next_opening"}),
     "hangup": frozenset({"prompts"}),
 }
+BUILTIN_CLOSED = "_closed"  # node names from files cannot start with "_"
+BUILTIN_CLOSED_VM = "_closed_voicemail"
 TIME_TARGETS = frozenset({"open", "closed", "holiday", "emergency"})
 
 
@@ -541,7 +543,7 @@ def _dids(doc: _Doc, raw: dict[str, Any], flow: Flow | None, routing: RoutingRul
 def _flow(doc: _Doc, raw: dict[str, Any], languages: tuple[str, ...], routing: RoutingRules,
           staff: tuple[StaffMember, ...]) -> tuple[Flow | None, tuple[str, ...]]:
     ivr = doc.table(raw, "ivr", "")
-    doc.unknown_keys(ivr, ("entry", "receptionist"), "ivr")
+    doc.unknown_keys(ivr, ("entry", "receptionist", "closed"), "ivr")
     entry = doc.get(ivr, "entry", "ivr", str, "", required=True) or ""
     receptionist = doc.get(ivr, "receptionist", "ivr", str, "", required=True) or ""
     tables = doc.table(raw, "flows", "")
@@ -559,9 +561,17 @@ def _flow(doc: _Doc, raw: dict[str, Any], languages: tuple[str, ...], routing: R
         node = _node(doc, name, table, path, _Ctx(languages, routing, staff))
         if node is not None:
             nodes[name] = node
+    closed = doc.get(ivr, "closed", "ivr", str, None)
+    if closed is None:
+        # No closed node configured: a built-in one says "nobody is available", when the
+        # tenant opens again, and takes a voicemail (all of it exists in de and en).
+        closed = BUILTIN_CLOSED
+        nodes[BUILTIN_CLOSED] = Node(BUILTIN_CLOSED, "announcement", prompts=("vm-nobodyavail",),
+                                     say_next_opening=True, next=BUILTIN_CLOSED_VM)
+        nodes[BUILTIN_CLOSED_VM] = Node(BUILTIN_CLOSED_VM, "voicemail")
     if not entry or not receptionist:
         return None, ()
-    return Flow(nodes, entry, receptionist), ()
+    return Flow(nodes, entry, receptionist, closed), ()
 
 
 def _digit_map(doc: _Doc, table: dict[str, Any], key: str, path: str) -> dict[str, str]:

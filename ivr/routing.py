@@ -73,6 +73,8 @@ class ClosedAnnouncement:
     next_opening_utc: datetime | None
     language: Language
     mailbox: str
+    node: str  # the flow's closed node (run it with IvrSession, entry=node)
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +146,12 @@ def route(tenant: Tenant, call: CallContext,
           load: Mapping[str, QueueLoad]) -> RoutingDecision:
     """Decide what happens to a call arriving now (see module docstring)."""
     language = pick_language(tenant, call)
+    priority = priority_for(tenant, call.caller_e164)
+    did = tenant.did(call.did)
     status = status_at(tenant, call.now_utc)
     if not status.is_open:
         return ClosedAnnouncement(status, next_opening(tenant, call.now_utc), language,
-                                  tenant.routing.voicemail_box)
-    did = tenant.did(call.did)
-    priority = priority_for(tenant, call.caller_e164)
+                                  tenant.routing.voicemail_box, tenant.flow.closed, priority)
     if did is not None and did.queue:
         return decide_queue(tenant, did.queue, call.caller_e164, language, load)
     entry = did.entry if did is not None and did.entry else tenant.flow.entry

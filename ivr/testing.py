@@ -52,15 +52,19 @@ OFFICE_HOURS = week(**{d: ["08:00-12:00", "13:00-17:00"] for d in WEEKDAYS[:5]})
 
 
 def simple_flow() -> Flow:
-    """main menu (1 → reception queue, 2 → voicemail, 3 → staff), reception queue."""
+    """main menu (1 → reception queue, 2 → voicemail, 3 → staff, 9 → hours), reception
+    queue, closed announcement with the next opening then voicemail."""
     nodes = {
         "main": Node("main", "menu", prompts=("rec:main",),
-                     options={"1": "reception", "2": "vm", "3": "boss"}),
+                     options={"1": "reception", "2": "vm", "3": "boss", "9": "hours"}),
+        "hours": Node("hours", "announcement", prompts=("rec:hours",), next="main"),
+        "closed": Node("closed", "announcement", prompts=("rec:closed",),
+                       say_next_opening=True, next="vm"),
         "reception": Node("reception", "queue"),
         "vm": Node("vm", "voicemail", prompts=("vm-intro",)),
         "boss": Node("boss", "transfer", staff="boss"),
     }
-    return Flow(nodes, "main", "reception")
+    return Flow(nodes, "main", "reception", "closed")
 
 
 def make_tenant(**changes: Any) -> Tenant:

@@ -15,7 +15,7 @@ from ivr.testing import hm, write_sounds
 
 PBX_ROOT = Path("/var/cache/callcenter/pbx-root")
 REPO_TENANTS = Path(__file__).resolve().parents[2] / "config" / "tenants"
-COMMON_SOUNDS = ["vm-intro", "pbx-invalid", "queue-youarenext", "queue-thereare",
+COMMON_SOUNDS = ["vm-intro", "vm-nobodyavail", "pbx-invalid", "queue-youarenext", "queue-thereare",
                  "queue-callswaiting", "queue-holdtime", "queue-seconds", "minutes",
                  "queue-thankyou", "digits/at", "digits/oclock", "digits/today",
                  "digits/tomorrow", *[f"digits/day-{i}" for i in range(7)],
@@ -80,7 +80,8 @@ staff = "boss"
 
 @pytest.fixture
 def sources(tmp_path: Path) -> PromptSources:
-    sounds = write_sounds(tmp_path / "sounds", {"de": COMMON_SOUNDS, "en": COMMON_SOUNDS})
+    english = [*COMMON_SOUNDS, "digits/oh", "digits/a-m", "digits/p-m"]
+    sounds = write_sounds(tmp_path / "sounds", {"de": COMMON_SOUNDS, "en": english})
     recordings = write_sounds(tmp_path / "rec" / "acme",
                               {"de": ["main", "closed"], "en": ["main", "closed"]}, "wav")
     return PromptSources(sounds, recordings.parent)
@@ -306,3 +307,18 @@ def test_demo_tenant_without_recordings_names_each_missing_prompt(tmp_path: Path
         load_tenant_file(REPO_TENANTS / "mueller.toml", sources)
     assert ("flows.main.prompts.0", "prompt 'rec:main-menu' missing in language 'en'") in {
         (f.path, f.reason) for f in info.value.faults}
+
+
+def test_builtin_closed_node_when_none_configured(sources: PromptSources) -> None:
+    flow = load_tenant_text(VALID, sources).tenant.flow
+    assert flow.closed == "_closed"
+    closed = flow.node("_closed")
+    assert (closed.kind, closed.prompts, closed.say_next_opening, closed.next) == (
+        "announcement", ("vm-nobodyavail",), True, "_closed_voicemail")
+    assert flow.node("_closed_voicemail").kind == "voicemail"
+
+
+def test_configured_closed_node_must_exist(sources: PromptSources) -> None:
+    text = VALID.replace('receptionist = "reception"',
+                         'receptionist = "reception"\nclosed = "shut"')
+    assert ("ivr.closed", "unknown node 'shut'") in faults_of(text, sources)

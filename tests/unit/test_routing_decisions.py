@@ -99,7 +99,8 @@ def test_route_closed(label: str, tenant_changes: dict[str, object], when: datet
     if status is None:
         assert isinstance(decision, EnterIvr), label
         return
-    assert decision == ClosedAnnouncement(status, opening, Language("en", "number"), "acme"), label
+    assert decision == ClosedAnnouncement(status, opening, Language("en", "number"), "acme",
+                                         "closed"), label
 
 
 GERMAN = Language("de", "default")
