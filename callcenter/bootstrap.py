@@ -83,3 +83,47 @@ def _close_on_exit(services: Services) -> Lifecycle:
         await services.db.close()
 
     return close
+
+
+def wire_pbx(services: Services) -> None:
+    """AMI client, live state and its runner; started and stopped with the app."""
+    from callcenter.db.calls import CallRepository
+    from callcenter.pbx.ami.client import AmiClient
+    from callcenter.state.live import LiveState
+    from callcenter.state.service import LiveStateService
+
+    config = services.config
+    ami = AmiClient.from_config(config.pbx)
+    live = LiveStateService(
+        ami,
+        LiveState(region=config.tenants.default_region),
+        services.bus,
+        CallRepository(services.db),
+    )
+    services.ami, services.live = ami, live
+    services.metrics.add_snapshot_source(live.snapshot)
+    services.checks.append(_ami_check(ami, config))
+
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        await live.start()
+        await ami.start()
+        yield
+        await ami.close()
+        await live.close()
+
+    services.lifecycles.append(run)
+
+
+def _ami_check(ami: Any, config: Config) -> Check:
+    async def ami_health() -> ComponentHealth:
+        status = ami.status
+        where = f"{config.pbx.host}:{config.pbx.ami_port}"
+        if status.connected:
+            return ComponentHealth("ami", True, f"connected to {where} (AMI {status.version})")
+        return ComponentHealth("ami", False, f"not connected to {where}: {status.last_error}")
+
+    return ami_health
+
+
+def wire_features(services: Services) -> None:
+    """HTTP routes and workers of the feature packages (CRM, IVR, dashboards)."""
