@@ -1,0 +1,145 @@
+"""GDPR: export everything stored about a contact; erase it leaving anonymous statistics.
+
+Erasure, in one transaction:
+
+* the contact, its numbers and call links are deleted;
+* telephone notes linked to it, or taken from one of its numbers for this tenant, are deleted;
+* the tenant's calls from its numbers keep their row (controlling still counts them) but the
+  caller number becomes a random pseudonym shared by those calls only (``x-erased-…``;
+  repeat-caller statistics stay right, nobody can map it back), caller name and raw caller id
+  are cleared and the ``crm`` keys removed from ``extra``; their ``call_events`` have the
+  numbers replaced the same way;
+* webhook deliveries whose body mentions one of the numbers are deleted;
+* a ``crm_erasures`` row records what was done (counts only, no personal data).
+
+Voicemail audio, recordings and transcripts are not stored by this package yet; when they
+are, their owners hook into :func:`erase_contact`.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import Delete
+
+from callcenter.db.models import Call, CallEvent, utcnow
+from crm import repository as repo
+from crm.contact import contact_to_mapping
+from crm.models import CallLink, Erasure, Note, WebhookDelivery
+from crm.notes import note_payload
+from crm.timeline import call_view, contact_calls
+
+
+async def export_contact(session: AsyncSession, tenant_id: int, contact_id: int) -> dict[str, Any]:
+    """Everything stored about the contact, as seen by ``tenant_id`` (JSON-ready)."""
+    contact = await repo.get_contact(session, contact_id, tenant_id)
+    data = contact_to_mapping(await repo.contact_data(session, contact))
+    notes = await session.scalars(
+        select(Note).where(Note.contact_id == contact_id).order_by(Note.taken_at)
+    )
+    calls = await contact_calls(session, tenant_id, contact_id, limit=100_000)
+    return {
+        "exported_at": utcnow().isoformat(),
+        "contact": {
+            "id": contact.id,
+            "tenant_id": contact.tenant_id,
+            "organisation_id": contact.organisation_id,
+            "created_at": contact.created_at.isoformat(),
+            "updated_at": contact.updated_at.isoformat(),
+            **data,
+        },
+        "notes": [note_payload(n) for n in notes],
+        "calls": [call_view(c, link) for c, link in calls],
+        "recordings": [],  # no audio stored by the CRM yet
+    }
+
+
+async def _rowcount(session: AsyncSession, stmt: Delete) -> int:
+    result = await session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _scrub(value: Any, needles: Iterable[str], pseudonym: str) -> Any:
+    """Replace every occurrence of the numbers in a JSON value."""
+    text = json.dumps(value, ensure_ascii=False)
+    for n in needles:
+        if n:
+            text = text.replace(n, pseudonym)
+    return json.loads(text)
+
+
+async def erase_contact(
+    session: AsyncSession, tenant_id: int | None, contact_id: int, *, erased_by: int | None = None
+) -> dict[str, int]:
+    """Erase the contact as described in the module doc; returns the counts.
+
+    ``tenant_id`` ``None`` erases a shared contact of the secretariat, across every tenant's
+    calls and notes (staff only)."""
+    contact = await repo.get_contact(session, contact_id, tenant_id)
+    numbers = await repo.numbers_of(session, contact_id)
+    e164s = sorted({n.e164 for n in numbers})
+    raws = sorted({n.raw for n in numbers} | set(e164s))
+    pseudonym = "x-erased-" + secrets.token_hex(8)
+
+    calls = [c for c, _ in await contact_calls(session, tenant_id, contact_id, limit=10_000_000)]
+    for call in calls:
+        call.caller = pseudonym
+        call.caller_raw = None
+        call.caller_name = None
+        call.extra = {k: v for k, v in (call.extra or {}).items() if not k.startswith("crm")}
+    linkedids = [c.linkedid for c in calls]
+    events = 0
+    if linkedids:
+        for ev in await session.scalars(select(CallEvent).where(CallEvent.linkedid.in_(linkedids))):
+            scrubbed = _scrub(ev.data, raws, pseudonym)
+            if scrubbed != ev.data:
+                ev.data, events = scrubbed, events + 1
+
+    note_filter = [Note.contact_id == contact_id]
+    if e164s:
+        by_number = Note.caller_e164.in_(e164s)
+        note_filter.append(
+            by_number if tenant_id is None else (Note.tenant_id == tenant_id) & by_number
+        )
+    notes = await _rowcount(session, delete(Note).where(or_(*note_filter)))
+
+    hooks = 0
+    if e164s:
+        body_filter = or_(*(WebhookDelivery.body.contains(n) for n in e164s))
+        hooks = await _rowcount(
+            session,
+            delete(WebhookDelivery).where(
+                body_filter if tenant_id is None else WebhookDelivery.tenant_id == tenant_id,
+                body_filter,
+            ),
+        )
+    links = await _rowcount(session, delete(CallLink).where(CallLink.contact_id == contact_id))
+    await session.delete(contact)
+    counts = {
+        "calls_pseudonymised": len(calls),
+        "call_events_scrubbed": events,
+        "notes_deleted": notes,
+        "call_links_deleted": links,
+        "numbers_deleted": len(numbers),
+        "webhook_deliveries_deleted": hooks,
+    }
+    session.add(
+        Erasure(tenant_id=tenant_id, contact_id=contact_id, erased_by=erased_by, counts=counts)
+    )
+    await session.flush()
+    return counts
+
+
+async def call_count(session: AsyncSession, tenant_id: int) -> int:
+    """Calls of the tenant (what statistics still count after an erasure)."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Call).where(Call.tenant_id == tenant_id)
+        )
+        or 0
+    )
