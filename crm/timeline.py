@@ -75,7 +75,7 @@ async def contact_calls(
         .order_by(Call.entered_at.desc(), Call.id.desc())
         .limit(limit)
     )
-    return [(c, link) for c, link in rows.tuples()]
+    return [(c, link) for c, link in rows.all()]
 
 
 async def timeline(
