@@ -136,14 +136,33 @@ class LiveStateService:
         log.warning("live state: AMI disconnected (%s); rebuilding on reconnect", reason)
 
     async def resync(self) -> None:
-        """Rebuild from the PBX's lists; runs after every (re)login."""
+        """Rebuild from the PBX's lists; runs after every (re)login.
+
+        Retried while the connection stays up: Asterisk accepts AMI logins before it has
+        loaded every module (``QueueStatus`` is an unknown command until app_queue is in).
+        """
+        delay = self.retry_min
+        while True:
+            try:
+                await self._resync_once()
+                return
+            except Exception as exc:
+                self.resync_error = f"{type(exc).__name__}: {exc}"
+                if not self.ami.connected:
+                    raise
+                log.warning(
+                    "live state: resync failed (%s); retry in %.1f s", self.resync_error, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _resync_once(self) -> None:
         self.state.begin_resync(self.clock())
         try:
             channels = await self.ami.send_list_action("CoreShowChannels")
             queues = await self.ami.send_list_action("QueueStatus")
-        except BaseException as exc:
+        except BaseException:
             self.state.abort_resync()
-            self.resync_error = f"{type(exc).__name__}: {exc}"
             raise
         # Apply in this order: QueueEntry finds its channel (and call) from the channel list.
         for msg in channels:

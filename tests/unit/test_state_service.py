@@ -27,7 +27,7 @@ class ScriptedAmi:
         self.connects: list[Callable[[], Awaitable[None]]] = []
         self.disconnects: list[Callable[[str], None]] = []
         self.lists: dict[str, list[Message]] = {"CoreShowChannels": [], "QueueStatus": []}
-        self.fail_lists = False
+        self.fail_lists = 0  # how many list actions fail before they work again
 
     def add_event_listener(self, cb: Callable[[Message], None]) -> None:
         self.events.append(cb)
@@ -43,7 +43,8 @@ class ScriptedAmi:
     ) -> list[Message]:
         await asyncio.sleep(0)
         if self.fail_lists:
-            raise ConnectionError("connection lost")
+            self.fail_lists -= 1
+            raise ConnectionError("unknown command")
         return list(self.lists[name])
 
     def emit(self, msgs: list[Message]) -> None:
@@ -146,14 +147,32 @@ async def test_connect_runs_resync_and_finishes_vanished_calls_as_lost() -> None
     await service.close()
 
 
-async def test_failed_resync_keeps_state_and_reports_the_error() -> None:
+async def test_failed_resync_is_retried_while_connected() -> None:
+    service, ami, _, _, pbx, _ = await make()
+    await ami.connect()
+    pbx.inbound("+493012345600", "+4930111222")
+    ami.emit(pbx.log)
+    ami.fail_lists = 2  # e.g. app_queue not loaded yet right after a restart
+    ami.lists["CoreShowChannels"] = []
+    task = asyncio.create_task(ami.connect())
+    await asyncio.sleep(0.005)
+    assert service.resyncs == 1
+    assert len(service.state.calls) == 1  # kept while the rebuild is not done
+    await asyncio.wait_for(task, 5)
+    assert service.resyncs == 2 and service.resync_error is None
+    assert service.write_failures == 0
+    assert service.state.calls == {}
+    await service.close()
+
+
+async def test_resync_error_is_reported_and_dropped_connection_ends_retries() -> None:
     service, ami, _, _, pbx, _ = await make()
     pbx.inbound("+493012345600", "+4930111222")
     ami.emit(pbx.log)
-    ami.fail_lists = True
+    ami.fail_lists = 1
     with pytest.raises(ConnectionError):
-        await ami.connect()
-    assert service.resync_error == "ConnectionError: connection lost"
+        await service.resync()
+    assert service.resync_error == "ConnectionError: unknown command"
     assert len(service.state.calls) == 1
     await service.close()
 

@@ -1,0 +1,292 @@
+"""Live state against the real Asterisk 22 and PostgreSQL (issue 2, "done when").
+
+A simulated caller (Local channel into the inbound context, caller script on the other leg)
+reaches queue ``q-default`` where an auto-answering Local agent picks up: the call shows in
+the live state (waiting, then answered) and, after hang-up, as exactly one call row with
+consistent times. An unanswered caller who gives up is ``abandoned``. Then Asterisk is
+SIGKILLed and started again: within 5 s of it being back the live state matches
+``core show channels`` and the calls that were up are rows with outcome ``lost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from callcenter.bus import InProcessBus
+from callcenter.config import Config
+from callcenter.db import migrate
+from callcenter.db.calls import CallRepository
+from callcenter.db.session import Database
+from callcenter.pbx.ami.client import AmiClient
+from callcenter.pbx.sandbox import Sandbox
+from callcenter.state.live import LiveState
+from callcenter.state.records import CallRecord
+from callcenter.state.service import LiveStateService
+
+pytestmark = [pytest.mark.pbx, pytest.mark.postgres]
+
+QUEUE = "q-default"
+DID = "+493012345600"
+AGENT = "agentd1"  # matches the agents context's _age[n]t. pattern
+AGENT_IF = f"Local/{AGENT}@agents/n"
+# Defaults of the [globals] in config/asterisk/extensions.conf, restored after each test.
+GLOBAL_DEFAULTS = {"CC_AGENT_RING_SECONDS": "0", "CC_AGENT_TALK_SECONDS": "3600"}
+
+
+@dataclass
+class Live:
+    ami: AmiClient
+    service: LiveStateService
+    repo: CallRepository
+    bus: InProcessBus
+    pbx: Sandbox
+    config: Config
+
+    async def action(self, name: str, **headers: str) -> None:
+        await self.ami.send_action(name, headers, check=True)
+
+    async def agents(self, *, ring: float, talk: float, member: bool = True) -> None:
+        await self.action("Setvar", Variable="CC_AGENT_RING_SECONDS", Value=str(ring))
+        await self.action("Setvar", Variable="CC_AGENT_TALK_SECONDS", Value=str(talk))
+        await self.action("Setvar", Variable=f"DEVICE_STATE(Custom:{AGENT})", Value="NOT_INUSE")
+        if member:
+            await self.ami.send_action(
+                "QueueAdd",
+                {
+                    "Queue": QUEUE,
+                    "Interface": AGENT_IF,
+                    "StateInterface": f"Custom:{AGENT}",
+                    "MemberName": "Dora",
+                },
+            )
+        else:
+            await self.ami.send_action("QueueRemove", {"Queue": QUEUE, "Interface": AGENT_IF})
+
+    async def place_call(self, caller: str, name: str, steps: str) -> None:
+        await self.action(
+            "Originate",
+            Channel=f"Local/{DID}@{self.config.pbx.inbound_context}",
+            Context="caller-script",
+            Exten="s",
+            Priority="1",
+            Async="true",
+            CallerID=f"{name} <{caller}>",
+            Variable=f"CC_SIM_STEPS={steps}",
+        )
+
+    def call_of(self, caller: str) -> dict[str, Any] | None:
+        for call in self.service.snapshot()["calls"]:
+            if call["caller"] == caller:
+                return dict(call)
+        return None
+
+
+async def eventually(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def row_for(live: Live, linkedid: str, timeout: float = 15.0) -> CallRecord:
+    deadline = time.monotonic() + timeout
+    while True:
+        record = await live.repo.get(linkedid)
+        if record is not None:
+            return record
+        if time.monotonic() > deadline:
+            pytest.fail(f"no call row for {linkedid} after {timeout} s")
+        await asyncio.sleep(0.1)
+
+
+def cli_channels(pbx: Sandbox) -> set[str]:
+    """Channel names from ``core show channels concise`` (``name!context!exten!…``)."""
+    out = pbx.cli("core show channels concise")
+    return {line.split("!", 1)[0] for line in out.splitlines() if "!" in line}
+
+
+def state_channels(service: LiveStateService) -> set[str]:
+    return {c.name for c in service.state.channels.by_id.values()}
+
+
+@pytest.fixture
+async def live(pbx: Sandbox, pbx_config: Config, pg_url: str) -> AsyncIterator[Live]:
+    await asyncio.to_thread(migrate.upgrade, pg_url)
+    db = Database(pg_url)
+    c = pbx_config.pbx
+    ami = AmiClient(
+        c.host,
+        c.ami_port,
+        c.ami_username,
+        c.ami_secret,
+        ping_interval=1.0,
+        ping_timeout=1.0,
+        reconnect_min=0.05,
+        reconnect_max=0.3,
+    )
+    bus = InProcessBus()
+    repo = CallRepository(db)
+    service = LiveStateService(ami, LiveState(region="DE"), bus, repo)
+    await service.start()
+    await ami.start()
+    await ami.wait_connected(15)
+    await eventually(lambda: service.resyncs >= 1, "the first resync")
+    live = Live(ami, service, repo, bus, pbx, pbx_config)
+    try:
+        yield live
+    finally:
+        if ami.connected:
+            for name, value in GLOBAL_DEFAULTS.items():
+                await ami.send_action("Setvar", {"Variable": name, "Value": value})
+            await ami.send_action("QueueRemove", {"Queue": QUEUE, "Interface": AGENT_IF})
+            await ami.send_action("Hangup", {"Channel": "/^Local/", "Cause": "16"})
+        await service.close()
+        await ami.close()
+        await db.close()
+
+
+async def test_answered_call_is_live_then_one_row(live: Live) -> None:
+    await live.agents(ring=2, talk=3)
+    events: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        async for _, event in live.bus.subscribe("calls"):
+            events.append(event)
+
+    collector = asyncio.create_task(collect())
+    await asyncio.sleep(0)  # subscribed before the call starts
+    caller = "+4930111201"
+    t0 = time.time()
+    await live.place_call(caller, "Jürgen Müller", "w:30")
+    waiting = await eventually(
+        lambda: next(
+            (
+                w
+                for q in live.service.snapshot()["queues"]
+                if q["name"] == QUEUE
+                for w in q["waiting"]
+                if w["caller_num"] == caller
+            ),
+            None,
+        ),
+        "the caller waiting in the queue",
+    )
+    assert waiting["position"] == 1
+    call = live.call_of(caller)
+    assert call is not None and call["phase"] in ("queued", "ringing")
+    assert call["did"] == DID and call["queue"] == QUEUE
+    answered = await eventually(
+        lambda: (c := live.call_of(caller)) and c["phase"] == "answered" and c, "the answer"
+    )
+    assert answered["agent"] == "Dora"
+    linkedid = answered["linkedid"]
+    record = await row_for(live, linkedid)
+    t1 = time.time()
+    assert record.outcome == "answered"
+    assert record.caller == caller and record.caller_name == "Jürgen Müller"
+    assert record.did == DID and record.queue == QUEUE and record.agent == "Dora"
+    assert record.queued_at is not None and record.answered_at is not None
+    assert t0 - 1 <= record.entered_at.timestamp() <= record.queued_at.timestamp()
+    assert record.queued_at <= record.answered_at <= record.ended_at
+    assert record.ended_at.timestamp() <= t1
+    # The agent rings 2 s then talks 3 s (dialplan Wait): the PBX's figures agree.
+    assert record.wait_seconds == pytest.approx(2.0, abs=0.6)
+    assert record.talk_seconds == pytest.approx(3.0, abs=0.6)
+    assert abs(record.extra["pbx_hold_time"] - record.wait_seconds) <= 1
+    assert abs(record.extra["pbx_talk_time"] - record.talk_seconds) <= 1
+    assert live.call_of(caller) is None
+    # Exactly one row for this caller, and the bus told the dashboards the same story.
+    rows = [r for r in await live.repo.list_calls(limit=100_000) if r.caller == caller]
+    assert [r.linkedid for r in rows] == [linkedid]
+    await eventually(
+        lambda: any(e["type"] == "call.ended" and e["linkedid"] == linkedid for e in events),
+        "call.ended on the bus",
+    )
+    collector.cancel()
+    kinds = [e["type"] for e in events if e.get("linkedid") == linkedid]
+    assert kinds[0] == "call.started" and kinds[-1] == "call.ended"
+    assert [e["outcome"] for e in events if e["type"] == "call.ended"] == ["answered"]
+    assert kinds.index("call.queued") < kinds.index("call.answered") < kinds.index("call.ended")
+
+
+async def test_caller_giving_up_in_queue_is_abandoned(live: Live) -> None:
+    await live.agents(ring=0, talk=3, member=False)
+    caller = "+4930111202"
+    await live.place_call(caller, "Geduldig", "w:3")
+    call = await eventually(lambda: live.call_of(caller), "the call in the live state")
+    record = await row_for(live, call["linkedid"])
+    assert record.outcome == "abandoned"
+    assert record.answered_at is None and record.agent is None
+    assert record.wait_seconds == pytest.approx(3.0, abs=0.8)
+    assert record.extra["pbx_hold_time"] in (2, 3, 4)
+
+
+async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: Live) -> None:
+    await live.agents(ring=0, talk=120)
+    talking, waiting = "+4930111203", "+4930111204"
+    await live.place_call(talking, "Spricht", "w:120")
+    await eventually(
+        lambda: (c := live.call_of(talking)) and c["phase"] == "answered", "the first answer"
+    )
+    await live.place_call(waiting, "Wartet", "w:120")  # the only agent is busy
+    await eventually(
+        lambda: (c := live.call_of(waiting)) and c["phase"] == "queued", "the second caller"
+    )
+    lost = {live.call_of(n)["linkedid"]: n for n in (talking, waiting)}  # type: ignore[index]
+    expected = cli_channels(live.pbx)
+    assert len(expected) >= 4
+    assert state_channels(live.service) == expected
+
+    # A second app instance starting now rebuilds the same picture from the lists alone.
+    c = live.config.pbx
+    ami2 = AmiClient(c.host, c.ami_port, c.ami_username, c.ami_secret)
+    fresh = LiveStateService(ami2, LiveState(), InProcessBus(), live.repo)
+    await fresh.start()
+    await ami2.start()
+    try:
+        await eventually(lambda: fresh.resyncs >= 1, "the fresh instance's resync")
+        assert state_channels(fresh) == cli_channels(live.pbx)
+        snap = fresh.snapshot()
+        [queue] = [q for q in snap["queues"] if q["name"] == QUEUE]
+        assert [w["caller_num"] for w in queue["waiting"]] == [waiting]
+        assert queue["waiting"][0]["wait"] >= 0
+        assert any(a["interface"] == AGENT_IF and a["in_call"] for a in snap["agents"])
+    finally:
+        await fresh.close()
+        await ami2.close()
+
+    resyncs = live.service.resyncs
+    killed_at = time.time()
+    live.pbx.kill()
+    await eventually(lambda: not live.ami.connected, "the AMI client to notice the kill")
+    await asyncio.to_thread(live.pbx.up)
+    back_at = time.time()
+    await eventually(
+        lambda: (
+            live.service.resyncs > resyncs
+            and state_channels(live.service) == cli_channels(live.pbx)
+        ),
+        "the live state to match core show channels",
+        timeout=5.0,
+    )
+    assert time.time() - back_at <= 5.0
+    snap = live.service.snapshot()
+    assert snap["calls"] == [] and snap["channels"] == 0
+    for linkedid in lost:
+        record = await row_for(live, linkedid)
+        assert record.outcome == "lost"
+        assert killed_at - 1.5 <= record.ended_at.timestamp() <= killed_at + 1.0
+        assert record.entered_at <= record.ended_at
+    phases = {lost[r]: (await live.repo.get(r)).extra["phase_at_loss"] for r in lost}  # type: ignore[union-attr]
+    assert phases == {talking: "answered", waiting: "queued"}
