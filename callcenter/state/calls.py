@@ -118,13 +118,13 @@ class Call:
         return "diverted"
 
     def wait_seconds(self) -> float | None:
-        if self.queued_at is None:
+        if self.queued_at is None or "answer_time_unknown" in self.extra:
             return None
         end = self.answered_at or self.left_queue_at or self.last_at
         return max(0.0, end - self.queued_at)
 
     def talk_seconds(self, ended_at: float) -> float | None:
-        if self.answered_at is None:
+        if self.answered_at is None or "answer_time_unknown" in self.extra:
             return None
         end = self.talk_end_at if self.talk_end_at is not None else ended_at
         return max(0.0, end - self.answered_at)

@@ -473,6 +473,12 @@ class LiveState:
         if uid == call.linkedid:
             call.caller_raw = h.get("CallerIDNum", call.caller_raw)
             call.caller_name = h.get("CallerIDName", call.caller_name)
+        if channel.bridge and h.get("Application") == "Queue" and call.answered_at is None:
+            # Rebuilt while an agent talks to this caller (we started after the answer):
+            # the outcome is known, the answer time is not, so wait/talk stay unknown.
+            call.answered_at = now
+            call.queue = call.queue or (h.get("ApplicationData") or "").split(",", 1)[0] or None
+            call.extra["answer_time_unknown"] = True
         for name, value in msg.variables().items():
             if value and name.lstrip("_") in WATCHED_VARIABLES:
                 self._set_variable(call, name.lstrip("_"), value, [])

@@ -262,6 +262,8 @@ async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: L
         assert [w["caller_num"] for w in queue["waiting"]] == [waiting]
         assert queue["waiting"][0]["wait"] >= 0
         assert any(a["interface"] == AGENT_IF and a["in_call"] for a in snap["agents"])
+        phases = {c["caller"]: c["phase"] for c in snap["calls"]}
+        assert phases == {talking: "answered", waiting: "queued"}
     finally:
         await fresh.close()
         await ami2.close()

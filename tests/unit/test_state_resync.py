@@ -261,3 +261,32 @@ def test_queues_and_members_gone_from_the_pbx_are_dropped() -> None:
     state.end_resync(pbx.t)
     assert list(state.queues) == [Q]
     assert [a["interface"] for a in state.snapshot(pbx.t)["agents"]] == ["Local/agent1@agents/n"]
+
+
+def test_call_bridged_in_queue_when_rebuilt_counts_as_answered_with_unknown_times() -> None:
+    state, pbx = LiveState(), Pbx()
+    now = pbx.t
+    caller = Chan(
+        "Local/+4930@from-trunk-0000000b;2",
+        "1795788000.2",
+        "1795788000.1",
+        6,
+        cid="+4930111222",
+        context="cc-queue",
+        exten=Q,
+    )
+    root = Chan(
+        "Local/+4930@from-trunk-0000000b;1", "1795788000.1", "1795788000.1", 6, cid="+4930111222"
+    )
+    state.begin_resync(now)
+    state.apply(pbx.core_show_channel(root, "00:02:00"))
+    state.apply(pbx.core_show_channel(caller, "00:02:00", bridge="b-9"))
+    state.end_resync(now)
+    assert state.snapshot(now)["calls"][0]["phase"] == "answered"
+    pbx.wait(30)
+    pbx.hangup(caller)
+    pbx.hangup(root)
+    [record] = [e.record for e in run(state, pbx) if isinstance(e, CallFinished)]
+    assert record.outcome == "answered"
+    assert record.wait_seconds is None and record.talk_seconds is None
+    assert record.extra["answer_time_unknown"] is True
