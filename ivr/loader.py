@@ -78,6 +78,7 @@ TIME_TARGETS = frozenset({"open", "closed", "holiday", "emergency"})
 class LoadedTenant:
     tenant: Tenant
     warnings: tuple[ConfigWarning, ...]
+    document: str = ""  # the TOML text it was parsed from (stored in the database)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,7 @@ def load_tenant_text(text: str, sources: PromptSources, file: str = "<memory>") 
     tenant = _parse(doc, raw, sources)
     if doc.faults or tenant is None:
         raise ConfigFaults(doc.faults)
-    return LoadedTenant(tenant, tuple(doc.warnings))
+    return LoadedTenant(tenant, tuple(doc.warnings), text)
 
 
 def load_directory(directory: Path, sources: PromptSources) -> list[LoadedTenant]:

@@ -1,0 +1,98 @@
+"""``callcenter tenants check|load|placeholders``: the declarative tenant files.
+
+``check`` validates without touching the database (exit 1 and every fault with its location
+if anything is wrong); ``load`` validates, stores in the database and tells running app
+instances to reload; ``placeholders`` speaks missing tenant recordings with espeak-ng.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+from callcenter.bus import make_bus
+from callcenter.config import Config
+from callcenter.db.session import Database
+from ivr.errors import ConfigFaults
+from ivr.loader import load_directory
+from ivr.placeholders import generate_for_file
+from ivr.prompts import PromptSources
+from ivr.registry import TenantRegistry, reload_from_files
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tenants", help="check or load the tenant files (routing, hours, IVR flows)",
+        description=__doc__)
+    sub = parser.add_subparsers(dest="tenants_command", required=True, metavar="ACTION")
+    for name, func, text in (
+        ("check", _check, "validate every tenant file; print faults and warnings"),
+        ("load", _load, "validate, store in the database, notify running instances"),
+        ("placeholders", _placeholders, "generate synthetic recordings for missing prompts"),
+    ):
+        cmd = sub.add_parser(name, help=text, description=text)
+        cmd.add_argument("--dir", type=Path, default=None,
+                         help="tenant files (default: tenants.directory from the config)")
+        cmd.add_argument("--recordings", type=Path, default=None,
+                         help="tenant recordings root (default: <data_dir>/recordings)")
+        cmd.set_defaults(func=func)
+
+
+def _paths(config: Config, args: argparse.Namespace) -> tuple[Path, PromptSources]:
+    directory = args.dir or config.tenants.directory
+    recordings = args.recordings or config.app.data_dir / "recordings"
+    return directory, PromptSources.for_pbx_root(config.pbx.root, recordings)
+
+
+def _check(config: Config, args: argparse.Namespace) -> int:
+    directory, sources = _paths(config, args)
+    try:
+        loaded = load_directory(directory, sources)
+    except ConfigFaults as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for item in loaded:
+        for warning in item.warnings:
+            print(f"warning: {warning}")
+        print(f"ok: {item.tenant.slug} ({item.tenant.source})")
+    return 0
+
+
+def _load(config: Config, args: argparse.Namespace) -> int:
+    directory, sources = _paths(config, args)
+
+    async def run() -> int:
+        db = Database(config.database_url)
+        bus = make_bus(config.redis.url) if config.redis.url else None
+        try:
+            report = await reload_from_files(TenantRegistry(), db, directory, sources, bus)
+        except ConfigFaults as exc:
+            print(exc, file=sys.stderr)
+            return 1
+        finally:
+            await db.close()
+            if bus is not None:
+                await bus.close()
+        for label, slugs in (("created", report.created), ("changed", report.changed),
+                             ("unchanged", report.unchanged),
+                             ("deactivated", report.deactivated)):
+            if slugs:
+                print(f"{label}: {', '.join(slugs)}")
+        return 0
+
+    return asyncio.run(run())
+
+
+def _placeholders(config: Config, args: argparse.Namespace) -> int:
+    directory, sources = _paths(config, args)
+    try:
+        for path in sorted(directory.glob("*.toml")):
+            for written in generate_for_file(path, sources.recordings_root):
+                print(f"synthetic: {written}")
+    except (ConfigFaults, FileNotFoundError) as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 1
+    return 0

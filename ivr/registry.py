@@ -1,0 +1,100 @@
+"""The tenants a running process routes with, replaced as a whole on reload.
+
+Reload without restart: ``reload_from_files`` validates every file first (all-or-nothing),
+stores the result and swaps the in-memory set in one assignment, so a call never sees half
+of an old and half of a new configuration; a broken file leaves the running set untouched.
+Other app instances follow through the bus topic :data:`RELOAD_TOPIC` and read the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from callcenter.bus import Bus
+from callcenter.db.session import Database
+from ivr.errors import ConfigWarning
+from ivr.loader import LoadedTenant, load_directory
+from ivr.prompts import PromptSources
+from ivr.store import SaveReport, load_tenants, save_tenants
+from ivr.tenancy import Tenant
+
+log = logging.getLogger(__name__)
+RELOAD_TOPIC = "ivr.tenants.reloaded"
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    by_slug: dict[str, Tenant]
+    by_did: dict[str, Tenant]
+    warnings: tuple[ConfigWarning, ...]
+
+
+class TenantRegistry:
+    """Current tenants by slug and by dialled number."""
+
+    def __init__(self) -> None:
+        self._snap = _Snapshot({}, {}, ())
+        self.generation = 0
+
+    def replace(self, loaded: Iterable[LoadedTenant]) -> None:
+        items = list(loaded)
+        by_slug = {i.tenant.slug: i.tenant for i in items}
+        by_did = {d.number: i.tenant for i in items for d in i.tenant.dids}
+        warnings = tuple(w for i in items for w in i.warnings)
+        self._snap = _Snapshot(by_slug, by_did, warnings)  # one assignment: atomic swap
+        self.generation += 1
+
+    def get(self, slug: str) -> Tenant | None:
+        return self._snap.by_slug.get(slug)
+
+    def by_did(self, number: str) -> Tenant | None:
+        return self._snap.by_did.get(number)
+
+    def tenants(self) -> list[Tenant]:
+        return list(self._snap.by_slug.values())
+
+    @property
+    def warnings(self) -> tuple[ConfigWarning, ...]:
+        return self._snap.warnings
+
+
+async def reload_from_files(registry: TenantRegistry, db: Database, directory: Path,
+                            sources: PromptSources, bus: Bus | None = None) -> SaveReport:
+    """Validate all files, store them, swap the registry, tell other instances.
+
+    Raises :class:`ivr.errors.ConfigFaults` with every fault; nothing changes then.
+    """
+    loaded = load_directory(directory, sources)
+    async with db.session() as session:
+        report = await save_tenants(session, loaded)
+    registry.replace(loaded)
+    if bus is not None:
+        await bus.publish(RELOAD_TOPIC, {"type": "tenants.reloaded",
+                                         "generation": registry.generation,
+                                         "tenants": sorted(t.tenant.slug for t in loaded)})
+    log.info("tenants reloaded: %s", report)
+    return report
+
+
+async def reload_from_db(registry: TenantRegistry, db: Database,
+                         sources: PromptSources) -> None:
+    """Replace the registry with the stored configuration (start-up, bus notification)."""
+    async with db.session() as session:
+        loaded = await load_tenants(session, sources)
+    registry.replace(loaded)
+
+
+async def follow_reloads(registry: TenantRegistry, db: Database, sources: PromptSources,
+                         bus: Bus) -> None:
+    """Run forever: reload from the database whenever another instance announces a reload.
+
+    A faulty stored configuration is logged and the current set kept.
+    """
+    async for _topic, _event in bus.subscribe(RELOAD_TOPIC):
+        try:
+            await reload_from_db(registry, db, sources)
+        except Exception:  # keep serving with the previous set; the log says why
+            log.exception("reloading tenants from the database failed; keeping the old set")

@@ -1,0 +1,47 @@
+"""``callcenter tenants check|placeholders`` through the feature's own parser."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import pytest
+
+from callcenter.config import load_config
+from ivr import cli
+
+REPO_TENANTS = Path(__file__).resolve().parents[2] / "config" / "tenants"
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    config = load_config(None, env={})
+    result: int = args.func(config, args)
+    return result
+
+
+def test_placeholders_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recordings = str(tmp_path / "rec")
+    common = ["--dir", str(REPO_TENANTS), "--recordings", recordings]
+    assert run(["tenants", "check", *common]) == 1
+    assert "prompt 'rec:main-menu' missing in language 'de'" in capsys.readouterr().err
+    assert run(["tenants", "placeholders", *common]) == 0
+    assert "synthetic:" in capsys.readouterr().out
+    assert run(["tenants", "check", *common]) == 0
+    out = capsys.readouterr().out
+    assert "ok: mueller" in out and "ok: harbour-legal" in out
+
+
+def test_check_reports_location(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    directory = tmp_path / "tenants"
+    shutil.copytree(REPO_TENANTS, directory)
+    path = directory / "harbour.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('fri = ["09:00-16:00"]',
+                                                             'fri = ["09:00-16:60"]'))
+    assert run(["tenants", "check", "--dir", str(directory), "--recordings",
+                str(tmp_path / "rec")]) == 1
+    assert (f"{path}: hours.fri.0: time '16:60' out of range"
+            in capsys.readouterr().err)
