@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from callcenter.db import cli as db_cli
     from callcenter.pbx import cli as pbx_cli
     from callcenter.pbx import simulate
+    from ivr import cli as ivr_cli
 
     parser = argparse.ArgumentParser(prog="callcenter", description=__doc__)
     parser.add_argument(
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     db_cli.register(sub)
     pbx_cli.register(sub)
     simulate.register(sub)
+    ivr_cli.register(sub)
     return parser
 
 
