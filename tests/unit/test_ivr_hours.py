@@ -171,3 +171,52 @@ def test_other_zone_input_is_the_same_instant() -> None:
 )
 def test_to_utc(local: str, expected_utc: str) -> None:
     assert to_utc(datetime.fromisoformat(local), BERLIN) == utc(expected_utc)
+
+
+# --- properties over random instants, zones and hours ------------------------------------
+
+from datetime import timedelta  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+ZONES = ["Europe/Berlin", "Europe/London", "America/New_York", "Australia/Sydney", "UTC"]
+TIMES = ["00:00", "01:30", "02:00", "02:30", "03:00", "08:00", "12:00", "17:30", "24:00"]
+
+
+@st.composite
+def tenants_and_instants(draw: st.DrawFn) -> tuple[object, datetime]:
+    days: dict[str, list[str]] = {}
+    for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun"):
+        a, b = sorted(draw(st.lists(st.sampled_from(TIMES), min_size=2, max_size=2,
+                                    unique=True)), key=TIMES.index)
+        if draw(st.booleans()):
+            days[day] = [f"{a}-{b}"]
+    tenant = make_tenant(timezone=draw(st.sampled_from(ZONES)), hours=week(**days),
+                         holidays=draw(st.sampled_from([None, HolidayRule("DE", "BY")])))
+    # Instants around 2026 including both DST change weekends of each hemisphere.
+    seconds = draw(st.integers(0, 366 * 86400))
+    return tenant, datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tenants_and_instants())
+def test_next_opening_is_the_first_open_instant(case: tuple[object, datetime]) -> None:
+    tenant, when = case
+    assert isinstance(tenant, type(make_tenant()))
+    opening = next_opening(tenant, when)
+    if opening is None:
+        assert not any(tenant.hours)
+        return
+    assert opening >= when
+    assert status_at(tenant, opening).is_open
+    if opening > when:  # the instant before was closed: it really is an opening
+        assert not status_at(tenant, opening - timedelta(seconds=1)).is_open
+        assert not status_at(tenant, when).is_open
+        # Nothing earlier opens: check every half-hour mark in between (hours are given in
+        # half hours and every zone here has whole-hour offsets), up to three days.
+        mark = when.replace(minute=30 if when.minute >= 30 else 0, second=0, microsecond=0)
+        mark += timedelta(minutes=30)
+        while mark < min(opening, when + timedelta(days=3)):
+            assert not status_at(tenant, mark).is_open, mark
+            mark += timedelta(minutes=30)
