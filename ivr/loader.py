@@ -49,6 +49,7 @@ from ivr.tenancy import (
 T = TypeVar("T")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+QUEUE_RE = re.compile(r"^q-[A-Za-z0-9][A-Za-z0-9_-]{0,60}$")
 LANG_RE = re.compile(r"^[a-z]{2}$")
 TIME_RE = re.compile(r"^(\d{2}):(\d{2})$")
 TOP_KEYS = frozenset({
@@ -465,8 +466,9 @@ def _queue(doc: _Doc, item: Any, path: str, languages: tuple[str, ...]) -> Queue
         return None
     doc.unknown_keys(item, ("name", "language", "skill", "overflow"), path)
     name = doc.get(item, "name", path, str, "", required=True) or ""
-    if name and not NAME_RE.match(name):
-        doc.fault(f"{path}.name", f"{name!r}: letters, digits, '-' and '_' only")
+    if name and not QUEUE_RE.match(name):
+        doc.fault(f"{path}.name", f"{name!r}: the app_queue name, 'q-' then letters, digits, "
+                  "'-' and '_' (the cc-queue dialplan only queues q-… names)")
     lang = doc.get(item, "language", path, str, "", required=True) or ""
     if lang and lang not in languages:
         doc.fault(f"{path}.language", f"{lang!r} is not an offered language {languages}")

@@ -81,18 +81,18 @@ def make_tenant(**changes: Any) -> Tenant:
         holidays=HolidayRule("DE", "BY"),
         closures=(),
         emergency_closed=False,
-        dids=(Did("+49891111110", entry="main"), Did("+49891111111", queue="acme-de"),
+        dids=(Did("+49891111110", entry="main"), Did("+49891111111", queue="q-acme-de"),
               Did("+49891111112", language="en")),
         staff=(StaffMember("boss", "Chef", "+4915112345678"),),
         routing=RoutingRules(
             queues=(
-                QueueRule("acme-de", "de", overflow=(
+                QueueRule("q-acme-de", "de", overflow=(
                     OverflowRule("no_agents", "voicemail"),
-                    OverflowRule("callers_over", "queue", 8, "pool-de"),
+                    OverflowRule("callers_over", "queue", 8, "q-pool-de"),
                     OverflowRule("wait_over", "callback", 180),
                 )),
-                QueueRule("acme-en", "en", overflow=(OverflowRule("no_agents", "callback"),)),
-                QueueRule("pool-de", "de", skill="overflow"),
+                QueueRule("q-acme-en", "en", overflow=(OverflowRule("no_agents", "callback"),)),
+                QueueRule("q-pool-de", "de", skill="overflow"),
             ),
             language_from_number=True,
             language_by_region={"DE": "de", "AT": "de", "GB": "en", "US": "en"},

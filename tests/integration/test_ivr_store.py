@@ -132,7 +132,7 @@ async def test_load_store_and_reload_without_restart(db: Database, tenants_dir: 
         assert numbers == ["+49891234560", "+49891234561"]
         queues = sorted((await session.execute(
             select(Queue.name, Queue.language).where(Queue.tenant_id == row.id))).all())
-        assert queues == [("mueller-de", "de"), ("mueller-en", "en"), ("pool-de", "de")]
+        assert queues == [("q-mueller-de", "de"), ("q-mueller-en", "en"), ("q-pool-de", "de")]
         config = await session.get(TenantConfig, row.id)
         assert config is not None and config.version == 1
 

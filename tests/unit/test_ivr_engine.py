@@ -27,7 +27,7 @@ from ivr.testing import make_tenant, simple_flow
 
 OPEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 Berlin
 CLOSED = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # Friday 19:00 Berlin
-STAFFED = {"acme-de": QueueLoad(2, 1, 0, 0.0), "acme-en": QueueLoad(2, 1, 0, 0.0)}
+STAFFED = {"q-acme-de": QueueLoad(2, 1, 0, 0.0), "q-acme-en": QueueLoad(2, 1, 0, 0.0)}
 MAIN_MENU = "play:sound:/rec/acme/de/main@de"
 
 
@@ -107,7 +107,7 @@ SCENARIOS: list[tuple[str, dict[str, object], list[tuple[str, list[str]]]]] = [
     ("menu choice after the prompt", {}, [
         ("start", START),
         ("finished", ["timer:5"]),
-        ("dtmf:1", ["queue:acme-de/0"]),
+        ("dtmf:1", ["queue:q-acme-de/0"]),
     ]),
     ("barge-in stops the prompt", {}, [
         ("start", START),
@@ -129,7 +129,7 @@ SCENARIOS: list[tuple[str, dict[str, object], list[tuple[str, list[str]]]]] = [
         ("finished", ["timer:5"]),
         ("dtmf:#", [INVALID_THEN_MENU]),
         ("finished", ["timer:5"]),
-        ("dtmf:*", ["queue:acme-de/0"]),
+        ("dtmf:*", ["queue:q-acme-de/0"]),
     ]),
     ("timeouts: replay without the invalid prompt, then receptionist", {}, [
         ("start", START),
@@ -140,12 +140,12 @@ SCENARIOS: list[tuple[str, dict[str, object], list[tuple[str, list[str]]]]] = [
         ("finished", ["timer:5"]),
         ("timeout", [MAIN_MENU]),
         ("finished", ["timer:5"]),
-        ("timeout", ["queue:acme-de/0"]),
+        ("timeout", ["queue:q-acme-de/0"]),
         ("timeout", []),
     ]),
     ("0 reaches the receptionist from a menu", {}, [
         ("start", START),
-        ("dtmf:0", ["stop", "queue:acme-de/0"]),
+        ("dtmf:0", ["stop", "queue:q-acme-de/0"]),
     ]),
     ("transfer to staff", {}, [
         ("start", START),
@@ -159,11 +159,11 @@ SCENARIOS: list[tuple[str, dict[str, object], list[tuple[str, list[str]]]]] = [
         ("dtmf:5", []),
         ("finished", [MAIN_MENU]),
         ("dtmf:9", ["stop", "play:sound:/rec/acme/de/hours@de"]),
-        ("dtmf:0", ["stop", "queue:acme-de/0"]),
+        ("dtmf:0", ["stop", "queue:q-acme-de/0"]),
     ]),
     ("events after the hand-off are ignored", {}, [
         ("start", START),
-        ("dtmf:1", ["stop", "queue:acme-de/0"]),
+        ("dtmf:1", ["stop", "queue:q-acme-de/0"]),
         ("dtmf:1", []),
         ("finished", []),
         ("hangup", []),
@@ -176,20 +176,20 @@ SCENARIOS: list[tuple[str, dict[str, object], list[tuple[str, list[str]]]]] = [
     ]),
     ("VIP keeps queue priority", {"caller": "+491701234567"}, [
         ("start", START),
-        ("dtmf:1", ["stop", "queue:acme-de/10"]),
+        ("dtmf:1", ["stop", "queue:q-acme-de/10"]),
     ]),
     ("no agent logged in: overflow to voicemail", {"loads": {}}, [
         ("start", START),
         ("dtmf:1", ["stop", "voicemail:acme/no_agents"]),
     ]),
     ("too many callers: overflow queue, VIP priority kept",
-     {"caller": "+491701234567", "loads": {"acme-de": QueueLoad(3, 0, 9, 10.0)}}, [
+     {"caller": "+491701234567", "loads": {"q-acme-de": QueueLoad(3, 0, 9, 10.0)}}, [
          ("start", START),
-         ("dtmf:1", ["stop", "queue:pool-de/10"]),
+         ("dtmf:1", ["stop", "queue:q-pool-de/10"]),
      ]),
-    ("long wait: callback offer", {"loads": {"acme-de": QueueLoad(3, 0, 2, 200.0)}}, [
+    ("long wait: callback offer", {"loads": {"q-acme-de": QueueLoad(3, 0, 2, 200.0)}}, [
         ("start", START),
-        ("dtmf:1", ["stop", "callback:acme-de/+4930123456/wait_over:180"]),
+        ("dtmf:1", ["stop", "callback:q-acme-de/+4930123456/wait_over:180"]),
     ]),
 ]
 
@@ -226,7 +226,7 @@ def test_language_choice_switches_prompts_and_queue() -> None:
     assert driver.step("start", OPEN)[-1] == "play:sound:/rec/acme/de/lang@de"
     assert driver.step("dtmf:2", OPEN) == [
         "stop", "lang:en", "var:CC_LANGUAGE=en", "play:sound:/rec/acme/en/main@en"]
-    assert driver.step("dtmf:1", OPEN) == ["stop", "queue:acme-en/0"]
+    assert driver.step("dtmf:1", OPEN) == ["stop", "queue:q-acme-en/0"]
     s = driver.session
     assert s.snapshot().path == ("welcome", "check", "main", "reception")
 
@@ -283,7 +283,7 @@ def test_hand_off_variables() -> None:
     driver.step("start", OPEN)
     driver.step("dtmf:1", OPEN)
     effects = driver.session.on_dtmf("1", OPEN)
-    assert effects == [StopPlayback("c1:p2"), ContinueToQueue("acme-de", 10, {
+    assert effects == [StopPlayback("c1:p2"), ContinueToQueue("q-acme-de", 10, {
         "CC_TENANT": "acme", "CC_LANGUAGE": "de", "CC_IVR_PATH": "welcome>check>main>reception",
         "CC_CRM_ID": "", "CC_VIP": "1", "CC_DID": "+49891111110"})]
 
@@ -305,7 +305,7 @@ def test_anonymous_caller_callback_offer_has_no_number() -> None:
     driver = Driver(session(caller=None, flow=dataclasses.replace(flow, nodes=nodes)))
     driver.step("start", OPEN)
     assert driver.step("dtmf:1", OPEN) == ["stop", "play:sound:vm-tocallback@de"]
-    assert driver.step("finished", OPEN) == ["callback:acme-de/None/caller"]
+    assert driver.step("finished", OPEN) == ["callback:q-acme-de/None/caller"]
 
 
 def test_from_decision_uses_entry_language_and_priority() -> None:

@@ -48,12 +48,12 @@ number = "+49 151 23456789"
 voicemail_box = "acme"
 
 [[routing.queues]]
-name = "acme-de"
+name = "q-acme-de"
 language = "de"
 overflow = [{ when = "no_agents", action = "voicemail" }]
 
 [[routing.queues]]
-name = "acme-en"
+name = "q-acme-en"
 language = "en"
 
 [ivr]
@@ -104,7 +104,7 @@ def test_valid_file_parses(sources: PromptSources) -> None:
                                Interval(hm("13:00"), hm("17:00")))
     assert tenant.hours[5] == ()
     assert tenant.flow.node("main").options == {"1": "reception", "2": "vm", "3": "boss"}
-    assert tenant.routing.queue("acme-de") is not None
+    assert tenant.routing.queue("q-acme-de") is not None
 
 
 def test_dangling_option_has_exact_path(sources: PromptSources) -> None:
@@ -201,7 +201,7 @@ def test_unreachable_node_is_a_warning(sources: PromptSources) -> None:
         ('number = "+49 89 1111110"', 'number = "089 1111110"', None),
         ('default_language = "de"', 'default_language = "fr"',
          ("default_language", "'fr' is not in languages ('de', 'en')")),
-        ('name = "acme-en"\nlanguage = "en"', 'name = "acme-en"\nlanguage = "de"',
+        ('name = "q-acme-en"\nlanguage = "en"', 'name = "q-acme-en"\nlanguage = "de"',
          ("routing.queues", "no queue serves offered language 'en'")),
         ('overflow = [{ when = "no_agents", action = "voicemail" }]',
          'overflow = [{ when = "wait_over", action = "voicemail" }]',
@@ -210,6 +210,9 @@ def test_unreachable_node_is_a_warning(sources: PromptSources) -> None:
          'overflow = [{ when = "no_agents", action = "queue", queue = "elsewhere" }]',
          ("routing.queues.0.overflow.0.queue",
           "unknown queue 'elsewhere' (define it in routing.queues)")),
+        ('name = "q-acme-en"', 'name = "acme-en"',
+         ("routing.queues.1.name", "'acme-en': the app_queue name, 'q-' then letters, digits, "
+                                   "'-' and '_' (the cc-queue dialplan only queues q-… names)")),
         ('staff = "boss"', 'staff = "intern"',
          ("flows.boss.staff", "unknown staff member 'intern'")),
         ('options = { "1" = "reception"', 'options = { "12" = "reception"',

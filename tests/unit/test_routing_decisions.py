@@ -44,9 +44,9 @@ def call(did: str = MAIN, caller: str | None = "+4930123456", when: datetime = O
         ("DID without entry → tenant entry", {}, call(ENGLISH_LINE),
          EnterIvr("main", Language("en", "did"), 0)),
         ("DID straight to queue", {}, call(DIRECT),
-         EnterQueue("acme-de", 0, Language("de", "number"), vip=False)),
+         EnterQueue("q-acme-de", 0, Language("de", "number"), vip=False)),
         ("VIP straight to queue with priority", {}, call(DIRECT, "+491701234567"),
-         EnterQueue("acme-de", 10, Language("de", "number"), vip=True)),
+         EnterQueue("q-acme-de", 10, Language("de", "number"), vip=True)),
         ("VIP into the IVR keeps its priority", {}, call(MAIN, "+491701234567"),
          EnterIvr("main", Language("de", "number"), 10)),
         ("UK caller gets English", {}, call(caller="+442079460018"),
@@ -66,7 +66,7 @@ def call(did: str = MAIN, caller: str | None = "+4930123456", when: datetime = O
 def test_route_open(label: str, tenant_changes: dict[str, object], ctx: CallContext,
                     expected: object) -> None:
     tenant = make_tenant(**tenant_changes)
-    assert route(tenant, ctx, {"acme-de": STAFFED, "acme-en": STAFFED}) == expected, label
+    assert route(tenant, ctx, {"q-acme-de": STAFFED, "q-acme-en": STAFFED}) == expected, label
 
 
 def test_language_from_number_disabled() -> None:
@@ -109,43 +109,43 @@ GERMAN = Language("de", "default")
 @pytest.mark.parametrize(
     ("label", "queue", "load", "caller", "expected"),
     [
-        ("staffed queue", "acme-de", STAFFED, None, EnterQueue("acme-de", 0, GERMAN, False)),
-        ("VIP priority", "acme-de", STAFFED, "+491701234567",
-         EnterQueue("acme-de", 10, GERMAN, True)),
-        ("nobody logged in → voicemail", "acme-de", QueueLoad(0, 0, 0, 0.0), None,
-         Overflow("voicemail", "acme-de", "no_agents", GERMAN, 0, None, "acme")),
-        ("logged in but all busy is not 'no agents'", "acme-de", QueueLoad(2, 0, 3, 30.0), None,
-         EnterQueue("acme-de", 0, GERMAN, False)),
-        ("8 waiting is still fine", "acme-de", QueueLoad(3, 0, 8, 30.0), None,
-         EnterQueue("acme-de", 0, GERMAN, False)),
-        ("9 waiting → overflow queue", "acme-de", QueueLoad(3, 0, 9, 30.0), None,
-         Overflow("queue", "acme-de", "callers_over:8", GERMAN, 0, "pool-de", "acme")),
-        ("VIP keeps priority in overflow", "acme-de", QueueLoad(3, 0, 9, 30.0),
+        ("staffed queue", "q-acme-de", STAFFED, None, EnterQueue("q-acme-de", 0, GERMAN, False)),
+        ("VIP priority", "q-acme-de", STAFFED, "+491701234567",
+         EnterQueue("q-acme-de", 10, GERMAN, True)),
+        ("nobody logged in → voicemail", "q-acme-de", QueueLoad(0, 0, 0, 0.0), None,
+         Overflow("voicemail", "q-acme-de", "no_agents", GERMAN, 0, None, "acme")),
+        ("logged in but all busy is not 'no agents'", "q-acme-de", QueueLoad(2, 0, 3, 30.0), None,
+         EnterQueue("q-acme-de", 0, GERMAN, False)),
+        ("8 waiting is still fine", "q-acme-de", QueueLoad(3, 0, 8, 30.0), None,
+         EnterQueue("q-acme-de", 0, GERMAN, False)),
+        ("9 waiting → overflow queue", "q-acme-de", QueueLoad(3, 0, 9, 30.0), None,
+         Overflow("queue", "q-acme-de", "callers_over:8", GERMAN, 0, "q-pool-de", "acme")),
+        ("VIP keeps priority in overflow", "q-acme-de", QueueLoad(3, 0, 9, 30.0),
          "+491701234567",
-         Overflow("queue", "acme-de", "callers_over:8", GERMAN, 10, "pool-de", "acme")),
-        ("180 s wait is still fine", "acme-de", QueueLoad(3, 0, 2, 180.0), None,
-         EnterQueue("acme-de", 0, GERMAN, False)),
-        ("181 s wait → callback offer", "acme-de", QueueLoad(3, 0, 2, 181.0), None,
-         Overflow("callback", "acme-de", "wait_over:180", GERMAN, 0, None, "acme")),
-        ("first matching rule wins", "acme-de", QueueLoad(3, 0, 20, 999.0), None,
-         Overflow("queue", "acme-de", "callers_over:8", GERMAN, 0, "pool-de", "acme")),
-        ("queue unknown to live state counts as unstaffed", "acme-de", None, None,
-         Overflow("voicemail", "acme-de", "no_agents", GERMAN, 0, None, "acme")),
-        ("overflow queue has no rules of its own", "pool-de", QueueLoad(0, 0, 50, 900.0), None,
-         EnterQueue("pool-de", 0, GERMAN, False)),
-        ("queue by language", None, STAFFED, None, EnterQueue("acme-de", 0, GERMAN, False)),
+         Overflow("queue", "q-acme-de", "callers_over:8", GERMAN, 10, "q-pool-de", "acme")),
+        ("180 s wait is still fine", "q-acme-de", QueueLoad(3, 0, 2, 180.0), None,
+         EnterQueue("q-acme-de", 0, GERMAN, False)),
+        ("181 s wait → callback offer", "q-acme-de", QueueLoad(3, 0, 2, 181.0), None,
+         Overflow("callback", "q-acme-de", "wait_over:180", GERMAN, 0, None, "acme")),
+        ("first matching rule wins", "q-acme-de", QueueLoad(3, 0, 20, 999.0), None,
+         Overflow("queue", "q-acme-de", "callers_over:8", GERMAN, 0, "q-pool-de", "acme")),
+        ("queue unknown to live state counts as unstaffed", "q-acme-de", None, None,
+         Overflow("voicemail", "q-acme-de", "no_agents", GERMAN, 0, None, "acme")),
+        ("overflow queue has no rules of its own", "q-pool-de", QueueLoad(0, 0, 50, 900.0), None,
+         EnterQueue("q-pool-de", 0, GERMAN, False)),
+        ("queue by language", None, STAFFED, None, EnterQueue("q-acme-de", 0, GERMAN, False)),
     ],
 )
 def test_decide_queue(label: str, queue: str | None, load: QueueLoad | None,
                       caller: str | None, expected: object) -> None:
-    loads = {} if load is None else {queue or "acme-de": load}
+    loads = {} if load is None else {queue or "q-acme-de": load}
     assert decide_queue(make_tenant(), queue, caller, GERMAN, loads) == expected, label
 
 
 def test_english_queue_overflow_to_callback() -> None:
     english = Language("en", "number")
-    decision = decide_queue(make_tenant(), None, None, english, {"acme-en": QueueLoad.unknown()})
-    assert decision == Overflow("callback", "acme-en", "no_agents", english, 0, None, "acme")
+    decision = decide_queue(make_tenant(), None, None, english, {"q-acme-en": QueueLoad.unknown()})
+    assert decision == Overflow("callback", "q-acme-en", "no_agents", english, 0, None, "acme")
 
 
 def test_unroutable_language_is_not_switched() -> None:
