@@ -47,6 +47,9 @@ INSTANCE_SUBDIRS = (
     "etc/generated",
     "run",
     "spool",
+    "spool/recording",  # ARI stored recordings; Asterisk does not create it
+    "spool/monitor",
+    "spool/tmp",
     "log",
     "lib",
     "lib/keys",

@@ -13,12 +13,16 @@ connected ARI client with its events websocket open, fresh per test). Tests that
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from callcenter.config import Config, load_config
 from callcenter.pbx.sandbox import Sandbox
+
+if TYPE_CHECKING:
+    from callcenter.pbx.ari import AriClient
 
 PBX_FIXTURES = {"pbx", "ari"}
 
@@ -71,3 +75,19 @@ def pbx(pbx_config: Config) -> Iterator[Sandbox]:
         yield sandbox
     finally:
         sandbox.down()
+
+
+@pytest.fixture
+async def ari(pbx: Sandbox, pbx_config: Config) -> AsyncIterator[AriClient]:
+    """An ARI client for ``pbx_config.pbx.ari_app`` with the events websocket connected."""
+    from callcenter.pbx.ari import AriClient
+
+    if not pbx.running():  # a fault test may have killed it
+        pbx.up()
+    client = AriClient.from_config(pbx_config.pbx)
+    await client.start()
+    try:
+        await client.wait_connected(timeout=10.0)
+        yield client
+    finally:
+        await client.close()
