@@ -42,6 +42,7 @@ from ivr.routing import (
     Overflow,
     QueueLoad,
     decide_queue,
+    is_vip,
 )
 from ivr.tenancy import Tenant
 
@@ -256,13 +257,13 @@ class IvrSession:
     # --- hand-off -------------------------------------------------------------------------
 
     def variables(self) -> dict[str, str]:
-        """Channel variables the receptionist console reads (CRM id filled in by the CRM)."""
+        """Channel variables the receptionist console reads (tenant, language, IVR path …)."""
         return {
             "CC_TENANT": self.tenant.slug,
             "CC_LANGUAGE": self.language.code,
             "CC_IVR_PATH": ">".join(self.path),
-            "CC_CRM_ID": "",
-            "CC_VIP": "1" if self.tenant.is_vip(self.call.caller_e164) else "0",
+            "CC_CRM_ID": self.call.crm_contact_id or "",
+            "CC_VIP": "1" if is_vip(self.tenant, self.call) else "0",
             "CC_DID": self.call.did,
         }
 
@@ -287,7 +288,7 @@ class IvrSession:
         return [self._queue_effect(node, variables)]
 
     def _queue_effect(self, node: Node, variables: dict[str, str]) -> Effect:
-        decision = decide_queue(self.tenant, node.queue, self.call.caller_e164, self.language,
+        decision = decide_queue(self.tenant, node.queue, self.call, self.language,
                                 self._loads())
         lang = self.language.code
         if isinstance(decision, EnterQueue):

@@ -28,6 +28,8 @@ class CallContext:
     caller_e164: str | None  # None: anonymous or unparseable
     now_utc: datetime
     language_hint: str | None = None  # e.g. from the trunk or a previous call
+    crm_contact_id: str | None = None  # the caller's CRM record, if the lookup found one
+    crm_vip: bool = False  # the CRM's VIP flag (the tenant's static list counts too)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,23 +139,28 @@ def pick_language(tenant: Tenant, call: CallContext) -> Language:
     return Language(tenant.default_language, "default")
 
 
-def priority_for(tenant: Tenant, caller_e164: str | None) -> int:
+def is_vip(tenant: Tenant, call: CallContext) -> bool:
+    """VIP by the CRM flag or by the tenant's static list of numbers."""
+    return call.crm_vip or tenant.is_vip(call.caller_e164)
+
+
+def priority_for(tenant: Tenant, call: CallContext) -> int:
     rules = tenant.routing
-    return rules.vip_priority if tenant.is_vip(caller_e164) else rules.default_priority
+    return rules.vip_priority if is_vip(tenant, call) else rules.default_priority
 
 
 def route(tenant: Tenant, call: CallContext,
           load: Mapping[str, QueueLoad]) -> RoutingDecision:
     """Decide what happens to a call arriving now (see module docstring)."""
     language = pick_language(tenant, call)
-    priority = priority_for(tenant, call.caller_e164)
+    priority = priority_for(tenant, call)
     did = tenant.did(call.did)
     status = status_at(tenant, call.now_utc)
     if not status.is_open:
         return ClosedAnnouncement(status, next_opening(tenant, call.now_utc), language,
                                   tenant.routing.voicemail_box, tenant.flow.closed, priority)
     if did is not None and did.queue:
-        return decide_queue(tenant, did.queue, call.caller_e164, language, load)
+        return decide_queue(tenant, did.queue, call, language, load)
     entry = did.entry if did is not None and did.entry else tenant.flow.entry
     return EnterIvr(entry, language, priority)
 
@@ -162,7 +169,7 @@ def queue_for_language(tenant: Tenant, language: str, skill: str = "general") ->
     return tenant.routing.queue_for(language, skill)
 
 
-def decide_queue(tenant: Tenant, queue: str | None, caller_e164: str | None,
+def decide_queue(tenant: Tenant, queue: str | None, call: CallContext,
                  language: Language, load: Mapping[str, QueueLoad]) -> QueueDecision:
     """Queue the caller (VIPs with priority) unless an overflow rule of the queue fires.
 
@@ -174,8 +181,8 @@ def decide_queue(tenant: Tenant, queue: str | None, caller_e164: str | None,
     if rule is None:
         wanted = queue or f"language {language.code!r}"
         return Unroutable(f"no queue for {wanted}", language)
-    vip = tenant.is_vip(caller_e164)
-    priority = priority_for(tenant, caller_e164)
+    vip = is_vip(tenant, call)
+    priority = priority_for(tenant, call)
     snapshot = load.get(rule.name, QueueLoad.unknown())
     for over in rule.overflow:
         reason = _fires(over, snapshot)

@@ -316,3 +316,15 @@ def test_from_decision_uses_entry_language_and_priority() -> None:
     s = IvrSession.from_decision(tenant, call, decision, session_id="c3")
     assert [describe(e) for e in s.start(OPEN)][:1] == ["lang:en"]
     assert s.priority == 10
+
+
+def test_crm_record_and_flag_reach_the_console_variables() -> None:
+    tenant = make_tenant()
+    call = CallContext("+49891111110", "+4930999999", OPEN, crm_contact_id="c-17", crm_vip=True)
+    s = IvrSession(tenant, call, session_id="c5", language=GERMAN, priority=0,
+                   loads=lambda: STAFFED)
+    s.start(OPEN)
+    (_stop, handoff) = s.on_dtmf("1", OPEN)
+    assert isinstance(handoff, ContinueToQueue)
+    assert (handoff.priority, handoff.variables["CC_CRM_ID"], handoff.variables["CC_VIP"]) == (
+        10, "c-17", "1")

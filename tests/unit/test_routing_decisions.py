@@ -139,16 +139,24 @@ GERMAN = Language("de", "default")
 def test_decide_queue(label: str, queue: str | None, load: QueueLoad | None,
                       caller: str | None, expected: object) -> None:
     loads = {} if load is None else {queue or "q-acme-de": load}
-    assert decide_queue(make_tenant(), queue, caller, GERMAN, loads) == expected, label
+    ctx = call(caller=caller)
+    assert decide_queue(make_tenant(), queue, ctx, GERMAN, loads) == expected, label
 
 
 def test_english_queue_overflow_to_callback() -> None:
     english = Language("en", "number")
-    decision = decide_queue(make_tenant(), None, None, english, {"q-acme-en": QueueLoad.unknown()})
+    decision = decide_queue(make_tenant(), None, call(caller=None), english,
+                            {"q-acme-en": QueueLoad.unknown()})
     assert decision == Overflow("callback", "q-acme-en", "no_agents", english, 0, None, "acme")
 
 
 def test_unroutable_language_is_not_switched() -> None:
     french = Language("fr", "hint")
-    decision = decide_queue(make_tenant(), None, None, french, {})
+    decision = decide_queue(make_tenant(), None, call(caller=None), french, {})
     assert decision == Unroutable("no queue for language 'fr'", french)
+
+
+def test_crm_vip_flag_gives_priority() -> None:
+    ctx = dataclasses.replace(call(DIRECT, "+4930999999"), crm_vip=True, crm_contact_id="c-17")
+    decision = route(make_tenant(), ctx, {"q-acme-de": STAFFED})
+    assert decision == EnterQueue("q-acme-de", 10, Language("de", "number"), vip=True)
