@@ -104,13 +104,15 @@ class Call:
             return "answered"
         if self.cc_outcome in DIVERTED or self.queue_status == "WITHDRAW":
             return "diverted"
-        if self.abandoned:
-            return "abandoned"
+        # Asterisk 22 sends QueueCallerAbandon on a queue timeout too, then sets
+        # QUEUESTATUS=TIMEOUT: the status decides. A caller who hangs up gets no QUEUESTATUS.
         if self.queue_status in QUEUE_TIMEOUT:
             return "timeout"
         if self.queue_status in QUEUE_BLOCKED:
             # JOINEMPTY/FULL refuse before any QueueCallerJoin, so check before "queued".
             return "blocked"
+        if self.abandoned:
+            return "abandoned"
         if self.queued_at is None:
             return "ivr"
         # Left the queue alive without answer, timeout or rule (e.g. an exit digit):

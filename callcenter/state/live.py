@@ -266,6 +266,9 @@ class LiveState:
     ) -> None:
         self.calls.pop(call.linkedid, None)
         record = call.to_record(ended_at, self.region, outcome)
+        queue = self.queues.get(call.queue) if call.queue else None
+        if queue is not None and record.outcome in queue.counters and record.outcome != "answered":
+            queue.counters[record.outcome] += 1
         out.append(
             Publish(
                 TOPIC_CALLS,
@@ -565,7 +568,7 @@ class LiveState:
         call = self._call_of(channel, t) if channel is not None else None
         if call is not None and call.queue_channel == uid and call.left_queue_at is None:
             call.left_queue_at = t
-        if left is not None or reason == "abandoned":
+        if left is not None or reason == "unanswered":
             out.append(
                 Publish(
                     TOPIC_QUEUES,
@@ -584,18 +587,15 @@ class LiveState:
         return self._leave(h, "left")[0]
 
     def _on_caller_abandon(self, h: Headers, msg: Message) -> list[Effect]:
-        out, call, queue = self._leave(h, "abandoned")
+        # Sent when the caller hangs up *and* on queue timeout (QUEUESTATUS follows), so
+        # the reason stays "unanswered" here; call.ended carries the final outcome.
+        out, call, queue = self._leave(h, "unanswered")
         if queue is not None:
-            queue.bump("abandoned", "abandoned")
+            queue.bump_pbx("abandoned")
         if call is not None and call.answered_at is None:
             call.abandoned = True
             call.extra["pbx_hold_time"] = _int(h.get("HoldTime"))
             call.extra["abandon_position"] = _int(h.get("Position"))
-            out.append(
-                Publish(
-                    TOPIC_CALLS, self._call_event("call.abandoned", call, wait=call.wait_seconds())
-                )
-            )
         return out
 
     def _on_agent_called(self, h: Headers, msg: Message) -> list[Effect]:
@@ -664,9 +664,7 @@ class LiveState:
                 call.extra["pbx_talk_time"] = _int(h.get("TalkTime"))
                 call.extra["complete_reason"] = h.get("Reason")
                 if call.queue:
-                    queue = self._queue(call.queue)
-                    if queue.pbx:
-                        queue.pbx["completed"] = queue.pbx.get("completed", 0) + 1
+                    self._queue(call.queue).bump_pbx("completed")
         return []
 
     # ------------------------------------------------------------------ queues and members

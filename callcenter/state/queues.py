@@ -44,9 +44,13 @@ class QueueState:
     service_level: int = 0
     pbx: dict[str, float] = field(default_factory=dict)
     waiting: dict[str, WaitingCaller] = field(default_factory=dict)
-    # Outcomes seen by this process since it started (not reset by resync).
+    # Seen by this process since it started (not reset by resync): callers that joined,
+    # were answered, and final outcomes of the calls that ended after reaching this queue.
+    # Unlike Asterisk's own "Abandoned" (pbx), "abandoned" here excludes queue timeouts.
     counters: dict[str, int] = field(
-        default_factory=lambda: {"joined": 0, "answered": 0, "abandoned": 0}
+        default_factory=lambda: dict.fromkeys(
+            ("joined", "answered", "abandoned", "timeout", "blocked", "diverted", "lost"), 0
+        )
     )
 
     def set_params(self, h: dict[str, str]) -> None:
@@ -77,10 +81,10 @@ class QueueState:
                     other.position -= 1
         return caller
 
-    def bump(self, pbx_key: str, counter: str) -> None:
+    def bump_pbx(self, key: str) -> None:
+        """Follow an Asterisk counter between two QueueStatus lists."""
         if self.pbx:
-            self.pbx[pbx_key] = self.pbx.get(pbx_key, 0) + 1
-        self.counters[counter] += 1
+            self.pbx[key] = self.pbx.get(key, 0) + 1
 
     def view(self, now: float) -> dict[str, Any]:
         waiting = sorted(self.waiting.values(), key=lambda c: c.position)

@@ -164,7 +164,8 @@ def test_abandoned_call() -> None:
     assert record.extra["pbx_hold_time"] == 25
     assert state.queues[Q].waiting == {}
     assert state.queues[Q].counters["abandoned"] == 1
-    assert len(published(effects, "call.abandoned")) == 1
+    [ended] = published(effects, "call.ended")
+    assert ended["outcome"] == "abandoned" and ended["wait"] == pytest.approx(25.0)
 
 
 def test_queue_timeout_from_queuestatus_variable() -> None:
@@ -172,6 +173,10 @@ def test_queue_timeout_from_queuestatus_variable() -> None:
     one, two = pbx.inbound(DID, "+4930111222")
     pbx.to_queue(two, Q)
     pbx.wait(300.0)
+    # What Asterisk 22 sends on timeout (recorded): Abandon, Leave, then QUEUESTATUS.
+    pbx.event(
+        "QueueCallerAbandon", two, Queue=Q, Position="1", OriginalPosition="1", HoldTime="300"
+    )
     pbx.event("QueueCallerLeave", two, Queue=Q, Position="1", Count="0")
     pbx.event("VarSet", two, Variable="QUEUESTATUS", Value="TIMEOUT")
     pbx.hangup(two)

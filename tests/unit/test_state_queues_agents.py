@@ -23,12 +23,13 @@ def agent_events(effects: list[Effect]) -> list[dict[str, object]]:
 
 def test_positions_move_up_when_a_caller_leaves() -> None:
     state, pbx = LiveState(), Pbx()
-    callers = []
+    callers, roots = [], []
     for i in range(3):
-        _, two = pbx.inbound("+493012345600", f"+49301112220{i}")
+        one, two = pbx.inbound("+493012345600", f"+49301112220{i}")
         pbx.to_queue(two, "q", position=i + 1, count=i + 1)
         callers.append(two)
         pbx.wait(10)
+        roots.append(one)
     pbx.event(
         "QueueCallerAbandon",
         callers[0],
@@ -38,6 +39,8 @@ def test_positions_move_up_when_a_caller_leaves() -> None:
         HoldTime="30",
     )
     pbx.event("QueueCallerLeave", callers[0], Queue="q", Position="1", Count="2")
+    pbx.hangup(callers[0])
+    pbx.hangup(roots[0])
     effects = run(state, pbx)
     view = state.snapshot(pbx.t)["queues"][0]
     assert [(w["position"], w["wait"]) for w in view["waiting"]] == [
@@ -45,13 +48,15 @@ def test_positions_move_up_when_a_caller_leaves() -> None:
         (2, pytest.approx(10.0)),
     ]
     assert view["longest_wait"] == pytest.approx(20.0)
-    assert view["counters"] == {"joined": 3, "answered": 0, "abandoned": 1}
+    assert view["counters"]["joined"] == 3
+    assert view["counters"]["abandoned"] == 1
+    assert view["counters"]["answered"] == view["counters"]["timeout"] == 0
     left = [
         e.event
         for e in effects
         if isinstance(e, Publish) and e.event["type"] == "queue.caller_left"
     ]
-    assert [x["reason"] for x in left] == ["abandoned"]  # the Leave after it is a no-op
+    assert [x["reason"] for x in left] == ["unanswered"]  # the Leave after it is a no-op
 
 
 def test_queue_params_and_pbx_counters_follow_events() -> None:
