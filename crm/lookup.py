@@ -17,18 +17,26 @@ Rules, in order (the first that applies wins):
    ``+49 30 12345-67`` finds "Müller GmbH" even though that extension is in no contact.
 5. Otherwise → ``unknown``.
 
-Cost: one indexed equality probe (``crm_contact_numbers(e164, tenant_id)``) for known
-numbers; on a miss one more probe of ``number_prefix IN (≤ 15 candidates)`` and
-``switchboard_e164 =`` on their indexes. Nothing is cached in memory. Never raises for
-bad caller ids; database errors do propagate (the caller decides to show "lookup failed").
+Cost: one indexed equality probe (``crm_contact_numbers(e164, tenant_id)``) plus a probe of
+``number_prefix = ANY(≤ 15 candidates)`` / ``switchboard_e164 =`` on their indexes. Nothing
+is cached in memory. Never raises for bad caller ids; database errors do propagate (the
+caller decides to show "lookup failed").
+
+Two implementations with the same rules: :class:`PgLookup` (the production hot path: a
+small dedicated asyncpg pool, one prepared statement, one round trip) and :class:`Lookup`
+(SQLAlchemy, any backend including the embedded SQLite).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
-from sqlalchemy import case, func, or_, select
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import bindparam, case, func, or_, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crm.models import Contact, ContactNumber, Organisation
@@ -74,56 +82,111 @@ class Match:
         return data
 
 
-def _contact_query(e164: str, tenant_id: int) -> Any:
-    return (
-        select(
-            Contact.id,
-            Contact.display_name,
-            Contact.vip,
-            Contact.language,
-            Contact.tags,
-            ContactNumber.tenant_id,
-            Organisation.id,
-            Organisation.name,
-        )
-        .select_from(ContactNumber)
-        .join(Contact, Contact.id == ContactNumber.contact_id)
-        .outerjoin(Organisation, Organisation.id == Contact.organisation_id)
-        .where(
-            ContactNumber.e164 == e164,
-            or_(ContactNumber.tenant_id == tenant_id, ContactNumber.tenant_id.is_(None)),
-        )
-        .order_by(ContactNumber.tenant_id.is_(None), Contact.vip.desc(), Contact.id)
-        .limit(2)
+class CallerLookup(Protocol):
+    """What the call path needs; both implementations below satisfy it."""
+
+    async def lookup(
+        self, tenant_id: int, caller_raw: str | None, region: str = DEFAULT_REGION
+    ) -> Match: ...
+
+
+def _pre_check(caller_raw: str | None, region: str) -> Match | str:
+    """The verdict for withheld/invalid ids, or the caller's E.164 to look up."""
+    caller = classify_caller(caller_raw, region)
+    if caller.kind == "anonymous":
+        return Match("anonymous", caller.raw)
+    if caller.kind == "invalid" or caller.e164 is None:
+        return Match("invalid", caller.raw, reason=caller.reason)
+    return caller.e164
+
+
+def _contact_match(raw: str, e164: str, rows: Sequence[Sequence[Any]]) -> Match:
+    """rows: (id, name, vip, language, tags, shared, org_id, org_name), best first."""
+    first = rows[0]
+    tags = first[4]
+    if isinstance(tags, str):  # asyncpg hands JSONB over as text
+        tags = json.loads(tags)
+    return Match(
+        "contact",
+        raw,
+        e164=e164,
+        contact_id=first[0],
+        display_name=first[1],
+        vip=bool(first[2]),
+        language=first[3],
+        tags=tuple(tags or ()),
+        shared=bool(first[5]),
+        organisation_id=first[6],
+        organisation_name=first[7],
+        ambiguous=len(rows) > 1 and bool(rows[1][5]) == bool(first[5]),
+        via="number",
     )
 
 
-def _org_query(e164: str, tenant_id: int) -> Any:
-    match_len = case(
-        (Organisation.switchboard_e164 == e164, len(e164) + 1),
-        else_=func.length(Organisation.number_prefix),
+def _org_match(raw: str, e164: str, row: Sequence[Any]) -> Match:
+    """row: (org_id, name, shared, exact switchboard match)."""
+    org_id, name, shared, exact = row
+    return Match(
+        "organisation",
+        raw,
+        e164=e164,
+        organisation_id=org_id,
+        organisation_name=name,
+        shared=bool(shared),
+        via="switchboard" if exact else "prefix",
     )
-    return (
-        select(
-            Organisation.id,
-            Organisation.name,
-            Organisation.tenant_id,
-            Organisation.switchboard_e164 == e164,
-        )
-        .where(
-            or_(Organisation.tenant_id == tenant_id, Organisation.tenant_id.is_(None)),
-            or_(
-                Organisation.number_prefix.in_(prefixes_of(e164)),
-                Organisation.switchboard_e164 == e164,
-            ),
-        )
-        .order_by(match_len.desc(), Organisation.tenant_id.is_(None), Organisation.id)
-        .limit(1)
+
+
+# Built once: constructing SQLAlchemy statements per call costs more than the query.
+_CONTACT_STMT = (
+    select(
+        Contact.id,
+        Contact.display_name,
+        Contact.vip,
+        Contact.language,
+        Contact.tags,
+        ContactNumber.tenant_id.is_(None),
+        Organisation.id,
+        Organisation.name,
     )
+    .select_from(ContactNumber)
+    .join(Contact, Contact.id == ContactNumber.contact_id)
+    .outerjoin(Organisation, Organisation.id == Contact.organisation_id)
+    .where(
+        ContactNumber.e164 == bindparam("e164"),
+        or_(ContactNumber.tenant_id == bindparam("tenant"), ContactNumber.tenant_id.is_(None)),
+    )
+    .order_by(ContactNumber.tenant_id.is_(None), Contact.vip.desc(), Contact.id)
+    .limit(2)
+)
+_ORG_STMT = (
+    select(
+        Organisation.id,
+        Organisation.name,
+        Organisation.tenant_id.is_(None),
+        Organisation.switchboard_e164 == bindparam("e164"),
+    )
+    .where(
+        or_(Organisation.tenant_id == bindparam("tenant"), Organisation.tenant_id.is_(None)),
+        or_(
+            Organisation.number_prefix.in_(bindparam("prefixes", expanding=True)),
+            Organisation.switchboard_e164 == bindparam("e164"),
+        ),
+    )
+    .order_by(
+        case(
+            (Organisation.switchboard_e164 == bindparam("e164"), 100),
+            else_=func.length(Organisation.number_prefix),
+        ).desc(),
+        Organisation.tenant_id.is_(None),
+        Organisation.id,
+    )
+    .limit(1)
+)
 
 
 class Lookup:
-    """Caller lookup against the database; one short-lived connection per call."""
+    """Caller lookup through SQLAlchemy (any backend); one pooled connection per call."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -132,41 +195,77 @@ class Lookup:
         self, tenant_id: int, caller_raw: str | None, region: str = DEFAULT_REGION
     ) -> Match:
         """Find who is calling ``tenant_id``; see the module doc for the rules."""
-        caller = classify_caller(caller_raw, region)
-        if caller.kind == "anonymous":
-            return Match("anonymous", caller.raw)
-        if caller.kind == "invalid" or caller.e164 is None:
-            return Match("invalid", caller.raw, reason=caller.reason)
-        e164 = caller.e164
+        pre = _pre_check(caller_raw, region)
+        if isinstance(pre, Match):
+            return pre
+        e164, raw = pre, (caller_raw or "").strip()
+        params = {"e164": e164, "tenant": tenant_id}
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(_contact_query(e164, tenant_id))).all()
+            rows = (await conn.execute(_CONTACT_STMT, params)).all()
             if rows:
-                first = rows[0]
-                ambiguous = len(rows) > 1 and (rows[1][5] is None) == (first[5] is None)
-                return Match(
-                    "contact",
-                    caller.raw,
-                    e164=e164,
-                    contact_id=first[0],
-                    display_name=first[1],
-                    vip=bool(first[2]),
-                    language=first[3],
-                    tags=tuple(first[4] or ()),
-                    shared=first[5] is None,
-                    organisation_id=first[6],
-                    organisation_name=first[7],
-                    ambiguous=ambiguous,
-                    via="number",
-                )
-            org = (await conn.execute(_org_query(e164, tenant_id))).first()
+                return _contact_match(raw, e164, rows)
+            org = (await conn.execute(_ORG_STMT, {**params, "prefixes": prefixes_of(e164)})).first()
         if org is not None:
-            return Match(
-                "organisation",
-                caller.raw,
-                e164=e164,
-                organisation_id=org[0],
-                organisation_name=org[1],
-                shared=org[2] is None,
-                via="switchboard" if org[3] else "prefix",
-            )
-        return Match("unknown", caller.raw, e164=e164)
+            return _org_match(raw, e164, org)
+        return Match("unknown", raw, e164=e164)
+
+
+# One statement, one round trip: the contact probe and the organisation probe together.
+PG_LOOKUP_SQL = """
+(SELECT 0 AS k, c.id, c.display_name, c.vip, c.language, c.tags::text AS tags,
+        n.tenant_id IS NULL AS shared, o.id AS org_id, o.name AS org_name, false AS exact
+   FROM crm_contact_numbers n
+   JOIN crm_contacts c ON c.id = n.contact_id
+   LEFT JOIN crm_organisations o ON o.id = c.organisation_id
+  WHERE n.e164 = $1 AND (n.tenant_id = $2 OR n.tenant_id IS NULL)
+  ORDER BY n.tenant_id IS NULL, c.vip DESC, c.id
+  LIMIT 2)
+UNION ALL
+(SELECT 1, NULL, NULL, NULL, NULL, NULL, o.tenant_id IS NULL, o.id, o.name,
+        o.switchboard_e164 IS NOT DISTINCT FROM $1
+   FROM crm_organisations o
+  WHERE (o.tenant_id = $2 OR o.tenant_id IS NULL)
+    AND (o.number_prefix = ANY($3::varchar[]) OR o.switchboard_e164 = $1)
+  ORDER BY CASE WHEN o.switchboard_e164 = $1 THEN 100 ELSE length(o.number_prefix) END DESC,
+           o.tenant_id IS NULL, o.id
+  LIMIT 1)
+"""
+
+
+def asyncpg_dsn(url: str) -> str:
+    """``postgresql+asyncpg://…`` (SQLAlchemy) → ``postgresql://…`` (asyncpg)."""
+    parsed = make_url(url)
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+class PgLookup:
+    """The screen-pop hot path on PostgreSQL: a dedicated asyncpg pool, so a lookup never
+    waits behind the application's other queries, and asyncpg's per-connection prepared
+    statement cache, so each call is one Bind/Execute round trip."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, *, size: int = 4) -> PgLookup:
+        pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=size)
+        return cls(pool)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def lookup(
+        self, tenant_id: int, caller_raw: str | None, region: str = DEFAULT_REGION
+    ) -> Match:
+        """Find who is calling ``tenant_id``; see the module doc for the rules."""
+        pre = _pre_check(caller_raw, region)
+        if isinstance(pre, Match):
+            return pre
+        e164, raw = pre, (caller_raw or "").strip()
+        rows = await self.pool.fetch(PG_LOOKUP_SQL, e164, tenant_id, prefixes_of(e164))
+        contacts = [r[1:9] for r in rows if r[0] == 0]
+        if contacts:
+            return _contact_match(raw, e164, contacts)
+        for r in rows:
+            return _org_match(raw, e164, (r["org_id"], r["org_name"], r["shared"], r["exact"]))
+        return Match("unknown", raw, e164=e164)

@@ -13,7 +13,7 @@ from callcenter.db.models import Tenant
 from callcenter.db.session import Database
 from crm import repository as repo
 from crm.contact import ValidationError, contact_from_mapping
-from crm.lookup import Lookup
+from crm.lookup import CallerLookup, Lookup, PgLookup
 from crm.repository import OrganisationData
 
 
@@ -25,8 +25,20 @@ async def db(pg_url: str) -> AsyncIterator[Database]:
     await database.close()
 
 
+@pytest.fixture(scope="module", params=["sqlalchemy", "asyncpg"])
+async def lookup_impl(request: pytest.FixtureRequest, db: Database) -> AsyncIterator[CallerLookup]:
+    """Both implementations must give the same answers."""
+    if request.param == "sqlalchemy":
+        yield Lookup(db.engine)
+        return
+    fast = await PgLookup.connect(db.url, size=2)
+    yield fast
+    await fast.close()
+
+
 @pytest.fixture(scope="module")
-async def tenants(db: Database) -> tuple[int, int]:
+async def tenants(db: Database, lookup_impl: CallerLookup) -> tuple[int, int]:
+    """Fresh tenants per implementation, so both runs start from the same data."""
     async with db.session() as s:
         a = Tenant(slug=f"a-{uuid.uuid4().hex[:8]}", name="Müller GmbH")
         b = Tenant(slug=f"b-{uuid.uuid4().hex[:8]}", name="Other AG", region="AT")
@@ -42,7 +54,7 @@ async def _contact(db: Database, tenant: int | None, **fields: object) -> int:
 
 
 async def test_exact_number_in_the_tenant_then_shared(
-    db: Database, tenants: tuple[int, int]
+    db: Database, tenants: tuple[int, int], lookup_impl: CallerLookup
 ) -> None:
     a, b = tenants
     mine = await _contact(
@@ -53,9 +65,9 @@ async def test_exact_number_in_the_tenant_then_shared(
         db,
         None,
         display_name="Steuerberater",
-        numbers=[{"type": "work", "number": "+49 171 5550002"}],
+        numbers=[{"type": "work", "number": f"+49 172 {a:07d}"}],  # unique per run
     )
-    lookup = Lookup(db.engine)
+    lookup = lookup_impl
     m = await lookup.lookup(a, "+491715550001")
     assert (m.status, m.contact_id, m.display_name, m.vip, m.language) == (
         "contact", mine, "Anna", True, "en",
@@ -64,15 +76,17 @@ async def test_exact_number_in_the_tenant_then_shared(
     # the same number seen from another tenant: not visible
     assert (await lookup.lookup(b, "+491715550001")).status == "unknown"
     # shared contacts are visible to every tenant
-    m = await lookup.lookup(b, "0049 171 5550002")
+    m = await lookup.lookup(b, f"0049 172 {a:07d}")
     assert (m.status, m.contact_id, m.shared) == ("contact", shared, True)
     # the tenant's own contact wins over a shared one with the same number
-    own = await _contact(db, b, display_name="Own", numbers=[{"number": "+491715550002"}])
-    assert (await lookup.lookup(b, "+491715550002")).contact_id == own
+    own = await _contact(db, b, display_name="Own", numbers=[{"number": f"+49172{a:07d}"}])
+    assert (await lookup.lookup(b, f"+49172{a:07d}")).contact_id == own
 
 
-async def test_anonymous_and_malformed_caller_ids(db: Database, tenants: tuple[int, int]) -> None:
-    lookup = Lookup(db.engine)
+async def test_anonymous_and_malformed_caller_ids(
+    db: Database, tenants: tuple[int, int], lookup_impl: CallerLookup
+) -> None:
+    lookup = lookup_impl
     for raw in (None, "", "anonymous", "Restricted"):
         m = await lookup.lookup(tenants[0], raw)
         assert m.status == "anonymous" and m.label == "Anonymous"
@@ -84,7 +98,7 @@ async def test_anonymous_and_malformed_caller_ids(db: Database, tenants: tuple[i
 
 
 async def test_direct_dial_falls_back_to_the_organisation_by_longest_prefix(
-    db: Database, tenants: tuple[int, int]
+    db: Database, tenants: tuple[int, int], lookup_impl: CallerLookup
 ) -> None:
     a, b = tenants
     async with db.session() as s:
@@ -95,7 +109,7 @@ async def test_direct_dial_falls_back_to_the_organisation_by_longest_prefix(
             s, a, OrganisationData("Müller Vertrieb", number_prefix="030 4711 5")
         )
         assert mueller.number_prefix == "+49304711" and mueller.switchboard_e164 == "+493047110"
-    lookup = Lookup(db.engine)
+    lookup = lookup_impl
     m = await lookup.lookup(a, "030 4711-23")
     assert (m.status, m.organisation_id, m.via) == ("organisation", mueller.id, "prefix")
     m = await lookup.lookup(a, "030 4711-523")
@@ -119,7 +133,9 @@ async def test_organisation_with_a_too_short_prefix_is_refused(
     assert info.value.field == "number_prefix"
 
 
-async def test_duplicates_and_merge(db: Database, tenants: tuple[int, int]) -> None:
+async def test_duplicates_and_merge(
+    db: Database, tenants: tuple[int, int], lookup_impl: CallerLookup
+) -> None:
     a, _ = tenants
     one = await _contact(
         db, a, display_name="Dup One", email="dup@example.de", tags=["a"],
@@ -137,7 +153,7 @@ async def test_duplicates_and_merge(db: Database, tenants: tuple[int, int]) -> N
     assert data.display_name == "Dup One" and data.vip and data.city == "Köln"
     assert data.tags == ("a", "b")
     assert [n.e164 for n in data.numbers] == ["+491715550100", "+491715550101"]
-    m = await Lookup(db.engine).lookup(a, "+491715550101")
+    m = await lookup_impl.lookup(a, "+491715550101")
     assert m.contact_id == one
     async with db.session() as s:
         with pytest.raises(repo.NotFound):
