@@ -1,0 +1,336 @@
+"""Simulated callers: real calls placed inside Asterisk, no SIP traffic generator needed.
+
+A call is an ARI originate of ``Local/<DID>@<inbound context>``. The Local channel's second
+half is the *inbound leg*: it runs the inbound dialplan exactly like a trunk call (DID,
+Stasis, queue). The first half is the *caller*: once the inbound leg answers it runs the
+``[caller-script]`` context, which walks the scenario's steps (wait, send DTMF, play a
+sound) from the channel variable ``CC_SIM_STEPS`` and then hangs up.
+
+Only ARI REST is used (no events websocket), so simulating never displaces the running
+application's websocket, and AMI is not needed at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+import wave
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callcenter.config import Config, PbxConfig
+from callcenter.pbx.ari.errors import AriError
+from callcenter.pbx.ari.rest import AriRest
+from callcenter.pbx.sandbox import Sandbox
+
+CALLER_SCRIPT_CONTEXT = "caller-script"
+_DID = re.compile(r"^\+?[0-9]{1,32}$")
+_CALLER_NUMBER = re.compile(r"^\+?[0-9*#]{0,32}$")
+_DTMF = re.compile(r"^[0-9*#A-Da-d]{1,64}$")
+_MEDIA = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_/.-]{0,200}$")
+_VAR_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+_CALLER_SPEC = re.compile(r"^\s*\"?(?P<name>[^\"<>]*?)\"?\s*<(?P<number>[^<>]*)>\s*$")
+
+
+class ScenarioError(ValueError):
+    """A scenario field is invalid; the message names the field and the value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    """Stay on the line, silent, for ``seconds``."""
+
+    seconds: float
+
+    def encode(self) -> str:
+        if not math.isfinite(self.seconds) or not 0 <= self.seconds <= 86400:
+            raise ScenarioError(f"wait: seconds must be 0..86400, got {self.seconds!r}")
+        return f"w:{self.seconds:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Dtmf:
+    """Send DTMF ``digits`` (0-9, *, #, A-D) to the inbound leg."""
+
+    digits: str
+
+    def encode(self) -> str:
+        if not _DTMF.match(self.digits):
+            raise ScenarioError(f"dtmf: digits must be 0-9, *, #, A-D; got {self.digits!r}")
+        return f"d:{self.digits}"
+
+
+@dataclass(frozen=True, slots=True)
+class Play:
+    """Play ``media`` into the call: an Asterisk sound name (``hello-world``) or an absolute
+    path inside the PBX root without extension (see :func:`import_sound`)."""
+
+    media: str
+
+    def encode(self) -> str:
+        if not _MEDIA.match(self.media.lstrip("/")) or ".." in self.media:
+            raise ScenarioError(
+                f"play: media must be a sound name or path of letters, digits, _ - . /; "
+                f"got {self.media!r}"
+            )
+        return f"p:{self.media}"
+
+
+Step = Wait | Dtmf | Play
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One simulated caller: who calls which number and what they do before hanging up."""
+
+    did: str
+    caller_number: str = ""
+    caller_name: str = ""
+    steps: tuple[Step, ...] = ()
+    # Extra variables for the inbound leg (inherited through the Local channel).
+    inbound_variables: Mapping[str, str] = field(default_factory=dict)
+    ring_timeout: int = 30  # seconds the inbound leg may take to answer
+
+    @classmethod
+    def simple(
+        cls,
+        did: str,
+        caller_number: str = "",
+        caller_name: str = "",
+        *,
+        wait: float = 0.0,
+        dtmf: str = "",
+        play: str = "",
+        hold: float = 5.0,
+    ) -> Scenario:
+        """Wait, then send ``dtmf``, then play ``play``, then stay ``hold`` s, hang up."""
+        steps: list[Step] = []
+        if wait:
+            steps.append(Wait(wait))
+        if dtmf:
+            steps.append(Dtmf(dtmf))
+        if play:
+            steps.append(Play(play))
+        if hold:
+            steps.append(Wait(hold))
+        return cls(did, caller_number, caller_name, tuple(steps))
+
+    def validate(self) -> None:
+        if not _DID.match(self.did):
+            raise ScenarioError(f"did: must be digits with an optional leading +; got {self.did!r}")
+        if not _CALLER_NUMBER.match(self.caller_number):
+            raise ScenarioError(
+                f"caller number: digits, *, # with an optional leading +; "
+                f"got {self.caller_number!r}"
+            )
+        if any(ch in self.caller_name for ch in '"<>\\') or not self.caller_name.isprintable():
+            raise ScenarioError(
+                f"caller name: no quotes, <, >, backslash or control characters; "
+                f"got {self.caller_name!r}"
+            )
+        for name, value in self.inbound_variables.items():
+            if not _VAR_NAME.match(name):
+                raise ScenarioError(f"inbound variable name {name!r} is not a plain name")
+            if not value.isprintable():
+                raise ScenarioError(f"inbound variable {name}: control characters in value")
+        if self.ring_timeout < 1:
+            raise ScenarioError("ring_timeout: must be at least 1 second")
+        self.encode_steps()
+
+    def encode_steps(self) -> str:
+        """The ``CC_SIM_STEPS`` value the ``[caller-script]`` context walks through."""
+        return "^".join(step.encode() for step in self.steps)
+
+    @property
+    def caller_id(self) -> str | None:
+        if not self.caller_number and not self.caller_name:
+            return None
+        return f'"{self.caller_name}" <{self.caller_number}>'
+
+    @property
+    def duration(self) -> float:
+        """Seconds of waiting in the script (DTMF and playback time not included)."""
+        return sum(s.seconds for s in self.steps if isinstance(s, Wait))
+
+
+async def place_call(
+    ari: AriRest, config: PbxConfig, scenario: Scenario, channel_id: str | None = None
+) -> str:
+    """Originate the simulated call; return the caller half's channel id.
+
+    The inbound leg (the Local channel's second half, running ``config.inbound_context``)
+    gets the id ``<channel_id>-in``.
+    """
+    scenario.validate()
+    channel_id = channel_id or f"sim-{uuid.uuid4().hex[:16]}"
+    variables = {"CC_SIM_STEPS": scenario.encode_steps()}
+    # "__" makes Asterisk copy the variable to the inbound half (and onwards).
+    variables.update({f"__{k}": v for k, v in scenario.inbound_variables.items()})
+    await ari.originate(
+        f"Local/{scenario.did}@{config.inbound_context}",
+        context=CALLER_SCRIPT_CONTEXT,
+        extension="s",
+        priority=1,
+        variables=variables,
+        caller_id=scenario.caller_id,
+        timeout=scenario.ring_timeout,
+        channel_id=channel_id,
+        other_channel_id=inbound_leg_id(channel_id),
+    )
+    return channel_id
+
+
+def inbound_leg_id(channel_id: str) -> str:
+    """Channel id of the inbound leg of the simulated call ``channel_id``."""
+    return f"{channel_id}-in"
+
+
+def import_sound(sandbox: Sandbox, source: Path, name: str | None = None) -> str:
+    """Copy an audio file into the instance's sounds dir as 8 kHz mono 16-bit WAV.
+
+    Returns the media path for :class:`Play` (inside the PBX root, without extension).
+    Uses sox for any other format or rate.
+    """
+    if not source.is_file():
+        raise ScenarioError(f"play: audio file {source} does not exist")
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", name or source.stem)[:80] or "sound"
+    target = sandbox.sounds_dir / f"{stem}.wav"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if _is_telephone_wav(source):
+        shutil.copyfile(source, target)
+    else:
+        sox = shutil.which("sox")
+        if sox is None:
+            raise ScenarioError(
+                f"play: {source} is not 8 kHz mono 16-bit WAV and sox is not installed "
+                "(apt-get install sox)"
+            )
+        tmp = target.with_name(f".{target.name}.tmp.wav")
+        proc = subprocess.run(
+            [sox, str(source), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", str(tmp)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise ScenarioError(f"play: sox could not convert {source}: {proc.stderr.strip()}")
+        tmp.replace(target)
+    return sandbox.sound_path(stem)
+
+
+def _is_telephone_wav(path: Path) -> bool:
+    try:
+        with wave.open(str(path)) as w:
+            return bool(
+                w.getframerate() == 8000 and w.getnchannels() == 1 and w.getsampwidth() == 2
+            )
+    except (wave.Error, EOFError, OSError):
+        return False
+
+
+def parse_caller(spec: str) -> tuple[str, str]:
+    """``'Anna Muster <+4930123>'`` → (number, name); a bare number → (number, "")."""
+    match = _CALLER_SPEC.match(spec)
+    if match:
+        return match.group("number").strip(), match.group("name").strip()
+    return spec.strip(), ""
+
+
+# ----------------------------------------------------------------------------- CLI
+def register(subparsers: Any) -> None:
+    """Add ``simulate`` to the top-level parser."""
+    p = subparsers.add_parser(
+        "simulate",
+        help="place simulated calls on the configured PBX",
+        description=(
+            "Place real calls through Asterisk: Local channels into the inbound context "
+            "whose caller side waits, sends DTMF, plays audio and hangs up."
+        ),
+    )
+    p.add_argument("--did", required=True, help="dialled number (DID), e.g. +4930123456")
+    p.add_argument("--calls", type=int, default=1, help="number of calls (default 1)")
+    p.add_argument("--rate", type=float, default=1.0, help="calls per second (default 1)")
+    p.add_argument(
+        "--caller",
+        default="",
+        help='caller id: "+4930555" or "Anna Muster <+4930555>"; {n} is the call number',
+    )
+    p.add_argument("--wait", type=float, default=0.0, help="seconds before sending DTMF")
+    p.add_argument("--dtmf", default="", help="DTMF digits to send after --wait")
+    p.add_argument(
+        "--play",
+        default="",
+        help="audio file (converted to 8 kHz WAV into the PBX) or Asterisk sound name",
+    )
+    p.add_argument("--hold", type=float, default=5.0, help="seconds to stay before hanging up")
+    p.set_defaults(func=_simulate)
+
+
+def _simulate(config: Config, args: argparse.Namespace) -> int:
+    config = config.with_secrets()
+    try:
+        if args.calls < 1:
+            raise ScenarioError(f"--calls must be at least 1, got {args.calls}")
+        if not args.rate > 0:
+            raise ScenarioError(f"--rate must be positive, got {args.rate}")
+        play = args.play
+        if play and (Path(play).is_file() or "." in Path(play).name):
+            play = import_sound(Sandbox(config.pbx, config.app.data_dir), Path(play))
+        scenarios = _scenarios(args, play)
+    except ScenarioError as exc:
+        print(f"callcenter simulate: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_place_all(config, args, scenarios))
+
+
+async def _place_all(
+    config: Config, args: argparse.Namespace, scenarios: Sequence[Scenario]
+) -> int:
+    ari = AriRest(
+        f"http://{config.pbx.host}:{config.pbx.http_port}",
+        config.pbx.ari_username,
+        config.pbx.ari_password,
+        config.pbx.ari_app,
+    )
+    failed = 0
+    try:
+        started = time.monotonic()
+        for i, scenario in enumerate(scenarios):
+            await asyncio.sleep(max(0.0, started + i / args.rate - time.monotonic()))
+            try:
+                channel_id = await place_call(ari, config.pbx, scenario)
+            except AriError as exc:
+                failed += 1
+                print(f"call {i + 1}: FAILED: {exc}", file=sys.stderr)
+                continue
+            who = scenario.caller_id or "(no caller id)"
+            print(
+                f"call {i + 1}: {channel_id} {who} -> {scenario.did} "
+                f"steps [{scenario.encode_steps() or 'hang up'}]"
+            )
+    finally:
+        await ari.close_session()
+    placed = len(scenarios) - failed
+    print(f"placed {placed} of {len(scenarios)} calls to {args.did} on {config.pbx.host}")
+    return 0 if failed == 0 else 1
+
+
+def _scenarios(args: argparse.Namespace, play: str) -> Sequence[Scenario]:
+    out = []
+    for n in range(1, args.calls + 1):
+        number, name = parse_caller(args.caller.replace("{n}", str(n)))
+        scenario = Scenario.simple(
+            args.did, number, name, wait=args.wait, dtmf=args.dtmf, play=play, hold=args.hold
+        )
+        scenario.validate()
+        out.append(scenario)
+    return out
