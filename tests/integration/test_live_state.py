@@ -1,6 +1,7 @@
 """Live state against the real Asterisk 22 and PostgreSQL (issue 2, "done when").
 
-A simulated caller (Local channel into the inbound context, caller script on the other leg)
+A caller placed with callcenter.pbx.simulate (Local channel into the inbound context, caller
+script on the other leg)
 reaches queue ``q-default`` where an auto-answering Local agent picks up: the call shows in
 the live state (waiting, then answered) and, after hang-up, as exactly one call row with
 consistent times. An unanswered caller who gives up is ``abandoned``. Then Asterisk is
@@ -24,7 +25,9 @@ from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
 from callcenter.db.session import Database
 from callcenter.pbx.ami.client import AmiClient
+from callcenter.pbx.ari.rest import AriRest
 from callcenter.pbx.sandbox import Sandbox
+from callcenter.pbx.simulate import Scenario, Wait, place_call
 from callcenter.state.live import LiveState
 from callcenter.state.records import CallRecord
 from callcenter.state.service import LiveStateService
@@ -47,6 +50,7 @@ class Live:
     bus: InProcessBus
     pbx: Sandbox
     config: Config
+    ari: AriRest
 
     async def action(self, name: str, **headers: str) -> None:
         await self.ami.send_action(name, headers, check=True)
@@ -68,17 +72,11 @@ class Live:
         else:
             await self.ami.send_action("QueueRemove", {"Queue": QUEUE, "Interface": AGENT_IF})
 
-    async def place_call(self, caller: str, name: str, steps: str) -> None:
-        await self.action(
-            "Originate",
-            Channel=f"Local/{DID}@{self.config.pbx.inbound_context}",
-            Context="caller-script",
-            Exten="s",
-            Priority="1",
-            Async="true",
-            CallerID=f"{name} <{caller}>",
-            Variable=f"CC_SIM_STEPS={steps}",
-        )
+    async def place_call(self, caller: str, name: str, stay: float) -> str:
+        """A simulated caller (callcenter.pbx.simulate) who stays ``stay`` s after the
+        answer; returns the linkedid (the caller half's channel id)."""
+        scenario = Scenario(DID, caller, name, steps=(Wait(stay),))
+        return await place_call(self.ari, self.config.pbx, scenario)
 
     def call_of(self, caller: str) -> dict[str, Any] | None:
         for call in self.service.snapshot()["calls"]:
@@ -142,7 +140,8 @@ async def live(pbx: Sandbox, pbx_config: Config, pg_url: str) -> AsyncIterator[L
     await ami.start()
     await ami.wait_connected(15)
     await eventually(lambda: service.resyncs >= 1, "the first resync")
-    live = Live(ami, service, repo, bus, pbx, pbx_config)
+    ari = AriRest(f"http://{c.host}:{c.http_port}", c.ari_username, c.ari_password, c.ari_app)
+    live = Live(ami, service, repo, bus, pbx, pbx_config, ari)
     try:
         yield live
     finally:
@@ -151,6 +150,7 @@ async def live(pbx: Sandbox, pbx_config: Config, pg_url: str) -> AsyncIterator[L
                 await ami.send_action("Setvar", {"Variable": name, "Value": value})
             await ami.send_action("QueueRemove", {"Queue": QUEUE, "Interface": AGENT_IF})
             await ami.send_action("Hangup", {"Channel": "/^Local/", "Cause": "16"})
+        await ari.close_session()
         await service.close()
         await ami.close()
         await db.close()
@@ -168,7 +168,7 @@ async def test_answered_call_is_live_then_one_row(live: Live) -> None:
     await asyncio.sleep(0)  # subscribed before the call starts
     caller = "+4930111201"
     t0 = time.time()
-    await live.place_call(caller, "Jürgen Müller", "w:30")
+    linkedid = await live.place_call(caller, "Jürgen Müller", 30)
     waiting = await eventually(
         lambda: next(
             (
@@ -190,7 +190,7 @@ async def test_answered_call_is_live_then_one_row(live: Live) -> None:
         lambda: (c := live.call_of(caller)) and c["phase"] == "answered" and c, "the answer"
     )
     assert answered["agent"] == "Dora"
-    linkedid = answered["linkedid"]
+    assert answered["linkedid"] == linkedid
     record = await row_for(live, linkedid)
     t1 = time.time()
     assert record.outcome == "answered"
@@ -223,9 +223,10 @@ async def test_answered_call_is_live_then_one_row(live: Live) -> None:
 async def test_caller_giving_up_in_queue_is_abandoned(live: Live) -> None:
     await live.agents(ring=0, talk=3, member=False)
     caller = "+4930111202"
-    await live.place_call(caller, "Geduldig", "w:3")
+    linkedid = await live.place_call(caller, "Geduldig", 3)
     call = await eventually(lambda: live.call_of(caller), "the call in the live state")
-    record = await row_for(live, call["linkedid"])
+    assert call["linkedid"] == linkedid
+    record = await row_for(live, linkedid)
     assert record.outcome == "abandoned"
     assert record.answered_at is None and record.agent is None
     # The caller script's 3 s start at the answer; the queue join follows ~0.5 s later.
@@ -239,15 +240,15 @@ async def test_caller_giving_up_in_queue_is_abandoned(live: Live) -> None:
 async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: Live) -> None:
     await live.agents(ring=0, talk=120)
     talking, waiting = "+4930111203", "+4930111204"
-    await live.place_call(talking, "Spricht", "w:120")
+    first = await live.place_call(talking, "Spricht", 120)
     await eventually(
         lambda: (c := live.call_of(talking)) and c["phase"] == "answered", "the first answer"
     )
-    await live.place_call(waiting, "Wartet", "w:120")  # the only agent is busy
+    second = await live.place_call(waiting, "Wartet", 120)  # the only agent is busy
     await eventually(
         lambda: (c := live.call_of(waiting)) and c["phase"] == "queued", "the second caller"
     )
-    lost = {live.call_of(n)["linkedid"]: n for n in (talking, waiting)}  # type: ignore[index]
+    lost = {first: talking, second: waiting}
     expected = cli_channels(live.pbx)
     assert len(expected) >= 4
     assert state_channels(live.service) == expected
