@@ -1,4 +1,4 @@
-"""The ``callcenter`` command: each feature registers its own sub-commands."""
+"""callcenter: telephony and front-desk call center on Asterisk. Each command has --help."""
 
 from __future__ import annotations
 

@@ -12,7 +12,9 @@ from callcenter.bus import Bus, InProcessBus, RedisBus
 
 @pytest.fixture(params=["inprocess", "redis"])
 async def bus(request: pytest.FixtureRequest, redis_url: str) -> AsyncIterator[Bus]:
-    b: Bus = InProcessBus() if request.param == "inprocess" else RedisBus(redis_url, prefix="cc-test:")
+    b: Bus = (
+        InProcessBus() if request.param == "inprocess" else RedisBus(redis_url, prefix="cc-test:")
+    )
     yield b
     await b.close()
 
