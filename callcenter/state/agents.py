@@ -131,8 +131,8 @@ class AgentBoard:
             ),
         }
 
-    def views(self, now: float) -> list[dict[str, Any]]:
-        return [self.agent_view(i, now) for i in sorted(self.by_interface)]
+    def views(self, now: float) -> dict[str, dict[str, Any]]:
+        return {i: self.agent_view(i, now) for i in sorted(self.by_interface)}
 
 
 def _same_presence(a: Member, b: Member) -> bool:

@@ -46,8 +46,11 @@ WATCHED_VARIABLES = frozenset(
 class LiveState:
     """Channels, calls, queues and agents of one PBX, rebuilt from AMI events."""
 
-    def __init__(self, region: str = "DE") -> None:
+    def __init__(self, region: str = "DE", queue_tenants: dict[str, str] | None = None) -> None:
         self.region = region
+        # Which tenant owns a queue (from the tenant configuration; AMI does not know).
+        # Shared pool queues are left out and show tenant None.
+        self.queue_tenants: dict[str, str] = dict(queue_tenants or {})
         self.channels = ChannelTable()
         self.calls: dict[str, Call] = {}
         self.queues: dict[str, QueueState] = {}
@@ -164,11 +167,16 @@ class LiveState:
         return out
 
     def snapshot(self, now: float) -> dict[str, Any]:
-        """JSON-able picture for dashboards; waits are computed at ``now``."""
+        """JSON-able picture for dashboards; waits are computed at ``now``.
+
+        ``calls`` by linkedid, ``queues`` by name (``callers`` in position order, each with
+        its ``wait``; ``tenant`` from :attr:`queue_tenants`), ``agents`` by interface.
+        """
+        tenants = self.queue_tenants
         return {
             "at": now,
-            "calls": [c.view(now, self.region) for c in self.calls.values()],
-            "queues": [self.queues[n].view(now) for n in sorted(self.queues)],
+            "calls": {lid: c.view(now, self.region) for lid, c in self.calls.items()},
+            "queues": {n: self.queues[n].view(now, tenants.get(n)) for n in sorted(self.queues)},
             "agents": self.agents.views(now),
             "channels": len(self.channels),
         }
@@ -366,6 +374,10 @@ class LiveState:
         field = _VARIABLE_FIELDS.get(name)
         if field is not None:
             setattr(call, field, value or None)
+            if name == "CC_TENANT" and call.queue_channel and call.queue in self.queues:
+                waiting = self.queues[call.queue].waiting.get(call.queue_channel)
+                if waiting is not None:
+                    waiting.tenant = call.tenant
         elif name == "CC_OUTCOME":
             call.cc_outcome = value.lower() or None
         elif name == "CC_QUEUE":
@@ -506,6 +518,7 @@ class LiveState:
             joined_at=t,
             caller_num=h.get("CallerIDNum", ""),
             caller_name=h.get("CallerIDName", ""),
+            tenant=call.tenant,
         )
         queue.join(caller)
         if self._resync:
@@ -726,6 +739,7 @@ class LiveState:
         )
         call = self.calls.get(linkedid)
         if call is not None:
+            queue.waiting[uid].tenant = call.tenant
             call.queue = name
             call.queue_channel = uid
             call.position = position

@@ -19,10 +19,12 @@ class WaitingCaller:
     joined_at: float
     caller_num: str
     caller_name: str
+    tenant: str | None = None
 
     def view(self, now: float) -> dict[str, Any]:
         return {
             "uniqueid": self.uniqueid,
+            "tenant": self.tenant,
             "linkedid": self.linkedid,
             "position": self.position,
             "caller_num": self.caller_num,
@@ -86,16 +88,17 @@ class QueueState:
         if self.pbx:
             self.pbx[key] = self.pbx.get(key, 0) + 1
 
-    def view(self, now: float) -> dict[str, Any]:
+    def view(self, now: float, tenant: str | None = None) -> dict[str, Any]:
         waiting = sorted(self.waiting.values(), key=lambda c: c.position)
         longest = max((now - c.joined_at for c in waiting), default=0.0)
         return {
             "name": self.name,
+            "tenant": tenant,
             "strategy": self.strategy,
             "max": self.max,
             "weight": self.weight,
             "service_level": self.service_level,
-            "waiting": [c.view(now) for c in waiting],
+            "callers": [c.view(now) for c in waiting],
             "calls": len(waiting),
             "longest_wait": round(max(0.0, longest), 3),
             "pbx": dict(self.pbx),

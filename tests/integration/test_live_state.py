@@ -79,7 +79,7 @@ class Live:
         return await place_call(self.ari, self.config.pbx, scenario)
 
     def call_of(self, caller: str) -> dict[str, Any] | None:
-        for call in self.service.snapshot()["calls"]:
+        for call in self.service.snapshot()["calls"].values():
             if call["caller"] == caller:
                 return dict(call)
         return None
@@ -173,16 +173,14 @@ async def test_answered_call_is_live_then_one_row(live: Live) -> None:
         lambda: next(
             (
                 w
-                for q in live.service.snapshot()["queues"]
-                if q["name"] == QUEUE
-                for w in q["waiting"]
-                if w["caller_num"] == caller
+                for w in live.service.snapshot()["queues"][QUEUE]["callers"]
+                if w["linkedid"] == linkedid
             ),
             None,
         ),
         "the caller waiting in the queue",
     )
-    assert waiting["position"] == 1
+    assert waiting["position"] == 1 and waiting["caller_num"] == caller
     call = live.call_of(caller)
     assert call is not None and call["phase"] in ("queued", "ringing")
     assert call["did"] == DID and call["queue"] == QUEUE
@@ -263,11 +261,11 @@ async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: L
         await eventually(lambda: fresh.resyncs >= 1, "the fresh instance's resync")
         assert state_channels(fresh) == cli_channels(live.pbx)
         snap = fresh.snapshot()
-        [queue] = [q for q in snap["queues"] if q["name"] == QUEUE]
-        assert [w["caller_num"] for w in queue["waiting"]] == [waiting]
-        assert queue["waiting"][0]["wait"] >= 0
-        assert any(a["interface"] == AGENT_IF and a["in_call"] for a in snap["agents"])
-        phases = {c["caller"]: c["phase"] for c in snap["calls"]}
+        queue = snap["queues"][QUEUE]
+        assert [w["caller_num"] for w in queue["callers"]] == [waiting]
+        assert queue["callers"][0]["wait"] >= 0
+        assert snap["agents"][AGENT_IF]["in_call"] is True
+        phases = {c["caller"]: c["phase"] for c in snap["calls"].values()}
         assert phases == {talking: "answered", waiting: "queued"}
     finally:
         await fresh.close()
@@ -289,7 +287,7 @@ async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: L
     )
     assert time.time() - back_at <= 5.0
     snap = live.service.snapshot()
-    assert snap["calls"] == [] and snap["channels"] == 0
+    assert snap["calls"] == {} and snap["channels"] == 0
     for linkedid in lost:
         record = await row_for(live, linkedid)
         assert record.outcome == "lost"

@@ -119,29 +119,30 @@ def test_answered_call_publishes_lifecycle_events_in_order() -> None:
 
 def test_live_views_while_waiting_and_talking() -> None:
     state, pbx = LiveState(), Pbx()
-    _one, two = pbx.inbound(DID, "+441632960961")
+    one, two = pbx.inbound(DID, "+441632960961")
     pbx.to_queue(two, Q)
     run(state, pbx)
     joined = pbx.t
     snap = state.snapshot(joined + 12.5)
-    [call] = snap["calls"]
+    [call] = snap["calls"].values()
     assert call["phase"] == "queued"
     assert call["caller"] == "+441632960961"
     assert call["wait"] == pytest.approx(12.5)
-    [queue] = snap["queues"]
+    [queue] = snap["queues"].values()
     assert queue["name"] == Q
-    assert [(w["position"], w["wait"]) for w in queue["waiting"]] == [(1, 12.5)]
+    assert [(w["position"], w["wait"]) for w in queue["callers"]] == [(1, 12.5)]
     pbx.wait(12.5)
     a1, _ = pbx.ring_agent(two, Q, "agent1", "Anna")
     run(state, pbx)
-    assert state.snapshot(pbx.t)["calls"][0]["phase"] == "ringing"
+    assert state.snapshot(pbx.t)["calls"][one.linkedid]["phase"] == "ringing"
     pbx.answer(two, a1, queue=Q, agent="agent1", member="Anna", hold=12)
     run(state, pbx)
     snap = state.snapshot(pbx.t + 30)
-    assert snap["calls"][0]["phase"] == "answered"
-    assert snap["calls"][0]["agent"] == "Anna"
-    assert snap["calls"][0]["wait"] == pytest.approx(12.5)
-    assert snap["queues"][0]["waiting"] == []
+    call = snap["calls"][one.linkedid]
+    assert call["phase"] == "answered"
+    assert call["agent"] == "Anna"
+    assert call["wait"] == pytest.approx(12.5)
+    assert snap["queues"][Q]["callers"] == []
 
 
 def test_abandoned_call() -> None:
@@ -278,7 +279,7 @@ def test_blind_transfer_keeps_one_call_until_last_channel() -> None:
     pbx.hangup(a1)
     effects = run(state, pbx)
     assert finished(effects) == []
-    assert state.snapshot(pbx.t)["calls"][0]["channels"] == 3  # one, two, staff
+    assert state.snapshot(pbx.t)["calls"][one.linkedid]["channels"] == 3  # one, two, staff
     pbx.wait(60)
     pbx.hangup(staff)
     pbx.hangup(two)

@@ -42,8 +42,8 @@ def test_positions_move_up_when_a_caller_leaves() -> None:
     pbx.hangup(callers[0])
     pbx.hangup(roots[0])
     effects = run(state, pbx)
-    view = state.snapshot(pbx.t)["queues"][0]
-    assert [(w["position"], w["wait"]) for w in view["waiting"]] == [
+    view = state.snapshot(pbx.t)["queues"]["q"]
+    assert [(w["position"], w["wait"]) for w in view["callers"]] == [
         (1, pytest.approx(20.0)),
         (2, pytest.approx(10.0)),
     ]
@@ -84,7 +84,7 @@ def test_queue_params_and_pbx_counters_follow_events() -> None:
     pbx.answer(two, a1, queue="q", agent="agent1", member="Anna", hold=1)
     pbx.complete(two, a1, queue="q", agent="agent1", member="Anna", hold=1, talk=5)
     run(state, pbx)
-    view = state.snapshot(pbx.t)["queues"][0]
+    view = state.snapshot(pbx.t)["queues"]["q"]
     assert view["strategy"] == "ringall"
     assert view["max"] == 10 and view["weight"] == 3 and view["service_level"] == 20
     assert view["pbx"]["completed"] == 8  # as Asterisk will count it
@@ -103,7 +103,7 @@ def test_agent_status_pause_and_since() -> None:
     # Same state again (e.g. another device-state echo): no event, "since" unchanged.
     member_status(pbx, "q1", "agent1", "Anna")
     assert agent_events(run(state, pbx)) == []
-    [agent] = state.snapshot(pbx.t)["agents"]
+    [agent] = state.snapshot(pbx.t)["agents"].values()
     assert agent["status"] == "not_inuse"
     assert agent["since"] == logged_in
     assert agent["for"] == pytest.approx(30)
@@ -131,7 +131,7 @@ def test_calls_taken_summed_across_queues_and_removal() -> None:
     member_status(pbx, "q2", "agent1", "Anna", calls=4)
     member_status(pbx, "q1", "agent2", "Bernd", status=5)
     run(state, pbx)
-    agents = {a["name"]: a for a in state.snapshot(pbx.t)["agents"]}
+    agents = {a["name"]: a for a in state.snapshot(pbx.t)["agents"].values()}
     assert agents["Anna"]["calls_taken"] == 7
     assert agents["Bernd"]["status"] == "unavailable"
     pbx.event(
@@ -143,4 +143,4 @@ def test_calls_taken_summed_across_queues_and_removal() -> None:
     )
     [event] = agent_events(run(state, pbx))
     assert event["status"] == "logged_out"
-    assert [a["name"] for a in state.snapshot(pbx.t)["agents"]] == ["Anna"]
+    assert [a["name"] for a in state.snapshot(pbx.t)["agents"].values()] == ["Anna"]

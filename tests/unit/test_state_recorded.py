@@ -105,10 +105,10 @@ def test_rebuild_from_recorded_lists() -> None:
     assert not [e for e in effects if isinstance(e, CallFinished)]
     snap = state.snapshot(now)
     assert snap["channels"] == 6
-    phases = {c["caller"]: c["phase"] for c in snap["calls"]}
+    phases = {c["caller"]: c["phase"] for c in snap["calls"].values()}
     assert phases == {"+4930111306": "answered", "+4930111307": "queued"}
-    [queue] = [q for q in snap["queues"] if q["name"] == "q-default"]
-    assert [(w["caller_num"], w["wait"]) for w in queue["waiting"]] == [("+4930111307", 3.0)]
-    assert {q["name"] for q in snap["queues"]} == {"q-default", "q-strict"}
-    [agent] = snap["agents"]
+    queue = snap["queues"]["q-default"]
+    assert [(w["caller_num"], w["wait"]) for w in queue["callers"]] == [("+4930111307", 3.0)]
+    assert set(snap["queues"]) == {"q-default", "q-strict"}
+    [agent] = snap["agents"].values()
     assert (agent["name"], agent["in_call"]) == ("Dora", True)

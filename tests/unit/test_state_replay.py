@@ -58,6 +58,6 @@ def test_recorded_queuestatus_list_rebuilds_members_and_params() -> None:
         state.apply(msg)
     state.end_resync(1795788950.0)
     snap = state.snapshot(1795788950.0)
-    assert [q["name"] for q in snap["queues"]] == ["support"]
-    assert snap["queues"][0]["strategy"] == "ringall"
-    assert sorted(a["name"] for a in snap["agents"]) == ["Anna", "Bernd"]
+    assert list(snap["queues"]) == ["support"]
+    assert snap["queues"]["support"]["strategy"] == "ringall"
+    assert sorted(a["name"] for a in snap["agents"].values()) == ["Anna", "Bernd"]

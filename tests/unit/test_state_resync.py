@@ -118,9 +118,9 @@ def test_asterisk_restart_finishes_every_call_as_lost_at_last_seen() -> None:
     assert done[one.linkedid].record.queued_at is not None
     assert state.calls == {} and len(state.channels) == 0
     snap = state.snapshot(last_seen + 31)
-    assert snap["queues"][0]["waiting"] == []
-    assert snap["queues"][0]["pbx"]["completed"] == 0
-    assert [a["in_call"] for a in snap["agents"]] == [False]
+    assert snap["queues"][Q]["callers"] == []
+    assert snap["queues"][Q]["pbx"]["completed"] == 0
+    assert [a["in_call"] for a in snap["agents"].values()] == [False]
     resynced = [
         e.topic for e in effects if isinstance(e, Publish) and e.event["type"] == "resynced"
     ]
@@ -150,8 +150,8 @@ def test_reconnect_keeps_listed_calls_and_drops_vanished_ones() -> None:
     assert list(waiting) == [two.uniqueid]
     assert waiting[two.uniqueid].joined_at == joined_first  # precise time kept
     snap = state.snapshot(now)
-    assert snap["queues"][0]["waiting"][0]["wait"] == pytest.approx(now - joined_first)
-    assert snap["agents"][0]["calls_taken"] == 2
+    assert snap["queues"][Q]["callers"][0]["wait"] == pytest.approx(now - joined_first)
+    assert snap["agents"]["Local/agent1@agents/n"]["calls_taken"] == 2
 
 
 def test_fresh_process_rebuilds_from_lists_alone() -> None:
@@ -190,7 +190,7 @@ def test_fresh_process_rebuilds_from_lists_alone() -> None:
     effects = run(state, pbx) + state.end_resync(now)
     assert records(effects) == {}
     snap = state.snapshot(now + 5)
-    [call] = snap["calls"]
+    [call] = snap["calls"].values()
     assert call["entered_at"] == pytest.approx(now - 65)
     assert call["queued_at"] == pytest.approx(now - 40)
     assert call["phase"] == "queued"
@@ -198,7 +198,7 @@ def test_fresh_process_rebuilds_from_lists_alone() -> None:
     assert call["tenant"] == "acme"
     assert call["did"] == "+493012345600"
     assert call["caller"] == "+4930111222"
-    [agent] = snap["agents"]
+    [agent] = snap["agents"].values()
     assert agent["paused"] is True
     assert agent["paused_reason"] == "lunch"
     assert agent["since"] == pytest.approx(now - 600)
@@ -260,7 +260,7 @@ def test_queues_and_members_gone_from_the_pbx_are_dropped() -> None:
     run(state, pbx)
     state.end_resync(pbx.t)
     assert list(state.queues) == [Q]
-    assert [a["interface"] for a in state.snapshot(pbx.t)["agents"]] == ["Local/agent1@agents/n"]
+    assert list(state.snapshot(pbx.t)["agents"]) == ["Local/agent1@agents/n"]
 
 
 def test_call_bridged_in_queue_when_rebuilt_counts_as_answered_with_unknown_times() -> None:
@@ -282,7 +282,7 @@ def test_call_bridged_in_queue_when_rebuilt_counts_as_answered_with_unknown_time
     state.apply(pbx.core_show_channel(root, "00:02:00"))
     state.apply(pbx.core_show_channel(caller, "00:02:00", bridge="b-9"))
     state.end_resync(now)
-    assert state.snapshot(now)["calls"][0]["phase"] == "answered"
+    assert state.snapshot(now)["calls"][root.linkedid]["phase"] == "answered"
     pbx.wait(30)
     pbx.hangup(caller)
     pbx.hangup(root)

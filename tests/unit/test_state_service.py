@@ -142,7 +142,7 @@ async def test_connect_runs_resync_and_finishes_vanished_calls_as_lost() -> None
     assert row.outcome == "lost"
     assert row.ended_at.timestamp() == pytest.approx(pbx.t + 1)
     snap = service.snapshot()
-    assert snap["calls"] == [] and snap["connected"] is True
+    assert snap["calls"] == {} and snap["connected"] is True
     assert service.resyncs == 2
     await service.close()
 
