@@ -112,11 +112,7 @@ def _changes(before: ContactData, after: ContactData) -> list[str]:
     return [f for f in _COMPARED if getattr(before, f) != getattr(after, f)]
 
 
-def _keys(data: ContactData) -> set[str]:
-    keys = {f"tel:{n.e164}" for n in data.numbers}
-    if data.email:
-        keys.add(f"mail:{data.email.lower()}")
-    return keys
+_keys = repo.duplicate_keys
 
 
 async def import_contacts(
@@ -131,6 +127,7 @@ async def import_contacts(
     report = ImportReport(dry_run=dry_run, errors=list(errors))
     plans: list[_Plan] = []
     by_key: dict[str, _Plan] = {}
+    known = await repo.duplicate_index(session, tenant_id, [d for _, d in rows])
     for line, incoming in rows:
         data = incoming
         earlier = next((by_key[k] for k in _keys(data) if k in by_key), None)
@@ -143,7 +140,7 @@ async def import_contacts(
                           detail=f"same number or e-mail as line {earlier.line}")
             )  # fmt: skip
             continue
-        dup_ids = await repo.find_duplicates(session, tenant_id, data)
+        dup_ids = sorted({cid for k in _keys(data) for cid in known.get(k, ())})
         existing = None
         if dup_ids:
             contact = await repo.get_contact(session, dup_ids[0], tenant_id)
@@ -156,12 +153,15 @@ async def import_contacts(
         report.rows.append(row)
         for k in _keys(data):
             by_key.setdefault(k, plan)
+    new = [p for p in plans if p.existing is None]
+    if new and not dry_run:
+        created = await repo.create_contacts(session, tenant_id, [p.data for p in new])
+        for p, contact in zip(new, created, strict=True):
+            p.report.contact_id = contact.id
     for plan in plans:
         row = plan.report
         if plan.existing is None:
             row.action = "create"
-            if not dry_run:
-                row.contact_id = (await repo.create_contact(session, tenant_id, plan.data)).id
             continue
         # keep the stored source: an import adding a number does not make it "imported"
         final = replace(plan.data, source=plan.existing.source)

@@ -321,6 +321,75 @@ async def find_duplicates(
     return list(rows)
 
 
+def duplicate_keys(data: ContactData) -> set[str]:
+    """What makes two contacts of a tenant duplicates: a normalised number or the e-mail."""
+    keys = {f"tel:{n.e164}" for n in data.numbers}
+    if data.email:
+        keys.add(f"mail:{data.email.lower()}")
+    return keys
+
+
+async def duplicate_index(
+    session: AsyncSession, tenant_id: int | None, datas: Sequence[ContactData], chunk: int = 1000
+) -> dict[str, list[int]]:
+    """For many candidates at once (imports): duplicate key → ids of the tenant's contacts."""
+    e164s = sorted({n.e164 for d in datas for n in d.numbers})
+    emails = sorted({d.email.lower() for d in datas if d.email})
+    index: dict[str, list[int]] = {}
+    num_scope = (
+        ContactNumber.tenant_id.is_(None)
+        if tenant_id is None
+        else ContactNumber.tenant_id == tenant_id
+    )
+    for i in range(0, len(e164s), chunk):
+        rows = await session.execute(
+            select(ContactNumber.e164, ContactNumber.contact_id).where(
+                ContactNumber.e164.in_(e164s[i : i + chunk]), num_scope
+            )
+        )
+        for e164, cid in rows:
+            index.setdefault(f"tel:{e164}", []).append(cid)
+    scope = Contact.tenant_id.is_(None) if tenant_id is None else Contact.tenant_id == tenant_id
+    for i in range(0, len(emails), chunk):
+        rows = await session.execute(
+            select(Contact.email_norm, Contact.id).where(
+                Contact.email_norm.in_(emails[i : i + chunk]), scope
+            )
+        )
+        for email, cid in rows:
+            index.setdefault(f"mail:{email}", []).append(cid)
+    return index
+
+
+async def create_contacts(
+    session: AsyncSession, tenant_id: int | None, datas: Sequence[ContactData]
+) -> list[Contact]:
+    """Batch :func:`create_contact`: two multi-row INSERTs instead of two per contact."""
+    orgs: dict[str, int | None] = {}
+    contacts = []
+    for data in datas:
+        contact = Contact(tenant_id=tenant_id)
+        _apply(contact, data)
+        if data.organisation:
+            key = data.organisation.lower()
+            if key not in orgs:
+                org = await organisation_by_name(session, tenant_id, data.organisation, create=True)
+                orgs[key] = org.id if org else None
+            contact.organisation_id = orgs[key]
+        contacts.append(contact)
+    session.add_all(contacts)
+    await session.flush()
+    session.add_all(
+        ContactNumber(
+            contact_id=c.id, tenant_id=tenant_id, kind=n.kind, raw=n.raw, e164=n.e164, position=pos
+        )
+        for c, data in zip(contacts, datas, strict=True)
+        for pos, n in enumerate(data.numbers)
+    )
+    await session.flush()
+    return contacts
+
+
 def merged(keep: ContactData, other: ContactData) -> ContactData:
     """Pure merge rule: ``keep`` wins where it has a value; numbers, tags and notes unite."""
     numbers = list(keep.numbers)
