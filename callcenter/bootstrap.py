@@ -35,6 +35,7 @@ class Services:
     ami: Any = None
     ari: Any = None
     live: Any = None
+    stasis: Any = None  # StasisDispatcher: features register their Stasis purposes
     checks: list[Check] = field(default_factory=list)
     http_setups: list[Callable[[web.Application], None]] = field(default_factory=list)
     lifecycles: list[Lifecycle] = field(default_factory=list)
@@ -89,6 +90,8 @@ def wire_pbx(services: Services) -> None:
     """AMI client, live state and its runner; started and stopped with the app."""
     from callcenter.db.calls import CallRepository
     from callcenter.pbx.ami.client import AmiClient
+    from callcenter.pbx.ari.client import AriClient
+    from callcenter.pbx.stasis import StasisDispatcher
     from callcenter.state.live import LiveState
     from callcenter.state.service import LiveStateService
 
@@ -100,14 +103,28 @@ def wire_pbx(services: Services) -> None:
         services.bus,
         CallRepository(services.db),
     )
-    services.ami, services.live = ami, live
-    services.metrics.add_snapshot_source(live.snapshot)
+    ari = AriClient.from_config(config.pbx)
+    services.ami, services.ari, services.live = ami, ari, live
+    metrics = services.metrics
+    metrics.add_snapshot_source(live.snapshot)
+    metrics.add_latency_source("ari", ari.latency.summary)
+    ami.add_event_listener(lambda _msg: metrics.ami_events.inc())
+
+    async def count_ari(_event: Any) -> None:
+        metrics.ari_events.inc()
+
+    ari.add_handler(count_ari)
+    services.stasis = StasisDispatcher(ari)
+    ari.add_handler(services.stasis)
     services.checks.append(_ami_check(ami, config))
+    services.checks.append(_ari_check(ari, config))
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await live.start()
         await ami.start()
+        await ari.start()
         yield
+        await ari.close()
         await ami.close()
         await live.close()
 
@@ -123,6 +140,21 @@ def _ami_check(ami: Any, config: Config) -> Check:
         return ComponentHealth("ami", False, f"not connected to {where}: {status.last_error}")
 
     return ami_health
+
+
+def _ari_check(ari: Any, config: Config) -> Check:
+    async def ari_health() -> ComponentHealth:
+        where = f"http://{config.pbx.host}:{config.pbx.http_port}/ari"
+        if not ari.connected:
+            return ComponentHealth(
+                "ari", False, f"events websocket down ({where}): {ari.last_error}"
+            )
+        info = await ari.asterisk_info()
+        return ComponentHealth(
+            "ari", True, f"app {config.pbx.ari_app!r} registered at {where}; {info.version}"
+        )
+
+    return ari_health
 
 
 def wire_features(services: Services) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -23,12 +23,6 @@ class Metrics:
             "callcenter_ami_reconnects", "AMI connections re-established", registry=r
         )
         self.ari_events = Counter("callcenter_ari_events", "ARI events received", registry=r)
-        self.ari_request_seconds = Histogram(
-            "callcenter_ari_request_seconds",
-            "ARI REST round trip",
-            buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-            registry=r,
-        )
         self.calls_finished = Counter(
             "callcenter_calls_finished", "Finished calls by outcome", ["outcome"], registry=r
         )
@@ -42,6 +36,10 @@ class Metrics:
     def add_snapshot_source(self, snapshot: Callable[[], dict[str, Any]]) -> None:
         """Expose queue and agent gauges computed from the live-state snapshot at scrape time."""
         self.registry.register(_SnapshotCollector(snapshot))
+
+    def add_latency_source(self, name: str, summary: Callable[[], Any]) -> None:
+        """Expose recent round-trip percentiles (p50/p99/max) of a client, e.g. ARI REST."""
+        self.registry.register(_LatencyCollector(name, summary))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -68,3 +66,19 @@ class _SnapshotCollector(Collector):
         yield waiting
         yield longest
         yield calls
+
+
+class _LatencyCollector(Collector):
+    def __init__(self, name: str, summary: Callable[[], Any]) -> None:
+        self._name, self._summary = name, summary
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        s = self._summary()
+        family = GaugeMetricFamily(
+            f"callcenter_{self._name}_request_seconds",
+            f"{self._name} round trip over recent requests",
+            labels=["quantile"],
+        )
+        for label, value in (("0.5", s.p50), ("0.99", s.p99), ("1", s.max)):
+            family.add_metric([label], value)
+        yield family
