@@ -602,7 +602,8 @@ def _is_our_asterisk(pid: int, conf_path: str) -> bool:
         conf_path.encode() in argv
         and b"-f" in argv
         and b"-rx" not in argv
-        and argv[0].endswith(b"asterisk")
+        # Right after spawn the process may still be `chroot ROOT asterisk ...`.
+        and any(a.endswith(b"asterisk") for a in argv[:3])
     )
 
 

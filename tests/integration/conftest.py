@@ -6,14 +6,17 @@ base+88, SIP base+60, RTP base+1000..base+1999), so parallel sessions of differe
 developers do not collide when they pick different bases and instance names.
 
 Fixtures: ``pbx_config`` (Config with secrets), ``pbx`` (a started Sandbox), ``ari`` (a
-connected ARI client with its events websocket open, fresh per test). Tests that use
-``pbx`` or ``ari`` get the ``pbx`` marker automatically.
+connected ARI client with its events websocket open, fresh per test), ``pbx_factory``
+(extra, unstarted instances on free ports for tests that kill or restart Asterisk: the
+shared ``pbx`` must never be killed, other tests' queue members and state live in it).
+Tests that use any of them get the ``pbx`` marker automatically.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -24,7 +27,7 @@ from callcenter.pbx.sandbox import Sandbox
 if TYPE_CHECKING:
     from callcenter.pbx.ari import AriClient
 
-PBX_FIXTURES = {"pbx", "ari"}
+PBX_FIXTURES = {"pbx", "ari", "pbx_factory"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -91,3 +94,41 @@ async def ari(pbx: Sandbox, pbx_config: Config) -> AsyncIterator[AriClient]:
         yield client
     finally:
         await client.close()
+
+
+SandboxFactory = Callable[[], Sandbox]
+
+
+@pytest.fixture
+def pbx_factory(pbx_config: Config) -> Iterator[SandboxFactory]:
+    """Make extra Asterisk instances (not started) on ports base+300.., stopped afterwards.
+
+    Call ``pbx_factory()`` up to 7 times per test; each gets its own instance name and ports.
+    """
+    made: list[Sandbox] = []
+
+    def make() -> Sandbox:
+        n = len(made) + 1
+        if n > 7:
+            raise RuntimeError("pbx_factory: at most 7 extra instances per test")
+        base = test_port_base() + 200 + n * 100
+        cfg = dataclasses.replace(
+            pbx_config.pbx,
+            instance=f"{pbx_config.pbx.instance}_x{n}",
+            ami_port=base + 38,
+            http_port=base + 88,
+            sip_port=base + 60,
+            rtp_start=base + 2,
+            rtp_end=base + 30,
+        )
+        sandbox = Sandbox(cfg, pbx_config.app.data_dir)
+        sandbox.down()
+        sandbox.reset()
+        made.append(sandbox)
+        return sandbox
+
+    try:
+        yield make
+    finally:
+        for sandbox in made:
+            sandbox.down()

@@ -14,6 +14,8 @@ from callcenter.config import Config
 from callcenter.pbx.ari import AriClient, AriError, AriEvent, Subscription, for_channel, query
 from callcenter.pbx.sandbox import Sandbox
 
+from .conftest import SandboxFactory
+
 
 def _id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -287,22 +289,32 @@ async def test_unreachable_pbx_is_reported(pbx_config: Config) -> None:
         await client.close()
 
 
-async def test_reconnects_after_asterisk_is_killed(ari: AriClient, pbx: Sandbox) -> None:
+async def test_reconnects_after_asterisk_is_killed(pbx_factory: SandboxFactory) -> None:
+    # A spare instance: the shared one must keep its state for other tests.
+    pbx = pbx_factory()
+    pbx.up()
+    ari = AriClient.from_config(pbx.config)
     reconnected = asyncio.Event()
 
     async def on_connect() -> None:
         reconnected.set()
 
     ari.on_connect(on_connect)
-    first = ari.connects
-    pbx.kill()
-    await ari.wait_disconnected(timeout=10)
-    assert not ari.connected
-    await asyncio.to_thread(pbx.up)
-    await ari.wait_connected(timeout=20)
-    await asyncio.wait_for(reconnected.wait(), 5)
-    assert ari.connects == first + 1
-    # The app is registered again: a new call reaches it.
-    with ari.subscribe() as events:
-        channel_id = await _caller_in_stasis(ari, events)
-        await _hangup_quietly(ari, channel_id)
+    await ari.start()
+    try:
+        await ari.wait_connected(timeout=10)
+        assert ari.connects == 1
+        reconnected.clear()
+        pbx.kill()
+        await ari.wait_disconnected(timeout=10)
+        assert not ari.connected
+        await asyncio.to_thread(pbx.up)
+        await ari.wait_connected(timeout=20)
+        await asyncio.wait_for(reconnected.wait(), 5)
+        assert ari.connects == 2
+        # The app is registered again: a new call reaches it.
+        with ari.subscribe() as events:
+            channel_id = await _caller_in_stasis(ari, events)
+            await _hangup_quietly(ari, channel_id)
+    finally:
+        await ari.close()

@@ -13,7 +13,7 @@ from callcenter.config import Config
 from callcenter.pbx.cli import register
 from callcenter.pbx.sandbox import Sandbox, SandboxError, TemplateError, render_template
 
-from .conftest import test_port_base
+from .conftest import SandboxFactory
 
 
 def test_render_fills_lowercase_placeholders_and_keeps_dialplan_variables() -> None:
@@ -76,42 +76,41 @@ def test_generated_file_name_must_be_plain(pbx: Sandbox) -> None:
         pbx.write_generated("../etc/manager.conf", "")
 
 
-def test_two_instances_run_at_once(pbx: Sandbox, pbx_config: Config) -> None:
-    base = test_port_base() + 300
-    other_cfg = dataclasses.replace(
-        pbx_config.pbx,
-        instance=f"{pbx_config.pbx.instance}_second",
-        ami_port=base + 38,
-        http_port=base + 88,
-        sip_port=base + 60,
-        rtp_start=base + 100,
-        rtp_end=base + 199,
-    )
-    other = Sandbox(other_cfg, pbx_config.app.data_dir)
-    other.down()
-    try:
-        st = other.up()
-        assert st.running and st.pid != pbx.status().pid
-        assert pbx.running()
-        assert other.ari_info()["system"] is not None
-        assert pbx.ari_info()["system"] is not None
-        assert other.instance_dir != pbx.instance_dir
-    finally:
-        assert other.down()
+def test_two_instances_run_at_once(
+    pbx: Sandbox, pbx_factory: SandboxFactory, pbx_config: Config
+) -> None:
+    other = pbx_factory()
+    st = other.up()
+    assert st.running and st.pid != pbx.status().pid
+    assert pbx.running()
+    assert other.ari_info()["system"] is not None
+    assert pbx.ari_info()["system"] is not None
+    assert other.instance_dir != pbx.instance_dir
+    assert other.down()
     assert not other.running()
     assert pbx.running()
 
 
-def test_kill_then_start_again(pbx: Sandbox) -> None:
-    old = pbx.read_pid()
-    pbx.kill()
-    assert not pbx.running()
-    assert pbx.pid_file.exists()  # stale pid file left behind, as after a real crash
+def test_kill_then_start_again(pbx_factory: SandboxFactory) -> None:
+    sandbox = pbx_factory()
+    sandbox.up()
+    old = sandbox.read_pid()
+    sandbox.kill()
+    assert not sandbox.running()
+    assert sandbox.pid_file.exists()  # stale pid file left behind, as after a real crash
     with pytest.raises(SandboxError, match="not running"):
-        pbx.cli("core show uptime")
-    st = pbx.up()
+        sandbox.cli("core show uptime")
+    st = sandbox.up()
     assert st.running and st.pid != old
-    assert "uptime" in pbx.cli("core show uptime").lower()
+    assert "uptime" in sandbox.cli("core show uptime").lower()
+
+
+def test_port_in_use_is_reported(pbx: Sandbox, pbx_factory: SandboxFactory) -> None:
+    clash = pbx_factory()
+    clash.config = dataclasses.replace(clash.config, http_port=pbx.config.http_port)
+    with pytest.raises(SandboxError, match=r"http_port .* already in use"):
+        clash.up()
+    assert not clash.running()
 
 
 def test_up_is_idempotent(pbx: Sandbox) -> None:
