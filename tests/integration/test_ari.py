@@ -202,6 +202,9 @@ async def test_continue_in_dialplan(ari: AriClient, events: Subscription) -> Non
     try:
         await ari.set_var(channel_id, "CC_TEST", "kept")
         assert await ari.get_var(channel_id, "CC_TEST") == "kept"
+        assert await ari.get_var(channel_id, "CC_NEVER_SET") is None
+        with pytest.raises(AriError, match="Channel not found"):
+            await ari.get_var("no-such-channel", "CC_TEST")
         await ari.continue_in_dialplan(channel_id, "agents", "agent7", 1)
         await events.wait_for("StasisEnd", for_channel(channel_id))
         for _ in range(50):  # the dialplan runs asynchronously after StasisEnd

@@ -344,10 +344,16 @@ class AriRest:
         params = {"variable": name, "value": value}
         await self.request("POST", f"/channels/{_seg(channel_id)}/variable", params)
 
-    async def get_var(self, channel_id: str, name: str) -> str:
-        data = await self.request(
-            "GET", f"/channels/{_seg(channel_id)}/variable", {"variable": name}
-        )
+    async def get_var(self, channel_id: str, name: str) -> str | None:
+        """A channel variable or function value; None when the variable is not set."""
+        try:
+            data = await self.request(
+                "GET", f"/channels/{_seg(channel_id)}/variable", {"variable": name}
+            )
+        except AriError as exc:
+            if exc.status == 404 and "variable" in exc.message.lower():
+                return None
+            raise
         return str((data or {}).get("value") or "")
 
     async def moh_start(self, channel_id: str, moh_class: str | None = None) -> None:
