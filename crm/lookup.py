@@ -211,20 +211,24 @@ class Lookup:
 
 
 # One statement, one round trip: the contact probe and the organisation probe together.
+# The organisation probe runs only when no contact matched (a one-time InitPlan filter).
 PG_LOOKUP_SQL = """
-(SELECT 0 AS k, c.id, c.display_name, c.vip, c.language, c.tags::text AS tags,
-        n.tenant_id IS NULL AS shared, o.id AS org_id, o.name AS org_name, false AS exact
-   FROM crm_contact_numbers n
-   JOIN crm_contacts c ON c.id = n.contact_id
-   LEFT JOIN crm_organisations o ON o.id = c.organisation_id
-  WHERE n.e164 = $1 AND (n.tenant_id = $2 OR n.tenant_id IS NULL)
-  ORDER BY n.tenant_id IS NULL, c.vip DESC, c.id
-  LIMIT 2)
+WITH c AS MATERIALIZED (
+  SELECT 0 AS k, c.id, c.display_name, c.vip, c.language, c.tags::text AS tags,
+         n.tenant_id IS NULL AS shared, o.id AS org_id, o.name AS org_name, false AS exact
+    FROM crm_contact_numbers n
+    JOIN crm_contacts c ON c.id = n.contact_id
+    LEFT JOIN crm_organisations o ON o.id = c.organisation_id
+   WHERE n.e164 = $1 AND (n.tenant_id = $2 OR n.tenant_id IS NULL)
+   ORDER BY n.tenant_id IS NULL, c.vip DESC, c.id
+   LIMIT 2)
+SELECT * FROM c
 UNION ALL
 (SELECT 1, NULL, NULL, NULL, NULL, NULL, o.tenant_id IS NULL, o.id, o.name,
         o.switchboard_e164 IS NOT DISTINCT FROM $1
    FROM crm_organisations o
-  WHERE (o.tenant_id = $2 OR o.tenant_id IS NULL)
+  WHERE NOT EXISTS (SELECT 1 FROM c)
+    AND (o.tenant_id = $2 OR o.tenant_id IS NULL)
     AND (o.number_prefix = ANY($3::varchar[]) OR o.switchboard_e164 = $1)
   ORDER BY CASE WHEN o.switchboard_e164 = $1 THEN 100 ELSE length(o.number_prefix) END DESC,
            o.tenant_id IS NULL, o.id

@@ -103,7 +103,15 @@ class ContactNumber(Base):
     """One phone number of a contact, as entered and in E.164."""
 
     __tablename__ = "crm_contact_numbers"
-    __table_args__ = (Index("ix_crm_contact_numbers_e164_tenant", "e164", "tenant_id"),)
+    # Covering index: the lookup reads contact_id from the index without a heap visit.
+    __table_args__ = (
+        Index(
+            "ix_crm_contact_numbers_e164_tenant",
+            "e164",
+            "tenant_id",
+            postgresql_include=["contact_id"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(bigint_pk(), primary_key=True)
     contact_id: Mapped[int] = mapped_column(

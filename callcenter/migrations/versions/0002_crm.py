@@ -114,7 +114,12 @@ def upgrade() -> None:
     )
     index(t, "contact_id")
     # The screen-pop index: equality on e164, tenant filter read from the index itself.
-    op.create_index("ix_crm_contact_numbers_e164_tenant", t, ["e164", "tenant_id"])
+    op.create_index(
+        "ix_crm_contact_numbers_e164_tenant",
+        t,
+        ["e164", "tenant_id"],
+        postgresql_include=["contact_id"],
+    )
 
     t = "crm_notes"
     op.create_table(
