@@ -40,6 +40,7 @@ from ivr.routing import (
     EnterQueue,
     Language,
     Overflow,
+    QueueDecision,
     QueueLoad,
     decide_queue,
     is_vip,
@@ -212,7 +213,7 @@ class IvrSession:
         assert node is not None
         if self._after == "await_input":
             self._counter += 1
-            self._timer = f"{self.session_id}:t{self._counter}"
+            self._timer = f"{self.session_id}-t{self._counter}"
             self.state = "waiting"
             return [StartTimer(self._timer, node.timeout)]
         if self._after == "next":
@@ -230,7 +231,7 @@ class IvrSession:
         if not media:
             return self._continue(now)
         self._counter += 1
-        self._playback = f"{self.session_id}:p{self._counter}"
+        self._playback = f"{self.session_id}-p{self._counter}"
         self.state = "playing"
         return [Play(self._playback, media, self.language.code)]
 
@@ -265,6 +266,7 @@ class IvrSession:
             "CC_CRM_ID": self.call.crm_contact_id or "",
             "CC_VIP": "1" if is_vip(self.tenant, self.call) else "0",
             "CC_DID": self.call.did,
+            "CC_CALLER": self.call.caller_e164 or "",
         }
 
     def _hand_off(self, node: Node) -> list[Effect]:
@@ -290,21 +292,25 @@ class IvrSession:
     def _queue_effect(self, node: Node, variables: dict[str, str]) -> Effect:
         decision = decide_queue(self.tenant, node.queue, self.call, self.language,
                                 self._loads())
-        lang = self.language.code
-        if isinstance(decision, EnterQueue):
-            return ContinueToQueue(decision.queue, max(decision.priority, self.priority),
+        return queue_decision_effect(self.tenant, decision, variables, self.priority)
+
+
+def queue_decision_effect(tenant: Tenant, decision: QueueDecision, variables: dict[str, str],
+                          priority: int) -> Effect:
+    """The hand-off effect for a queue decision (used by queue nodes and queue DIDs)."""
+    lang = decision.language.code
+    if isinstance(decision, EnterQueue):
+        return ContinueToQueue(decision.queue, max(decision.priority, priority), variables)
+    if isinstance(decision, Overflow):
+        variables = {**variables, "CC_OVERFLOW": decision.reason}
+        if decision.action == "queue" and decision.target_queue:
+            return ContinueToQueue(decision.target_queue, max(decision.priority, priority),
                                    variables)
-        if isinstance(decision, Overflow):
-            variables = {**variables, "CC_OVERFLOW": decision.reason}
-            if decision.action == "queue" and decision.target_queue:
-                return ContinueToQueue(decision.target_queue,
-                                       max(decision.priority, self.priority), variables)
-            if decision.action == "callback":
-                return OfferCallback(decision.from_queue, self.call.caller_e164, lang, variables,
-                                     decision.reason)
-            return SendToVoicemail(decision.mailbox, lang, variables, decision.reason)
-        return SendToVoicemail(self.tenant.routing.voicemail_box, lang, variables,
-                               decision.reason)
+        caller = variables.get("CC_CALLER") or None
+        if decision.action == "callback":
+            return OfferCallback(decision.from_queue, caller, lang, variables, decision.reason)
+        return SendToVoicemail(decision.mailbox, lang, variables, decision.reason)
+    return SendToVoicemail(tenant.routing.voicemail_box, lang, variables, decision.reason)
 
 
 def _outcome_of(effects: list[Effect]) -> str:

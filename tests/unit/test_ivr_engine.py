@@ -117,8 +117,8 @@ SCENARIOS: list[tuple[str, dict[str, object], list[tuple[str, list[str]]]]] = [
     ("stale playback end and stale timer are ignored", {}, [
         ("start", START),
         ("dtmf:9", ["stop", "play:sound:/rec/acme/de/hours@de"]),
-        ("finished:c1:p1", []),
-        ("timeout:c1:t0", []),
+        ("finished:c1-p1", []),
+        ("timeout:c1-t0", []),
         ("finished", [MAIN_MENU]),
     ]),
     ("invalid input: retry prompts, then receptionist", {}, [
@@ -283,9 +283,10 @@ def test_hand_off_variables() -> None:
     driver.step("start", OPEN)
     driver.step("dtmf:1", OPEN)
     effects = driver.session.on_dtmf("1", OPEN)
-    assert effects == [StopPlayback("c1:p2"), ContinueToQueue("q-acme-de", 10, {
+    assert effects == [StopPlayback("c1-p2"), ContinueToQueue("q-acme-de", 10, {
         "CC_TENANT": "acme", "CC_LANGUAGE": "de", "CC_IVR_PATH": "welcome>check>main>reception",
-        "CC_CRM_ID": "", "CC_VIP": "1", "CC_DID": "+49891111110"})]
+        "CC_CRM_ID": "", "CC_VIP": "1", "CC_DID": "+49891111110",
+        "CC_CALLER": "+491701234567"})]
 
 
 def test_runtime_loop_guard() -> None:
