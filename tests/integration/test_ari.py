@@ -203,7 +203,7 @@ async def test_continue_in_dialplan(ari: AriClient, events: Subscription) -> Non
         await ari.set_var(channel_id, "CC_TEST", "kept")
         assert await ari.get_var(channel_id, "CC_TEST") == "kept"
         assert await ari.get_var(channel_id, "CC_NEVER_SET") is None
-        with pytest.raises(AriError, match="Channel not found"):
+        with pytest.raises(AriError, match="channel was not found"):
             await ari.get_var("no-such-channel", "CC_TEST")
         await ari.continue_in_dialplan(channel_id, "agents", "agent7", 1)
         await events.wait_for("StasisEnd", for_channel(channel_id))
