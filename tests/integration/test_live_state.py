@@ -85,15 +85,22 @@ class Live:
         return None
 
 
-async def eventually(check: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
+async def eventually(
+    check: Callable[[], Any],
+    what: str,
+    timeout: float = 15.0,
+    show: Callable[[], object] | None = None,
+) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` (and
+    ``show()``, the state that did not match)."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+            seen = f"; seen: {show()!r}" if show is not None else ""
+            pytest.fail(f"timed out after {timeout} s waiting for {what}{seen}")
         await asyncio.sleep(0.05)
 
 
@@ -179,13 +186,16 @@ async def test_answered_call_is_live_then_one_row(live: Live) -> None:
             None,
         ),
         "the caller waiting in the queue",
+        show=lambda: (live.service.snapshot()["queues"], live.call_of(caller)),
     )
     assert waiting["position"] == 1 and waiting["caller_num"] == caller
     call = live.call_of(caller)
     assert call is not None and call["phase"] in ("queued", "ringing")
     assert call["did"] == DID and call["queue"] == QUEUE
     answered = await eventually(
-        lambda: (c := live.call_of(caller)) and c["phase"] == "answered" and c, "the answer"
+        lambda: (c := live.call_of(caller)) and c["phase"] == "answered" and c,
+        "the answer",
+        show=lambda: live.call_of(caller),
     )
     assert answered["agent"] == "Dora"
     assert answered["linkedid"] == linkedid
@@ -240,11 +250,15 @@ async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: L
     talking, waiting = "+4930111203", "+4930111204"
     first = await live.place_call(talking, "Spricht", 120)
     await eventually(
-        lambda: (c := live.call_of(talking)) and c["phase"] == "answered", "the first answer"
+        lambda: (c := live.call_of(talking)) and c["phase"] == "answered",
+        "the first answer",
+        show=lambda: live.call_of(talking),
     )
     second = await live.place_call(waiting, "Wartet", 120)  # the only agent is busy
     await eventually(
-        lambda: (c := live.call_of(waiting)) and c["phase"] == "queued", "the second caller"
+        lambda: (c := live.call_of(waiting)) and c["phase"] == "queued",
+        "the second caller",
+        show=lambda: live.call_of(waiting),
     )
     lost = {first: talking, second: waiting}
     expected = cli_channels(live.pbx)
@@ -284,6 +298,12 @@ async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: L
         ),
         "the live state to match core show channels",
         timeout=5.0,
+        show=lambda: (
+            live.service.resyncs,
+            live.service.resync_error,
+            state_channels(live.service),
+            cli_channels(live.pbx),
+        ),
     )
     assert time.time() - back_at <= 5.0
     snap = live.service.snapshot()
