@@ -150,3 +150,23 @@ def test_cli_status_and_command(
     args = parser.parse_args(["pbx", "cli", "core", "show", "version"])
     assert args.func(stopped, args) == 1
     assert "not running" in capsys.readouterr().err
+
+
+def test_build_without_debootstrap_is_a_clear_error(
+    pbx_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = dataclasses.replace(pbx_config.pbx, root=tmp_path / "root")
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(SandboxError, match="debootstrap is not installed"):
+        Sandbox(cfg, tmp_path).ensure_root()
+
+
+def test_build_refuses_a_foreign_directory(
+    pbx_config: Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    cfg = dataclasses.replace(pbx_config.pbx, root=root)
+    monkeypatch.setattr("shutil.which", lambda name: "/usr/sbin/debootstrap")
+    with pytest.raises(SandboxError, match="holds no usr/sbin/asterisk"):
+        Sandbox(cfg, tmp_path).ensure_root()
