@@ -189,10 +189,12 @@ class LiveState:
             try:
                 t = float(stamp)
             except ValueError:
-                return self.last_seen
-            if t > self.last_seen:  # noqa: PLR1730  (hot path: cheaper than max())
-                self.last_seen = t
-            return t
+                t = -1.0
+            # Also rejects nan/inf ("nan" and "1e309" parse as floats).
+            if 0.0 < t < 1e11:
+                if t > self.last_seen:  # noqa: PLR1730  (hot path: cheaper than max())
+                    self.last_seen = t
+                return t
         return self._resync_now if self._resync else self.last_seen
 
     def _channel(self, h: Headers, t: float, out: list[Effect] | None) -> Channel | None:

@@ -380,3 +380,17 @@ def test_global_varset_without_channel_is_ignored() -> None:
     )
     assert state.apply(msg) == []
     assert state.calls == {}
+
+
+@pytest.mark.parametrize("junk", ["nan", "inf", "-inf", "1e309", "x", "", "-5"])
+def test_junk_timestamps_fall_back_to_the_last_good_time(junk: str) -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    run(state, pbx)
+    good = pbx.t
+    bad = [(k, junk if k == "Timestamp" else v) for k, v in pbx.hangup(two).headers]
+    pbx.log.clear()
+    state.apply(Message(tuple(bad)))
+    bad = [(k, junk if k == "Timestamp" else v) for k, v in pbx.hangup(one).headers]
+    [record] = finished(state.apply(Message(tuple(bad))))
+    assert record.ended_at == at(good)
