@@ -1,0 +1,133 @@
+"""Screen pop on the bus: live call events in, caller matches and call webhooks out.
+
+:class:`ScreenPop` listens on the ``calls`` topic of the live state. The first time a call
+shows its tenant (``call.started`` or ``call.updated`` carrying ``tenant``), the caller is
+looked up and a ``crm.match`` event is published on the same topic, so that the wallboard
+and the receptionist console show the contact (or "Unknown caller"/"Anonymous") while the
+phone still rings; the tenant's ``call.ringing`` webhook is queued with the match.
+``call.answered`` and ``call.ended`` become the matching webhooks.
+
+Whoever controls the channel (IVR over ARI, dialplan over AMI) can put the match on the call
+itself with :func:`channel_vars`; the live state reads ``CC_CONTACT`` back into the call
+and the finished call row. The values are sanitised: caller-supplied names never carry
+CR/LF or other control characters into AMI headers.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import re
+from typing import Any
+
+from sqlalchemy import select
+
+from callcenter.bus import Bus, Event
+from callcenter.db.models import Tenant
+from callcenter.db.session import Database
+from crm import webhooks
+from crm.lookup import CallerLookup, Match
+
+log = logging.getLogger(__name__)
+
+TOPIC_CALLS = "calls"
+MATCH_EVENT = "crm.match"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def safe_value(text: str, limit: int = 80) -> str:
+    """A string safe as an AMI/ARI variable value: no control characters, bounded length."""
+    return _UNSAFE.sub(" ", text).strip()[:limit]
+
+
+def channel_vars(match: Match) -> dict[str, str]:
+    """Channel variables describing the match (``CC_CONTACT`` is read by the live state)."""
+    return {
+        "CC_CONTACT": str(match.contact_id) if match.contact_id is not None else "",
+        "CC_CRM_STATUS": match.status,
+        "CC_CRM_LABEL": safe_value(match.label),
+        "CC_CRM_ORG": str(match.organisation_id) if match.organisation_id is not None else "",
+        "CC_VIP": "1" if match.vip else "0",
+        "CC_CONTACT_LANGUAGE": safe_value(match.language or "", 16),
+    }
+
+
+class ScreenPop:
+    """Bus subscriber; run :meth:`run` as a background task."""
+
+    def __init__(
+        self, db: Database, lookup: CallerLookup, bus: Bus, *, remember: int = 10_000
+    ) -> None:
+        self.db = db
+        self.lookup = lookup
+        self.bus = bus
+        self.remember = remember
+        # Bounded: only calls in progress, oldest forgotten first (never a table cache).
+        self._matched: collections.OrderedDict[str, Match] = collections.OrderedDict()
+
+    async def _tenant(self, slug: str) -> tuple[int, str] | None:
+        async with self.db.session() as s:
+            row = (
+                await s.execute(select(Tenant.id, Tenant.region).where(Tenant.slug == slug))
+            ).first()
+        return None if row is None else (row[0], (row[1] or "DE").upper())
+
+    def match_of(self, linkedid: str) -> Match | None:
+        """The match of a call still in progress, if it was looked up."""
+        return self._matched.get(linkedid)
+
+    async def handle(self, event: Event) -> Match | None:
+        """Process one ``calls`` event; returns the match when one was made."""
+        kind = event.get("type")
+        linkedid = event.get("linkedid")
+        slug = event.get("tenant")
+        if not isinstance(linkedid, str) or not isinstance(slug, str) or not slug:
+            return None
+        if kind in ("call.started", "call.updated"):
+            if linkedid in self._matched:
+                return None
+            return await self._match(linkedid, slug, event)
+        if kind in ("call.answered", "call.ended"):
+            tenant = await self._tenant(slug)
+            match = (
+                self._matched.pop(linkedid, None)
+                if kind == "call.ended"
+                else self._matched.get(linkedid)
+            )
+            if tenant is not None:
+                await webhooks.emit(self.db, tenant[0], kind, self._payload(event, match))
+        return None
+
+    async def _match(self, linkedid: str, slug: str, event: Event) -> Match | None:
+        tenant = await self._tenant(slug)
+        if tenant is None:
+            log.warning("screen pop: call %s names unknown tenant %r", linkedid, slug)
+            return None
+        tenant_id, region = tenant
+        match = await self.lookup.lookup(tenant_id, event.get("caller"), region)
+        self._matched[linkedid] = match
+        while len(self._matched) > self.remember:
+            self._matched.popitem(last=False)
+        await self.bus.publish(
+            TOPIC_CALLS,
+            {"type": MATCH_EVENT, "linkedid": linkedid, "tenant": slug, "match": match.to_dict()},
+        )
+        await webhooks.emit(self.db, tenant_id, "call.ringing", self._payload(event, match))
+        return match
+
+    @staticmethod
+    def _payload(event: Event, match: Match | None) -> dict[str, Any]:
+        keys = ("linkedid", "tenant", "caller", "queue", "agent", "outcome", "wait", "talk")
+        data = {k: event.get(k) for k in keys if k in event}
+        data["match"] = match.to_dict() if match is not None else None
+        return data
+
+    async def run(self) -> None:
+        """Consume the ``calls`` topic until cancelled; one bad event never stops it."""
+        async for _topic, event in self.bus.subscribe(TOPIC_CALLS):
+            if event.get("type") == MATCH_EVENT:
+                continue
+            try:
+                await self.handle(event)
+            except Exception:  # a DB hiccup must not end the screen pop for later calls
+                log.exception("screen pop failed for event %s", event.get("type"))

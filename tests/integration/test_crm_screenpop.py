@@ -1,0 +1,102 @@
+"""Screen pop over the in-process bus with real PostgreSQL: match events and call webhooks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.bus import InProcessBus
+from callcenter.db import migrate
+from callcenter.db.models import Tenant
+from callcenter.db.session import Database
+from crm import repository as repo
+from crm.contact import contact_from_mapping
+from crm.lookup import Lookup, Match
+from crm.models import WebhookDelivery
+from crm.screenpop import ScreenPop, channel_vars
+from crm.webhooks import create_endpoint
+
+
+@pytest.fixture(scope="module")
+async def db(pg_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(migrate.upgrade, pg_url)
+    database = Database(pg_url)
+    yield database
+    await database.close()
+
+
+async def test_calls_get_matched_and_webhooks_queued(db: Database) -> None:
+    slug = f"sp-{uuid.uuid4().hex[:8]}"
+    async with db.session() as s:
+        t = Tenant(slug=slug, name="Screen Pop GmbH")
+        s.add(t)
+        await s.flush()
+        tenant = t.id
+        contact = await repo.create_contact(
+            s, tenant, contact_from_mapping({"display_name": "Vera VIP", "vip": True,
+                                             "numbers": [{"number": "0171 5554001"}]})
+        )  # fmt: skip
+        ep = await create_endpoint(s, tenant, "http://127.0.0.1:9/h")
+    bus = InProcessBus()
+    pop = ScreenPop(db, Lookup(db.engine), bus)
+    runner = asyncio.create_task(pop.run())
+    seen: list[dict[str, object]] = []
+
+    async def listen() -> None:
+        async for _t, ev in bus.subscribe("calls"):
+            if ev["type"] == "crm.match":
+                seen.append(ev)
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0.05)
+    try:
+        await bus.publish("calls", {"type": "call.started", "linkedid": "L1", "tenant": slug,
+                                    "caller": "+491715554001", "queue": None})  # fmt: skip
+        await bus.publish("calls", {"type": "call.started", "linkedid": "L2", "tenant": None,
+                                    "caller": None})  # fmt: skip
+        await bus.publish("calls", {"type": "call.updated", "linkedid": "L2", "tenant": slug,
+                                    "caller": None})  # fmt: skip
+        await bus.publish("calls", {"type": "call.started", "linkedid": "L3", "tenant": slug,
+                                    "caller": "+4940123456789"})  # fmt: skip
+        await bus.publish("calls", {"type": "call.answered", "linkedid": "L1", "tenant": slug,
+                                    "caller": "+491715554001", "agent": "Local/a1"})  # fmt: skip
+        await bus.publish("calls", {"type": "call.ended", "linkedid": "L1", "tenant": slug,
+                                    "caller": "+491715554001", "outcome": "answered"})  # fmt: skip
+        for _ in range(100):
+            if len(seen) == 3:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+    finally:
+        for task in (runner, listener):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    by_call = {ev["linkedid"]: ev["match"] for ev in seen}
+    assert by_call["L1"]["contact_id"] == contact.id and by_call["L1"]["vip"]  # type: ignore[index]
+    assert by_call["L2"]["status"] == "anonymous"  # type: ignore[index]
+    assert by_call["L3"]["label"] == "Unknown caller"  # type: ignore[index]
+    async with db.session() as s:
+        events = [
+            d.event
+            for d in await s.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.endpoint_id == ep.id)
+                .order_by(WebhookDelivery.id)
+            )
+        ]  # fmt: skip
+    assert events.count("call.ringing") == 3
+    assert events[-2:] == ["call.answered", "call.ended"]
+    assert pop.match_of("L1") is None  # forgotten once the call ended
+
+
+def test_channel_vars_are_safe_for_ami() -> None:
+    evil = Match("contact", "x", contact_id=5, display_name="Eve\r\nAction: Originate", vip=True)
+    got = channel_vars(evil)
+    assert got["CC_CONTACT"] == "5" and got["CC_VIP"] == "1"
+    assert "\r" not in got["CC_CRM_LABEL"] and "\n" not in got["CC_CRM_LABEL"]
+    assert channel_vars(Match("anonymous", ""))["CC_CRM_LABEL"] == "Anonymous"
