@@ -22,6 +22,8 @@ QUEUE_TIMEOUT = frozenset({"TIMEOUT"})
 QUEUE_BLOCKED = frozenset({"FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
 # CC_OUTCOME values set by our dialplan/IVR when a rule or the caller diverts the call.
 DIVERTED = frozenset({"voicemail", "callback"})
+# Seconds our timestamps may differ from app_queue's whole-second HoldTime/TalkTime.
+PBX_TOLERANCE = 2.0
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -145,6 +147,19 @@ class Call:
             extra["cc_outcome"] = self.cc_outcome
         if self.agent_interface:
             extra["agent_interface"] = self.agent_interface
+        wait, talk = self.wait_seconds(), self.talk_seconds(ended_at)
+        # Cross-check with app_queue's own whole-second figures (HoldTime, TalkTime): a
+        # larger gap means events were missed or reordered; statistics should look twice.
+        mismatch = [
+            name
+            for name, ours, key in (
+                ("wait", wait, "pbx_hold_time"),
+                ("talk", talk, "pbx_talk_time"),
+            )
+            if ours is not None and key in extra and abs(ours - extra[key]) > PBX_TOLERANCE
+        ]
+        if mismatch:
+            extra["pbx_mismatch"] = mismatch
         return CallRecord(
             linkedid=self.linkedid,
             entered_at=utc(self.entered_at),
@@ -160,8 +175,8 @@ class Call:
             agent=self.agent,
             queued_at=utc(self.queued_at) if self.queued_at is not None else None,
             answered_at=utc(self.answered_at) if self.answered_at is not None else None,
-            wait_seconds=_round(self.wait_seconds()),
-            talk_seconds=_round(self.talk_seconds(ended_at)),
+            wait_seconds=_round(wait),
+            talk_seconds=_round(talk),
             hangup_cause=self.hangup_cause,
             extra=extra,
         )

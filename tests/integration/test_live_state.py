@@ -213,6 +213,7 @@ async def test_answered_call_is_live_then_one_row(live: Live) -> None:
     assert record.talk_seconds == pytest.approx(3.0, abs=0.6)
     assert abs(record.extra["pbx_hold_time"] - record.wait_seconds) <= 1
     assert abs(record.extra["pbx_talk_time"] - record.talk_seconds) <= 1
+    assert "pbx_mismatch" not in record.extra
     assert live.call_of(caller) is None
     # Exactly one row for this caller, and the bus told the dashboards the same story.
     rows = [r for r in await live.repo.list_calls(limit=100_000) if r.caller == caller]

@@ -88,6 +88,7 @@ def test_answered_call_becomes_one_record_with_consistent_times() -> None:
     # The PBX's own integer figures are kept for reconciliation.
     assert record.extra["pbx_hold_time"] == 7
     assert record.extra["pbx_talk_time"] == 42
+    assert "pbx_mismatch" not in record.extra
     assert record.hangup_cause == "Normal Clearing"
     assert state.calls == {}
     assert len(state.channels) == 0
@@ -394,3 +395,19 @@ def test_junk_timestamps_fall_back_to_the_last_good_time(junk: str) -> None:
     bad = [(k, junk if k == "Timestamp" else v) for k, v in pbx.hangup(one).headers]
     [record] = finished(state.apply(Message(tuple(bad))))
     assert record.ended_at == at(good)
+
+
+def test_disagreement_with_the_pbx_figures_is_flagged() -> None:
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound(DID, "+4930111222")
+    pbx.to_queue(two, Q)
+    pbx.wait(10)
+    a1, a2 = pbx.ring_agent(two, Q, "agent1", "Anna")
+    pbx.answer(two, a1, queue=Q, agent="agent1", member="Anna", hold=3)  # PBX says 3 s
+    pbx.wait(20)
+    pbx.complete(two, a1, queue=Q, agent="agent1", member="Anna", hold=3, talk=21)
+    for chan in (a2, a1, two, one):
+        pbx.hangup(chan)
+    [record] = finished(run(state, pbx))
+    assert record.wait_seconds == pytest.approx(10.0)
+    assert record.extra["pbx_mismatch"] == ["wait"]
