@@ -12,6 +12,7 @@ or call :func:`setup` on an application that already ran ``callcenter.auth.setup
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.message import EmailMessage
@@ -32,9 +33,10 @@ from crm.contact import (
     contact_from_mapping,
     contact_to_mapping,
 )
-from crm.lookup import Lookup
+from crm.lookup import CallerLookup, Lookup, PgLookup
 from crm.mailer import Mailer, MailError
 from crm.models import Contact, Note, Organisation, WebhookEndpoint
+from crm.screenpop import ScreenPop
 
 STAFF = auth.STAFF_ROLES
 MANAGERS = (auth.ADMIN, auth.SUPERVISOR)
@@ -540,7 +542,31 @@ def worker_lifecycle(
     return run
 
 
+def screenpop_lifecycle(db: Database, bus: Any) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An aiohttp cleanup context running the screen pop (asyncpg fast path on PostgreSQL)."""
+
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        lookup: CallerLookup
+        fast: PgLookup | None = None
+        if db.backend == "postgresql":
+            fast = await PgLookup.connect(db.url)
+            lookup = fast
+        else:
+            lookup = Lookup(db.engine)
+        task = asyncio.create_task(ScreenPop(db, lookup, bus).run(), name="crm-screenpop")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if fast is not None:
+            await fast.close()
+
+    return run
+
+
 def wire(services: Any, *, mailer: Mailer | None = None) -> None:
-    """Register routes and the webhook worker on :class:`callcenter.bootstrap.Services`."""
+    """Register routes, the webhook worker and the screen pop on
+    :class:`callcenter.bootstrap.Services` (call from ``wire_features``)."""
     services.http_setups.append(lambda app: setup(app, mailer=mailer))
     services.lifecycles.append(worker_lifecycle(services.db))
+    services.lifecycles.append(screenpop_lifecycle(services.db, services.bus))

@@ -100,3 +100,47 @@ def test_channel_vars_are_safe_for_ami() -> None:
     assert got["CC_CONTACT"] == "5" and got["CC_VIP"] == "1"
     assert "\r" not in got["CC_CRM_LABEL"] and "\n" not in got["CC_CRM_LABEL"]
     assert channel_vars(Match("anonymous", ""))["CC_CRM_LABEL"] == "Anonymous"
+
+
+async def test_wire_runs_routes_worker_and_screen_pop(db: Database) -> None:
+    from types import SimpleNamespace
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from callcenter import auth
+    from crm import http as crm_http
+
+    slug = f"wire-{uuid.uuid4().hex[:8]}"
+    async with db.session() as s:
+        s.add(Tenant(slug=slug, name="Wired"))
+    bus = InProcessBus()
+    services = SimpleNamespace(db=db, bus=bus, http_setups=[], lifecycles=[])
+    crm_http.wire(services)
+    app = web.Application()
+    auth.setup(app, db)
+    for setup in services.http_setups:
+        setup(app)
+    app.cleanup_ctx.extend(services.lifecycles)
+    matches: list[dict[str, object]] = []
+
+    async def listen() -> None:
+        async for _t, ev in bus.subscribe("calls"):
+            if ev["type"] == "crm.match":
+                matches.append(ev)
+
+    async with TestClient(TestServer(app)) as client:
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(0.05)
+        await bus.publish("calls", {"type": "call.started", "linkedid": "W1", "tenant": slug,
+                                    "caller": "anonymous"})  # fmt: skip
+        for _ in range(100):
+            if matches:
+                break
+            await asyncio.sleep(0.02)
+        resp = await client.get("/api/crm/tenants/1/contacts")
+        assert resp.status == 401  # routes are installed and protected
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    assert matches and matches[0]["match"]["status"] == "anonymous"  # type: ignore[index]
