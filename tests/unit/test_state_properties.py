@@ -8,6 +8,8 @@ lifetime, and must only produce records the call repository accepts.
 
 from __future__ import annotations
 
+from random import Random
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,6 +17,7 @@ from callcenter.db.calls import _check
 from callcenter.pbx.ami.message import Message
 from callcenter.state.effects import CallFinished
 from callcenter.state.live import LiveState
+from tests.fixtures.state.builder import Pbx
 
 UIDS = ["100.1", "100.2", "100.3", "100.4", "100.5"]
 LINKEDIDS = ["100.1", "100.3"]
@@ -151,3 +154,55 @@ def test_any_event_sequence_keeps_the_state_consistent(steps: list[Message | str
                 assert effect.record.linkedid not in state.calls
                 finished.append(effect.record.linkedid)
         consistent(state)
+
+
+def scenario(kind: str, t0: float) -> list[Message]:
+    """One complete call of ``kind`` as Asterisk 22 sends it (see test_state_recorded)."""
+    pbx = Pbx(t=t0)
+    one, two = pbx.inbound("+493012345600", "+4930111222")
+    if kind == "ivr":
+        pbx.wait(3)
+    elif kind == "blocked":
+        pbx.event("Newexten", two, Application="Queue", AppData="q-x,,,,300")
+        pbx.event("VarSet", two, Variable="QUEUESTATUS", Value="JOINEMPTY")
+    else:
+        pbx.to_queue(two, "q-x")
+        pbx.wait(5)
+        if kind == "answered":
+            a1, a2 = pbx.ring_agent(two, "q-x", "agent1", "Anna")
+            pbx.answer(two, a1, queue="q-x", agent="agent1", member="Anna", hold=5)
+            pbx.wait(7)
+            pbx.complete(two, a1, queue="q-x", agent="agent1", member="Anna", hold=5, talk=7)
+            pbx.hangup(a1)
+            pbx.hangup(a2)
+        else:  # abandoned or timeout: Asterisk sends QueueCallerAbandon for both
+            pbx.event("QueueCallerAbandon", two, Queue="q-x", Position="1", HoldTime="5")
+            pbx.event("QueueCallerLeave", two, Queue="q-x", Position="1", Count="0")
+            if kind == "timeout":
+                pbx.event("VarSet", two, Variable="QUEUESTATUS", Value="TIMEOUT")
+    pbx.hangup(two)
+    pbx.hangup(one)
+    return list(pbx.log)
+
+
+KINDS = ["answered", "abandoned", "timeout", "blocked", "ivr"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(KINDS), min_size=1, max_size=6), st.randoms())
+def test_interleaved_calls_each_get_their_own_outcome(kinds: list[str], rnd: Random) -> None:
+    streams = [scenario(kind, 1795780000.0 + 1000 * i) for i, kind in enumerate(kinds)]
+    expected = {stream[0]["Linkedid"]: kind for stream, kind in zip(streams, kinds, strict=True)}
+    pending = [list(reversed(s)) for s in streams]
+    state = LiveState()
+    outcomes: dict[str, str] = {}
+    while any(pending):
+        source = rnd.choice([p for p in pending if p])
+        for effect in state.apply(source.pop()):
+            if isinstance(effect, CallFinished):
+                assert effect.record.linkedid not in outcomes
+                outcomes[effect.record.linkedid] = effect.record.outcome
+        consistent(state)
+    assert outcomes == expected
+    assert state.calls == {} and len(state.channels) == 0
+    assert all(not q.waiting for q in state.queues.values())
