@@ -542,7 +542,9 @@ def worker_lifecycle(
     return run
 
 
-def screenpop_lifecycle(db: Database, bus: Any) -> Callable[[web.Application], AsyncIterator[None]]:
+def screenpop_lifecycle(
+    db: Database, bus: Any, set_var: Any = None
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """An aiohttp cleanup context running the screen pop (asyncpg fast path on PostgreSQL)."""
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
@@ -553,7 +555,8 @@ def screenpop_lifecycle(db: Database, bus: Any) -> Callable[[web.Application], A
             lookup = fast
         else:
             lookup = Lookup(db.engine)
-        task = asyncio.create_task(ScreenPop(db, lookup, bus).run(), name="crm-screenpop")
+        pop = ScreenPop(db, lookup, bus, set_var=set_var)
+        task = asyncio.create_task(pop.run(), name="crm-screenpop")
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -569,4 +572,6 @@ def wire(services: Any, *, mailer: Mailer | None = None) -> None:
     :class:`callcenter.bootstrap.Services` (call from ``wire_features``)."""
     services.http_setups.append(lambda app: setup(app, mailer=mailer))
     services.lifecycles.append(worker_lifecycle(services.db))
-    services.lifecycles.append(screenpop_lifecycle(services.db, services.bus))
+    # With an ARI client the match also goes onto the channel (CC_CONTACT, CC_VIP, ...).
+    set_var = getattr(services.ari, "set_var", None)
+    services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +30,9 @@ from crm import webhooks
 from crm.lookup import CallerLookup, Match
 
 log = logging.getLogger(__name__)
+
+SetVar = Callable[[str, str, str], Awaitable[None]]
+"""``set_var(channel_id, name, value)``, e.g. ``AriClient.set_var``."""
 
 TOPIC_CALLS = "calls"
 MATCH_EVENT = "crm.match"
@@ -56,11 +60,18 @@ class ScreenPop:
     """Bus subscriber; run :meth:`run` as a background task."""
 
     def __init__(
-        self, db: Database, lookup: CallerLookup, bus: Bus, *, remember: int = 10_000
+        self,
+        db: Database,
+        lookup: CallerLookup,
+        bus: Bus,
+        *,
+        set_var: SetVar | None = None,
+        remember: int = 10_000,
     ) -> None:
         self.db = db
         self.lookup = lookup
         self.bus = bus
+        self.set_var = set_var
         self.remember = remember
         # Bounded: only calls in progress, oldest forgotten first (never a table cache).
         self._matched: collections.OrderedDict[str, Match] = collections.OrderedDict()
@@ -112,8 +123,20 @@ class ScreenPop:
             TOPIC_CALLS,
             {"type": MATCH_EVENT, "linkedid": linkedid, "tenant": slug, "match": match.to_dict()},
         )
+        if self.set_var is not None:
+            await self._put_on_channel(linkedid, match)
         await webhooks.emit(self.db, tenant_id, "call.ringing", self._payload(event, match))
         return match
+
+    async def _put_on_channel(self, linkedid: str, match: Match) -> None:
+        """Set the match variables on the call's first channel (its id is the linkedid);
+        the live state then reads ``CC_CONTACT`` back from the VarSet event."""
+        assert self.set_var is not None
+        try:
+            for name, value in channel_vars(match).items():
+                await self.set_var(linkedid, name, value)
+        except Exception as exc:  # the caller may already have hung up
+            log.info("screen pop: could not set variables on %s: %s", linkedid, exc)
 
     @staticmethod
     def _payload(event: Event, match: Match | None) -> dict[str, Any]:

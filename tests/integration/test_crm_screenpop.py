@@ -43,7 +43,14 @@ async def test_calls_get_matched_and_webhooks_queued(db: Database) -> None:
         )  # fmt: skip
         ep = await create_endpoint(s, tenant, "http://127.0.0.1:9/h")
     bus = InProcessBus()
-    pop = ScreenPop(db, Lookup(db.engine), bus)
+    channel_vars_set: list[tuple[str, str, str]] = []
+
+    async def set_var(channel: str, name: str, value: str) -> None:
+        if channel == "L3":
+            raise RuntimeError("404 channel not found")  # caller already hung up
+        channel_vars_set.append((channel, name, value))
+
+    pop = ScreenPop(db, Lookup(db.engine), bus, set_var=set_var)
     runner = asyncio.create_task(pop.run())
     seen: list[dict[str, object]] = []
 
@@ -92,6 +99,9 @@ async def test_calls_get_matched_and_webhooks_queued(db: Database) -> None:
     assert events.count("call.ringing") == 3
     assert events[-2:] == ["call.answered", "call.ended"]
     assert pop.match_of("L1") is None  # forgotten once the call ended
+    assert ("L1", "CC_CONTACT", str(contact.id)) in channel_vars_set
+    assert ("L1", "CC_VIP", "1") in channel_vars_set
+    assert ("L2", "CC_CRM_STATUS", "anonymous") in channel_vars_set
 
 
 def test_channel_vars_are_safe_for_ami() -> None:
