@@ -573,5 +573,5 @@ def wire(services: Any, *, mailer: Mailer | None = None) -> None:
     services.http_setups.append(lambda app: setup(app, mailer=mailer))
     services.lifecycles.append(worker_lifecycle(services.db))
     # With an ARI client the match also goes onto the channel (CC_CONTACT, CC_VIP, ...).
-    set_var = getattr(services.ari, "set_var", None)
+    set_var = getattr(getattr(services, "ari", None), "set_var", None)
     services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var))
