@@ -159,3 +159,6 @@ def _ari_check(ari: Any, config: Config) -> Check:
 
 def wire_features(services: Services) -> None:
     """HTTP routes and workers of the feature packages (CRM, IVR, dashboards)."""
+    from ivr.wiring import wire_ivr
+
+    wire_ivr(services)

@@ -1,0 +1,91 @@
+"""Put the IVR into the running app: tenants from the database, the ARI runner on the
+``inbound`` Stasis purpose, queue load from the live state, reloads from other instances.
+
+Called from :func:`callcenter.bootstrap.wire_features`; does nothing PBX-related when the
+app runs without a PBX (``services.ari`` is None).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.bootstrap import Services
+from callcenter.pbx.ari.events import AriEvent
+from ivr.errors import ConfigFaults
+from ivr.load import queue_loads
+from ivr.prompts import PromptSources
+from ivr.registry import TenantRegistry, follow_reloads, reload_from_db, reload_from_files
+from ivr.routing import QueueLoad
+from ivr.stasis import PURPOSE, IvrRunner
+
+log = logging.getLogger(__name__)
+
+REGISTRY: web.AppKey[TenantRegistry] = web.AppKey("ivr_registry", TenantRegistry)
+
+
+def media_root_for(recordings: Path, pbx_root: Path) -> str:
+    """Where Asterisk (chrooted in ``pbx_root``) sees ``recordings``; "" if it cannot."""
+    recordings = recordings.resolve()
+    if recordings.is_relative_to(pbx_root.resolve()):
+        return "/" + recordings.relative_to(pbx_root.resolve()).as_posix()
+    return ""
+
+
+def wire_ivr(services: Services) -> TenantRegistry:
+    config = services.config
+    recordings = config.app.data_dir / "recordings"
+    sources = PromptSources.for_pbx_root(config.pbx.root, recordings)
+    registry = TenantRegistry()
+    live = services.live
+
+    def loads() -> Mapping[str, QueueLoad]:
+        if live is None:
+            return {}
+        state = live.state
+        return queue_loads(state.queues, state.agents.members.values(), live.clock())
+
+    runner: IvrRunner | None = None
+    if services.ari is not None and services.stasis is not None:
+        media_root = media_root_for(recordings, config.pbx.root)
+        if not media_root:
+            log.warning("ivr: %s is outside the PBX root; tenant recordings cannot play",
+                        recordings)
+        runner = IvrRunner(services.ari, registry, loads, recordings_media_root=media_root,
+                           default_region=config.tenants.default_region)
+        services.stasis.register(PURPOSE, runner.on_stasis_start)
+        on_event = runner.on_event
+
+        async def events(event: AriEvent) -> None:
+            if event.type != "StasisStart":
+                await on_event(event)
+
+        services.ari.add_handler(events)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        app[REGISTRY] = registry
+        try:
+            await reload_from_db(registry, services.db, sources)
+            if not registry.tenants() and config.tenants.directory.is_dir():
+                await reload_from_files(registry, services.db, config.tenants.directory,
+                                        sources, services.bus)
+        except (ConfigFaults, SQLAlchemyError) as exc:
+            # Serve anyway: calls for unknown numbers go to the dialplan's fallback queue.
+            log.error("ivr: tenant configuration not loaded: %s", exc)
+        follower = asyncio.create_task(
+            follow_reloads(registry, services.db, sources, services.bus))
+        yield
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+        if runner is not None:
+            await runner.close()
+
+    services.lifecycles.append(lifecycle)
+    return registry
