@@ -11,7 +11,7 @@ from callcenter.config import ConfigError, load_config
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from callcenter import serve
+    from callcenter import demo, serve
     from callcenter.db import cli as db_cli
     from callcenter.pbx import cli as pbx_cli
     from callcenter.pbx import simulate
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.register(sub)
+    demo.register(sub)
     db_cli.register(sub)
     pbx_cli.register(sub)
     simulate.register(sub)

@@ -1,0 +1,226 @@
+"""``callcenter demo``: the whole system on one machine, for real, on embedded defaults.
+
+Starts the Asterisk sandbox, migrates the embedded database, loads the demo tenants,
+provisions their queues with auto-answering demo receptionists, creates demo logins
+(random passwords kept in ``<data_dir>/demo-logins.json``), places a demo call now and then,
+and serves the app. Nothing secret is in the repository; everything generated is per machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.config import Config
+from callcenter.logs import setup_logging
+from ivr.errors import ConfigFaults
+
+log = logging.getLogger(__name__)
+
+DEMO_AGENTS = ("agent1", "agent2", "agent3")
+DEMO_USERS = (
+    ("admin", "admin", "Demo Admin", ()),
+    ("supervisor", "supervisor", "Sabine Supervisor", ()),
+    ("anna", "receptionist", "Anna Empfang", ()),
+    ("mueller", "tenant", "Müller GmbH (client login)", ("mueller",)),
+)
+DEMO_CALLERS = (
+    ("Erika Mustermann", "+4915112345678"),
+    ("John Smith", "+447700900123"),
+    ("VIP Kunde", "+491701234567"),
+    ("", "+4989555000"),
+)
+
+
+def register(sub: Any) -> None:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "demo",
+        help="run the whole system with demo tenants, receptionists and calls",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--traffic-interval",
+        type=float,
+        default=20.0,
+        help="seconds between demo calls (0: no demo traffic)",
+    )
+    parser.set_defaults(func=demo)
+
+
+def demo(config: Config, args: argparse.Namespace) -> int:
+    from callcenter.db.migrate import upgrade
+    from callcenter.pbx.sandbox import Sandbox, SandboxError
+
+    setup_logging(config.app.log_level, config.app.log_format)
+    config = config.with_secrets()
+    sandbox = Sandbox(config.pbx, config.app.data_dir)
+    print("Asterisk: preparing the Debian sid root (first run: about a minute) …", flush=True)
+    try:
+        sandbox.ensure_root()
+        status = sandbox.up()
+    except SandboxError as exc:
+        print(f"callcenter demo: {exc}")
+        return 1
+    print(f"{status.version or 'Asterisk'} running (instance {config.pbx.instance})")
+    upgrade(config.database_url)
+    try:
+        _placeholder_prompts(config)
+        queues = asyncio.run(_load_tenants(config))
+    except ConfigFaults as exc:
+        print(f"callcenter demo: {exc}")
+        return 1
+    _provision_queues(sandbox, queues)
+    logins = asyncio.run(_ensure_users(config))
+    _print_banner(config, logins, queues)
+
+    from callcenter.serve import make_app
+
+    app = make_app(config)
+    if args.traffic_interval > 0:
+        app.cleanup_ctx.append(_traffic(config, args.traffic_interval))
+    web.run_app(app, host=config.app.host, port=config.app.port, print=None)
+    return 0
+
+
+def _placeholder_prompts(config: Config) -> None:
+    """Synthetic (espeak-ng) stand-ins for tenant recordings not yet recorded."""
+    from ivr.placeholders import generate_for_file
+
+    recordings = config.app.data_dir / "recordings"
+    for path in sorted(config.tenants.directory.glob("*.toml")):
+        written = generate_for_file(path, recordings)
+        if written:
+            print(f"{path.name}: {len(written)} synthetic placeholder prompts generated")
+
+
+async def _load_tenants(config: Config) -> list[str]:
+    """Store the demo tenant files in the database; return their queue names."""
+    from callcenter.db.session import Database
+    from ivr.prompts import PromptSources
+    from ivr.registry import TenantRegistry, reload_from_files
+
+    sources = PromptSources.for_pbx_root(config.pbx.root, config.app.data_dir / "recordings")
+    registry = TenantRegistry()
+    db = Database(config.database_url)
+    try:
+        await reload_from_files(registry, db, config.tenants.directory, sources)
+    finally:
+        await db.close()
+    names = {q.name for t in registry.tenants() for q in t.routing.queues}
+    return sorted(names)
+
+
+def _provision_queues(sandbox: Any, queues: Sequence[str]) -> None:
+    """Every tenant queue gets the demo receptionists as auto-answering Local members."""
+    lines = []
+    for name in queues:
+        lines.append(f"[{name}](cc-queue-defaults)")
+        for n, agent in enumerate(DEMO_AGENTS, start=1):
+            # A Local member needs a state interface or app_queue sees it as Invalid.
+            lines.append(f"member => Local/{agent}@agents/n,0,Demo Agent {n},Custom:{agent}")
+        lines.append("")
+    sandbox.write_generated("queues.conf", "\n".join(lines))
+    sandbox.reload("app_queue")
+    for agent in DEMO_AGENTS:
+        sandbox.cli(f"devstate change Custom:{agent} NOT_INUSE")
+
+
+async def _ensure_users(config: Config) -> list[tuple[str, str, str]]:
+    """Create the demo logins once; their passwords live in data_dir, never in the repo."""
+    from callcenter.db.session import Database
+    from callcenter.db.users import UserRepository
+
+    path = config.app.data_dir / "demo-logins.json"
+    known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    db = Database(config.database_url)
+    out = []
+    try:
+        users = UserRepository(db)
+        for username, role, display, tenants in DEMO_USERS:
+            password = known.get(username) or secrets.token_urlsafe(12)
+            if await users.get(username) is None:
+                await users.add(
+                    username, password, role, display_name=display, tenant_slugs=tenants
+                )
+            elif username not in known:
+                await users.set_password(username, password)
+            known[username] = password
+            out.append((username, role, password))
+    finally:
+        await db.close()
+    _write_private(path, json.dumps(known, indent=2))
+    return out
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def _print_banner(config: Config, logins: list[tuple[str, str, str]], queues: list[str]) -> None:
+    url = f"http://{config.app.host}:{config.app.port}"
+    print()
+    print(f"  callcenter demo on {url}")
+    print(f"  health: {url}/healthz   metrics: {url}/metrics   live state: {url}/api/live")
+    print(f"  queues: {', '.join(queues)}")
+    print("  logins (POST /api/auth/login with JSON username/password):")
+    for username, role, password in logins:
+        print(f"    {username:<11} {role:<13} {password}")
+    print(f"  (also in {config.app.data_dir / 'demo-logins.json'})")
+    print()
+
+
+def _traffic(config: Config, interval: float) -> Any:
+    """A cleanup context placing one demo call every ``interval`` seconds (jittered)."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        from callcenter.bootstrap import SERVICES
+
+        task = asyncio.create_task(_place_calls(app[SERVICES], config, interval))
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return ctx
+
+
+async def _place_calls(services: Any, config: Config, interval: float) -> None:
+    from callcenter.pbx.ari.errors import AriError
+    from callcenter.pbx.simulate import Scenario, place_call
+    from ivr.loader import load_directory
+    from ivr.prompts import PromptSources
+
+    sources = PromptSources.for_pbx_root(config.pbx.root, config.app.data_dir / "recordings")
+    dids = [
+        d.number for t in load_directory(config.tenants.directory, sources) for d in t.tenant.dids
+    ]
+    rng = random.Random()
+    while True:
+        await asyncio.sleep(interval * rng.uniform(0.5, 1.5))
+        name, number = rng.choice(DEMO_CALLERS)
+        scenario = Scenario.simple(
+            rng.choice(dids),
+            number,
+            name,
+            wait=2,
+            dtmf=rng.choice(["", "1", "2"]),
+            hold=rng.uniform(15, 60),
+        )
+        try:
+            await place_call(services.ari, config.pbx, scenario)
+        except (AriError, OSError) as exc:
+            log.warning("demo call not placed: %s", exc)
