@@ -41,6 +41,7 @@ from crm.screenpop import ScreenPop
 STAFF = auth.STAFF_ROLES
 MANAGERS = (auth.ADMIN, auth.SUPERVISOR)
 PREFIX = "/api/crm/tenants/{tenant_id:\\d+}"
+SHARED = "/api/crm/shared"
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
@@ -91,6 +92,15 @@ def _db(request: web.Request) -> Database:
 def _tenant(request: web.Request, *roles: str) -> tuple[int, auth.Principal]:
     tenant_id = int(request.match_info["tenant_id"])
     return tenant_id, auth.require_tenant(request, tenant_id, *roles)
+
+
+def _scope(request: web.Request, *roles: str) -> tuple[int | None, auth.Principal]:
+    """A tenant (``/tenants/{id}/…``) or the secretariat's shared records (``/shared/…``,
+    staff only; ``roles`` narrows it further)."""
+    if "tenant_id" in request.match_info:
+        return _tenant(request, *roles)
+    allowed = tuple(r for r in (roles or STAFF) if r in STAFF)
+    return None, auth.require_role(request, *allowed)
 
 
 def _int(request: web.Request, name: str) -> int:
@@ -146,12 +156,12 @@ def _org_json(org: Organisation) -> dict[str, Any]:
     }
 
 
-async def _parse_contact(request: web.Request, session: Any, tenant_id: int) -> ContactData:
+async def _parse_contact(request: web.Request, session: Any, tenant_id: int | None) -> ContactData:
     body = await _body(request)
     return contact_from_mapping(body, await repo.tenant_region(session, tenant_id))
 
 
-def _own(contact: Contact, tenant_id: int) -> None:
+def _own(contact: Contact, tenant_id: int | None) -> None:
     """Writes through a tenant's URL only touch that tenant's contacts, never shared ones."""
     if contact.tenant_id != tenant_id:
         raise auth.json_error(
@@ -176,8 +186,9 @@ async def lookup(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/contacts")
+@routes.get(SHARED + "/contacts")
 async def list_contacts(request: web.Request) -> web.Response:
-    tenant_id, _ = _tenant(request)
+    tenant_id, _ = _scope(request)
     limit = _query_int(request, "limit", 50, 1, 500)
     offset = _query_int(request, "offset", 0, 0, 10_000_000)
     async with _db(request).session() as s:
@@ -196,8 +207,9 @@ async def list_contacts(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/contacts")
+@routes.post(SHARED + "/contacts")
 async def create_contact(request: web.Request) -> web.Response:
-    tenant_id, _ = _tenant(request, *STAFF)
+    tenant_id, _ = _scope(request, *STAFF)
     async with _db(request).session() as s:
         data = await _parse_contact(request, s, tenant_id)
         duplicates = await repo.find_duplicates(s, tenant_id, data)
@@ -208,16 +220,18 @@ async def create_contact(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/contacts/{contact_id:\\d+}")
+@routes.get(SHARED + "/contacts/{contact_id:\\d+}")
 async def get_contact(request: web.Request) -> web.Response:
-    tenant_id, _ = _tenant(request)
+    tenant_id, _ = _scope(request)
     async with _db(request).session() as s:
         contact = await repo.get_contact(s, _int(request, "contact_id"), tenant_id)
         return web.json_response(await _contact_json(s, contact))
 
 
 @routes.put(PREFIX + "/contacts/{contact_id:\\d+}")
+@routes.put(SHARED + "/contacts/{contact_id:\\d+}")
 async def put_contact(request: web.Request) -> web.Response:
-    tenant_id, _ = _tenant(request, *STAFF)
+    tenant_id, _ = _scope(request, *STAFF)
     async with _db(request).session() as s:
         contact = await repo.get_contact(s, _int(request, "contact_id"), tenant_id)
         _own(contact, tenant_id)
@@ -227,8 +241,9 @@ async def put_contact(request: web.Request) -> web.Response:
 
 
 @routes.delete(PREFIX + "/contacts/{contact_id:\\d+}")
+@routes.delete(SHARED + "/contacts/{contact_id:\\d+}")
 async def delete_contact(request: web.Request) -> web.Response:
-    tenant_id, _ = _tenant(request, *STAFF)
+    tenant_id, _ = _scope(request, *STAFF)
     async with _db(request).session() as s:
         contact = await repo.get_contact(s, _int(request, "contact_id"), tenant_id)
         _own(contact, tenant_id)
@@ -237,9 +252,10 @@ async def delete_contact(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/contacts/{contact_id:\\d+}/merge")
+@routes.post(SHARED + "/contacts/{contact_id:\\d+}/merge")
 async def merge_contacts(request: web.Request) -> web.Response:
     """Fold ``{"other_id": n}`` into this contact."""
-    tenant_id, _ = _tenant(request, *STAFF)
+    tenant_id, _ = _scope(request, *STAFF)
     body = await _body(request)
     other = body.get("other_id")
     if not isinstance(other, int) or isinstance(other, bool):
@@ -274,8 +290,9 @@ async def privacy_export(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/contacts/{contact_id:\\d+}/erase")
+@routes.post(SHARED + "/contacts/{contact_id:\\d+}/erase")
 async def privacy_erase(request: web.Request) -> web.Response:
-    tenant_id, principal = _tenant(request, *MANAGERS)
+    tenant_id, principal = _scope(request, *MANAGERS)
     async with _db(request).session() as s:
         contact = await repo.get_contact(s, _int(request, "contact_id"), tenant_id)
         _own(contact, tenant_id)
@@ -409,10 +426,11 @@ def _bool_query(request: web.Request, name: str, default: bool) -> bool:
 
 
 @routes.post(PREFIX + "/import")
+@routes.post(SHARED + "/import")
 async def import_contacts(request: web.Request) -> web.Response:
     """Body: the CSV or vCard file. Query: ``format=csv|vcard``, ``dry_run`` (default true),
     ``mapping`` (CSV only, JSON object field → column)."""
-    tenant_id, _ = _tenant(request, *STAFF)
+    tenant_id, _ = _scope(request, *STAFF)
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "vcard"):
         raise _invalid("format", "must be csv or vcard")
@@ -451,8 +469,9 @@ async def import_contacts(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/export")
+@routes.get(SHARED + "/export")
 async def export_contacts(request: web.Request) -> web.Response:
-    tenant_id, _ = _tenant(request)
+    tenant_id, _ = _scope(request)
     fmt = request.query.get("format", "csv")
     if fmt not in export.FORMATS:
         raise _invalid("format", f"must be one of {', '.join(export.FORMATS)}")

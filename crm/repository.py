@@ -259,7 +259,7 @@ async def delete_contact(session: AsyncSession, contact: Contact) -> None:
 
 async def search_contacts(
     session: AsyncSession,
-    tenant_id: int,
+    tenant_id: int | None,
     query: str = "",
     *,
     tag: str | None = None,

@@ -208,3 +208,29 @@ async def test_webhook_config_and_note_kept_when_mail_is_not_configured(
     resp = await client.get(f"{base}/webhooks/deliveries", headers=h(world, "tenant"))
     items = (await resp.json())["items"]
     assert items[0]["event"] == "note.taken" and items[0]["status"] == "pending"
+
+
+async def test_shared_contacts_are_staff_managed_and_visible_to_tenants(
+    client: Client, world: World
+) -> None:
+    body = {"display_name": "Notar Dr. Weiß", "numbers": [{"number": "+49 30 5550600"}]}
+    resp = await client.post("/api/crm/shared/contacts", json=body, headers=h(world, "tenant"))
+    assert resp.status == 403
+    resp = await client.post(
+        "/api/crm/shared/contacts", json=body, headers=h(world, "receptionist")
+    )
+    assert resp.status == 201
+    shared = await resp.json()
+    assert shared["shared"] and shared["tenant_id"] is None
+    for tenant in (world.a, world.b):  # every tenant's screen pop sees it
+        url = f"/api/crm/tenants/{tenant}/lookup"
+        resp = await client.get(url, params={"caller": "030 5550600"}, headers=h(world, "admin"))
+        match = await resp.json()
+        assert match["contact_id"] == shared["id"] and match["shared"]
+    # a tenant URL cannot change a shared contact
+    resp = await client.put(f"/api/crm/tenants/{world.a}/contacts/{shared['id']}", json=body,
+                            headers=h(world, "admin"))  # fmt: skip
+    assert resp.status == 403
+    resp = await client.get("/api/crm/shared/contacts", params={"q": "Weiß"},
+                            headers=h(world, "receptionist"))  # fmt: skip
+    assert [c["id"] for c in (await resp.json())["items"]] == [shared["id"]]
