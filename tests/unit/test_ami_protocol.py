@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from callcenter.pbx.ami.message import Message
@@ -17,6 +17,7 @@ from callcenter.pbx.ami.protocol import (
     Greeting,
     HeaderInjectionError,
     ParserEvent,
+    _parse_frame,
     encode_action,
 )
 
@@ -329,3 +330,14 @@ def test_encode_parse_round_trip(name: str, headers: list[tuple[str, str]]) -> N
 def test_control_characters_in_values_always_rejected(a: str, bad: str, b: str) -> None:
     with pytest.raises(HeaderInjectionError):
         encode_action("Originate", {"CallerID": a + bad + b})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="K: \tv\r", max_size=8), min_size=1, max_size=6))
+def test_fast_path_agrees_with_general_path(lines: list[str]) -> None:
+    frame = "\r\n".join(lines)
+    assume("\r\n\r\n" not in frame and not frame.endswith("\r") and frame.strip("\r\n"))
+    assume(not frame.startswith("\n") and not frame.endswith("\n"))
+    expected = _parse_frame(frame)
+    got = messages(parse((frame + "\r\n\r\n").encode(), expect_greeting=False))
+    assert got == ([expected] if expected is not None else [])
