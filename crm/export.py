@@ -59,7 +59,7 @@ async def tenant_contacts(
     stmt = select(Contact).where(scope).order_by(Contact.id)
     if ids is not None:
         stmt = stmt.where(Contact.id.in_(list(ids)))
-    return [await repo.contact_data(session, c) for c in await session.scalars(stmt)]
+    return await repo.contacts_data(session, list(await session.scalars(stmt)))
 
 
 async def export_contacts(session: AsyncSession, tenant_id: int | None, fmt: str) -> str:

@@ -130,8 +130,10 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return data
 
 
-async def _contact_json(session: Any, contact: Contact) -> dict[str, Any]:
-    data = contact_to_mapping(await repo.contact_data(session, contact))
+async def _contact_json(
+    session: Any, contact: Contact, data: ContactData | None = None
+) -> dict[str, Any]:
+    stored = data if data is not None else await repo.contact_data(session, contact)
     return {
         "id": contact.id,
         "tenant_id": contact.tenant_id,
@@ -139,7 +141,7 @@ async def _contact_json(session: Any, contact: Contact) -> dict[str, Any]:
         "shared": contact.tenant_id is None,
         "created_at": contact.created_at.isoformat(),
         "updated_at": contact.updated_at.isoformat(),
-        **data,
+        **contact_to_mapping(stored),
     }
 
 
@@ -202,7 +204,8 @@ async def list_contacts(request: web.Request) -> web.Response:
             offset=offset,
             region=region,
         )
-        items = [await _contact_json(s, c) for c in rows]
+        datas = await repo.contacts_data(s, list(rows))
+        items = [await _contact_json(s, c, d) for c, d in zip(rows, datas, strict=True)]
     return web.json_response({"items": items, "limit": limit, "offset": offset})
 
 

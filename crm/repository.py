@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import cast, delete, exists, func, literal, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -252,6 +253,55 @@ async def contact_data(session: AsyncSession, contact: Contact) -> ContactData:
     )
 
 
+async def contacts_data(
+    session: AsyncSession, contacts: Sequence[Contact], chunk: int = 1000
+) -> list[ContactData]:
+    """:func:`contact_data` for many contacts with two queries per ``chunk`` (exports)."""
+    out: list[ContactData] = []
+    for i in range(0, len(contacts), chunk):
+        part = contacts[i : i + chunk]
+        ids = [c.id for c in part]
+        numbers: dict[int, list[NumberEntry]] = {cid: [] for cid in ids}
+        rows = await session.scalars(
+            select(ContactNumber)
+            .where(ContactNumber.contact_id.in_(ids))
+            .order_by(ContactNumber.contact_id, ContactNumber.position, ContactNumber.id)
+        )
+        for n in rows:
+            numbers[n.contact_id].append(NumberEntry(n.kind, n.raw, n.e164))
+        org_ids = {c.organisation_id for c in part if c.organisation_id is not None}
+        orgs: dict[int, str] = {}
+        if org_ids:
+            org_rows = await session.execute(
+                select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))
+            )
+            orgs = {oid: name for oid, name in org_rows}
+        for c in part:
+            out.append(
+                ContactData(
+                    display_name=c.display_name,
+                    given_name=c.given_name,
+                    family_name=c.family_name,
+                    organisation=orgs.get(c.organisation_id) if c.organisation_id else None,
+                    email=c.email,
+                    numbers=tuple(numbers[c.id]),
+                    street=c.street,
+                    postal_code=c.postal_code,
+                    city=c.city,
+                    region=c.region,
+                    country=c.country,
+                    language=c.language,
+                    tags=tuple(c.tags or ()),
+                    vip=c.vip,
+                    notes=c.notes,
+                    consent_basis=c.consent_basis,
+                    consent_at=c.consent_at,
+                    source=c.source,
+                )
+            )
+    return out
+
+
 async def delete_contact(session: AsyncSession, contact: Contact) -> None:
     await session.delete(contact)
     await session.flush()
@@ -287,10 +337,19 @@ async def search_contacts(
             stmt = stmt.where(
                 or_(func.lower(Contact.display_name).like(like), Contact.email_norm.like(like))
             )
-    rows = (await session.scalars(stmt.order_by(Contact.display_name, Contact.id))).all()
-    if tag is not None:  # JSON containment differs per backend; filter the page in Python
-        rows = [c for c in rows if tag in (c.tags or [])]
-    return rows[offset : offset + limit]
+    if tag is not None:
+        stmt = stmt.where(_has_tag(session, tag))
+    stmt = stmt.order_by(Contact.display_name, Contact.id).limit(limit).offset(offset)
+    return (await session.scalars(stmt)).all()
+
+
+def _has_tag(session: AsyncSession, tag: str) -> ColumnElement[bool]:
+    """``tag`` is one of the contact's tags (JSONB ``?`` on PostgreSQL, json_each on SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        has: ColumnElement[bool] = cast(Contact.tags, JSONB).has_key(tag)
+        return has
+    each = select(literal(1)).select_from(func.json_each(Contact.tags).table_valued("value"))
+    return exists(each.where(text("value = :tag").bindparams(tag=tag)))
 
 
 async def find_duplicates(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,42 @@ async def test_duplicates_and_merge(
     async with db.session() as s:
         with pytest.raises(repo.NotFound):
             await repo.get_contact(s, two, a)
+
+
+async def test_search_by_text_number_and_tag(
+    db: Database, tenants: tuple[int, int], lookup_impl: CallerLookup
+) -> None:
+    a, b = tenants
+    await _contact(db, a, display_name="Zora Search", tags=["presse", "vip-liste"],
+                   numbers=[{"number": "0171 5550700"}])  # fmt: skip
+    await _contact(db, a, display_name="Zora Other", tags=["presse"])
+    await _contact(db, b, display_name="Zora Elsewhere", tags=["presse"])
+    async with db.session() as s:
+        names = [c.display_name for c in await repo.search_contacts(s, a, "zora")]
+        assert names == ["Zora Other", "Zora Search"]
+        by_number = await repo.search_contacts(s, a, "+49 171 555 0700")
+        assert [c.display_name for c in by_number] == ["Zora Search"]
+        tagged = await repo.search_contacts(s, a, "zora", tag="vip-liste")
+        assert [c.display_name for c in tagged] == ["Zora Search"]
+        page = await repo.search_contacts(s, a, "zora", tag="presse", limit=1, offset=1)
+        assert [c.display_name for c in page] == ["Zora Search"]
+
+
+async def test_search_by_tag_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.sqlite3'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    lite = Database(url)
+    try:
+        async with lite.session() as s:
+            t = Tenant(slug="lite", name="Lite")
+            s.add(t)
+            await s.flush()
+            for name, tags in (("A", ["x", "y"]), ("B", ["y"]), ("C", [])):
+                await repo.create_contact(s, t.id, contact_from_mapping(
+                    {"display_name": name, "tags": tags}))  # fmt: skip
+            assert [c.display_name for c in await repo.search_contacts(s, t.id, tag="y")] == [
+                "A", "B",
+            ]  # fmt: skip
+            assert [c.display_name for c in await repo.search_contacts(s, t.id, tag="x")] == ["A"]
+    finally:
+        await lite.close()
