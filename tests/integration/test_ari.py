@@ -321,3 +321,26 @@ async def test_reconnects_after_asterisk_is_killed(pbx_factory: SandboxFactory) 
             await _hangup_quietly(ari, channel_id)
     finally:
         await ari.close()
+
+
+async def test_replaced_connection_stays_down(ari: AriClient, pbx_config: Config) -> None:
+    """A second websocket for the same app takes over; the first must not fight back."""
+    with ari.subscribe() as events:
+        second = AriClient.from_config(pbx_config.pbx)
+        await second.start()
+        try:
+            await second.wait_connected()
+            await events.wait_for("ApplicationReplaced")
+            await ari.wait_disconnected(timeout=5)
+            assert ari.replaced
+            assert ari.last_error is not None and "another connection" in ari.last_error
+            await asyncio.sleep(pbx_config.pbx.reconnect_max * 0.2)
+            assert not ari.connected and second.connected
+            with second.subscribe() as second_events:
+                channel_id = await _caller_in_stasis(ari, second_events)
+                await _hangup_quietly(ari, channel_id)
+        finally:
+            await second.close()
+    await ari.start()  # taking the app back is explicit
+    await ari.wait_connected()
+    assert not ari.replaced

@@ -59,10 +59,13 @@ class AriClient(AriRest):
         self._subs: list[Subscription] = []
         self._connect_listeners: list[ConnectListener] = []
         self._task: asyncio.Task[None] | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
         self._disconnected.set()
         self._closing = False
+        # Set when Asterisk says another websocket took over our app (ApplicationReplaced).
+        self.replaced = False
 
     @classmethod
     def from_config(
@@ -117,6 +120,7 @@ class AriClient(AriRest):
         """Start the events websocket loop in the background (returns at once)."""
         if self._task is None or self._task.done():
             self._closing = False
+            self.replaced = False
             self._task = asyncio.create_task(self._run(), name=f"ari-events-{self.app}")
 
     async def wait_connected(self, timeout: float = 10.0) -> None:
@@ -136,6 +140,12 @@ class AriClient(AriRest):
     async def close(self) -> None:
         """Stop the websocket loop and close an owned HTTP session."""
         self._closing = True
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            # A clean close handshake lets Asterisk unregister the app now, not when it
+            # notices a dead socket later (possibly after a new connection registered it).
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                await asyncio.wait_for(ws.close(), 5.0)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -158,6 +168,10 @@ class AriClient(AriRest):
             try:
                 await self._connect_once()
                 delay = self.reconnect_min  # it was up: next failure retries quickly
+                if self.replaced:
+                    # Reconnecting would take the app back and start a tug of war with
+                    # the other connection; stay down until start() is called again.
+                    break
             except asyncio.CancelledError:
                 raise
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -183,6 +197,7 @@ class AriClient(AriRest):
             timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
             max_msg_size=16 * 1024 * 1024,
         ) as ws:
+            self._ws = ws
             self.connects += 1
             self.connected_since = time.time()
             self.last_error = None
@@ -197,6 +212,11 @@ class AriClient(AriRest):
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     await self._dispatch(msg.data)
+                    if self.replaced:
+                        await ws.close()
+                        self.last_error = f"app {self.app} taken over by another connection"
+                        log.warning("ARI app %s replaced by another websocket", self.app)
+                        return
                 elif msg.type == aiohttp.WSMsgType.ERROR:
                     raise aiohttp.ClientError(f"websocket error: {ws.exception()}")
             code = ws.close_code
@@ -209,6 +229,8 @@ class AriClient(AriRest):
             log.warning("dropping bad ARI frame: %s", exc)
             return
         self.events_received += 1
+        if event.type == "ApplicationReplaced":
+            self.replaced = True
         for sub in list(self._subs):
             sub.put(event)
         for handler in list(self._handlers):
