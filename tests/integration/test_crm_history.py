@@ -130,3 +130,19 @@ async def test_privacy_export_and_erase(db: Database) -> None:
         with pytest.raises(repo.NotFound):
             await repo.get_contact(s, contact, a)
     assert (await Lookup(db.engine).lookup(a, "+491715558001")).status == "unknown"
+
+
+async def test_erasing_a_shared_contact_covers_every_tenant(db: Database) -> None:
+    ids = await _setup(db)
+    async with db.session() as s:
+        shared = await repo.create_contact(
+            s, None, contact_from_mapping({"display_name": "Geteilt", "numbers": [
+                {"number": "0171 5558001"}]}),  # the number that called tenants A and B
+        )  # fmt: skip
+        counts = await privacy.erase_contact(s, None, shared.id)
+    assert counts["calls_pseudonymised"] >= 2
+    async with db.session() as s:
+        for key in ("c1", "c4"):  # tenant A's and tenant B's call from that number
+            call = await s.get(Call, ids[key])
+            assert call is not None and (call.caller or "").startswith("x-erased-")
+        assert (await s.get(Call, ids["c2"])).caller == "+49305558002"  # type: ignore[union-attr]
