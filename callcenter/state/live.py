@@ -672,14 +672,21 @@ class LiveState:
     def _on_agent_complete(self, h: Headers, msg: Message) -> list[Effect]:
         t = self._time(h)
         channel = self._channel(h, t, None)
-        if channel is not None:
-            call = self._call_of(channel, t)
+        # app_queue publishes AgentComplete from a stasis callback, so it can arrive after
+        # the caller channel's Hangup: then find the call by its linkedid.
+        call: Call | None = (
+            self._call_of(channel, t)
+            if channel is not None
+            else self.calls.get(h.get("Linkedid", ""))
+        )
+        if call is not None and "pbx_talk_time" not in call.extra:
+            # The agent leg's Hangup may have come first and already closed the talk time.
             if call.talk_end_at is None:
                 call.talk_end_at = t
-                call.extra["pbx_talk_time"] = _int(h.get("TalkTime"))
-                call.extra["complete_reason"] = h.get("Reason")
-                if call.queue:
-                    self._queue(call.queue).bump_pbx("completed")
+            call.extra["pbx_talk_time"] = _int(h.get("TalkTime"))
+            call.extra["complete_reason"] = h.get("Reason")
+            if call.queue:
+                self._queue(call.queue).bump_pbx("completed")
         return []
 
     # ------------------------------------------------------------------ queues and members
