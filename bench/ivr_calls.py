@@ -109,9 +109,13 @@ async def run(args: argparse.Namespace) -> None:
         scenario = Scenario(DID, "+4930123456", "Bench", (Wait(args.hold), Dtmf("1"), Wait(3)))
 
         async def place() -> None:
+            # Paced, not serialised: a slow originate must not lower the offered rate.
+            tasks = []
             for _ in range(args.calls):
-                await place_call(placer, config.pbx, scenario, f"bench-{uuid.uuid4().hex[:12]}")
+                tasks.append(asyncio.create_task(place_call(
+                    placer, config.pbx, scenario, f"bench-{uuid.uuid4().hex[:12]}")))
                 await asyncio.sleep(1 / args.rate)
+            await asyncio.gather(*tasks)
 
         placing = asyncio.create_task(place())
         deadline = started + args.calls / args.rate + args.hold + 60

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.bootstrap import Services
 from callcenter.pbx.ari.events import AriEvent
+from ivr import http
 from ivr.errors import ConfigFaults
 from ivr.load import queue_loads
 from ivr.prompts import PromptSources
@@ -26,9 +27,6 @@ from ivr.routing import QueueLoad
 from ivr.stasis import PURPOSE, IvrRunner
 
 log = logging.getLogger(__name__)
-
-REGISTRY: web.AppKey[TenantRegistry] = web.AppKey("ivr_registry", TenantRegistry)
-
 
 def media_root_for(recordings: Path, pbx_root: Path) -> str:
     """Where Asterisk (chrooted in ``pbx_root``) sees ``recordings``; "" if it cannot."""
@@ -68,8 +66,10 @@ def wire_ivr(services: Services) -> TenantRegistry:
 
         services.ari.add_handler(events)
 
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        app[REGISTRY] = registry
+    services.http_setups.append(lambda app: http.setup(
+        app, registry, sources, config.tenants.directory, bus=services.bus))
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         try:
             await reload_from_db(registry, services.db, sources)
             if not registry.tenants() and config.tenants.directory.is_dir():

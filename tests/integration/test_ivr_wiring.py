@@ -12,8 +12,9 @@ from aiohttp import web
 from callcenter.bootstrap import build_services
 from callcenter.config import load_config
 from callcenter.db import migrate
+from ivr.http import REGISTRY
 from ivr.placeholders import generate_for_file
-from ivr.wiring import REGISTRY, media_root_for, wire_ivr
+from ivr.wiring import media_root_for, wire_ivr
 
 REPO_TENANTS = Path(__file__).resolve().parents[2] / "config" / "tenants"
 
@@ -34,6 +35,8 @@ async def test_startup_loads_files_then_database(tmp_path: Path) -> None:
         services = build_services(config)
         registry = wire_ivr(services)
         app = web.Application()
+        for setup in services.http_setups:
+            setup(app)
         lifecycle = services.lifecycles[-1](app)
         await anext(lifecycle)
         assert app[REGISTRY] is registry
