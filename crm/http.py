@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any
@@ -37,6 +38,8 @@ from crm.lookup import CallerLookup, Lookup, PgLookup
 from crm.mailer import Mailer, MailError
 from crm.models import Contact, Note, Organisation, WebhookEndpoint
 from crm.screenpop import ScreenPop
+
+log = logging.getLogger(__name__)
 
 STAFF = auth.STAFF_ROLES
 MANAGERS = (auth.ADMIN, auth.SUPERVISOR)
@@ -589,6 +592,29 @@ def screenpop_lifecycle(
     return run
 
 
+def notes_retry_lifecycle(
+    db: Database, mailer: Mailer, interval: float = 300.0
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Re-send telephone notes whose e-mail failed (mail server down), every ``interval`` s."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await notes.deliver_pending(db, mailer)
+            except Exception:  # keep retrying through database outages
+                log.exception("telephone notes: retry pass failed")
+            await asyncio.sleep(interval)
+
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(), name="crm-notes-retry")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return run
+
+
 def wire(services: Any, *, mailer: Mailer | None = None) -> None:
     """Register routes, the webhook worker and the screen pop on
     :class:`callcenter.bootstrap.Services` (call from ``wire_features``)."""
@@ -597,3 +623,5 @@ def wire(services: Any, *, mailer: Mailer | None = None) -> None:
     # With an ARI client the match also goes onto the channel (CC_CONTACT, CC_VIP, ...).
     set_var = getattr(getattr(services, "ari", None), "set_var", None)
     services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var))
+    if mailer is not None:
+        services.lifecycles.append(notes_retry_lifecycle(services.db, mailer))

@@ -120,13 +120,15 @@ async def test_wire_runs_routes_worker_and_screen_pop(db: Database) -> None:
 
     from callcenter import auth
     from crm import http as crm_http
+    from crm.mailer import SmtpMailer
 
     slug = f"wire-{uuid.uuid4().hex[:8]}"
     async with db.session() as s:
         s.add(Tenant(slug=slug, name="Wired"))
     bus = InProcessBus()
     services = SimpleNamespace(db=db, bus=bus, http_setups=[], lifecycles=[])
-    crm_http.wire(services)
+    # a real SMTP client aimed at a closed port: the notes retry loop must shrug it off
+    crm_http.wire(services, mailer=SmtpMailer("127.0.0.1", 9, timeout=1))
     app = web.Application()
     auth.setup(app, db)
     for setup in services.http_setups:
