@@ -159,6 +159,8 @@ def _ari_check(ari: Any, config: Config) -> Check:
 
 def wire_features(services: Services) -> None:
     """HTTP routes and workers of the feature packages (CRM, IVR, dashboards)."""
+    from crm.http import wire as wire_crm
     from ivr.wiring import wire_ivr
 
     wire_ivr(services)
+    wire_crm(services)

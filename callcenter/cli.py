@@ -15,6 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
     from callcenter.db import cli as db_cli
     from callcenter.pbx import cli as pbx_cli
     from callcenter.pbx import simulate
+    from crm import cli as crm_cli
     from ivr import cli as ivr_cli
 
     parser = argparse.ArgumentParser(prog="callcenter", description=__doc__)
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     pbx_cli.register(sub)
     simulate.register(sub)
     ivr_cli.register(sub)
+    crm_cli.register(sub)
     return parser
 
 

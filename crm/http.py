@@ -620,8 +620,14 @@ def wire(services: Any, *, mailer: Mailer | None = None) -> None:
     :class:`callcenter.bootstrap.Services` (call from ``wire_features``)."""
     services.http_setups.append(lambda app: setup(app, mailer=mailer))
     services.lifecycles.append(worker_lifecycle(services.db))
-    # With an ARI client the match also goes onto the channel (CC_CONTACT, CC_VIP, ...).
-    set_var = getattr(getattr(services, "ari", None), "set_var", None)
+
+    async def set_var(channel_id: str, name: str, value: str) -> None:
+        # With an ARI client the match also goes onto the channel (CC_CONTACT, CC_VIP, ...);
+        # looked up per call because the PBX wiring may run after this function.
+        ari = getattr(services, "ari", None)
+        if ari is not None:
+            await ari.set_var(channel_id, name, value)
+
     services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var))
     if mailer is not None:
         services.lifecycles.append(notes_retry_lifecycle(services.db, mailer))
