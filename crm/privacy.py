@@ -7,7 +7,7 @@ Erasure, in one transaction:
 * the tenant's calls from its numbers keep their row (controlling still counts them) but the
   caller number becomes a random pseudonym shared by those calls only (``x-erased-…``;
   repeat-caller statistics stay right, nobody can map it back), caller name and raw caller id
-  are cleared and the ``crm`` keys removed from ``extra``; their ``call_events`` have the
+  are cleared and the contact keys (``contact_id``, ``crm…``) removed from ``extra``; their ``call_events`` have the
   numbers replaced the same way;
 * webhook deliveries whose body mentions one of the numbers are deleted;
 * a ``crm_erasures`` row records what was done (counts only, no personal data).
@@ -59,6 +59,11 @@ async def export_contact(session: AsyncSession, tenant_id: int, contact_id: int)
     }
 
 
+def _personal(key: str) -> bool:
+    """Keys of ``calls.extra`` that point at the person (the live state's ``contact_id``)."""
+    return key == "contact_id" or key.startswith(("crm", "contact"))
+
+
 async def _rowcount(session: AsyncSession, stmt: Delete) -> int:
     result = await session.execute(stmt)
     return int(getattr(result, "rowcount", 0) or 0)
@@ -91,7 +96,7 @@ async def erase_contact(
         call.caller = pseudonym
         call.caller_raw = None
         call.caller_name = None
-        call.extra = {k: v for k, v in (call.extra or {}).items() if not k.startswith("crm")}
+        call.extra = {k: v for k, v in (call.extra or {}).items() if not _personal(k)}
     linkedids = [c.linkedid for c in calls]
     events = 0
     if linkedids:

@@ -59,7 +59,7 @@ async def _setup(db: Database) -> dict[str, int]:
                 linkedid=linkedid, tenant_id=tenant, caller=caller, caller_raw=caller[3:],
                 caller_name="Erika M", entered_at=T0 + timedelta(hours=n),
                 ended_at=T0 + timedelta(hours=n, minutes=3), outcome="answered",
-                extra={"crm_contact_id": contact.id, "ivr": "1"},
+                extra={"crm_contact_id": contact.id, "contact_id": str(contact.id), "ivr": "1"},
             )  # fmt: skip
             s.add(call)
             await s.flush()
