@@ -7,8 +7,8 @@ Erasure, in one transaction:
 * the tenant's calls from its numbers keep their row (controlling still counts them) but the
   caller number becomes a random pseudonym shared by those calls only (``x-erased-…``;
   repeat-caller statistics stay right, nobody can map it back), caller name and raw caller id
-  are cleared and the contact keys (``contact_id``, ``crm…``) removed from ``extra``; their ``call_events`` have the
-  numbers replaced the same way;
+  are cleared and the contact keys (``contact_id``, ``crm…``) removed from ``extra``;
+  their ``call_events`` have the numbers replaced the same way;
 * webhook deliveries whose body mentions one of the numbers are deleted;
 * a ``crm_erasures`` row records what was done (counts only, no personal data).
 
