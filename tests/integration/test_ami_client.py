@@ -35,10 +35,12 @@ async def ami(pbx: Sandbox, pbx_config: Config) -> AsyncIterator[AmiClient]:
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():
-            await asyncio.sleep(0.05)
-    assert predicate(), what
+    """Poll a condition fed by listeners; a TimeoutError names what never happened."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout} s")
+        await asyncio.sleep(0.05)
 
 
 async def test_login_ping_and_status(ami: AmiClient) -> None:

@@ -124,6 +124,7 @@ class AmiClient:
         connect_timeout: float = 5.0,
         events: bool = True,
         action_timeout: float = 10.0,
+        boot_wait: float = 30.0,
     ) -> None:
         self.host, self.port = host, port
         self._username, self._secret = username, secret
@@ -132,6 +133,8 @@ class AmiClient:
         self.connect_timeout = connect_timeout
         self.events = events
         self.action_timeout = action_timeout
+        self.boot_wait = boot_wait
+        self._booted = asyncio.Event()
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(3)
         self._event_listeners: list[EventListener] = []
@@ -156,9 +159,15 @@ class AmiClient:
         if not pbx.ami_secret:
             raise AmiError("pbx.ami_secret is empty: load the config with with_secrets()")
         return cls(
-            pbx.host, pbx.ami_port, pbx.ami_username, pbx.ami_secret,
-            ping_interval=pbx.ping_interval, ping_timeout=pbx.ping_timeout,
-            reconnect_min=pbx.reconnect_min, reconnect_max=pbx.reconnect_max, events=events,
+            pbx.host,
+            pbx.ami_port,
+            pbx.ami_username,
+            pbx.ami_secret,
+            ping_interval=pbx.ping_interval,
+            ping_timeout=pbx.ping_timeout,
+            reconnect_min=pbx.reconnect_min,
+            reconnect_max=pbx.reconnect_max,
+            events=events,
         )
 
     # -- listeners -----------------------------------------------------------------------
@@ -169,7 +178,10 @@ class AmiClient:
         self._event_listeners.append(cb)
 
     def add_connect_listener(self, cb: ConnectListener) -> None:
-        """``await cb()`` after every successful login, in registration order (resync)."""
+        """``await cb()`` after every successful login, in registration order (resync).
+
+        With events on, the listeners wait for Asterisk's ``FullyBooted`` (at most
+        ``boot_wait`` s) so that list actions of late-loading modules exist."""
         self._connect_listeners.append(cb)
 
     def add_disconnect_listener(self, cb: DisconnectListener) -> None:
@@ -184,8 +196,13 @@ class AmiClient:
 
     @property
     def status(self) -> AmiStatus:
-        return AmiStatus(self._logged_in, self._connected_since, self._last_error,
-                         max(0, self._sessions - 1), self._version)
+        return AmiStatus(
+            self._logged_in,
+            self._connected_since,
+            self._last_error,
+            max(0, self._sessions - 1),
+            self._version,
+        )
 
     async def start(self) -> None:
         """Start the supervisor (returns at once; see :meth:`wait_connected`)."""
@@ -198,8 +215,10 @@ class AmiClient:
             async with asyncio.timeout(timeout):
                 await self._connected_event.wait()
         except TimeoutError:
-            raise AmiTimeout(f"AMI {self.host}:{self.port} not connected after {timeout} s "
-                             f"(last error: {self._last_error})") from None
+            raise AmiTimeout(
+                f"AMI {self.host}:{self.port} not connected after {timeout} s "
+                f"(last error: {self._last_error})"
+            ) from None
 
     async def close(self) -> None:
         """Cancel the supervisor, close the socket, fail pending actions."""
@@ -214,8 +233,14 @@ class AmiClient:
 
     # -- actions -------------------------------------------------------------------------
 
-    async def send_action(self, name: str, headers: HeaderValues | None = None, *,
-                          timeout: float | None = None, check: bool = False) -> Message:
+    async def send_action(
+        self,
+        name: str,
+        headers: HeaderValues | None = None,
+        *,
+        timeout: float | None = None,
+        check: bool = False,
+    ) -> Message:
         """Send one action and return its response (``Response: Error`` included unless
         ``check`` is true, which raises :class:`AmiActionError`).
 
@@ -227,8 +252,9 @@ class AmiClient:
             raise AmiActionError(name, result.response)
         return result.response
 
-    async def send_list_action(self, name: str, headers: HeaderValues | None = None, *,
-                               timeout: float | None = None) -> list[Message]:
+    async def send_list_action(
+        self, name: str, headers: HeaderValues | None = None, *, timeout: float | None = None
+    ) -> list[Message]:
         """Send a list action (``QueueStatus``, ``CoreShowChannels`` …) and return its events,
         the closing ``…Complete`` event included. Error responses raise AmiActionError."""
         result = await self._request(name, headers, timeout, require_login=True)
@@ -238,13 +264,16 @@ class AmiClient:
 
     async def command(self, cli: str, *, timeout: float | None = None) -> list[str]:
         """Run a CLI command (``core show channels``) and return its output lines."""
-        response = await self.send_action("Command", {"Command": cli}, timeout=timeout,
-                                          check=True)
+        response = await self.send_action("Command", {"Command": cli}, timeout=timeout, check=True)
         return response.get_all("Output")
 
     async def _request(
-        self, name: str, headers: HeaderValues | None, timeout: float | None,
-        *, require_login: bool,
+        self,
+        name: str,
+        headers: HeaderValues | None,
+        timeout: float | None,
+        *,
+        require_login: bool,
     ) -> ActionResult:
         action_id = f"{self._id_prefix}-{next(self._ids)}"
         data = encode_action(name, headers, action_id)  # rejects CR/LF before anything else
@@ -252,7 +281,8 @@ class AmiClient:
         if writer is None or (require_login and not self._logged_in):
             raise AmiNotConnected(
                 f"AMI action {name} not sent: not connected to {self.host}:{self.port}"
-                f" (last error: {self._last_error})")
+                f" (last error: {self._last_error})"
+            )
         future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
         self._tracker.expect(action_id)
         self._futures[action_id] = future
@@ -263,8 +293,10 @@ class AmiClient:
             async with asyncio.timeout(wait):
                 return await future
         except TimeoutError:
-            raise AmiTimeout(f"AMI {name} ({action_id}): no answer within "
-                             f"{self.action_timeout if timeout is None else timeout} s") from None
+            raise AmiTimeout(
+                f"AMI {name} ({action_id}): no answer within "
+                f"{self.action_timeout if timeout is None else timeout} s"
+            ) from None
         except (ConnectionError, OSError) as exc:
             raise AmiConnectionLost(f"AMI {name} ({action_id}): {exc}") from exc
         finally:
@@ -290,8 +322,9 @@ class AmiClient:
                     await self._teardown(self._last_error or "closed")
                     if was_connected:
                         attempt = 0
-                delay = backoff_delay(attempt, self.reconnect_min, self.reconnect_max,
-                                      random.random())
+                delay = backoff_delay(
+                    attempt, self.reconnect_min, self.reconnect_max, random.random()
+                )
                 attempt += 1
                 await asyncio.sleep(delay)
         finally:
@@ -310,8 +343,10 @@ class AmiClient:
                 greeting = await self._read_greeting(reader, parser)
         except TimeoutError:
             raise AmiConnectionLost(
-                f"no AMI greeting within {self.connect_timeout} s after connect") from None
+                f"no AMI greeting within {self.connect_timeout} s after connect"
+            ) from None
         self._version = greeting.version
+        self._booted = asyncio.Event()
         reader_task = asyncio.create_task(self._read_loop(reader, parser), name="ami-reader")
         try:
             await self._login()
@@ -349,13 +384,17 @@ class AmiClient:
                 raise AmiConnectionLost(f"not an AMI server (no greeting, got {first!r:.80})")
 
     async def _login(self) -> None:
-        headers = {"Username": self._username, "Secret": self._secret,
-                   "Events": "on" if self.events else "off"}
-        result = await self._request("Login", headers, self.connect_timeout,
-                                     require_login=False)
+        headers = {
+            "Username": self._username,
+            "Secret": self._secret,
+            "Events": "on" if self.events else "off",
+        }
+        result = await self._request("Login", headers, self.connect_timeout, require_login=False)
         if not result.ok:
-            raise AmiLoginError(f"login as {self._username!r} refused: "
-                                f"{result.response.get('Message') or result.response.name}")
+            raise AmiLoginError(
+                f"login as {self._username!r} refused: "
+                f"{result.response.get('Message') or result.response.name}"
+            )
 
     async def _read_loop(self, reader: asyncio.StreamReader, parser: AmiParser) -> None:
         self._dispatch(parser)  # frames that arrived together with the greeting
@@ -373,8 +412,13 @@ class AmiClient:
                 msg = item
             elif isinstance(item, BadFrame):
                 self.bad_frames += 1
-                log.warning("AMI %s:%s: bad frame (%d bytes): %s", self.host, self.port,
-                            item.size, item.reason)
+                log.warning(
+                    "AMI %s:%s: bad frame (%d bytes): %s",
+                    self.host,
+                    self.port,
+                    item.size,
+                    item.reason,
+                )
                 if item.message is None:
                     continue
                 msg = item.message
@@ -389,6 +433,8 @@ class AmiClient:
                     future.set_result(out)
                 continue
             if out.kind == "event":
+                if out.name == "FullyBooted":
+                    self._booted.set()
                 self._emit_event(out)
 
     def _emit_event(self, msg: Message) -> None:
@@ -409,6 +455,16 @@ class AmiClient:
                 ) from None
 
     async def _run_connect_listeners(self) -> None:
+        # Right after a restart AMI answers before modules such as app_queue are loaded
+        # (QueueStatus is then an unknown action): wait for FullyBooted, which Asterisk
+        # sends at once to a login on a booted system. Without events it never comes.
+        if self.events and self._connect_listeners:
+            try:
+                async with asyncio.timeout(self.boot_wait):
+                    await self._booted.wait()
+            except TimeoutError:
+                log.warning("AMI %s:%s: no FullyBooted within %s s; resyncing anyway",
+                            self.host, self.port, self.boot_wait)
         for cb in list(self._connect_listeners):
             try:
                 await cb()
@@ -430,9 +486,12 @@ class AmiClient:
         futures, self._futures = self._futures, {}
         for action_id, future in futures.items():
             if not future.done():
-                future.set_exception(AmiConnectionLost(
-                    f"AMI connection to {self.host}:{self.port} lost before the answer to "
-                    f"{action_id}: {reason}"))
+                future.set_exception(
+                    AmiConnectionLost(
+                        f"AMI connection to {self.host}:{self.port} lost before the answer to "
+                        f"{action_id}: {reason}"
+                    )
+                )
         if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
