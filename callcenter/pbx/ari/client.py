@@ -13,11 +13,13 @@ import contextlib
 import logging
 import random
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 
 from callcenter.config import PbxConfig
+from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent, EventParseError, Subscription, parse_event
 from callcenter.pbx.ari.rest import AriRest
 
@@ -60,6 +62,8 @@ class AriClient(AriRest):
         self._connect_listeners: list[ConnectListener] = []
         self._task: asyncio.Task[None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._probe = ""
+        self._probe_seen = asyncio.Event()
         self._connected = asyncio.Event()
         self._disconnected = asyncio.Event()
         self._disconnected.set()
@@ -198,35 +202,76 @@ class AriClient(AriRest):
             max_msg_size=16 * 1024 * 1024,
         ) as ws:
             self._ws = ws
-            self.connects += 1
-            self.connected_since = time.time()
-            self.last_error = None
-            self._connected.set()
-            self._disconnected.clear()
-            log.info("ARI events connected for app %s", self.app)
-            for listener in list(self._connect_listeners):
-                try:
-                    await listener()
-                except Exception:
-                    log.exception("ARI connect listener failed")
-            async for msg in ws:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    await self._dispatch(msg.data)
-                    if self.replaced:
-                        await ws.close()
-                        self.last_error = f"app {self.app} taken over by another connection"
-                        log.warning("ARI app %s replaced by another websocket", self.app)
-                        return
-                elif msg.type == aiohttp.WSMsgType.ERROR:
-                    raise aiohttp.ClientError(f"websocket error: {ws.exception()}")
+            self._probe = f"cc-probe-{uuid.uuid4().hex}"
+            self._probe_seen = asyncio.Event()
+            ready = asyncio.create_task(self._confirm_registration(ws), name="ari-registration")
+            try:
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        await self._dispatch(msg.data)
+                        if self.replaced:
+                            await ws.close()
+                            self.last_error = f"app {self.app} taken over by another connection"
+                            log.warning("ARI app %s replaced by another websocket", self.app)
+                            return
+                    elif msg.type == aiohttp.WSMsgType.ERROR:
+                        raise aiohttp.ClientError(f"websocket error: {ws.exception()}")
+            finally:
+                ready.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ready
             code = ws.close_code
         self.last_error = f"websocket closed by Asterisk (code {code})"
+
+    async def _confirm_registration(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Report connected only once Asterisk routes events of our app to this socket.
+
+        Asterisk registers the app just after the websocket upgrade, and a previous
+        connection's cleanup may still be under way: a call originated in that gap would
+        enter an inactive app and be hung up. A user event sent to the app and seen on our
+        socket proves the registration.
+        """
+        try:
+            for _ in range(100):
+                try:
+                    await self.request(
+                        "POST", f"/events/user/{self._probe}", {"application": self.app}
+                    )
+                except AriError as exc:
+                    if exc.status != 404:
+                        raise
+                    await asyncio.sleep(0.05)  # "Application not found": not registered yet
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._probe_seen.wait(), 1.0)
+                    break
+            else:
+                raise AriError(0, "POST", "/events/user", "app registration not confirmed")
+        except AriError as exc:
+            self.last_error = f"ARI app {self.app} not registered: {exc}"
+            log.warning("%s", self.last_error)
+            await ws.close()
+            return
+        self.connects += 1
+        self.connected_since = time.time()
+        self.last_error = None
+        self._connected.set()
+        self._disconnected.clear()
+        log.info("ARI events connected for app %s", self.app)
+        for listener in list(self._connect_listeners):
+            try:
+                await listener()
+            except Exception:
+                log.exception("ARI connect listener failed")
 
     async def _dispatch(self, frame: str) -> None:
         try:
             event = parse_event(frame)
         except EventParseError as exc:
             log.warning("dropping bad ARI frame: %s", exc)
+            return
+        if event.type == "ChannelUserevent" and event.raw.get("eventname") == self._probe:
+            self._probe_seen.set()  # our own registration probe, not for consumers
             return
         self.events_received += 1
         if event.type == "ApplicationReplaced":
