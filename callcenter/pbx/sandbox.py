@@ -300,9 +300,12 @@ class Sandbox:
             _atomic_write_bytes(path, hold_tones_wav())
 
     def write_generated(self, name: str, text: str) -> Path:
-        """Write ``etc/generated/<name>`` (e.g. ``queues.conf``) for the templates to include.
+        """Write ``etc/generated/<name>`` for the templates to include.
 
-        Call :meth:`reload` afterwards for a running instance.
+        Each template includes ``generated/<file>.conf`` and ``generated/<file>-*.conf``, so
+        every feature can own its file without clobbering others': ``queues-tenants.conf``,
+        ``extensions-ivr.conf``, ``pjsip-phones.conf``. Call :meth:`reload` afterwards for a
+        running instance (``app_queue``, ``pbx_config``, ``res_pjsip`` …).
         """
         if not _GENERATED_NAME.match(name):
             raise SandboxError(f"generated file name {name!r} must look like 'queues.conf'")
@@ -310,6 +313,15 @@ class Sandbox:
         path = self.instance_dir / "etc" / "generated" / name
         _atomic_write(path, text)
         return path
+
+    def remove_generated(self, name: str) -> bool:
+        """Delete one generated file; True if it existed. Call :meth:`reload` afterwards."""
+        if not _GENERATED_NAME.match(name):
+            raise SandboxError(f"generated file name {name!r} must look like 'queues.conf'")
+        path = self.instance_dir / "etc" / "generated" / name
+        existed = path.exists()
+        path.unlink(missing_ok=True)
+        return existed
 
     def clear_generated(self) -> None:
         """Remove every generated file (a fresh instance starts from the templates only)."""

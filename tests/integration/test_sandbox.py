@@ -61,12 +61,14 @@ def test_dialplan_and_queue_templates_loaded(pbx: Sandbox, pbx_config: Config) -
 
 
 def test_generated_queue_config_is_included_after_reload(pbx: Sandbox) -> None:
-    pbx.write_generated("queues.conf", "[q-generated](cc-queue-defaults)\nstrategy = linear\n")
+    pbx.write_generated(
+        "queues-sbtest.conf", "[q-generated](cc-queue-defaults)\nstrategy = linear\n"
+    )
     try:
         pbx.reload("app_queue")
         assert "q-generated" in pbx.cli("queue show q-generated")
     finally:
-        pbx.clear_generated()
+        assert pbx.remove_generated("queues-sbtest.conf")
         pbx.reload("app_queue")
     assert "No such queue" in pbx.cli("queue show q-generated")
 

@@ -8,6 +8,7 @@ import asyncio
 import io
 import math
 import time
+import uuid
 import wave
 from pathlib import Path
 
@@ -177,3 +178,38 @@ def test_simulate_command_reports_bad_input(
     args = parser.parse_args(["simulate", "--did", "+4930", "--dtmf", "12x"])
     assert args.func(pbx_config, args) == 2
     assert "dtmf" in capsys.readouterr().err
+
+
+async def test_simulated_call_through_queue_to_local_agent(
+    ari: AriClient, pbx: Sandbox, pbx_config: Config
+) -> None:
+    """Inbound -> Stasis -> continue to cc-queue -> auto-answering Local agent -> hang-up."""
+    agent = f"agent{uuid.uuid4().int % 10**8}"
+    queue = f"q-sim{uuid.uuid4().hex[:8]}"
+    conf = f"queues-{queue}.conf"
+    pbx.write_generated(
+        conf,
+        f"[{queue}](cc-queue-defaults)\nmember => Local/{agent}@agents/n,0,Sim,Custom:{agent}\n",
+    )
+    await asyncio.to_thread(pbx.reload, "app_queue")
+    try:
+        pbx.cli(f"devstate change Custom:{agent} NOT_INUSE")
+        pbx.cli(f"dialplan set global CC_AGENT_TALK_SECONDS_{agent} 1")
+        scenario = Scenario.simple("+4930444555", "+4916099", "Queue Caller", hold=15)
+        with ari.subscribe() as events:
+            leg = inbound_leg_id(await place_call(ari, pbx_config.pbx, scenario))
+            await events.wait_for("StasisStart", for_channel(leg))
+            await ari.continue_in_dialplan(leg, "cc-queue", queue, 1)
+            await events.wait_for("StasisEnd", for_channel(leg))
+        verbs: list[str] = []
+        for _ in range(100):  # the agent talks 1 s, then hangs up
+            lines = pbx.queue_log.read_text().splitlines()
+            verbs = [ln.split("|")[4] for ln in lines if f"|{leg}|{queue}|" in ln]
+            if "COMPLETEAGENT" in verbs:
+                break
+            await asyncio.sleep(0.1)
+        assert verbs[:3] == ["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
+        assert f"Custom:{agent}" in pbx.cli(f"queue show {queue}")
+    finally:
+        pbx.remove_generated(conf)
+        await asyncio.to_thread(pbx.reload, "app_queue")
