@@ -11,7 +11,17 @@ from collections.abc import AsyncIterator
 import pytest
 
 from callcenter.config import Config
-from callcenter.pbx.ari import AriClient, AriError, AriEvent, Subscription, for_channel, query
+from callcenter.pbx.ari import (
+    AriClient,
+    AriError,
+    AriEvent,
+    EventParseError,
+    LatencyStats,
+    Subscription,
+    for_channel,
+    query,
+)
+from callcenter.pbx.ari.events import parse_event
 from callcenter.pbx.sandbox import Sandbox
 
 from .conftest import SandboxFactory
@@ -59,6 +69,38 @@ def test_query_values_are_strings() -> None:
         "n": "3",
         "m": "a,b",
     }
+
+
+def test_parse_event_types_and_errors() -> None:
+    ev = parse_event(
+        '{"type":"ChannelDtmfReceived","application":"cc","timestamp":"t","digit":"5",'
+        '"channel":{"id":"c1","name":"Local/x","state":"Up","caller":{"name":"A","number":"1"},'
+        '"dialplan":{"context":"from-trunk","exten":"+49","priority":3}}}'
+    )
+    assert (ev.type, ev.application, ev.digit, ev.channel_id) == (
+        "ChannelDtmfReceived",
+        "cc",
+        "5",
+        "c1",
+    )
+    assert ev.channel is not None and ev.channel.dialplan.priority == 3
+    assert ev.channel.caller.name == "A" and ev.playback is None and ev.args == []
+    with pytest.raises(EventParseError, match="not JSON"):
+        parse_event("{oops")
+    with pytest.raises(EventParseError, match="no 'type'"):
+        parse_event('{"application": "cc"}')
+
+
+def test_latency_percentiles() -> None:
+    stats = LatencyStats(size=100)
+    assert stats.percentile(0.99) == 0.0
+    for ms in range(1, 201):  # only the latest 100 (101..200 ms) are kept
+        stats.add(ms / 1000)
+    summary = stats.summary()
+    assert summary.count == 100 and stats.total == 200
+    assert summary.p50 == 0.150
+    assert summary.p99 == 0.199
+    assert summary.max == 0.200
 
 
 async def test_asterisk_info_and_latency(ari: AriClient) -> None:

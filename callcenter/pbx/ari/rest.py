@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -61,7 +62,7 @@ class LatencyStats:
         data = sorted(self._samples)
         if not data:
             return 0.0
-        rank = max(0, min(len(data) - 1, round(q * len(data) + 0.5) - 1))
+        rank = max(0, min(len(data) - 1, math.ceil(q * len(data)) - 1))
         return data[rank]
 
     def summary(self) -> LatencySummary:
