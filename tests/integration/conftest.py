@@ -43,6 +43,19 @@ def test_port_base() -> int:
 test_port_base.__test__ = False  # type: ignore[attr-defined]
 
 
+def test_instance_name(base: int) -> str:
+    """``CALLCENTER_TEST_INSTANCE``, else ``test`` (``test_<base>`` for a non-default base:
+    the fixture stops a running instance of its own name, so sessions on other port bases
+    must never share it)."""
+    name = os.environ.get("CALLCENTER_TEST_INSTANCE")
+    if name:
+        return name
+    return "test" if base == 15000 else f"test_{base}"
+
+
+test_instance_name.__test__ = False  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def pbx_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     """The Config every PBX test uses (credentials generated into a session data dir)."""
@@ -54,7 +67,7 @@ def pbx_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
         overrides={
             "app": {"data_dir": str(data_dir)},
             "pbx": {
-                "instance": os.environ.get("CALLCENTER_TEST_INSTANCE", "test"),
+                "instance": test_instance_name(base),
                 "ami_port": base + 38,
                 "http_port": base + 88,
                 "sip_port": base + 60,
@@ -132,3 +145,4 @@ def pbx_factory(pbx_config: Config) -> Iterator[SandboxFactory]:
     finally:
         for sandbox in made:
             sandbox.down()
+            sandbox.reset()
