@@ -190,7 +190,3 @@ def _loops_without_exit(flow: Flow) -> list[FlowProblem]:
             )
     return problems
 
-
-def node_path(flow: Flow, name: str) -> str:
-    """Human-readable path of a node for logs (``flows.<name> (<kind>)``)."""
-    return f"flows.{name} ({flow.nodes[name].kind})"
