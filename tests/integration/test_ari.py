@@ -386,3 +386,37 @@ async def test_replaced_connection_stays_down(ari: AriClient, pbx_config: Config
     await ari.start()  # taking the app back is explicit
     await ari.wait_connected()
     assert not ari.replaced
+
+
+async def test_create_then_dial_a_channel(ari: AriClient, events: Subscription) -> None:
+    channel_id = _id("cr")
+    created = await ari.create_channel(
+        "Local/s@caller-script",
+        channel_id=channel_id,
+        variables={"_CC_SIM_STEPS": "w:30"},
+    )
+    assert created.id == channel_id
+    try:
+        await events.wait_for("StasisStart", for_channel(channel_id))
+        await ari.dial(channel_id, timeout=10)
+        dial = await events.wait_for(
+            "Dial",
+            lambda e: (
+                e.raw.get("peer", {}).get("id") == channel_id
+                and bool(e.raw.get("dialstatus") == "ANSWER")
+            ),
+        )
+        assert dial.peer is not None and dial.peer.id == channel_id
+    finally:
+        await _hangup_quietly(ari, channel_id)
+
+
+async def test_redirect_needs_a_redirectable_channel(ari: AriClient, events: Subscription) -> None:
+    channel_id = await _caller_in_stasis(ari, events)
+    try:
+        with pytest.raises(AriError) as info:
+            await ari.redirect(channel_id, "PJSIP/nobody")
+        assert info.value.status in (400, 404, 422)
+        assert info.value.message
+    finally:
+        await _hangup_quietly(ari, channel_id)

@@ -228,6 +228,44 @@ class AriRest:
         path = f"/channels/{_seg(channel_id)}" if channel_id else "/channels"
         return Channel.from_json(await self.request("POST", path, params, body=body))
 
+    async def create_channel(
+        self,
+        endpoint: str,
+        *,
+        app: str | None = None,
+        app_args: Sequence[str] | str | None = None,
+        channel_id: str | None = None,
+        other_channel_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        formats: Sequence[str] | None = None,
+    ) -> Channel:
+        """Create a channel without dialing it (then :meth:`dial`): lets the app put it in
+        a bridge first, e.g. for an attended transfer."""
+        if isinstance(app_args, str):
+            app_args = [app_args]
+        params: dict[str, QueryValue] = {
+            "endpoint": endpoint,
+            "app": app or self.app,
+            "appArgs": app_args,
+            "channelId": channel_id,
+            "otherChannelId": other_channel_id,
+            "formats": formats,
+        }
+        body = {"variables": dict(variables)} if variables else None
+        return Channel.from_json(await self.request("POST", "/channels/create", params, body=body))
+
+    async def dial(
+        self, channel_id: str, caller: str | None = None, timeout: int | None = None
+    ) -> None:
+        """Dial a channel made by :meth:`create_channel`."""
+        params: dict[str, QueryValue] = {"caller": caller, "timeout": timeout}
+        await self.request("POST", f"/channels/{_seg(channel_id)}/dial", params)
+
+    async def redirect(self, channel_id: str, endpoint: str) -> None:
+        """Redirect the channel to another endpoint (a blind transfer of the far end)."""
+        params: dict[str, QueryValue] = {"endpoint": endpoint}
+        await self.request("POST", f"/channels/{_seg(channel_id)}/redirect", params)
+
     async def answer(self, channel_id: str) -> None:
         await self.request("POST", f"/channels/{_seg(channel_id)}/answer")
 
