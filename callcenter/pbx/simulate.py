@@ -22,7 +22,7 @@ import sys
 import time
 import uuid
 import wave
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -292,6 +292,41 @@ def _simulate(config: Config, args: argparse.Namespace) -> int:
     return asyncio.run(_place_all(config, args, scenarios))
 
 
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """The outcome of one call of :func:`place_calls`: a channel id or the error."""
+
+    index: int
+    scenario: Scenario
+    channel_id: str | None
+    error: str | None = None
+
+
+async def place_calls(
+    ari: AriRest,
+    config: PbxConfig,
+    scenarios: Sequence[Scenario],
+    rate: float,
+    on_placed: Callable[[Placed], None] | None = None,
+) -> list[Placed]:
+    """Place ``scenarios`` at ``rate`` calls per second (paced from the start, so a slow
+    originate does not lower the rate); a failed originate is recorded, not raised."""
+    if not rate > 0:
+        raise ScenarioError(f"rate must be positive, got {rate}")
+    results: list[Placed] = []
+    started = time.monotonic()
+    for i, scenario in enumerate(scenarios):
+        await asyncio.sleep(max(0.0, started + i / rate - time.monotonic()))
+        try:
+            placed = Placed(i, scenario, await place_call(ari, config, scenario))
+        except AriError as exc:
+            placed = Placed(i, scenario, None, str(exc))
+        results.append(placed)
+        if on_placed is not None:
+            on_placed(placed)
+    return results
+
+
 async def _place_all(
     config: Config, args: argparse.Namespace, scenarios: Sequence[Scenario]
 ) -> int:
@@ -301,27 +336,24 @@ async def _place_all(
         config.pbx.ari_password,
         config.pbx.ari_app,
     )
-    failed = 0
+
+    def report(p: Placed) -> None:
+        if p.channel_id is None:
+            print(f"call {p.index + 1}: FAILED: {p.error}", file=sys.stderr)
+            return
+        who = p.scenario.caller_id or "(no caller id)"
+        print(
+            f"call {p.index + 1}: {p.channel_id} {who} -> {p.scenario.did} "
+            f"steps [{p.scenario.encode_steps() or 'hang up'}]"
+        )
+
     try:
-        started = time.monotonic()
-        for i, scenario in enumerate(scenarios):
-            await asyncio.sleep(max(0.0, started + i / args.rate - time.monotonic()))
-            try:
-                channel_id = await place_call(ari, config.pbx, scenario)
-            except AriError as exc:
-                failed += 1
-                print(f"call {i + 1}: FAILED: {exc}", file=sys.stderr)
-                continue
-            who = scenario.caller_id or "(no caller id)"
-            print(
-                f"call {i + 1}: {channel_id} {who} -> {scenario.did} "
-                f"steps [{scenario.encode_steps() or 'hang up'}]"
-            )
+        results = await place_calls(ari, config.pbx, scenarios, args.rate, report)
     finally:
         await ari.close_session()
-    placed = len(scenarios) - failed
+    placed = sum(1 for p in results if p.channel_id is not None)
     print(f"placed {placed} of {len(scenarios)} calls to {args.did} on {config.pbx.host}")
-    return 0 if failed == 0 else 1
+    return 0 if placed == len(scenarios) else 1
 
 
 def _scenarios(args: argparse.Namespace, play: str) -> Sequence[Scenario]:

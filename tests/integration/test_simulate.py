@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import Config
-from callcenter.pbx.ari import AriClient, AriError, for_channel
+from callcenter.pbx.ari import AriClient, AriError, AriRest, for_channel
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import (
     Dtmf,
@@ -27,6 +27,7 @@ from callcenter.pbx.simulate import (
     inbound_leg_id,
     parse_caller,
     place_call,
+    place_calls,
     register,
 )
 
@@ -213,3 +214,24 @@ async def test_simulated_call_through_queue_to_local_agent(
     finally:
         pbx.remove_generated(conf)
         await asyncio.to_thread(pbx.reload, "app_queue")
+
+
+async def test_place_calls_reports_each_outcome(ari: AriClient, pbx_config: Config) -> None:
+    good = Scenario.simple("+4930777888", "+4930001", hold=0.2)
+    with ari.subscribe() as events:
+        placed = await place_calls(ari, pbx_config.pbx, [good, good], rate=50)
+        assert [p.index for p in placed] == [0, 1]
+        assert all(p.channel_id and p.error is None for p in placed)
+        for p in placed:
+            assert p.channel_id is not None
+            leg = inbound_leg_id(p.channel_id)
+            await events.wait_for("StasisStart", for_channel(leg))
+            await ari.hangup(leg)
+    pbx = pbx_config.pbx
+    refused = AriRest(f"http://{pbx.host}:{pbx.http_port}", pbx.ari_username, "wrong", pbx.ari_app)
+    try:
+        failed = await place_calls(refused, pbx, [good], rate=50)
+    finally:
+        await refused.close_session()
+    assert failed[0].channel_id is None
+    assert failed[0].error is not None and "401" in failed[0].error
