@@ -367,6 +367,8 @@ class Sandbox:
         pid = self.read_pid()
         if pid is not None:
             return pid
+        if os.geteuid() != 0:
+            raise SandboxError("starting Asterisk in the PBX root needs root (chroot)")
         self.ensure_root()
         self.render()
         self._clean_stale()
@@ -546,7 +548,9 @@ class Sandbox:
         parts = []
         for path in (self.log_file, self.messages_file):
             try:
-                text = path.read_text(errors="replace").splitlines()[-lines:]
+                with path.open("rb") as fh:
+                    fh.seek(max(0, path.stat().st_size - 16384))  # logs grow across runs
+                    text = fh.read().decode("utf-8", "replace").splitlines()[-lines:]
             except OSError:
                 continue
             parts.append(f"== {path} ==\n" + "\n".join(text))
