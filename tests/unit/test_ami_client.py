@@ -77,6 +77,9 @@ class FakeAmi:
             await self.send(writer, f"Response: Success\nActionID: {aid}\n"
                                     "Message: Authentication accepted\n\n"
                                     "Event: FullyBooted\nStatus: Fully Booted\n\n")
+        elif name == "UserEvent":  # echo back with a broken UTF-8 byte in the value
+            await self.send(writer, f"Response: Success\nActionID: {aid}\n\n")
+            writer.write(b"Event: UserEvent\r\nUserEvent: M\xfcller\r\n\r\n")
         elif name == "Ping":
             await self.send(writer, f"Response: Success\nActionID: {aid}\nPing: Pong\n\n")
         elif name == "QueueStatus":
@@ -234,3 +237,19 @@ def test_backoff_grows_exponentially_to_the_cap_with_jitter() -> None:
         0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
     assert backoff_delay(3, 0.2, 5.0, 0.0) == pytest.approx(0.8)
     assert backoff_delay(100, 0.2, 5.0, 0.5) == pytest.approx(3.75)
+
+
+async def test_invalid_utf8_event_is_delivered_replaced_and_counted(fake: FakeAmi) -> None:
+    client = client_for(fake, ping_interval=30)
+    seen: list[Message] = []
+    client.add_event_listener(seen.append)
+    await client.start()
+    try:
+        await client.wait_connected(5)
+        await client.send_action("UserEvent", {"UserEvent": "x"}, timeout=5)
+        await client.send_action("Ping", timeout=5)  # the event came before this answer
+        users = [m for m in seen if m.name == "UserEvent"]
+        assert [m["UserEvent"] for m in users] == ["M\ufffdller"]
+        assert client.bad_frames == 1
+    finally:
+        await client.close()
