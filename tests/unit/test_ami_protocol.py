@@ -111,6 +111,15 @@ def test_queue_status_and_summary_lists() -> None:
     assert [e.name for e in summary] == ["QueueSummary", "QueueSummaryComplete"]
 
 
+def test_queue_summary_transcript() -> None:
+    msgs = messages(parse(transcript("queuesummary")))
+    done, _ = track(msgs, "qsum-2")
+    summary = done["qsum-2"].events
+    assert summary[0].name == "QueueSummary" and summary[0]["Queue"] == "support"
+    assert summary[0]["LoggedIn"] == "2"
+    assert summary[-1]["EventList"] == "Complete" and summary[-1]["ListItems"] == "1"
+
+
 def test_originate_events_with_utf8_caller_name() -> None:
     msgs = messages(parse(transcript("originate")))
     done, passed = track(msgs, "orig-1")
@@ -145,7 +154,9 @@ def test_error_response_and_goodbye() -> None:
     assert done["bye-1"].response.name == "Goodbye"
 
 
-@pytest.mark.parametrize("name", ["login", "originate", "queuestatus", "command"])
+@pytest.mark.parametrize(
+    "name", ["login", "ping", "originate", "coreshowchannels", "queuestatus", "queuesummary",
+             "command", "errors"])
 @pytest.mark.parametrize("chunk", [1, 7, 1460])
 def test_transcripts_parse_identically_in_any_chunk_size(name: str, chunk: int) -> None:
     data = transcript(name)
