@@ -17,8 +17,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def discover() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(HERE)])
-                  if not m.name.startswith("_"))
+    return sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if not m.name.startswith("_"))
 
 
 def machine() -> str:
@@ -30,19 +29,33 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
-            f"({platform.python_implementation()}), {platform.system()} {platform.release()}")
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.system()} {platform.release()}"
+    )
 
 
 def table(results: list[Result]) -> str:
     rows = [("bench", "metric", "value", "unit", "note")]
-    rows += [(r.bench, r.metric, f"{r.value:,.2f}" if r.value < 100 else f"{r.value:,.0f}",
-              r.unit, r.note) for r in results]
+    rows += [
+        (
+            r.bench,
+            r.metric,
+            f"{r.value:,.2f}" if r.value < 100 else f"{r.value:,.0f}",
+            r.unit,
+            r.note,
+        )
+        for r in results
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     lines = []
     for n, row in enumerate(rows):
-        lines.append(" | ".join(cell.ljust(widths[i]) if i != 2 else cell.rjust(widths[i])
-                                for i, cell in enumerate(row)).rstrip())
+        lines.append(
+            " | ".join(
+                cell.ljust(widths[i]) if i != 2 else cell.rjust(widths[i])
+                for i, cell in enumerate(row)
+            ).rstrip()
+        )
         if n == 0:
             lines.append("-+-".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -134,8 +134,10 @@ def asterisk_ami(parts: list[bytes]) -> int:
     client._socket = Socket()
     client.finished = threading.Event()
     count = [0]
-    client.add_listener(on_event=lambda **kw: count.__setitem__(0, count[0] + 1),
-                        on_response=lambda **kw: count.__setitem__(0, count[0] + 1))
+    client.add_listener(
+        on_event=lambda **kw: count.__setitem__(0, count[0] + 1),
+        on_response=lambda **kw: count.__setitem__(0, count[0] + 1),
+    )
     packs = client._next_pack()
     next(packs)  # the greeting line, as its listen() does
     for pack in packs:
@@ -151,8 +153,9 @@ PARSERS: dict[str, Callable[[list[bytes]], int]] = {
 }
 
 
-def best_time(fn: Callable[[list[bytes]], int], parts: list[bytes], rounds: int
-              ) -> tuple[float, int]:
+def best_time(
+    fn: Callable[[list[bytes]], int], parts: list[bytes], rounds: int
+) -> tuple[float, int]:
     # CPU time of this process: the target is "on one core", and the machine is shared,
     # so wall time would mostly measure the neighbours.
     best, count = float("inf"), 0
@@ -185,15 +188,37 @@ def run(rounds: int = 3, chunk: int = CHUNK) -> list[Result]:
         seconds, count = best_time(fn, parts, rounds)
         rates[name] = count / seconds
         mem = peak_memory(fn, parts)
-        results.append(Result("ami_parse", f"{name}: events/s", rates[name], "events/s",
-                              f"{count:,} msgs parsed; {note}; best of {rounds}"))
-        results.append(Result("ami_parse", f"{name}: peak memory", mem, "MiB",
-                              "tracemalloc, one pass"))
+        results.append(
+            Result(
+                "ami_parse",
+                f"{name}: events/s",
+                rates[name],
+                "events/s",
+                f"{count:,} msgs parsed; {note}; best of {rounds}",
+            )
+        )
+        results.append(
+            Result("ami_parse", f"{name}: peak memory", mem, "MiB", "tracemalloc, one pass")
+        )
     for peer in ("panoramisk 1.4", "asterisk-ami 0.1.7"):
-        results.append(Result("ami_parse", f"ours / {peer}", rates["ours"] / rates[peer], "x",
-                              "target ≥ 3 vs panoramisk" if "pano" in peer else ""))
-    results.append(Result("ami_parse", "parse + apply vs target", rates["ours + LiveState.apply"]
-                          / 50_000, "x", "target ≥ 1 (50,000 events/s on one core)"))
+        results.append(
+            Result(
+                "ami_parse",
+                f"ours / {peer}",
+                rates["ours"] / rates[peer],
+                "x",
+                "target ≥ 3 vs panoramisk" if "pano" in peer else "",
+            )
+        )
+    results.append(
+        Result(
+            "ami_parse",
+            "parse + apply vs target",
+            rates["ours + LiveState.apply"] / 50_000,
+            "x",
+            "target ≥ 1 (50,000 events/s on one core)",
+        )
+    )
     return results
 
 

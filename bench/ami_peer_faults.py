@@ -63,8 +63,9 @@ class ScriptedAmi:
                     self.pings += action == "ping"
                     if logged_in and self.mode == "mute_after_login":
                         continue
-                    writer.write(f"Response: Success\r\nActionID: {aid}\r\n"
-                                 f"Message: ok\r\n\r\n".encode())
+                    writer.write(
+                        f"Response: Success\r\nActionID: {aid}\r\nMessage: ok\r\n\r\n".encode()
+                    )
                     if action == "login":
                         logged_in = True
                         writer.write(b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n")
@@ -104,8 +105,7 @@ def report(name: str, finding: str) -> None:
 # -- asterisk-ami -----------------------------------------------------------------------------
 
 
-def asterisk_ami_idle_timeout(host: str, port: int, user: str, secret: str,
-                              timeout: float) -> None:
+def asterisk_ami_idle_timeout(host: str, port: int, user: str, secret: str, timeout: float) -> None:
     from asterisk.ami import AMIClient, SimpleAction
 
     client = AMIClient(address=host, port=port, timeout=timeout)
@@ -116,11 +116,13 @@ def asterisk_ami_idle_timeout(host: str, port: int, user: str, secret: str,
     t0 = time.monotonic()
     pong = client.send_action(SimpleAction("Ping")).response
     waited = time.monotonic() - t0
-    report("asterisk-ami idle socket timeout",
-           f"login {'ok' if login and not login.is_error() else login}; listener thread alive "
-           f"{alive0} -> {alive1} after {timeout + 1.0:.1f} s idle (timeout={timeout}); "
-           f"Ping answered: {pong is not None} (waited {waited:.2f} s); "
-           f"no disconnect notice is needed to break it, the socket itself is still open")
+    report(
+        "asterisk-ami idle socket timeout",
+        f"login {'ok' if login and not login.is_error() else login}; listener thread alive "
+        f"{alive0} -> {alive1} after {timeout + 1.0:.1f} s idle (timeout={timeout}); "
+        f"Ping answered: {pong is not None} (waited {waited:.2f} s); "
+        f"no disconnect notice is needed to break it, the socket itself is still open",
+    )
     with contextlib.suppress(Exception):
         client._socket.close()
 
@@ -133,12 +135,16 @@ def asterisk_ami_autoreconnect(timeout: float, delay: float, watch: float) -> No
     client = AMIClient(address="127.0.0.1", port=ami.port, timeout=timeout)
     errors: list[str] = []
     reconnected: list[float] = []
-    AutoReconnect(client, delay=delay,
-                  on_disconnect=lambda c, why: errors.append(type(why).__name__),
-                  on_reconnect=lambda c, r: reconnected.append(time.monotonic()))
+    AutoReconnect(
+        client,
+        delay=delay,
+        on_disconnect=lambda c, why: errors.append(type(why).__name__),
+        on_reconnect=lambda c, r: reconnected.append(time.monotonic()),
+    )
     _ = client.login(username="u", secret="s").response
     time.sleep(timeout + 0.5)  # the listener thread dies on its socket timeout
     assert ami.loop is not None
+
     def restart() -> None:  # the PBX goes away: every connection is closed
         for writer in ami.writers:
             writer.close()
@@ -146,11 +152,13 @@ def asterisk_ami_autoreconnect(timeout: float, delay: float, watch: float) -> No
     ami.loop.call_soon_threadsafe(restart)
     time.sleep(watch)
     kinds = sorted(set(errors))
-    report("asterisk-ami AutoReconnect after idle timeout + PBX restart",
-           f"timeout={timeout} s, delay={delay} s: in {watch:.0f} s after the restart "
-           f"{ami.connections} TCP connection(s) in total, {len(errors)} failed pings "
-           f"({', '.join(kinds) or 'none'}), reconnects: {len(reconnected)} "
-           f"(python-ami #16/#31: finished is never set, login() reuses the dead socket)")
+    report(
+        "asterisk-ami AutoReconnect after idle timeout + PBX restart",
+        f"timeout={timeout} s, delay={delay} s: in {watch:.0f} s after the restart "
+        f"{ami.connections} TCP connection(s) in total, {len(errors)} failed pings "
+        f"({', '.join(kinds) or 'none'}), reconnects: {len(reconnected)} "
+        f"(python-ami #16/#31: finished is never set, login() reuses the dead socket)",
+    )
     with contextlib.suppress(Exception):
         client._socket.close()
 
@@ -164,22 +172,39 @@ async def panoramisk_half_open(watch: float) -> None:
     ami = ScriptedAmi(mode="mute_after_login")
     start_server_thread(ami)
     lost: list[float] = []
-    manager = Manager(host="127.0.0.1", port=ami.port, username="u", secret="s",
-                      ping_delay=1, ping_interval=1, reconnect_timeout=1,
-                      loop=asyncio.get_running_loop(),
-                      on_disconnect=lambda m, exc: lost.append(time.monotonic()))
+    manager = Manager(
+        host="127.0.0.1",
+        port=ami.port,
+        username="u",
+        secret="s",
+        ping_delay=1,
+        ping_interval=1,
+        reconnect_timeout=1,
+        loop=asyncio.get_running_loop(),
+        on_disconnect=lambda m, exc: lost.append(time.monotonic()),
+    )
     manager.connect()
     await asyncio.sleep(watch)
-    report("panoramisk on a half-open peer (socket open, no answers)",
-           f"in {watch:.0f} s with ping_interval=1: {ami.pings} Pings sent, none answered, "
-           f"disconnects noticed: {len(lost)}, reconnects: {ami.connections - 1}, "
-           f"still 'connected': {manager._connected}")
+    report(
+        "panoramisk on a half-open peer (socket open, no answers)",
+        f"in {watch:.0f} s with ping_interval=1: {ami.pings} Pings sent, none answered, "
+        f"disconnects noticed: {len(lost)}, reconnects: {ami.connections - 1}, "
+        f"still 'connected': {manager._connected}",
+    )
     manager.close()
 
     ours = ScriptedAmi(mode="mute_after_login")
     start_server_thread(ours)
-    client = AmiClient("127.0.0.1", ours.port, "u", "s", ping_interval=1.0, ping_timeout=1.0,
-                       reconnect_min=0.5, reconnect_max=1.0)
+    client = AmiClient(
+        "127.0.0.1",
+        ours.port,
+        "u",
+        "s",
+        ping_interval=1.0,
+        ping_timeout=1.0,
+        reconnect_min=0.5,
+        reconnect_max=1.0,
+    )
     noticed: list[float] = []
     gone = asyncio.Event()
 
@@ -194,9 +219,13 @@ async def panoramisk_half_open(watch: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(watch):
             await gone.wait()
-    report("AmiClient on the same half-open peer",
-           f"disconnect noticed after {noticed[0] - t0:.2f} s (ping_interval 1 s + "
-           f"ping_timeout 1 s), reason: {client.status.last_error}" if noticed else "not noticed")
+    report(
+        "AmiClient on the same half-open peer",
+        f"disconnect noticed after {noticed[0] - t0:.2f} s (ping_interval 1 s + "
+        f"ping_timeout 1 s), reason: {client.status.last_error}"
+        if noticed
+        else "not noticed",
+    )
     await client.close()
 
 
@@ -205,17 +234,26 @@ async def panoramisk_send_while_disconnected(watch: float) -> None:
 
     ami = ScriptedAmi(mode="close_after_login")
     start_server_thread(ami)
-    manager = Manager(host="127.0.0.1", port=ami.port, username="u", secret="s",
-                      ping_delay=60, ping_interval=60, reconnect_timeout=1,
-                      loop=asyncio.get_running_loop())
+    manager = Manager(
+        host="127.0.0.1",
+        port=ami.port,
+        username="u",
+        secret="s",
+        ping_delay=60,
+        ping_interval=60,
+        reconnect_timeout=1,
+        loop=asyncio.get_running_loop(),
+    )
     manager.connect()
     await asyncio.sleep(0.3)  # logged in, then the server closed the connection
     ami.mode = "answer"  # the next connection works normally
     future = manager.send_action({"Action": "Ping"})
     await asyncio.sleep(watch)
-    report("panoramisk action sent while disconnected",
-           f"Ping future done after {watch:.0f} s: {future.done()} although the manager "
-           f"reconnected ({ami.connections} connections, {ami.logins} logins)")
+    report(
+        "panoramisk action sent while disconnected",
+        f"Ping future done after {watch:.0f} s: {future.done()} although the manager "
+        f"reconnected ({ami.connections} connections, {ami.logins} logins)",
+    )
     manager.close()
     future.cancel()
 
@@ -268,9 +306,11 @@ def split_utf8() -> None:
     assert isinstance(ours, Message)
     # asterisk-ami joins bytes per frame before decoding, so its own reader keeps it.
     event = Event.read(data.decode().rstrip("\r\n"))
-    report("UTF-8 character split across two TCP reads",
-           f"panoramisk {pano!r}, ours {ours['CallerIDName']!r}, "
-           f"asterisk-ami (decodes per frame) {event['CallerIDName']!r}")
+    report(
+        "UTF-8 character split across two TCP reads",
+        f"panoramisk {pano!r}, ours {ours['CallerIDName']!r}, "
+        f"asterisk-ami (decodes per frame) {event['CallerIDName']!r}",
+    )
 
 
 def injection() -> None:
@@ -278,6 +318,7 @@ def injection() -> None:
     from panoramisk.actions import Action
 
     evil = "Eve\r\nAction: Command\r\nCommand: core stop now"
+
     async def build() -> str:  # panoramisk's Action needs a running loop for its future
         return str(Action({"Action": "Originate", "CallerID": evil}))
 
@@ -288,16 +329,22 @@ def injection() -> None:
         ours = "sent?!"
     except HeaderInjectionError as exc:
         ours = f"HeaderInjectionError: {exc}"
-    report("CR/LF in a header value (caller name)",
-           f"panoramisk writes {pano.count('Action:')} Action lines, asterisk-ami "
-           f"{aami.count('Action:')} (the injected 'Command: core stop now' runs); ours: {ours}")
+    report(
+        "CR/LF in a header value (caller name)",
+        f"panoramisk writes {pano.count('Action:')} Action lines, asterisk-ami "
+        f"{aami.count('Action:')} (the injected 'Command: core stop now' runs); ours: {ours}",
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--real", help="HOST:PORT:USER:SECRET of a real Asterisk")
-    parser.add_argument("--timeout", type=float, default=3.0,
-                        help="asterisk-ami socket timeout (its default is 3 s)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=3.0,
+        help="asterisk-ami socket timeout (its default is 3 s)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore", DeprecationWarning)  # asterisk-ami's notifyAll
     print("AMI client failure modes (measured):")
@@ -309,8 +356,10 @@ def main() -> None:
         start_server_thread(ami)
         asterisk_ami_idle_timeout("127.0.0.1", ami.port, "u", "s", args.timeout)
     asterisk_ami_autoreconnect(args.timeout, args.timeout + 2.0, 12.0)
-    runs: list[Callable[[], Any]] = [lambda: panoramisk_half_open(6.0),
-                                     lambda: panoramisk_send_while_disconnected(4.0)]
+    runs: list[Callable[[], Any]] = [
+        lambda: panoramisk_half_open(6.0),
+        lambda: panoramisk_send_while_disconnected(4.0),
+    ]
     for run in runs:
         asyncio.run(run())
     split_utf8()

@@ -67,29 +67,37 @@ async def test_originate_local_channel_events(ami: AmiClient) -> None:
     marker = str(uuid.uuid4().int % 10**8)
     seen: list[Message] = []
     ami.add_event_listener(seen.append)
-    response = await ami.send_action("Originate", {
-        "Channel": "Local/s@caller-script", "Application": "Wait", "Data": "1",
-        "CallerID": f"Jürgen Müller <{marker}>", "Variable": "CC_SIM_STEPS=w:1",
-        "Async": "true"})
+    response = await ami.send_action(
+        "Originate",
+        {
+            "Channel": "Local/s@caller-script",
+            "Application": "Wait",
+            "Data": "1",
+            "CallerID": f"Jürgen Müller <{marker}>",
+            "Variable": "CC_SIM_STEPS=w:1",
+            "Async": "true",
+        },
+    )
     assert response.name == "Success", response
 
     def linked() -> list[Message]:
         # Newchannel still shows <unknown>: the caller ID arrives with NewCallerid.
-        first = next((m for m in seen if m.name == "NewCallerid"
-                      and m.get("CallerIDNum") == marker), None)
+        first = next(
+            (m for m in seen if m.name == "NewCallerid" and m.get("CallerIDNum") == marker), None
+        )
         if first is None:
             return []
         return [m for m in seen if m.get("Linkedid") == first["Linkedid"]]
 
-    await wait_for(lambda: sum(m.name == "Hangup" for m in linked()) == 2, 15,
-                   "both Local legs hung up")
+    await wait_for(
+        lambda: sum(m.name == "Hangup" for m in linked()) == 2, 15, "both Local legs hung up"
+    )
     events = linked()
     names = {m.name for m in events}
     assert {"Newchannel", "Newexten", "VarSet", "Hangup"} <= names
     assert any(m.name == "Newexten" and m.get("Context") == "caller-script" for m in events)
     assert any(m.get("CallerIDName") == "Jürgen Müller" for m in events)  # UTF-8 intact
-    orig = [m for m in seen if m.name == "OriginateResponse"
-            and m.get("CallerIDNum") == marker]
+    orig = [m for m in seen if m.name == "OriginateResponse" and m.get("CallerIDNum") == marker]
     assert orig and orig[0]["Response"] == "Success"
 
 
@@ -104,12 +112,19 @@ async def test_header_injection_rejected_before_anything_is_sent(ami: AmiClient)
     seen: list[Message] = []
     ami.add_event_listener(seen.append)
     with pytest.raises(HeaderInjectionError, match="'CallerID'"):
-        await ami.send_action("Originate", {
-            "Channel": "Local/s@caller-script", "Application": "Wait", "Data": "1",
-            "CallerID": f"Eve\r\nAction: UserEvent\r\nUserEvent: injected-{tag}"})
+        await ami.send_action(
+            "Originate",
+            {
+                "Channel": "Local/s@caller-script",
+                "Application": "Wait",
+                "Data": "1",
+                "CallerID": f"Eve\r\nAction: UserEvent\r\nUserEvent: injected-{tag}",
+            },
+        )
     await ami.send_action("UserEvent", {"UserEvent": f"probe-{tag}"}, check=True)
-    await wait_for(lambda: any(m.get("UserEvent") == f"probe-{tag}" for m in seen), 5,
-                   "probe UserEvent")
+    await wait_for(
+        lambda: any(m.get("UserEvent") == f"probe-{tag}" for m in seen), 5, "probe UserEvent"
+    )
     assert not any(m.get("UserEvent") == f"injected-{tag}" for m in seen)
 
 
@@ -131,8 +146,7 @@ async def test_reconnect_after_sigkill_with_resync(
     await quiet.start()
     try:
         await quiet.wait_connected(10)
-        pending = asyncio.create_task(
-            quiet.send_action("WaitEvent", {"Timeout": "30"}, timeout=60))
+        pending = asyncio.create_task(quiet.send_action("WaitEvent", {"Timeout": "30"}, timeout=60))
         await asyncio.sleep(0.3)
         assert not pending.done()
         await asyncio.to_thread(pbx.kill)

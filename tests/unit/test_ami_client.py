@@ -70,28 +70,38 @@ class FakeAmi:
         name = msg["Action"]
         if name == "Login":
             if msg["Secret"] != self.secret:
-                await self.send(writer, f"Response: Error\nActionID: {aid}\n"
-                                        "Message: Authentication failed\n\n")
+                await self.send(
+                    writer, f"Response: Error\nActionID: {aid}\nMessage: Authentication failed\n\n"
+                )
                 return
             self.logins += 1
-            await self.send(writer, f"Response: Success\nActionID: {aid}\n"
-                                    "Message: Authentication accepted\n\n"
-                                    "Event: FullyBooted\nStatus: Fully Booted\n\n")
+            await self.send(
+                writer,
+                f"Response: Success\nActionID: {aid}\n"
+                "Message: Authentication accepted\n\n"
+                "Event: FullyBooted\nStatus: Fully Booted\n\n",
+            )
         elif name == "UserEvent":  # echo back with a broken UTF-8 byte in the value
             await self.send(writer, f"Response: Success\nActionID: {aid}\n\n")
             writer.write(b"Event: UserEvent\r\nUserEvent: M\xfcller\r\n\r\n")
         elif name == "Ping":
             await self.send(writer, f"Response: Success\nActionID: {aid}\nPing: Pong\n\n")
         elif name == "QueueStatus":
-            await self.send(writer, (
-                f"Response: Success\nActionID: {aid}\nEventList: start\n\n"
-                "Event: Newchannel\nChannel: Local/x-1;1\nCallerIDName: Jürgen Müller\n\n"
-                f"Event: QueueParams\nActionID: {aid}\nQueue: support\n\n"
-                f"Event: QueueStatusComplete\nActionID: {aid}\nEventList: Complete\n"
-                "ListItems: 1\n\n"))
+            await self.send(
+                writer,
+                (
+                    f"Response: Success\nActionID: {aid}\nEventList: start\n\n"
+                    "Event: Newchannel\nChannel: Local/x-1;1\nCallerIDName: Jürgen Müller\n\n"
+                    f"Event: QueueParams\nActionID: {aid}\nQueue: support\n\n"
+                    f"Event: QueueStatusComplete\nActionID: {aid}\nEventList: Complete\n"
+                    "ListItems: 1\n\n"
+                ),
+            )
         else:
-            await self.send(writer, f"Response: Error\nActionID: {aid}\n"
-                                    f"Message: Invalid/unknown command: {name}\n\n")
+            await self.send(
+                writer,
+                f"Response: Error\nActionID: {aid}\nMessage: Invalid/unknown command: {name}\n\n",
+            )
 
     def drop_all(self) -> None:
         for writer in self.writers:
@@ -110,9 +120,13 @@ async def fake() -> AsyncIterator[FakeAmi]:
 
 
 def client_for(ami: FakeAmi, **kw: float) -> AmiClient:
-    opts: dict[str, float] = {"ping_interval": 0.2, "ping_timeout": 0.3,
-                              "reconnect_min": 0.05, "reconnect_max": 0.2,
-                              "connect_timeout": 1.0} | kw
+    opts: dict[str, float] = {
+        "ping_interval": 0.2,
+        "ping_timeout": 0.3,
+        "reconnect_min": 0.05,
+        "reconnect_max": 0.2,
+        "connect_timeout": 1.0,
+    } | kw
     return AmiClient("127.0.0.1", ami.port, "cc", ami.secret, **opts)  # type: ignore[arg-type]
 
 
@@ -202,8 +216,15 @@ async def test_reconnects_and_runs_connect_listeners_each_time(fake: FakeAmi) ->
 
 
 async def test_refused_login_is_reported_and_retried(fake: FakeAmi) -> None:
-    client = AmiClient("127.0.0.1", fake.port, "cc", "wrong", reconnect_min=0.05,
-                       reconnect_max=0.1, connect_timeout=1.0)
+    client = AmiClient(
+        "127.0.0.1",
+        fake.port,
+        "cc",
+        "wrong",
+        reconnect_min=0.05,
+        reconnect_max=0.1,
+        connect_timeout=1.0,
+    )
     await client.start()
     try:
         for _ in range(40):
@@ -234,7 +255,14 @@ async def test_header_injection_rejected_before_anything_is_sent(fake: FakeAmi) 
 
 def test_backoff_grows_exponentially_to_the_cap_with_jitter() -> None:
     assert [backoff_delay(n, 0.2, 5.0, 1.0) for n in range(7)] == [
-        0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+        0.2,
+        0.4,
+        0.8,
+        1.6,
+        3.2,
+        5.0,
+        5.0,
+    ]
     assert backoff_delay(3, 0.2, 5.0, 0.0) == pytest.approx(0.8)
     assert backoff_delay(100, 0.2, 5.0, 0.5) == pytest.approx(3.75)
 

@@ -102,8 +102,12 @@ def test_queue_status_and_summary_lists() -> None:
     msgs = messages(parse(transcript("queuestatus")))
     done, _ = track(msgs, "qs-1", "qsum-1")
     status = done["qs-1"].events
-    assert [e.name for e in status] == ["QueueParams", "QueueMember", "QueueMember",
-                                        "QueueStatusComplete"]
+    assert [e.name for e in status] == [
+        "QueueParams",
+        "QueueMember",
+        "QueueMember",
+        "QueueStatusComplete",
+    ]
     assert status[0]["Queue"] == "support" and "ServicelevelPerf" in status[0]
     assert {e["Name"] for e in status[1:3]} == {"Anna", "Bernd"}
     assert status[1]["StateInterface"] == "Custom:agent1"
@@ -149,14 +153,25 @@ def test_error_response_and_goodbye() -> None:
     msgs = messages(parse(transcript("errors")))
     done, _ = track(msgs, "err-1", "err-2", "bye-1")
     assert not done["err-1"].ok and done["err-1"].response["Message"].startswith(
-        "Invalid/unknown command: NoSuchAction")
+        "Invalid/unknown command: NoSuchAction"
+    )
     assert done["err-2"].ok and done["err-2"].events[-1]["ListItems"] == "0"
     assert done["bye-1"].response.name == "Goodbye"
 
 
 @pytest.mark.parametrize(
-    "name", ["login", "ping", "originate", "coreshowchannels", "queuestatus", "queuesummary",
-             "command", "errors"])
+    "name",
+    [
+        "login",
+        "ping",
+        "originate",
+        "coreshowchannels",
+        "queuestatus",
+        "queuesummary",
+        "command",
+        "errors",
+    ],
+)
 @pytest.mark.parametrize("chunk", [1, 7, 1460])
 def test_transcripts_parse_identically_in_any_chunk_size(name: str, chunk: int) -> None:
     data = transcript(name)
@@ -174,8 +189,9 @@ def test_bare_lf_and_mixed_terminators() -> None:
 
 
 def test_values_with_colons_and_blanks() -> None:
-    (m,) = messages(parse(b"Event: X\r\nUniqueid: a:b: c\r\nEmpty:\r\nTab:\tv \r\n\r\n",
-                          expect_greeting=False))
+    (m,) = messages(
+        parse(b"Event: X\r\nUniqueid: a:b: c\r\nEmpty:\r\nTab:\tv \r\n\r\n", expect_greeting=False)
+    )
     assert m["Uniqueid"] == "a:b: c" and m["Empty"] == "" and m["Tab"] == "v "
 
 
@@ -185,13 +201,18 @@ def test_line_without_colon_is_kept_not_fatal() -> None:
 
 
 def test_legacy_response_follows() -> None:
-    data = (b"Response: Follows\r\nPrivilege: Command\r\nActionID: c1\r\n"
-            b"Channel              Location\r\nSIP/x: odd line\r\n0 active calls\n"
-            b"--END COMMAND--\r\n\r\n")
+    data = (
+        b"Response: Follows\r\nPrivilege: Command\r\nActionID: c1\r\n"
+        b"Channel              Location\r\nSIP/x: odd line\r\n0 active calls\n"
+        b"--END COMMAND--\r\n\r\n"
+    )
     (m,) = messages(parse(data, expect_greeting=False))
     assert m.name == "Follows" and m.action_id == "c1"
-    assert m.get_all("Output") == ["Channel              Location", "SIP/x: odd line",
-                                   "0 active calls"]
+    assert m.get_all("Output") == [
+        "Channel              Location",
+        "SIP/x: odd line",
+        "0 active calls",
+    ]
 
 
 def test_multibyte_character_split_across_reads() -> None:
@@ -246,10 +267,16 @@ def test_no_greeting_means_plain_frames() -> None:
 
 
 def test_encode_action_with_repeated_headers() -> None:
-    data = encode_action("Originate", {"Channel": "Local/100@inbound",
-                                       "Variable": ["A=1", "B=ä"]}, "id-1")
-    assert data == ("Action: Originate\r\nActionID: id-1\r\nChannel: Local/100@inbound\r\n"
-                    "Variable: A=1\r\nVariable: B=ä\r\n\r\n").encode()
+    data = encode_action(
+        "Originate", {"Channel": "Local/100@inbound", "Variable": ["A=1", "B=ä"]}, "id-1"
+    )
+    assert (
+        data
+        == (
+            "Action: Originate\r\nActionID: id-1\r\nChannel: Local/100@inbound\r\n"
+            "Variable: A=1\r\nVariable: B=ä\r\n\r\n"
+        ).encode()
+    )
     assert encode_action("Ping", [("X", "1"), ("X", "2")]).endswith(b"X: 1\r\nX: 2\r\n\r\n")
 
 
@@ -298,10 +325,14 @@ def test_tracker_error_ends_list_early_and_forget() -> None:
 
 # -- properties -------------------------------------------------------------------------------
 
-header_key = st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00:"),
-                     min_size=1, max_size=12).map(str.strip).filter(bool)
-header_value = st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00"),
-                       max_size=30).map(lambda v: v.lstrip(" \t"))
+header_key = (
+    st.text(st.characters(codec="utf-8", exclude_characters="\r\n\x00:"), min_size=1, max_size=12)
+    .map(str.strip)
+    .filter(bool)
+)
+header_value = st.text(
+    st.characters(codec="utf-8", exclude_characters="\r\n\x00"), max_size=30
+).map(lambda v: v.lstrip(" \t"))
 
 
 @settings(max_examples=300, deadline=None)
@@ -328,8 +359,10 @@ def test_any_chunking_yields_the_same_events(data: bytes, cuts: list[int]) -> No
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.text(min_size=1, max_size=20).filter(lambda s: s.isidentifier()),
-       st.lists(st.tuples(header_key, header_value), max_size=8))
+@given(
+    st.text(min_size=1, max_size=20).filter(lambda s: s.isidentifier()),
+    st.lists(st.tuples(header_key, header_value), max_size=8),
+)
 def test_encode_parse_round_trip(name: str, headers: list[tuple[str, str]]) -> None:
     data = encode_action(name, headers, "rt-1")
     (msg,) = messages(parse(data, expect_greeting=False))

@@ -463,8 +463,12 @@ class AmiClient:
                 async with asyncio.timeout(self.boot_wait):
                     await self._booted.wait()
             except TimeoutError:
-                log.warning("AMI %s:%s: no FullyBooted within %s s; resyncing anyway",
-                            self.host, self.port, self.boot_wait)
+                log.warning(
+                    "AMI %s:%s: no FullyBooted within %s s; resyncing anyway",
+                    self.host,
+                    self.port,
+                    self.boot_wait,
+                )
         for cb in list(self._connect_listeners):
             try:
                 await cb()
