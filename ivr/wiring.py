@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shutil
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -17,11 +18,13 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.bootstrap import Services
+from callcenter.config import PbxConfig
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.pbx.sandbox import Sandbox
 from ivr import http
 from ivr.errors import ConfigFaults
 from ivr.load import queue_loads
-from ivr.prompts import PromptSources
+from ivr.prompts import SOUND_EXTENSIONS, PromptSources
 from ivr.registry import TenantRegistry, follow_reloads, reload_from_db, reload_from_files
 from ivr.routing import QueueLoad
 from ivr.stasis import PURPOSE, IvrRunner
@@ -34,6 +37,26 @@ def media_root_for(recordings: Path, pbx_root: Path) -> str:
     if recordings.is_relative_to(pbx_root.resolve()):
         return "/" + recordings.relative_to(pbx_root.resolve()).as_posix()
     return ""
+
+
+def publish_recordings(recordings: Path, pbx: PbxConfig, data_dir: Path) -> str:
+    """Make the tenant recordings playable by Asterisk; returns their media root.
+
+    Recordings inside the PBX root are used where they are. Otherwise (the usual case with
+    the chrooted sandbox: they live in ``data_dir``) the sound files are copied into the
+    instance's sound directory, which Asterisk sees inside its root.
+    """
+    direct = media_root_for(recordings, pbx.root)
+    if direct or not recordings.is_dir():
+        return direct
+    sandbox = Sandbox(pbx, data_dir)
+    target = sandbox.sounds_dir / "tenants"
+    for path in recordings.rglob("*"):
+        if path.is_file() and path.suffix.lstrip(".") in SOUND_EXTENSIONS:
+            dest = target / path.relative_to(recordings)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+    return sandbox.sound_path("tenants")
 
 
 def wire_ivr(services: Services) -> TenantRegistry:
@@ -51,10 +74,7 @@ def wire_ivr(services: Services) -> TenantRegistry:
 
     runner: IvrRunner | None = None
     if services.ari is not None and services.stasis is not None:
-        media_root = media_root_for(recordings, config.pbx.root)
-        if not media_root:
-            log.warning("ivr: %s is outside the PBX root; tenant recordings cannot play",
-                        recordings)
+        media_root = publish_recordings(recordings, config.pbx, config.app.data_dir)
         runner = IvrRunner(services.ari, registry, loads, recordings_media_root=media_root,
                            default_region=config.tenants.default_region)
         services.stasis.register(PURPOSE, runner.on_stasis_start)

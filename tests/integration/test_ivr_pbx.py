@@ -15,10 +15,12 @@ from callcenter.config import Config
 from callcenter.pbx.ari import AriClient, AriError, AriEvent, Subscription
 from callcenter.pbx.simulate import Dtmf, Scenario, Wait, inbound_leg_id, place_call
 from ivr.loader import load_tenant_text
+from ivr.placeholders import generate_placeholders
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry
 from ivr.routing import QueueLoad
 from ivr.stasis import PURPOSE, IvrRunner
+from ivr.wiring import publish_recordings
 
 OPEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin
 CLOSED = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # Friday 19:00 in Berlin
@@ -80,12 +82,14 @@ async def events(ari: AriClient) -> AsyncIterator[Subscription]:
         yield sub
 
 
-def make_runner(ari: AriClient, pbx_config: Config, tmp_path: Path, now: datetime) -> IvrRunner:
+def make_runner(ari: AriClient, pbx_config: Config, tmp_path: Path, now: datetime, *,
+                document: str = TENANT, media_root: str = "") -> IvrRunner:
     sources = PromptSources.for_pbx_root(pbx_config.pbx.root, tmp_path / "rec")
     registry = TenantRegistry()
-    registry.replace([load_tenant_text(TENANT, sources)])
+    registry.replace([load_tenant_text(document, sources)])
     loads = {"q-default": QueueLoad(1, 1, 0, 0.0), "q-default-en": QueueLoad(1, 1, 0, 0.0)}
-    runner = IvrRunner(ari, registry, lambda: loads, clock=lambda: now)
+    runner = IvrRunner(ari, registry, lambda: loads, clock=lambda: now,
+                       recordings_media_root=media_root)
 
     async def handler(event: AriEvent) -> None:
         if event.type == "StasisStart":
@@ -201,5 +205,25 @@ async def test_after_hours_announces_the_next_opening_in_german(
                           ("sound:digits/at", "de"), ("number:8", "de"),
                           ("sound:digits/oclock", "de")]
         assert runner.outcomes == {"voicemail": 1}
+    finally:
+        await hangup(ari, leg)
+
+
+async def test_tenant_recording_is_played_from_inside_the_pbx_root(
+        ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path) -> None:
+    """Recordings live in data_dir (outside the chroot); published into the instance's
+    sound dir they play in the caller's language — checked by a *successful* playback."""
+    generate_placeholders("pbxtest", {"hello": {"de": "Guten Tag", "en": "Good morning"}},
+                          tmp_path / "rec")
+    media_root = publish_recordings(tmp_path / "rec", pbx_config.pbx, pbx_config.app.data_dir)
+    document = TENANT.replace('prompts = ["vm-reachoper"]', 'prompts = ["rec:hello"]')
+    make_runner(ari, pbx_config, tmp_path, OPEN, document=document, media_root=media_root)
+    leg = await call(ari, pbx_config, "+442079460018", hold=6.0)
+    try:
+        started = await events.wait_for("PlaybackStarted", timeout=15)
+        assert started.playback is not None
+        assert started.playback.media_uri == f"sound:{media_root}/pbxtest/en/hello"
+        done = await events.wait_for("PlaybackFinished", timeout=15)
+        assert done.playback is not None and done.playback.state == "done"
     finally:
         await hangup(ari, leg)
