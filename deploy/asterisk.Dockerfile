@@ -4,5 +4,6 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       asterisk asterisk-modules asterisk-core-sounds-en-wav asterisk-prompt-de \
  && rm -rf /var/lib/apt/lists/*
-# Configuration is rendered by `callcenter pbx render` into the shared volume.
-CMD ["asterisk", "-f", "-C", "/etc/asterisk-rendered/asterisk.conf"]
+# The instance directory (config, spool, logs) is rendered by `callcenter pbx render`
+# into a volume mounted at the same path here.
+CMD ["asterisk", "-f", "-C", "/srv/callcenter/default/etc/asterisk.conf"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from callcenter.config import Config
@@ -43,6 +44,17 @@ def register(subparsers: Any) -> None:
         description="Show the instance's state; exit status 0 if running, 3 if not.",
     )
     status.set_defaults(func=_status)
+    render = sub.add_parser(
+        "render",
+        help="render the Asterisk configuration for an Asterisk outside the sandbox",
+        description=(
+            "Write a self-contained instance directory (etc/*.conf, moh/, spool …) for a "
+            "container or host Asterisk; run it with `asterisk -f -C DIR/etc/asterisk.conf`. "
+            "DIR must be mounted at the same path where Asterisk runs."
+        ),
+    )
+    render.add_argument("--to", type=Path, required=True, metavar="DIR", help="target directory")
+    render.set_defaults(func=_render)
     cli = sub.add_parser(
         "cli",
         help="run one Asterisk CLI command, e.g. `callcenter pbx cli core show channels`",
@@ -69,6 +81,15 @@ def _build(config: Config, args: argparse.Namespace) -> int:
         return _fail(exc)
     how = "adopted existing root" if stamp.adopted else "built root"
     print(f"{how} {config.pbx.root}: {stamp.asterisk_version}")
+    return 0
+
+
+def _render(config: Config, args: argparse.Namespace) -> int:
+    try:
+        written = _sandbox(config).export(args.to)
+    except (SandboxError, OSError) as exc:
+        return _fail(exc)
+    print(f"rendered {len(written)} files into {args.to / 'etc'}")
     return 0
 
 

@@ -272,7 +272,17 @@ class Sandbox:
 
     def render(self) -> list[Path]:
         """Write every ``templates/*.conf`` into the instance's etc dir; return the paths."""
+        return self._render_into(self.instance_dir, self.values())
+
+    def export(self, target: Path) -> list[Path]:
+        """Render a self-contained instance directory at ``target`` for an Asterisk outside
+        the sandbox (a container or a host install): ``asterisk -C <target>/etc/asterisk.conf``.
+        Paths inside the files are ``target`` itself, so mount it at the same path."""
         values = self.values()
+        values["instance_dir"] = str(target.resolve())
+        return self._render_into(target, values)
+
+    def _render_into(self, instance_dir: Path, values: dict[str, str]) -> list[Path]:
         for key, value in values.items():
             # A newline or ';' in a value would inject configuration lines or cut them short.
             if any(ch in value for ch in "\r\n;[]"):
@@ -280,24 +290,22 @@ class Sandbox:
         templates = sorted(self.templates.glob("*.conf"))
         if not templates:
             raise SandboxError(f"no *.conf templates in {self.templates}")
-        self._make_dirs()
+        for sub in INSTANCE_SUBDIRS:
+            (instance_dir / sub).mkdir(parents=True, exist_ok=True)
         written = []
         for tpl in templates:
             text = render_template(tpl.name, tpl.read_text(encoding="utf-8"), values)
-            target = self.instance_dir / "etc" / tpl.name
+            target = instance_dir / "etc" / tpl.name
             _atomic_write(target, text)
             written.append(target)
-        self._ensure_moh()
+        moh = instance_dir / "moh" / "cc-tones.wav"
+        if not moh.exists():
+            _atomic_write_bytes(moh, hold_tones_wav())
         return written
 
     def _make_dirs(self) -> None:
         for sub in INSTANCE_SUBDIRS:
             (self.instance_dir / sub).mkdir(parents=True, exist_ok=True)
-
-    def _ensure_moh(self) -> None:
-        path = self.instance_dir / "moh" / "cc-tones.wav"
-        if not path.exists():
-            _atomic_write_bytes(path, hold_tones_wav())
 
     def write_generated(self, name: str, text: str) -> Path:
         """Write ``etc/generated/<name>`` for the templates to include.

@@ -172,3 +172,17 @@ def test_build_refuses_a_foreign_directory(
     monkeypatch.setattr("shutil.which", lambda name: "/usr/sbin/debootstrap")
     with pytest.raises(SandboxError, match="holds no usr/sbin/asterisk"):
         Sandbox(cfg, tmp_path).ensure_root()
+
+
+def test_export_renders_a_self_contained_instance(pbx_config: Config, tmp_path: Path) -> None:
+    """`callcenter pbx render --to DIR` (docker-compose): every path points into DIR."""
+    target = tmp_path / "instance"
+    written = Sandbox(pbx_config.pbx, pbx_config.app.data_dir).export(target)
+    names = {p.name for p in written}
+    assert {"asterisk.conf", "manager.conf", "extensions.conf", "queues.conf"} <= names
+    conf = (target / "etc" / "asterisk.conf").read_text()
+    assert f"astetcdir => {target.resolve()}/etc" in conf
+    assert f"astspooldir => {target.resolve()}/spool" in conf
+    assert (target / "moh" / "cc-tones.wav").stat().st_size > 1000
+    manager = (target / "etc" / "manager.conf").read_text()
+    assert pbx_config.pbx.ami_secret in manager and "${" not in manager.replace("${EXTEN}", "")
