@@ -109,8 +109,9 @@ async def test_routing_migration_on_sqlite_up_and_down(tmp_path: Path) -> None:
     assert "ivr_tenant_configs" not in tables and "tenants" in tables
 
 
-async def test_load_store_and_reload_without_restart(db: Database, tenants_dir: Path,
-                                                     sources: PromptSources) -> None:
+async def test_load_store_and_reload_without_restart(
+    db: Database, tenants_dir: Path, sources: PromptSources
+) -> None:
     registry = TenantRegistry()
     bus = InProcessBus()
     events = bus.subscribe(RELOAD_TOPIC)
@@ -124,22 +125,31 @@ async def test_load_store_and_reload_without_restart(db: Database, tenants_dir: 
     mueller = registry.by_did("+49891234561")
     assert mueller is not None and mueller.slug == "mueller"
     async with db.session() as session:
-        row = (await session.execute(
-            select(TenantRow).where(TenantRow.slug == "mueller"))).scalar_one()
+        row = (
+            await session.execute(select(TenantRow).where(TenantRow.slug == "mueller"))
+        ).scalar_one()
         assert (row.name, row.state, row.default_language) == ("Müller GmbH", "BY", "de")
-        numbers = sorted((await session.execute(
-            select(Did.number).where(Did.tenant_id == row.id))).scalars())
+        numbers = sorted(
+            (await session.execute(select(Did.number).where(Did.tenant_id == row.id))).scalars()
+        )
         assert numbers == ["+49891234560", "+49891234561"]
-        queues = sorted((await session.execute(
-            select(Queue.name, Queue.language).where(Queue.tenant_id == row.id))).all())
+        queues = sorted(
+            (
+                await session.execute(
+                    select(Queue.name, Queue.language).where(Queue.tenant_id == row.id)
+                )
+            ).all()
+        )
         assert queues == [("q-mueller-de", "de"), ("q-mueller-en", "en"), ("q-pool-de", "de")]
         config = await session.get(TenantConfig, row.id)
         assert config is not None and config.version == 1
 
     # Change the hours in the file: reload, new version, the registry sees it at once.
     path = tenants_dir / "mueller.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        'fri = ["08:00-14:00"]', 'fri = ["08:00-15:00"]'), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('fri = ["08:00-14:00"]', 'fri = ["08:00-15:00"]'),
+        encoding="utf-8",
+    )
     generation = registry.generation
     report = await reload_from_files(registry, db, tenants_dir, sources)
     assert (report.changed, report.unchanged) == (["mueller"], ["harbour-legal"])
@@ -153,16 +163,20 @@ async def test_load_store_and_reload_without_restart(db: Database, tenants_dir: 
     assert other.get("mueller") == fresh
 
     # A broken file: every fault reported, database and running set unchanged.
-    path.write_text(path.read_text(encoding="utf-8").replace(
-        '"9" = "opening-hours"', '"9" = "opening-hourz"'), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('"9" = "opening-hours"', '"9" = "opening-hourz"'),
+        encoding="utf-8",
+    )
     with pytest.raises(ConfigFaults) as info:
         await reload_from_files(registry, db, tenants_dir, sources)
     assert [(f.path, f.reason) for f in info.value.faults] == [
-        ("flows.main.options.9", "dangling target 'opening-hourz'")]
+        ("flows.main.options.9", "dangling target 'opening-hourz'")
+    ]
     assert registry.get("mueller") is fresh
     async with db.session() as session:
-        row = (await session.execute(
-            select(TenantRow).where(TenantRow.slug == "mueller"))).scalar_one()
+        row = (
+            await session.execute(select(TenantRow).where(TenantRow.slug == "mueller"))
+        ).scalar_one()
         config = await session.get(TenantConfig, row.id)
         assert config is not None and config.version == 2
 
@@ -172,15 +186,17 @@ async def test_load_store_and_reload_without_restart(db: Database, tenants_dir: 
     assert report.deactivated == ["mueller"]
     assert registry.get("mueller") is None and registry.by_did("+49891234560") is None
     async with db.session() as session:
-        row = (await session.execute(
-            select(TenantRow).where(TenantRow.slug == "mueller"))).scalar_one()
+        row = (
+            await session.execute(select(TenantRow).where(TenantRow.slug == "mueller"))
+        ).scalar_one()
         assert row.active is False
         assert (await session.execute(select(Did).where(Did.tenant_id == row.id))).first() is None
     await bus.close()
 
 
 async def test_number_owned_by_another_tenant_in_the_database(
-        db: Database, tenants_dir: Path, sources: PromptSources) -> None:
+    db: Database, tenants_dir: Path, sources: PromptSources
+) -> None:
     async with db.session() as session:
         other = TenantRow(slug="someone-else", name="Someone Else")
         session.add(other)
@@ -190,7 +206,8 @@ async def test_number_owned_by_another_tenant_in_the_database(
     with pytest.raises(ConfigFaults) as info:
         await reload_from_files(registry, db, tenants_dir, sources)
     assert [(f.path, f.reason) for f in info.value.faults] == [
-        ("dids.1.number", "+49405550199 belongs to tenant 'someone-else' in the database")]
+        ("dids.1.number", "+49405550199 belongs to tenant 'someone-else' in the database")
+    ]
     assert registry.tenants() == []
     async with db.session() as session:
         assert (await session.execute(select(TenantConfig))).first() is None
