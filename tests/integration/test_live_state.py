@@ -282,6 +282,8 @@ async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: L
         assert snap["agents"][AGENT_IF]["in_call"] is True
         phases = {c["caller"]: c["phase"] for c in snap["calls"].values()}
         assert phases == {talking: "answered", waiting: "queued"}
+        # manager.conf channelvars bring the call's DID back with the channel list.
+        assert {c["did"] for c in snap["calls"].values()} == {DID}
     finally:
         await fresh.close()
         await ami2.close()
