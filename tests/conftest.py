@@ -21,7 +21,7 @@ REDIS_URL = os.environ.get("CALLCENTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """SQLAlchemy URL of a database created for this session and dropped afterwards."""
-    import asyncpg
+    import asyncpg  # type: ignore[import-untyped]
 
     name = f"cc_test_{uuid.uuid4().hex[:10]}"
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
 
 import pytest
 
@@ -28,7 +29,7 @@ async def _collect(bus: Bus, n: int, *topics: str) -> list[tuple[str, dict[str, 
     return out
 
 
-async def _started(task: asyncio.Task[object]) -> None:
+async def _started(task: asyncio.Task[Any]) -> None:
     # Give the subscriber time to register (Redis SUBSCRIBE round trip).
     for _ in range(50):
         await asyncio.sleep(0.01)
@@ -37,7 +38,7 @@ async def _started(task: asyncio.Task[object]) -> None:
 
 async def test_topic_subscription_receives_in_order(bus: Bus) -> None:
     task = asyncio.ensure_future(_collect(bus, 3, "calls"))
-    await _started(task)  # type: ignore[arg-type]
+    await _started(task)
     await bus.publish("queues", {"type": "ignored"})
     for i in range(3):
         await bus.publish("calls", {"type": "call.updated", "n": i})
@@ -48,7 +49,7 @@ async def test_topic_subscription_receives_in_order(bus: Bus) -> None:
 
 async def test_wildcard_subscription_sees_every_topic(bus: Bus) -> None:
     task = asyncio.ensure_future(_collect(bus, 2))
-    await _started(task)  # type: ignore[arg-type]
+    await _started(task)
     await bus.publish("calls", {"type": "a"})
     await bus.publish("agents", {"type": "b"})
     got = await asyncio.wait_for(task, 5)
@@ -64,7 +65,7 @@ async def test_redis_down_reports_ping_false() -> None:
 
 async def test_slow_inprocess_subscriber_drops_oldest() -> None:
     bus = InProcessBus(queue_size=2)
-    agen = bus.subscribe("calls")
+    agen = cast(AsyncGenerator[tuple[str, dict[str, Any]]], bus.subscribe("calls"))
     first = asyncio.ensure_future(agen.__anext__())
     await asyncio.sleep(0)  # subscriber registered, not yet consuming
     for i in range(5):
