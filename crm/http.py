@@ -622,8 +622,15 @@ def wire(services: Any, *, mailer: Mailer | None = None) -> None:
     services.lifecycles.append(worker_lifecycle(services.db))
 
     async def set_var(channel_id: str, name: str, value: str) -> None:
-        # With an ARI client the match also goes onto the channel (CC_CONTACT, CC_VIP, ...);
-        # looked up per call because the PBX wiring may run after this function.
+        # The match also goes onto the channel (CC_CONTACT, CC_VIP, ...); looked up per
+        # call because the PBX wiring may run after this function. AMI Setvar first: ARI
+        # refuses channels outside Stasis (409), and by the time the lookup is done the
+        # inbound leg has usually left Stasis for the queue. AMI accepts the uniqueid.
+        ami = getattr(services, "ami", None)
+        if ami is not None:
+            headers = {"Channel": channel_id, "Variable": name, "Value": value}
+            await ami.send_action("Setvar", headers, check=True)
+            return
         ari = getattr(services, "ari", None)
         if ari is not None:
             await ari.set_var(channel_id, name, value)

@@ -7,10 +7,12 @@ and the receptionist console show the contact (or "Unknown caller"/"Anonymous") 
 phone still rings; the tenant's ``call.ringing`` webhook is queued with the match.
 ``call.answered`` and ``call.ended`` become the matching webhooks.
 
-Whoever controls the channel (IVR over ARI, dialplan over AMI) can put the match on the call
-itself with :func:`channel_vars`; the live state reads ``CC_CONTACT`` back into the call
-and the finished call row. The values are sanitised: caller-supplied names never carry
-CR/LF or other control characters into AMI headers.
+The match is put on the call itself with :func:`channel_vars` (``set_var``: AMI ``Setvar``
+in the app, which works whether the channel is in Stasis, the dialplan or a queue), on the
+channel named by the event (the one that got ``CC_TENANT``, i.e. the inbound leg); the live
+state reads the variables back into the call's view and ``CC_CONTACT`` into the call row.
+The values are sanitised: caller-supplied names never carry CR/LF or other control
+characters into AMI headers.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def channel_vars(match: Match) -> dict[str, str]:
         "CC_CRM_LABEL": safe_value(match.label),
         "CC_CRM_ORG": str(match.organisation_id) if match.organisation_id is not None else "",
         "CC_VIP": "1" if match.vip else "0",
+        # The CRM's own copy for the live view: routing (the IVR) may rewrite CC_VIP.
+        "CC_CRM_VIP": "1" if match.vip else "0",
         "CC_CONTACT_LANGUAGE": safe_value(match.language or "", 16),
     }
 
@@ -124,19 +128,22 @@ class ScreenPop:
             {"type": MATCH_EVENT, "linkedid": linkedid, "tenant": slug, "match": match.to_dict()},
         )
         if self.set_var is not None:
-            await self._put_on_channel(linkedid, match)
+            # The channel that got the tenant (the inbound leg, where the IVR/queue runs);
+            # the linkedid's channel is a fallback: with Local channels it is the other half.
+            channel = event.get("channel")
+            await self._put_on_channel(channel if isinstance(channel, str) else linkedid, match)
         await webhooks.emit(self.db, tenant_id, "call.ringing", self._payload(event, match))
         return match
 
-    async def _put_on_channel(self, linkedid: str, match: Match) -> None:
-        """Set the match variables on the call's first channel (its id is the linkedid);
-        the live state then reads ``CC_CONTACT`` back from the VarSet event."""
+    async def _put_on_channel(self, channel_id: str, match: Match) -> None:
+        """Set the match variables on the call's channel; the live state reads them back
+        from the VarSet events (``CC_CONTACT``, ``CC_CRM_STATUS``, ``CC_CRM_LABEL`` …)."""
         assert self.set_var is not None
         try:
             for name, value in channel_vars(match).items():
-                await self.set_var(linkedid, name, value)
+                await self.set_var(channel_id, name, value)
         except Exception as exc:  # the caller may already have hung up
-            log.info("screen pop: could not set variables on %s: %s", linkedid, exc)
+            log.info("screen pop: could not set variables on %s: %s", channel_id, exc)
 
     @staticmethod
     def _payload(event: Event, match: Match | None) -> dict[str, Any]:

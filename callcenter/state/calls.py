@@ -137,6 +137,8 @@ class Call:
         """Freeze into the row persistence stores; ``outcome`` overrides (``lost``)."""
         final = outcome or self.outcome()
         extra = dict(self.extra)
+        # The contact's name stays in the CRM (erasable there); the row keeps its id only.
+        extra.pop("contact_name", None)
         if outcome is not None:
             extra["phase_at_loss"] = self.phase  # ivr, queued, ringing, answered, left
         if self.hold_seconds:
@@ -205,6 +207,10 @@ class Call:
             "wait": _round(wait),
             "channels": len(self.channels),
             "contact": self.extra.get("contact_id"),
+            # From the CRM screen pop: contact/organisation/unknown/anonymous/invalid.
+            "crm_status": self.extra.get("crm_status"),
+            "contact_name": self.extra.get("contact_name"),
+            "contact_vip": bool(self.extra.get("contact_vip", False)),
         }
 
 

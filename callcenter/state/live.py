@@ -40,7 +40,10 @@ Handler = Callable[[Headers, Message], list[Effect]]
 # Channel variables the live state reads (VarSet, or ChanVariable on list entries).
 WATCHED_VARIABLES = frozenset(
     {"CC_TENANT", "CC_DID", "CC_LANGUAGE", "CC_QUEUE", "CC_CONTACT", "CC_OUTCOME", "QUEUESTATUS"}
+    | {"CC_CRM_STATUS", "CC_CRM_LABEL", "CC_CRM_VIP"}  # the CRM screen pop (crm.screenpop)
 )
+# CRM match variables → keys of ``Call.extra`` (shown in the call's live view).
+_CRM_VARIABLES = {"CC_CRM_STATUS": "crm_status", "CC_CRM_LABEL": "contact_name"}
 
 
 class LiveState:
@@ -368,10 +371,14 @@ class LiveState:
         channel = self._channel(h, t, out)
         if channel is not None:
             call = self._call_of(channel, t)
-            self._set_variable(call, name, h.get("Value", ""), out)
+            self._set_variable(call, name, h.get("Value", ""), out, channel.uniqueid)
         return out
 
-    def _set_variable(self, call: Call, name: str, value: str, out: list[Effect]) -> None:
+    def _set_variable(
+        self, call: Call, name: str, value: str, out: list[Effect], channel: str | None = None
+    ) -> None:
+        """Apply a watched variable; ``channel`` (the uniqueid it was set on) goes into the
+        ``call.updated`` event so that the CRM screen pop answers on that very channel."""
         value = value.strip()
         field = _VARIABLE_FIELDS.get(name)
         if field is not None:
@@ -386,6 +393,10 @@ class LiveState:
             call.queue = call.queue if call.queued_at is not None else (value or call.queue)
         elif name == "CC_CONTACT":
             call.extra["contact_id"] = value or None
+        elif name in _CRM_VARIABLES:
+            call.extra[_CRM_VARIABLES[name]] = value or None
+        elif name == "CC_CRM_VIP":
+            call.extra["contact_vip"] = value == "1"
         if name in ("CC_TENANT", "CC_CONTACT", "CC_LANGUAGE", "CC_OUTCOME"):
             out.append(
                 Publish(
@@ -393,6 +404,7 @@ class LiveState:
                     self._call_event(
                         "call.updated",
                         call,
+                        channel=channel,
                         language=call.language,
                         contact=call.extra.get("contact_id"),
                         diverted_to=call.cc_outcome,
