@@ -123,12 +123,51 @@ class TenantsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    # Outgoing e-mail (telephone notes). Empty host: no mail is sent, notes wait for it.
+    host: str = ""
+    port: int = 25
+    username: str = ""
+    # Never in the repository: CALLCENTER__SMTP__PASSWORD or a file (password_file).
+    password: str = ""
+    password_file: Path | None = None
+    sender: str = "callcenter@localhost"
+    security: str = "none"  # "none", "starttls" or "ssl" (implicit TLS, usually port 465)
+    timeout: float = 15.0
+
+    def validate(self) -> None:
+        _port("smtp.port", self.port)
+        _choice("smtp.security", self.security, ("none", "starttls", "ssl"))
+        if self.host != self.host.strip() or any(c.isspace() for c in self.host):
+            raise ConfigError("smtp.host", f"must be a host name without spaces, got {self.host!r}")
+        local, at, domain = self.sender.rpartition("@")
+        if not (at and local and domain) or not self.sender.isprintable() or " " in self.sender:
+            raise ConfigError("smtp.sender", f"must be an e-mail address, got {self.sender!r}")
+        if not self.timeout > 0:
+            raise ConfigError("smtp.timeout", "must be positive")
+        if self.password and self.password_file is not None:
+            raise ConfigError("smtp.password", "set either smtp.password or smtp.password_file")
+        if (self.password or self.password_file is not None) and not self.username:
+            raise ConfigError("smtp.username", "required when a password is given")
+
+    def resolved_password(self) -> str:
+        """The password, read from :attr:`password_file` when that is set."""
+        if self.password_file is None:
+            return self.password
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError("smtp.password_file", f"cannot read: {exc.strerror}") from None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
     pbx: PbxConfig = field(default_factory=PbxConfig)
     tenants: TenantsConfig = field(default_factory=TenantsConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
     @property
     def database_url(self) -> str:
@@ -141,6 +180,7 @@ class Config:
         self.database.validate()
         self.redis.validate()
         self.pbx.validate()
+        self.smtp.validate()
 
     def with_secrets(self) -> Config:
         """Fill empty PBX credentials from ``data_dir/secrets.json``, creating it once."""

@@ -35,7 +35,7 @@ from crm.contact import (
     contact_to_mapping,
 )
 from crm.lookup import CallerLookup, Lookup, PgLookup
-from crm.mailer import Mailer, MailError
+from crm.mailer import Mailer, MailError, mailer_from_config
 from crm.models import Contact, Note, Organisation, WebhookEndpoint
 from crm.screenpop import ScreenPop
 
@@ -617,7 +617,12 @@ def notes_retry_lifecycle(
 
 def wire(services: Any, *, mailer: Mailer | None = None) -> None:
     """Register routes, the webhook worker and the screen pop on
-    :class:`callcenter.bootstrap.Services` (call from ``wire_features``)."""
+    :class:`callcenter.bootstrap.Services` (call from ``wire_features``).
+
+    Without an explicit ``mailer``, notes are e-mailed through the ``[smtp]`` server of the
+    configuration when ``smtp.host`` is set (otherwise they are kept and retried later)."""
+    if mailer is None:
+        mailer = mailer_from_config(services.config.smtp)
     services.http_setups.append(lambda app: setup(app, mailer=mailer))
     services.lifecycles.append(worker_lifecycle(services.db))
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
 
+from callcenter.config import SmtpConfig
+
 
 class MailError(RuntimeError):
     """The message could not be handed to the mail server; ``str()`` says why."""
@@ -35,6 +37,7 @@ class SmtpMailer:
     username: str | None = None
     password: str | None = None
     starttls: bool = False
+    ssl: bool = False  # implicit TLS from the first byte (SMTPS, port 465)
     timeout: float = 15.0
 
     def __repr__(self) -> str:
@@ -47,11 +50,35 @@ class SmtpMailer:
 
     def _send_blocking(self, message: EmailMessage) -> None:
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
+            smtp = (
+                smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout,
+                    context=ssl.create_default_context(),
+                )
+                if self.ssl
+                else smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            )  # fmt: skip
+            with smtp:
+                if self.starttls and not self.ssl:
                     smtp.starttls(context=ssl.create_default_context())
                 if self.username:
                     smtp.login(self.username, self.password or "")
                 smtp.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
             raise MailError(f"SMTP {self.host}:{self.port}: {type(exc).__name__}: {exc}") from exc
+
+
+def mailer_from_config(smtp: SmtpConfig) -> SmtpMailer | None:
+    """The mailer for the ``[smtp]`` section, or None when no host is configured."""
+    if not smtp.host:
+        return None
+    return SmtpMailer(
+        smtp.host,
+        smtp.port,
+        sender=smtp.sender,
+        username=smtp.username or None,
+        password=smtp.resolved_password() or None,
+        starttls=smtp.security == "starttls",
+        ssl=smtp.security == "ssl",
+        timeout=smtp.timeout,
+    )

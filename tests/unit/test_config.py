@@ -59,3 +59,60 @@ def test_secrets_generated_once_and_private(tmp_path: Path) -> None:
     second = cfg.with_secrets()
     assert first.pbx.ami_secret and first.pbx.ami_secret == second.pbx.ami_secret
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_smtp_defaults_off_and_env_supplies_the_password(tmp_path: Path) -> None:
+    assert load_config(EXAMPLE, env={}).smtp.host == ""  # no mail server unless configured
+    path = tmp_path / "cc.toml"
+    path.write_text(
+        "[smtp]\nhost = 'mail.example.org'\nport = 465\nusername = 'cc@example.org'\n"
+        "sender = 'sekretariat@example.org'\nsecurity = 'ssl'\ntimeout = 5\n"
+    )
+    smtp = load_config(path, env={"CALLCENTER__SMTP__PASSWORD": "from-env"}).smtp
+    assert (smtp.host, smtp.port, smtp.security, smtp.timeout) == ("mail.example.org", 465,
+                                                                   "ssl", 5.0)  # fmt: skip
+    assert smtp.resolved_password() == "from-env"
+
+
+def test_smtp_password_file(tmp_path: Path) -> None:
+    secret = tmp_path / "smtp_password"
+    secret.write_text("s3cret\n")
+    env = {
+        "CALLCENTER__SMTP__HOST": "127.0.0.1",
+        "CALLCENTER__SMTP__USERNAME": "cc",
+        "CALLCENTER__SMTP__PASSWORD_FILE": str(secret),
+    }
+    assert load_config(None, env=env).smtp.resolved_password() == "s3cret"
+    env["CALLCENTER__SMTP__PASSWORD_FILE"] = str(tmp_path / "missing")
+    with pytest.raises(ConfigError, match=r"smtp\.password_file.*cannot read"):
+        load_config(None, env=env).smtp.resolved_password()
+
+
+@pytest.mark.parametrize(
+    ("toml", "key", "fragment"),
+    [
+        ("[smtp]\nport = 0\n", "smtp.port", "1-65535"),
+        ("[smtp]\nsecurity = 'tls'\n", "smtp.security", "must be one of"),
+        ("[smtp]\nhost = 'mail host'\n", "smtp.host", "without spaces"),
+        ("[smtp]\nsender = 'nobody'\n", "smtp.sender", "e-mail address"),
+        ('[smtp]\nsender = "a@b\\r\\nBcc: x@y"\n', "smtp.sender", "e-mail address"),
+        ("[smtp]\ntimeout = 0\n", "smtp.timeout", "positive"),
+        ("[smtp]\ntimeout = 'soon'\n", "smtp.timeout", "expected a number"),
+        (
+            "[smtp]\nusername = 'u'\npassword = 'p'\npassword_file = '/x'\n",
+            "smtp.password",
+            "either",
+        ),
+        ("[smtp]\npassword = 'p'\n", "smtp.username", "required"),
+        ("[smtp]\nstarttls = true\n", "smtp.starttls", "unknown key"),
+    ],
+)
+def test_bad_smtp_values_name_key_and_reason(
+    tmp_path: Path, toml: str, key: str, fragment: str
+) -> None:
+    path = tmp_path / "cc.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert info.value.key == key
+    assert fragment in str(info.value)
