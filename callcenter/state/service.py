@@ -17,18 +17,22 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
-from callcenter.state.effects import CallFinished, Effect, Publish
+from callcenter.state.effects import TOPIC_CALLS, TOPIC_QUEUES, CallFinished, Effect, Publish
 from callcenter.state.live import LiveState
 from callcenter.state.records import CallRecord
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+EventRow = tuple[str, datetime, str, Mapping[str, Any]]
+LOGGED_TOPICS = frozenset({TOPIC_CALLS, TOPIC_QUEUES})
+EVENT_BATCH = 500
 
 
 class AmiLike(Protocol):
@@ -49,7 +53,11 @@ class AmiLike(Protocol):
 
 
 class CallSink(Protocol):
-    """Where finished calls go (:class:`callcenter.db.calls.CallRepository`)."""
+    """Where finished calls and the call event log go (:class:`CallRepository`)."""
+
+    async def append_events(
+        self, events: Sequence[tuple[str, datetime, str, Mapping[str, Any]]]
+    ) -> None: ...
 
     async def record_finished(self, record: CallRecord) -> None: ...
 
@@ -78,6 +86,12 @@ class LiveStateService:
         self._publish: collections.deque[Publish] = collections.deque(maxlen=max_pending_publish)
         self._publish_ready = asyncio.Event()
         self._records: asyncio.Queue[CallRecord] = asyncio.Queue()
+        # Append-only call event log (call_events): written in batches, retried like rows.
+        self._event_log: collections.deque[EventRow] = collections.deque()
+        self._event_log_ready = asyncio.Event()
+        self._event_log_idle = asyncio.Event()
+        self._event_log_idle.set()
+        self.events_logged = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self.resyncs = 0
@@ -104,6 +118,7 @@ class LiveStateService:
         self._tasks = [
             asyncio.create_task(self._publisher(), name="live-state-publisher"),
             asyncio.create_task(self._writer(), name="live-state-writer"),
+            asyncio.create_task(self._event_logger(), name="live-state-event-log"),
         ]
         if self.ami.connected:
             await self.resync()
@@ -111,17 +126,23 @@ class LiveStateService:
     async def close(self, drain_timeout: float = 5.0) -> None:
         """Write what is pending (up to ``drain_timeout`` s), then stop the workers."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._records.join(), drain_timeout)
+            await asyncio.wait_for(self._drain(), drain_timeout)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
-        if not self._records.empty():
+        if not self._records.empty() or self._event_log:
             log.error(
-                "live state: %d finished calls not written at shutdown", self._records.qsize()
+                "live state: %d finished calls and %d call events not written at shutdown",
+                self._records.qsize(),
+                len(self._event_log),
             )
+
+    async def _drain(self) -> None:
+        await self._records.join()
+        await self._event_log_idle.wait()
 
     # ------------------------------------------------------------------ AMI side
 
@@ -192,6 +213,11 @@ class LiveStateService:
     def pending_records(self) -> int:
         return self._records.qsize()
 
+    @property
+    def pending_events(self) -> int:
+        """Call events waiting to be appended to the event log."""
+        return len(self._event_log)
+
     async def wait_written(self, timeout: float = 10.0) -> None:
         """Wait until every finished call so far is stored (tests, shutdown)."""
         await asyncio.wait_for(self._records.join(), timeout)
@@ -203,6 +229,12 @@ class LiveStateService:
             if isinstance(effect, Publish):
                 self._publish.append(effect)
                 self._publish_ready.set()
+                linkedid = effect.event.get("linkedid")
+                if linkedid and effect.topic in LOGGED_TOPICS:
+                    at = datetime.fromtimestamp(self.state.last_seen or self.clock(), UTC)
+                    self._event_log.append((linkedid, at, effect.event["type"], effect.event))
+                    self._event_log_idle.clear()
+                    self._event_log_ready.set()
             elif isinstance(effect, CallFinished):
                 self._records.put_nowait(effect.record)
 
@@ -216,6 +248,29 @@ class LiveStateService:
                     await self.bus.publish(item.topic, item.event)
                 except Exception:
                     log.exception("live state: publish on %r failed; event dropped", item.topic)
+
+    async def _event_logger(self) -> None:
+        """Batch the call event log into the database; a failed batch is retried whole."""
+        delay = self.retry_min
+        while True:
+            await self._event_log_ready.wait()
+            self._event_log_ready.clear()
+            while self._event_log:
+                batch = [self._event_log[i] for i in range(min(EVENT_BATCH, len(self._event_log)))]
+                try:
+                    await self.calls.append_events(batch)
+                except Exception as exc:
+                    log.warning(
+                        "live state: event log write failed (%s); retry in %.1f s", exc, delay
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, self.retry_max)
+                    continue
+                delay = self.retry_min
+                for _ in batch:
+                    self._event_log.popleft()
+                self.events_logged += len(batch)
+            self._event_log_idle.set()
 
     async def _writer(self) -> None:
         while True:

@@ -215,6 +215,14 @@ async def test_answered_call_is_live_then_one_row(live: Live) -> None:
     assert abs(record.extra["pbx_talk_time"] - record.talk_seconds) <= 1
     assert "pbx_mismatch" not in record.extra
     assert live.call_of(caller) is None
+    # The append-only call event log holds the call's story in order.
+    await eventually(
+        lambda: live.service.events_logged > 0 and not live.service.pending_events,
+        "the event log to be written",
+    )
+    logged = [row[2] for row in await live.repo.events(linkedid)]
+    assert logged[0] == "call.started" and logged[-1] == "call.ended"
+    assert logged.index("call.queued") < logged.index("call.answered")
     # Exactly one row for this caller, and the bus told the dashboards the same story.
     rows = [r for r in await live.repo.list_calls(limit=100_000) if r.caller == caller]
     assert [r.linkedid for r in rows] == [linkedid]

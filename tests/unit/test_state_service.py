@@ -5,7 +5,8 @@ tests/integration/test_live_state.py.)"""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -69,6 +70,16 @@ class FlakyRepository:
         self.failures = failures
         self.rows: dict[str, CallRecord] = {}
         self.attempts = 0
+        self.event_failures = 0
+        self.events: list[tuple[str, datetime, str, Mapping[str, Any]]] = []
+
+    async def append_events(
+        self, events: Sequence[tuple[str, datetime, str, Mapping[str, Any]]]
+    ) -> None:
+        if self.event_failures:
+            self.event_failures -= 1
+            raise ConnectionRefusedError("database is down")
+        self.events.extend(events)
 
     async def record_finished(self, record: CallRecord) -> None:
         self.attempts += 1
@@ -124,6 +135,25 @@ async def test_call_events_are_published_and_the_row_written_despite_db_outage()
     types = [e["type"] for _, e in await asyncio.wait_for(received, 5)]
     assert types == ["call.started", "call.updated", "queue.caller_joined", "call.queued"]
     await service.close()
+
+
+async def test_call_event_log_is_appended_in_order_despite_db_outage() -> None:
+    service, ami, repo, _, pbx, _ = await make()
+    repo.event_failures = 2
+    one, two = pbx.inbound("+493012345600", "+4930111222")
+    pbx.to_queue(two, "q")
+    pbx.hangup(two)
+    pbx.hangup(one)
+    ami.emit(pbx.log)
+    await service.close()  # drains the log
+    linkedids = {linkedid for linkedid, _, _, _ in repo.events}
+    types = [type_ for _, _, type_, _ in repo.events]
+    assert len(linkedids) == 1
+    assert types[0] == "call.started" and types[-1] == "call.ended"
+    assert "queue.caller_joined" in types and "call.queued" in types
+    times = [at for _, at, _, _ in repo.events]
+    assert times == sorted(times) and all(t.tzinfo is not None for t in times)
+    assert service.events_logged == len(repo.events)
 
 
 async def test_connect_runs_resync_and_finishes_vanished_calls_as_lost() -> None:
