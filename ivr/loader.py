@@ -418,7 +418,7 @@ def _staff(doc: _Doc, raw: dict[str, Any]) -> tuple[StaffMember, ...]:
 def _routing(doc: _Doc, table: dict[str, Any], languages: tuple[str, ...]) -> RoutingRules:
     doc.unknown_keys(table, ("queues", "language_from_number", "language_by_region",
                              "vip_numbers", "vip_priority", "default_priority",
-                             "voicemail_box"), "routing")
+                             "voicemail_box", "announce_after", "announce_every"), "routing")
     by_region: dict[str, str] = {}
     for region, lang in doc.table(table, "language_by_region", "routing").items():
         path = f"routing.language_by_region.{region}"
@@ -457,7 +457,18 @@ def _routing(doc: _Doc, table: dict[str, Any], languages: tuple[str, ...]) -> Ro
         vip_priority=doc.get(table, "vip_priority", "routing", int, 10) or 0,
         default_priority=doc.get(table, "default_priority", "routing", int, 0) or 0,
         voicemail_box=doc.get(table, "voicemail_box", "routing", str, "") or "",
+        announce_after=_seconds(doc, table, "announce_after", 30.0),
+        announce_every=_seconds(doc, table, "announce_every", 60.0),
     )
+
+
+def _seconds(doc: _Doc, table: dict[str, Any], key: str, default: float) -> float:
+    value = doc.get(table, key, "routing", (int, float), default)
+    seconds = float(value if value is not None else default)
+    if not 0 <= seconds <= 3600:
+        doc.fault(f"routing.{key}", f"{seconds:g}: seconds must be 0..3600 (0 turns it off)")
+        return default
+    return seconds
 
 
 def _queue(doc: _Doc, item: Any, path: str, languages: tuple[str, ...]) -> QueueRule | None:

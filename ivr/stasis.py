@@ -100,6 +100,7 @@ class IvrRunner:
         default_region: str = "DE",
         targets: HandOffTargets = HandOffTargets(),
         clock: Callable[[], datetime] = _utcnow,
+        on_queued: Callable[[str, str, str, str], None] | None = None,
     ) -> None:
         self._ari = ari
         self._registry = registry
@@ -108,6 +109,9 @@ class IvrRunner:
         self._region = default_region
         self._targets = targets
         self._clock = clock
+        # (channel id, tenant slug, queue, language) after a queue hand-off, e.g. to start
+        # position announcements (ivr.position).
+        self._on_queued = on_queued
         self._calls: dict[str, _Call] = {}
         self.outcomes: dict[str, int] = {}  # outcome → count, for metrics and the benchmark
 
@@ -242,6 +246,9 @@ class IvrRunner:
                     case ContinueToQueue(queue=queue, priority=prio, variables=variables):
                         await self._leave(channel_id, {**variables, "QUEUE_PRIO": str(prio)},
                                           self._targets.queue_context, queue)
+                        if self._on_queued is not None:
+                            self._on_queued(channel_id, variables.get("CC_TENANT", ""), queue,
+                                            variables.get("CC_LANGUAGE", ""))
                     case SendToVoicemail(mailbox=box, variables=variables, reason=reason):
                         await self._leave(channel_id, {**variables, "CC_REASON": reason},
                                           self._targets.voicemail_context, box or "s")

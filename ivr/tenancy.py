@@ -103,6 +103,10 @@ class RoutingRules:
     vip_priority: int = 10
     default_priority: int = 0
     voicemail_box: str = ""  # mailbox used after hours and by overflow
+    # Queue position announcements: first after this many seconds in the queue, then every
+    # ``announce_every`` seconds (0: once); ``announce_after`` 0 turns them off.
+    announce_after: float = 30.0
+    announce_every: float = 60.0
 
     def queue(self, name: str) -> QueueRule | None:
         for rule in self.queues:

@@ -11,19 +11,24 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.bootstrap import Services
+from callcenter.callbacks.store import CallbackRepository
 from callcenter.config import PbxConfig
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.pbx.sandbox import Sandbox
 from ivr import http
+from ivr.callbacks import PURPOSE as CALLBACK
+from ivr.callbacks import CallbackDesk
 from ivr.errors import ConfigFaults
 from ivr.load import queue_loads
+from ivr.position import PURPOSE as ANNOUNCE
+from ivr.position import PositionAnnouncer, Waiting, waiting_in
 from ivr.prompts import SOUND_EXTENSIONS, PromptSources
 from ivr.registry import TenantRegistry, follow_reloads, reload_from_db, reload_from_files
 from ivr.routing import QueueLoad
@@ -59,6 +64,19 @@ def publish_recordings(recordings: Path, pbx: PbxConfig, data_dir: Path) -> str:
     return sandbox.sound_path("tenants")
 
 
+def announce_position(announcer: PositionAnnouncer,
+                      registry: TenantRegistry) -> Callable[[str, str, str, str], None]:
+    """The runner's queue hand-off hook: start announcements with the tenant's schedule."""
+
+    def queued(channel_id: str, tenant_slug: str, _queue: str, language: str) -> None:
+        tenant = registry.get(tenant_slug)
+        if tenant is not None:
+            rules = tenant.routing
+            announcer.track(channel_id, language, rules.announce_after, rules.announce_every)
+
+    return queued
+
+
 def wire_ivr(services: Services) -> TenantRegistry:
     config = services.config
     recordings = config.app.data_dir / "recordings"
@@ -72,17 +90,33 @@ def wire_ivr(services: Services) -> TenantRegistry:
         state = live.state
         return queue_loads(state.queues, state.agents.members.values(), live.clock())
 
+    def waiting(channel_id: str) -> Waiting | None:
+        if live is None:
+            return None
+        state = live.state
+        return waiting_in(state.queues, list(state.agents.members.values()), live.clock(),
+                          channel_id)
+
     runner: IvrRunner | None = None
+    announcer: PositionAnnouncer | None = None
+    desk: CallbackDesk | None = None
     if services.ari is not None and services.stasis is not None:
         media_root = publish_recordings(recordings, config.pbx, config.app.data_dir)
+        announcer = PositionAnnouncer(services.ari, waiting)
         runner = IvrRunner(services.ari, registry, loads, recordings_media_root=media_root,
-                           default_region=config.tenants.default_region)
+                           default_region=config.tenants.default_region,
+                           on_queued=announce_position(announcer, registry))
+        desk = CallbackDesk(services.ari, CallbackRepository(services.db),
+                            region=config.tenants.default_region)
         services.stasis.register(PURPOSE, runner.on_stasis_start)
-        on_event = runner.on_event
+        services.stasis.register(ANNOUNCE, announcer.on_stasis_start)
+        services.stasis.register(CALLBACK, desk.on_stasis_start)
+        listeners = (runner.on_event, announcer.on_event, desk.on_event)
 
         async def events(event: AriEvent) -> None:
             if event.type != "StasisStart":
-                await on_event(event)
+                for listener in listeners:
+                    await listener(event)
 
         services.ari.add_handler(events)
 
@@ -106,6 +140,9 @@ def wire_ivr(services: Services) -> TenantRegistry:
             await follower
         if runner is not None:
             await runner.close()
+        for closable in (announcer, desk):
+            if closable is not None:
+                await closable.close()
 
     services.lifecycles.append(lifecycle)
     return registry

@@ -27,7 +27,10 @@ from callcenter.db.session import create_engine, parse_url
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 # Modules whose import registers tables on Base.metadata. Feature packages append theirs.
-MODEL_MODULES: tuple[str, ...] = ("callcenter.db.models", "crm.models", "ivr.models")
+MODEL_MODULES: tuple[str, ...] = (
+    "callcenter.db.models", "crm.models", "ivr.models", "callcenter.callbacks.models",
+    "callcenter.agents.models",
+)
 
 
 def target_metadata() -> MetaData:

@@ -20,10 +20,12 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 import uuid
 import wave
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +247,75 @@ def parse_caller(spec: str) -> tuple[str, str]:
     return spec.strip(), ""
 
 
+# ------------------------------------------------------------------- scenario files
+@dataclass(frozen=True, slots=True)
+class ScenarioFile:
+    """A scenario file (``config/scenarios/*.toml``): the call, and optionally the moment
+    it happens (``at``, for time-dependent IVR paths) and what a test expects (``expect``,
+    a free table read by the tests; ``simulate`` ignores it)."""
+
+    path: Path
+    name: str
+    description: str
+    scenario: Scenario
+    at: datetime | None
+    expect: Mapping[str, Any]
+
+
+def load_scenario_file(path: Path) -> ScenarioFile:
+    """Parse one scenario file; every fault names the file and the key.
+
+    Keys: ``description``, ``did``, ``caller`` (``"+4930…"`` or ``"Name <+4930…>"``),
+    ``steps`` (list of ``{wait = s}``, ``{dtmf = "1"}``, ``{play = "sound"}``), ``at``
+    (offset date-time), ``[expect]``. Spaces in numbers are allowed (``+49 89 1234560``).
+    """
+    where = str(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ScenarioError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{where}: not valid TOML: {exc}") from None
+    unknown = set(raw) - {"description", "did", "caller", "steps", "at", "expect"}
+    if unknown:
+        raise ScenarioError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+    did = raw.get("did")
+    if not isinstance(did, str):
+        raise ScenarioError(f"{where}: did: required, a phone number string")
+    caller = raw.get("caller", "")
+    if not isinstance(caller, str):
+        raise ScenarioError(f"{where}: caller: expected a string, got {caller!r}")
+    number, name = parse_caller(caller)
+    steps: list[Step] = []
+    for i, item in enumerate(raw.get("steps", [])):
+        if not isinstance(item, dict) or len(item) != 1:
+            raise ScenarioError(f"{where}: steps.{i}: one of {{wait = s}}, {{dtmf = \"..\"}}, "
+                                f"{{play = \"..\"}}; got {item!r}")
+        ((kind, value),) = item.items()
+        if kind == "wait" and isinstance(value, int | float) and not isinstance(value, bool):
+            steps.append(Wait(float(value)))
+        elif kind == "dtmf" and isinstance(value, str):
+            steps.append(Dtmf(value))
+        elif kind == "play" and isinstance(value, str):
+            steps.append(Play(value))
+        else:
+            raise ScenarioError(f"{where}: steps.{i}: {kind} = {value!r} is not a valid step")
+    at = raw.get("at")
+    if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
+        raise ScenarioError(f"{where}: at: an offset date-time (2026-11-30T09:00:00Z); "
+                            f"got {at!r}")
+    expect = raw.get("expect", {})
+    if not isinstance(expect, dict):
+        raise ScenarioError(f"{where}: expect: expected a table")
+    description = raw.get("description", "")
+    scenario = Scenario(did.replace(" ", ""), number.replace(" ", ""), name, tuple(steps))
+    try:
+        scenario.validate()
+    except ScenarioError as exc:
+        raise ScenarioError(f"{where}: {exc}") from None
+    return ScenarioFile(path, path.stem, str(description), scenario, at, expect)
+
+
 # ----------------------------------------------------------------------------- CLI
 def register(subparsers: Any) -> None:
     """Add ``simulate`` to the top-level parser."""
@@ -256,7 +327,12 @@ def register(subparsers: Any) -> None:
             "whose caller side waits, sends DTMF, plays audio and hangs up."
         ),
     )
-    p.add_argument("--did", required=True, help="dialled number (DID), e.g. +4930123456")
+    p.add_argument("--did", help="dialled number (DID), e.g. +4930123456")
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        help="a scenario file (config/scenarios/*.toml): DID, caller and steps from the file",
+    )
     p.add_argument("--calls", type=int, default=1, help="number of calls (default 1)")
     p.add_argument("--rate", type=float, default=1.0, help="calls per second (default 1)")
     p.add_argument(
@@ -282,10 +358,17 @@ def _simulate(config: Config, args: argparse.Namespace) -> int:
             raise ScenarioError(f"--calls must be at least 1, got {args.calls}")
         if not args.rate > 0:
             raise ScenarioError(f"--rate must be positive, got {args.rate}")
-        play = args.play
-        if play and (Path(play).is_file() or "." in Path(play).name):
-            play = import_sound(Sandbox(config.pbx, config.app.data_dir), Path(play))
-        scenarios = _scenarios(args, play)
+        if args.scenario is not None:
+            loaded = load_scenario_file(args.scenario)
+            scenarios: Sequence[Scenario] = [loaded.scenario] * args.calls
+            args.did = loaded.scenario.did
+        elif not args.did:
+            raise ScenarioError("give --did or --scenario")
+        else:
+            play = args.play
+            if play and (Path(play).is_file() or "." in Path(play).name):
+                play = import_sound(Sandbox(config.pbx, config.app.data_dir), Path(play))
+            scenarios = _scenarios(args, play)
     except ScenarioError as exc:
         print(f"callcenter simulate: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,1 @@
+"""Callback requests: callers who asked to be called back instead of waiting."""

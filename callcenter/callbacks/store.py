@@ -1,0 +1,129 @@
+"""Validate and store callback requests.
+
+A callback costs the secretariat a call, so only numbers that are valid and ordinary to
+call are accepted: fixed line, mobile or VoIP. Premium-rate, shared-cost, toll-free,
+personal, pager, UAN and voicemail-access numbers are refused (phonenumbers' number type).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callcenter.callbacks.models import CallbackRequest
+from callcenter.db.models import Tenant
+from callcenter.db.session import Database
+
+CALLABLE_TYPES = frozenset({
+    PhoneNumberType.FIXED_LINE,
+    PhoneNumberType.MOBILE,
+    PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    PhoneNumberType.VOIP,
+})
+
+
+class CallbackNumberError(ValueError):
+    """The number cannot be called back; the message says why."""
+
+
+def callback_number(raw: str | None, region: str = "DE") -> str:
+    """``raw`` as E.164 if it may be called back, else :class:`CallbackNumberError`."""
+    if raw is None or not raw.strip():
+        raise CallbackNumberError("callback number: the caller's number is unknown (anonymous)")
+    if any(ch in raw for ch in "\r\n"):
+        raise CallbackNumberError("callback number: line breaks are not allowed")
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise CallbackNumberError(f"callback number {raw!r}: not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise CallbackNumberError(f"callback number {raw!r}: not a valid number")
+    kind = phonenumbers.number_type(number)
+    if kind not in CALLABLE_TYPES:
+        name = next((k for k, v in vars(PhoneNumberType).items() if v == kind), str(kind))
+        raise CallbackNumberError(
+            f"callback number {raw!r}: {name.lower().replace('_', '-')} numbers are not "
+            "called back")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+@dataclass(frozen=True, slots=True)
+class NewCallback:
+    """What the caller asked for; ``number`` must come from :func:`callback_number`."""
+
+    tenant: str
+    number: str
+    queue: str
+    language: str
+    linkedid: str | None
+    requested_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCallback:
+    id: int
+    tenant: str
+    number: str
+    queue: str
+    language: str
+    requested_at: datetime
+    status: str
+    linkedid: str | None
+
+
+class CallbackRepository:
+    """The ``callback_requests`` table."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def add(self, request: NewCallback) -> int:
+        """Store a pending request and return its id; the same linkedid twice is one request."""
+        if request.requested_at.tzinfo is None:
+            raise ValueError("requested_at must be timezone-aware")
+        values = {
+            "tenant": request.tenant,
+            "tenant_id": select(Tenant.id).where(Tenant.slug == request.tenant)
+            .scalar_subquery(),
+            "number": callback_number(request.number),
+            "queue": request.queue,
+            "language": request.language,
+            "requested_at": request.requested_at.astimezone(UTC),
+            "status": "pending",
+            "linkedid": request.linkedid,
+        }
+        insert = (postgresql.insert if self._db.backend == "postgresql" else sqlite.insert)(
+            CallbackRequest)
+        stmt = insert.values(**values).on_conflict_do_nothing(index_elements=["linkedid"])
+        async with self._db.session() as session:
+            await session.execute(stmt)
+            found = await session.execute(
+                select(CallbackRequest.id).where(CallbackRequest.linkedid == request.linkedid)
+                if request.linkedid is not None
+                else select(CallbackRequest.id).order_by(CallbackRequest.id.desc()).limit(1))
+            return int(found.scalar_one())
+
+    async def pending(self, tenant: str | None = None) -> list[StoredCallback]:
+        """Pending requests, oldest first (optionally of one tenant)."""
+        query = select(CallbackRequest).where(CallbackRequest.status == "pending")
+        if tenant is not None:
+            query = query.where(CallbackRequest.tenant == tenant)
+        async with self._db.session() as session:
+            rows = (await session.execute(query.order_by(CallbackRequest.requested_at))).scalars()
+            return [_stored(r) for r in rows]
+
+    async def by_linkedid(self, linkedid: str) -> StoredCallback | None:
+        async with self._db.session() as session:
+            row = (await session.execute(select(CallbackRequest).where(
+                CallbackRequest.linkedid == linkedid))).scalar_one_or_none()
+            return _stored(row) if row is not None else None
+
+
+def _stored(row: CallbackRequest) -> StoredCallback:
+    return StoredCallback(row.id, row.tenant, row.number, row.queue, row.language,
+                          row.requested_at, row.status, row.linkedid)
