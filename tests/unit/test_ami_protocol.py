@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -385,3 +386,62 @@ def test_fast_path_agrees_with_general_path(lines: list[str]) -> None:
     expected = _parse_frame(frame)
     got = messages(parse((frame + "\r\n\r\n").encode(), expect_greeting=False))
     assert got == ([expected] if expected is not None else [])
+
+
+def _general_messages(data: bytes) -> list[Message]:
+    """Reference: cut on every blank line and parse each frame with the general path only."""
+    pieces = re.split(rb"\r?\n\r?\n", data)[:-1]  # the last piece has no terminator yet
+    out = [_parse_frame(p.decode("utf-8")) for p in pieces]
+    return [m for m in out if m is not None]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                # mostly plain lines, so that whole regions pass the fast-path checks …
+                st.builds(
+                    "{}: {}".format,
+                    st.text(alphabet="Ky", min_size=1, max_size=3),
+                    st.text(alphabet="v: é", max_size=3),
+                ),
+                # … and sometimes one odd line among them
+                st.text(alphabet="Ky: \tv\r\n:", max_size=8),
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_whole_region_fast_path_agrees_with_general_path(frames: list[list[str]]) -> None:
+    # Several frames arrive in one read, so the region-wide checks decide; any odd line
+    # (bare CR or LF, missing or second ": ", colon in a key, blank lines) must send the
+    # text to the general path rather than be misparsed.
+    data = "\r\n\r\n".join("\r\n".join(lines) for lines in frames).encode() + b"\r\n\r\n"
+    got = messages(parse(data, expect_greeting=False))
+    assert got == _general_messages(data)
+
+
+def test_whole_region_fast_path_on_plain_frames() -> None:
+    data = (
+        b"Event: A\r\nKey: v: w\r\nEmpty: \r\nTime: 12:30:00\r\n\r\n"
+        b"Event: B\r\nOdd:value\r\n\r\n"
+        b"Event: C\r\nK:  padded\r\n\r\n"
+        b"Event: D\r\n\r\n"
+    )
+    got = messages(parse(data, expect_greeting=False))
+    assert [m.headers for m in got] == [
+        (("Event", "A"), ("Key", "v: w"), ("Empty", ""), ("Time", "12:30:00")),
+        (("Event", "B"), ("Odd", "value")),
+        (("Event", "C"), ("K", "padded")),
+        (("Event", "D"),),
+    ]
+    assert got == _general_messages(data)
+    # A second ": " on one line and a stray blank line in one region: the counts balance,
+    # only the blank-line check keeps this off the fast path.
+    data = b"Event: E\r\nA: b: c\r\n\r\n\r\nD: e\r\n\r\n"
+    got = messages(parse(data, expect_greeting=False))
+    assert [m.headers for m in got] == [(("Event", "E"), ("A", "b: c")), (("D", "e"),)]

@@ -25,6 +25,8 @@ import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 
 from callcenter.pbx.ami.message import Message
 
@@ -49,11 +51,21 @@ MAX_FRAME = 1 << 20
 # A blank line: CRLF CRLF, or any mix with bare LF.
 _FRAME_END = re.compile(rb"\r?\n\r?\n")
 _END_COMMAND = "--END COMMAND--"
-# A line where some colon is followed later by ": " (two separators, or a colon in the key):
-# such frames take the general path.
-_ODD_LINE = re.compile(r":[^\r\n]*: ")
-# Two separators on one line when every colon is a separator (cheaper, no backtracking).
-_TWIN = re.compile(r": [^:\r\n]*+: ")
+# A line (after a line end) that is not plain ``Key: Value``: no colon (a stray line),
+# ``Key:value``, ``Key:``, a colon inside the key, a blank or tab after ``": "``, or a blank
+# line followed by another (an empty frame). Only keys and the two characters after the
+# first colon are read (possessive, no backtracking); the rest of a value never is.
+_ODD_LINE = re.compile(r"\n(?:[^:\r\n]++(?:\r|:(?: [ \t]|[^ ]))|:(?: [ \t]|[^ ])|\r\n\r)")
+# The same for the first line of a region or frame (anchored with ``match``).
+_ODD_FIRST = re.compile(r"[^:\r\n]++(?:\r|:(?: [ \t]|[^ ]))|:(?: [ \t]|[^ ])|\r")
+# Fast-path pairing: even items of a frame's split are keys, odd items values.
+_KEYS = itemgetter(slice(0, None, 2))
+_VALUES = itemgetter(slice(1, None, 2))
+# Messages of the fast path are built without a Python-level ``__init__`` call per message:
+# a bare instance, then the ``headers`` slot set directly (both C calls driven by ``map``).
+# ``Message`` is a frozen slotted dataclass; this is exactly what its ``__init__`` does.
+_new_object = object.__new__
+_set_headers = Message.__dict__["headers"].__set__
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +193,10 @@ class AmiParser:
         """Frames of a region that ends with a blank line.
 
         Fast path (the normal Asterisk stream): CRLF only (no bare CR or LF), valid UTF-8,
-        every line ``Key: Value`` — one decode per region, a few C-level checks per frame.
-        Anything else goes frame by frame through the general path (same result; a
-        property test checks that).
+        every line exactly ``Key: Value`` — one decode and a handful of C-level checks per
+        region, then all frames of the region are split and paired by ``map`` pipelines
+        without a Python-level loop. Anything else goes frame by frame through the general
+        path (same result; a property test checks that).
         """
         crlf = region.count(b"\r\n")
         if region.count(b"\n") == crlf and region.count(b"\r") == crlf:  # CRLF only
@@ -192,7 +205,12 @@ class AmiParser:
             except UnicodeDecodeError:
                 pass
             else:
-                self._fast_frames(text)
+                frames = text.split("\r\n\r\n")
+                frames.pop()  # the region ends with a blank line: the last piece is ""
+                if len(region) <= self.max_frame and _all_plain(text, crlf - len(frames)):
+                    self._events.extend(_fast_messages(frames))
+                else:
+                    self._fast_frames(frames)
                 return
         start = 0
         limit = self.max_frame
@@ -207,9 +225,8 @@ class AmiParser:
             # Only line ends can remain here (an overlapping terminator): keep them in order.
             self._buf[:0] = region[start:]
 
-    def _fast_frames(self, text: str) -> None:
-        frames = text.split("\r\n\r\n")  # the region ends with a blank line: last is ""
-        whole = _all_plain(text, len(frames) - 1) and "" not in frames[:-1]
+    def _fast_frames(self, frames: list[str]) -> None:
+        """Frame by frame: the region as a whole failed a fast-path check or is large."""
         append = self._events.append
         limit = self.max_frame
         for frame in frames:
@@ -220,10 +237,8 @@ class AmiParser:
                 if size > limit:
                     self._report_oversized(size)
                     continue
-            if whole or _all_plain(frame, 0):
-                # One replace + split pairs keys and values entirely in C.
-                parts = iter(frame.replace(": ", "\r\n").split("\r\n"))
-                append(Message(tuple(zip(parts, parts, strict=True))))
+            if _all_plain(frame + "\r\n", frame.count("\r\n") + 1):
+                append(_fast_messages([frame])[0])
                 continue
             message = _parse_frame(frame)
             if message is not None:
@@ -276,17 +291,34 @@ class AmiParser:
             self._events.append(message)
 
 
-def _all_plain(text: str, frames: int) -> bool:
-    """True if every line of ``text`` (``frames`` CRLF-terminated frames, or one frame
-    without terminator when 0) is exactly ``Key: Value``: one ``": "``, no colon before it,
-    no second blank after it. Checked per region or frame with C-level string methods."""
-    crlf = text.count("\r\n")
-    lines = crlf - frames if frames else crlf + 1  # a frame of L lines ends with L+1 CRLF
-    if text.count(": ") != lines or ":  " in text or ": \t" in text:
-        return False
-    if text.count(":") == lines:  # every colon is a separator: only "two on a line" is left
-        return _TWIN.search(text) is None
-    return _ODD_LINE.search(text) is None
+def _all_plain(text: str, lines: int) -> bool:
+    """True if ``text`` (CRLF only, every line ending with CRLF) consists of frames of
+    exactly ``Key: Value`` lines separated by one blank line, ``lines`` being the number of
+    non-blank lines: the first colon of each line is followed by one blank and then no
+    blank or tab, and that is the line's only ``": "``. Splitting on ``": "`` and CRLF then
+    gives exactly what :func:`_parse_frame` gives.
+
+    A count and one regex that reads only keys replace any per-line Python work: every
+    line has a ``": "`` at its first colon and there are no more of them than lines, so
+    each line has exactly one.
+    """
+    return (
+        text.count(": ") == lines
+        and _ODD_FIRST.match(text) is None
+        and _ODD_LINE.search(text) is None
+    )
+
+
+def _fast_messages(frames: list[str]) -> list[Message]:
+    """Messages of frames that passed :func:`_all_plain`, built entirely by C-level ``map``:
+    ``"K: V\\r\\nK2: V2"`` → split on both separators → keys and values paired by ``zip``."""
+    parts = list(
+        map(str.split, map(str.replace, frames, repeat(": "), repeat("\r\n")), repeat("\r\n"))
+    )
+    headers = map(tuple, map(zip, map(_KEYS, parts), map(_VALUES, parts)))
+    out: list[Message] = list(map(_new_object, repeat(Message, len(parts))))
+    deque(map(_set_headers, out, headers), maxlen=0)  # drives the setter from C
+    return out
 
 
 def _parse_frame(text: str) -> Message | None:
