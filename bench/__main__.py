@@ -1,9 +1,15 @@
-"""Run the benchmarks: ``python -m bench [--rounds N] [module ...]``; prints one table."""
+"""Run the benchmarks: ``python -m bench [--rounds N] [--all] [module ...]``; prints one table.
+
+Without names only the quick modules run (seconds each). Heavy ones – a module with
+``SKIP_BY_DEFAULT = True`` or listed in :data:`HEAVY` (a 1,000,000-contact database load, a
+real Asterisk under load, failure-mode demos) – run when named or with ``--all``.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import inspect
 import os
 import pkgutil
 import platform
@@ -14,6 +20,9 @@ from pathlib import Path
 from bench import Result
 
 HERE = Path(__file__).resolve().parent
+#: Modules that take minutes or need more than this process (beside ``SKIP_BY_DEFAULT``):
+#: crm_lookup loads 1,000,000 contacts into PostgreSQL by default.
+HEAVY = frozenset({"crm_lookup"})
 
 
 def discover() -> list[str]:
@@ -61,9 +70,25 @@ def table(results: list[Result]) -> str:
     return "\n".join(lines)
 
 
+def is_heavy(name: str, module: object) -> bool:
+    return name in HEAVY or bool(getattr(module, "SKIP_BY_DEFAULT", False))
+
+
+def takes_rounds(module: object) -> bool:
+    """``run(rounds)`` returning rows; other ``run`` signatures (argv) go through main()."""
+    run = getattr(module, "run", None)
+    if run is None:
+        return False
+    try:
+        return "rounds" in inspect.signature(run).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    ap.add_argument("modules", nargs="*", help=f"default: all of {', '.join(discover())}")
+    ap.add_argument("modules", nargs="*", help=f"default: quick ones of {', '.join(discover())}")
+    ap.add_argument("--all", action="store_true", help="also run the heavy modules")
     ap.add_argument("--rounds", type=int, default=3, help="best-of rounds for run() modules")
     args = ap.parse_args()
     names = args.modules or discover()
@@ -72,13 +97,15 @@ def main() -> int:
         ap.error(f"no benchmark module {', '.join(unknown)} in {HERE}")
     print(f"machine: {machine()}")
     results: list[Result] = []
+    skipped: list[str] = []
     for name in names:
         module = importlib.import_module(f"bench.{name}")
-        if not args.modules and getattr(module, "SKIP_BY_DEFAULT", False):
+        if not args.modules and not args.all and is_heavy(name, module):
+            skipped.append(name)
             continue
         started = time.perf_counter()
         print(f"== {name}", flush=True)
-        if hasattr(module, "run"):
+        if takes_rounds(module):
             results.extend(module.run(args.rounds))
         elif hasattr(module, "main"):
             saved, sys.argv = sys.argv, [f"bench.{name}"]
@@ -87,9 +114,11 @@ def main() -> int:
             finally:
                 sys.argv = saved
         else:
-            print(f"   (no run() or main() in bench.{name})")
+            print(f"   (no run(rounds) or main() in bench.{name})")
             continue
         print(f"   {time.perf_counter() - started:.1f} s", flush=True)
+    if skipped:
+        print(f"skipped (heavy; name them or pass --all): {', '.join(skipped)}")
     if results:
         print()
         print(table(results))

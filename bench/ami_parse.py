@@ -38,16 +38,45 @@ from callcenter.pbx.ami.protocol import AmiParser
 STREAM = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "ami" / "queue_traffic.bin"
 TARGET_MESSAGES = 100_000
 CHUNK = 4096
+T0 = 1_795_789_493.0  # 2026-11-27, the day of the recording
+STEP = 0.005  # seconds between two stamped events (≈ 20 s per copy of the recording)
+
+
+def with_timestamps(body: bytes, start: float, step: float) -> tuple[bytes, float]:
+    """``body`` with a ``Timestamp`` header in every event that has a ``Privilege`` line,
+    right after it, as Asterisk writes it with ``timestampevents = yes`` (the sandbox
+    templates turn it on; compare tests/fixtures/state/*.json). The recording predates that
+    setting, so the times are synthetic: ``start`` + ``step`` per event, always increasing.
+    Returns the new body and the next time."""
+    frames = body.split(b"\r\n\r\n")
+    t = start
+    for i, frame in enumerate(frames):
+        if not frame.startswith(b"Event: "):
+            continue
+        at = frame.find(b"\r\nPrivilege: ")
+        if at < 0:
+            continue  # list entries (e.g. QueueMember of a QueueStatus) carry no Timestamp
+        eol = frame.find(b"\r\n", at + 2)
+        eol = len(frame) if eol < 0 else eol
+        frames[i] = frame[:eol] + f"\r\nTimestamp: {t:.6f}".encode() + frame[eol:]
+        t += step
+    return b"\r\n\r\n".join(frames), t
 
 
 def build_stream(target: int = TARGET_MESSAGES) -> tuple[bytes, int]:
-    """Greeting once, then the recorded body repeated until ≈ ``target`` messages."""
+    """Greeting once, then the recorded body repeated until ≈ ``target`` messages, every
+    copy with its own increasing event timestamps (see :func:`with_timestamps`)."""
     raw = STREAM.read_bytes()
     nl = raw.index(b"\n") + 1
     greeting, body = raw[:nl], raw[nl:]
     per_copy = body.count(b"\r\n\r\n")
     copies = max(1, round(target / per_copy))
-    return greeting + body * copies, per_copy * copies
+    out = [greeting]
+    t = T0
+    for _ in range(copies):
+        stamped, t = with_timestamps(body, t, STEP)
+        out.append(stamped)
+    return b"".join(out), per_copy * copies
 
 
 def chunks(data: bytes, size: int) -> list[bytes]:

@@ -26,7 +26,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import itemgetter
 
 from callcenter.pbx.ami.message import Message
 
@@ -58,9 +57,6 @@ _END_COMMAND = "--END COMMAND--"
 _ODD_LINE = re.compile(r"\n(?:[^:\r\n]++(?:\r|:(?: [ \t]|[^ ]))|:(?: [ \t]|[^ ])|\r\n\r)")
 # The same for the first line of a region or frame (anchored with ``match``).
 _ODD_FIRST = re.compile(r"[^:\r\n]++(?:\r|:(?: [ \t]|[^ ]))|:(?: [ \t]|[^ ])|\r")
-# Fast-path pairing: even items of a frame's split are keys, odd items values.
-_KEYS = itemgetter(slice(0, None, 2))
-_VALUES = itemgetter(slice(1, None, 2))
 # Messages of the fast path are built without a Python-level ``__init__`` call per message:
 # a bare instance, then the ``headers`` slot set directly (both C calls driven by ``map``).
 # ``Message`` is a frozen slotted dataclass; this is exactly what its ``__init__`` does.
@@ -312,11 +308,11 @@ def _all_plain(text: str, lines: int) -> bool:
 def _fast_messages(frames: list[str]) -> list[Message]:
     """Messages of frames that passed :func:`_all_plain`, built entirely by C-level ``map``:
     ``"K: V\\r\\nK2: V2"`` → split on both separators → keys and values paired by ``zip``."""
-    parts = list(
-        map(str.split, map(str.replace, frames, repeat(": "), repeat("\r\n")), repeat("\r\n"))
-    )
-    headers = map(tuple, map(zip, map(_KEYS, parts), map(_VALUES, parts)))
-    out: list[Message] = list(map(_new_object, repeat(Message, len(parts))))
+    parts = map(str.split, map(str.replace, frames, repeat(": "), repeat("\r\n")), repeat("\r\n"))
+    # zip(it, it) over one iterator per frame pairs key, value, key, value …
+    its = list(map(iter, parts))
+    headers = map(tuple, map(zip, its, its))
+    out: list[Message] = list(map(_new_object, repeat(Message, len(its))))
     deque(map(_set_headers, out, headers), maxlen=0)  # drives the setter from C
     return out
 
