@@ -159,8 +159,10 @@ def _ari_check(ari: Any, config: Config) -> Check:
 
 def wire_features(services: Services) -> None:
     """HTTP routes and workers of the feature packages (CRM, IVR, dashboards)."""
+    from callcenter.agents.wiring import wire_agents
     from crm.http import wire as wire_crm
     from ivr.wiring import wire_ivr
 
-    wire_ivr(services)
+    registry = wire_ivr(services)
+    wire_agents(services, registry)  # queues from the tenants, receptionists, call control
     wire_crm(services)

@@ -161,12 +161,34 @@ class SmtpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentsConfig:
+    # Pause reasons receptionists may give, comma-separated plain words.
+    pause_reasons: str = "break,lunch,meeting,training,backoffice,technical"
+    # Outbound transfers to free-form numbers (validated E.164, no premium rate) allowed.
+    free_transfer_numbers: bool = True
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(r.strip() for r in self.pause_reasons.split(",") if r.strip())
+
+    def validate(self) -> None:
+        if not self.reasons:
+            raise ConfigError("agents.pause_reasons", "at least one reason is required")
+        for reason in self.reasons:
+            if not reason.replace("-", "").replace("_", "").isalnum() or not reason.islower():
+                raise ConfigError(
+                    "agents.pause_reasons", f"{reason!r} must be a lower-case plain word"
+                )
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     redis: RedisConfig = field(default_factory=RedisConfig)
     pbx: PbxConfig = field(default_factory=PbxConfig)
     tenants: TenantsConfig = field(default_factory=TenantsConfig)
+    agents: AgentsConfig = field(default_factory=AgentsConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
 
     @property
@@ -180,6 +202,7 @@ class Config:
         self.database.validate()
         self.redis.validate()
         self.pbx.validate()
+        self.agents.validate()
         self.smtp.validate()
 
     def with_secrets(self) -> Config:

@@ -1,0 +1,91 @@
+"""Put agents, queue provisioning and call control into the running app.
+
+On every AMI (re)connect: provision the tenant queues (once tenants are loaded), then
+restore every agent's wanted membership from the database. A watcher re-provisions when
+the tenant registry changes (a reload here or, through the bus, on another instance).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.agents import http
+from callcenter.agents.provisioning import ProvisioningError, QueueProvisioner
+from callcenter.agents.service import AgentService
+from callcenter.bootstrap import Services
+from callcenter.callcontrol.service import CallControl
+
+log = logging.getLogger(__name__)
+
+
+class Provisioning:
+    """Provision queues and reconcile agents, serialised (connects and reloads may race)."""
+
+    def __init__(self, services: Services, registry: Any, agents: AgentService) -> None:
+        self.services, self.registry, self.agents = services, registry, agents
+        self.provisioner = QueueProvisioner(services.ami)
+        self.generation = -1
+        self._lock = asyncio.Lock()
+
+    async def sync(self) -> None:
+        async with self._lock:
+            generation = self.registry.generation
+            if generation > 0:  # 0: tenants not loaded yet; never provision "no queues"
+                tenants = self.registry.tenants()
+                try:
+                    await self.provisioner.apply(tenants)
+                except ProvisioningError as exc:
+                    log.error("queues not provisioned: %s", exc)
+                    return
+                live = self.services.live
+                if live is not None:
+                    for d in self.provisioner.applied:
+                        if d.tenant:
+                            live.state.queue_tenants[d.name] = d.tenant
+                self.generation = generation
+            await self.agents.reconcile_all()
+
+    async def watch(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            ami = self.services.ami
+            if ami.connected and self.registry.generation != self.generation:
+                try:
+                    await self.sync()
+                except Exception:
+                    log.exception("provisioning after a tenant reload failed")
+
+
+def wire_agents(services: Services, registry: Any) -> Provisioning | None:
+    """Routes always; PBX work only when the app has a PBX (``services.ami``)."""
+    config = services.config
+    if services.ami is None:
+        return None
+    agents = AgentService(services.db, services.ami, config.agents.reasons)
+    live = services.live
+    control = CallControl(
+        services.ami,
+        lambda: live.state,
+        registry.get,
+        region=config.tenants.default_region,
+        free_numbers=config.agents.free_transfer_numbers,
+    )
+    prov = Provisioning(services, registry, agents)
+    services.ami.add_connect_listener(prov.sync)
+    services.http_setups.append(lambda app: http.setup(app, agents, control, live))
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(prov.watch(), name="queue-provisioning")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    services.lifecycles.append(lifecycle)
+    return prov

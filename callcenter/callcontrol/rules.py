@@ -1,0 +1,270 @@
+"""Pure rules of call control: a call's facts + an action → AMI actions, or a conflict.
+
+Facts come from the live state (channels by ``Uniqueid``, their dialplan context and
+bridge), never from the browser: the channel names that go into AMI headers are the
+PBX's own. Mechanisms (all AMI, so PJSIP phones and Local test agents behave alike):
+
+- pick up / retrieve from parking: ``Setvar CC_PICKUP_INTERFACE`` + ``Redirect`` of the
+  caller to ``cc-pickup``, which dials the receptionist's interface;
+- hold: ``Redirect`` of the caller to ``cc-hold`` (music) and, in the same action, of the
+  receptionist's leg to ``cc-agent-wait``; retrieve: ``Bridge`` of the two again;
+- blind transfer: ``Redirect`` of the caller to ``cc-transfer,<E.164>`` or
+  ``cc-queue,<queue>``; attended: caller to ``cc-hold``, receptionist to
+  ``cc-consult,<E.164>``; complete = ``Bridge`` caller with the consulted channel and hang
+  the receptionist up; cancel = hang the consulted channel up and ``Bridge`` back;
+- park: AMI ``Park`` (res_parking, music on hold); hang up: ``Hangup``; voicemail:
+  ``Redirect`` to ``cc-voicemail,<box>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from callcenter.state.live import LiveState
+
+HOLD_CONTEXT = "cc-hold"
+AGENT_WAIT_CONTEXT = "cc-agent-wait"
+CONSULT_CONTEXT = "cc-consult"
+PICKUP_CONTEXT = "cc-pickup"
+TRANSFER_CONTEXT = "cc-transfer"
+QUEUE_CONTEXT = "cc-queue"
+VOICEMAIL_CONTEXT = "cc-voicemail"
+
+Action = Literal[
+    "pickup", "hold", "retrieve", "transfer", "attended-transfer", "attended-complete",
+    "attended-cancel", "park", "unpark", "hangup", "voicemail",
+]
+ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
+
+
+class CallConflict(Exception):
+    """The action does not fit the call's state now (HTTP 409); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    uniqueid: str
+    name: str
+    context: str
+    bridge: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What call control needs to know about one live call."""
+
+    linkedid: str
+    tenant: str | None
+    phase: str
+    queue: str | None
+    caller: Leg | None
+    agent: Leg | None
+    consult: Leg | None
+    parked: bool
+
+    @property
+    def held(self) -> bool:
+        return self.caller is not None and self.caller.context == HOLD_CONTEXT and not (
+            self.caller.bridge
+        )
+
+    @property
+    def connected(self) -> bool:
+        """Caller and receptionist talk (bridged), not parked or held."""
+        return (
+            self.caller is not None
+            and self.agent is not None
+            and self.caller.bridge is not None
+            and self.caller.bridge == self.agent.bridge
+            and not self.parked
+        )
+
+    @property
+    def state(self) -> str:
+        """A one-word description for error messages and the API."""
+        if self.parked:
+            return "parked"
+        if self.consult is not None:
+            return "consulting"
+        if self.held:
+            return "on hold"
+        if self.connected:
+            return "connected"
+        return self.phase
+
+
+@dataclass(frozen=True, slots=True)
+class AmiAction:
+    name: str
+    headers: tuple[tuple[str, str], ...]
+
+
+def facts_of(
+    state: LiveState, linkedid: str, parked_channels: Iterable[str] = ()
+) -> CallFacts | None:
+    """The call's facts from the live state; None if the PBX has no such call."""
+    call = state.calls.get(linkedid)
+    if call is None:
+        return None
+    legs = {}
+    for uid in call.channels:
+        ch = state.channels.get(uid)
+        if ch is not None:
+            legs[uid] = Leg(uid, ch.name, ch.context, ch.bridge)
+    caller = legs.get(call.queue_channel or "") or legs.get(call.linkedid)
+    others = [leg for leg in legs.values() if caller is None or leg.uniqueid != caller.uniqueid]
+    agent = None
+    if caller is not None and caller.bridge:
+        agent = next((leg for leg in others if leg.bridge == caller.bridge), None)
+    if agent is None:
+        agent = next(
+            (leg for leg in others if leg.context in (AGENT_WAIT_CONTEXT, CONSULT_CONTEXT)), None
+        )
+    if agent is None and call.agent_channel in legs and call.agent_channel != (
+        caller.uniqueid if caller else None
+    ):
+        agent = legs[call.agent_channel]
+    consult = None
+    if agent is not None and agent.context == CONSULT_CONTEXT and agent.bridge:
+        consult = next(
+            (leg for leg in others if leg.bridge == agent.bridge and leg is not agent), None
+        )
+    parked = caller is not None and caller.name in set(parked_channels)
+    return CallFacts(
+        call.linkedid, call.tenant, call.phase, call.queue, caller, agent, consult, parked
+    )
+
+
+def _a(name: str, **headers: str) -> AmiAction:
+    return AmiAction(name, tuple(headers.items()))
+
+
+def _redirect(leg: Leg, context: str, exten: str) -> AmiAction:
+    return _a("Redirect", Channel=leg.name, Context=context, Exten=exten, Priority="1")
+
+
+def _need_caller(f: CallFacts) -> Leg:
+    if f.caller is None:
+        raise CallConflict(f"call {f.linkedid} has no caller channel any more")
+    return f.caller
+
+
+def pickup(f: CallFacts, interface: str) -> list[AmiAction]:
+    """Take this waiting caller out of the queue to ``interface`` (validated by the caller)."""
+    caller = _need_caller(f)
+    if f.phase not in ("queued", "ringing") or f.connected:
+        raise CallConflict(f"call is {f.state}: only a caller waiting in a queue can be picked up")
+    return [
+        _a("Setvar", Channel=caller.name, Variable="CC_PICKUP_INTERFACE", Value=interface),
+        _redirect(caller, PICKUP_CONTEXT, "s"),
+    ]
+
+
+def hold(f: CallFacts) -> list[AmiAction]:
+    caller = _need_caller(f)
+    if not f.connected or f.agent is None:
+        raise CallConflict(f"call is {f.state}: only a connected call can be put on hold")
+    return [
+        _a(
+            "Redirect", Channel=caller.name, Context=HOLD_CONTEXT, Exten="s", Priority="1",
+            ExtraChannel=f.agent.name, ExtraContext=AGENT_WAIT_CONTEXT, ExtraExten="s",
+            ExtraPriority="1",
+        )
+    ]
+
+
+def retrieve(f: CallFacts) -> list[AmiAction]:
+    caller = _need_caller(f)
+    if not f.held or f.consult is not None:
+        raise CallConflict(f"call is {f.state}: only a call on hold can be retrieved")
+    if f.agent is None or f.agent.context != AGENT_WAIT_CONTEXT:
+        raise CallConflict("the receptionist's line is gone: pick the caller up instead")
+    return [_a("Bridge", Channel1=f.agent.name, Channel2=caller.name, Tone="no")]
+
+
+def blind_transfer(f: CallFacts, context: str, exten: str) -> list[AmiAction]:
+    """To ``cc-transfer,<E.164>`` or ``cc-queue,<queue>`` (values validated by the caller)."""
+    caller = _need_caller(f)
+    if not (f.connected or f.held) or f.consult is not None:
+        raise CallConflict(
+            f"call is {f.state}: only a connected or held call can be transferred"
+        )
+    out = [_redirect(caller, context, exten)]
+    if f.held and f.agent is not None:
+        out.append(_a("Hangup", Channel=f.agent.name))
+    return out
+
+
+def attended_transfer(f: CallFacts, number: str) -> list[AmiAction]:
+    caller = _need_caller(f)
+    if not f.connected or f.agent is None:
+        raise CallConflict(f"call is {f.state}: an attended transfer starts from a connected call")
+    return [
+        _a(
+            "Redirect", Channel=caller.name, Context=HOLD_CONTEXT, Exten="s", Priority="1",
+            ExtraChannel=f.agent.name, ExtraContext=CONSULT_CONTEXT, ExtraExten=number,
+            ExtraPriority="1",
+        )
+    ]
+
+
+def attended_complete(f: CallFacts) -> list[AmiAction]:
+    caller = _need_caller(f)
+    if f.consult is None or f.agent is None:
+        raise CallConflict(f"call is {f.state}: no consultation to complete")
+    return [
+        _a("Bridge", Channel1=caller.name, Channel2=f.consult.name, Tone="no"),
+        _a("Hangup", Channel=f.agent.name),
+    ]
+
+
+def attended_cancel(f: CallFacts) -> list[AmiAction]:
+    caller = _need_caller(f)
+    if f.consult is None or f.agent is None:
+        raise CallConflict(f"call is {f.state}: no consultation to cancel")
+    return [
+        _a("Hangup", Channel=f.consult.name),
+        _a("Bridge", Channel1=f.agent.name, Channel2=caller.name, Tone="no"),
+    ]
+
+
+def park(f: CallFacts) -> list[AmiAction]:
+    caller = _need_caller(f)
+    if not (f.connected or f.held) or f.consult is not None:
+        raise CallConflict(f"call is {f.state}: only a connected or held call can be parked")
+    out = [_a("Park", Channel=caller.name, Parkinglot="default")]
+    if f.held and f.agent is not None:
+        out.append(_a("Hangup", Channel=f.agent.name))
+    return out
+
+
+def unpark(f: CallFacts, interface: str) -> list[AmiAction]:
+    caller = _need_caller(f)
+    if not f.parked:
+        raise CallConflict(f"call is {f.state}: only a parked call can be retrieved from parking")
+    return [
+        _a("Setvar", Channel=caller.name, Variable="CC_PICKUP_INTERFACE", Value=interface),
+        _redirect(caller, PICKUP_CONTEXT, "s"),
+    ]
+
+
+def hangup(f: CallFacts) -> list[AmiAction]:
+    caller = _need_caller(f)
+    return [_a("Hangup", Channel=caller.name, Cause="16")]
+
+
+def voicemail(f: CallFacts, box: str) -> list[AmiAction]:
+    caller = _need_caller(f)
+    if f.consult is not None:
+        raise CallConflict("call is consulting: complete or cancel the transfer first")
+    if caller.context == VOICEMAIL_CONTEXT:
+        raise CallConflict("the caller is already in voicemail")
+    out = [
+        _a("Setvar", Channel=caller.name, Variable="CC_REASON", Value="receptionist"),
+        _redirect(caller, VOICEMAIL_CONTEXT, box),
+    ]
+    if f.held and f.agent is not None:
+        out.append(_a("Hangup", Channel=f.agent.name))
+    return out

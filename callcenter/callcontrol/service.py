@@ -1,0 +1,190 @@
+"""Carry out call-control actions: facts from the live state, rules, AMI actions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from callcenter.callcontrol import rules
+from callcenter.callcontrol.numbers import NumberRefused, transfer_number
+from callcenter.callcontrol.rules import AmiAction, CallConflict, CallFacts
+from callcenter.pbx.ami.message import Message
+from callcenter.state.live import LiveState
+
+log = logging.getLogger(__name__)
+
+
+class ControlError(Exception):
+    """Refused request: ``status`` 400/404/409/422, ``error`` code and a clear detail."""
+
+    def __init__(self, status: int, error: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail = status, error, detail
+
+
+class AmiApi(Protocol):
+    async def send_action(
+        self, name: str, headers: Any = None, *, timeout: float | None = None, check: bool = False
+    ) -> Message: ...
+
+    async def send_list_action(
+        self, name: str, headers: Any = None, *, timeout: float | None = None
+    ) -> list[Message]: ...
+
+
+class TenantDirectory(Protocol):
+    """What call control reads of a tenant (:class:`ivr.tenancy.Tenant`)."""
+
+    def staff_member(self, staff_id: str) -> Any: ...
+
+    @property
+    def routing(self) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a transfer goes: dialplan context and extension, and what it is."""
+
+    context: str
+    exten: str
+    kind: str  # staff, number, queue
+    label: str
+
+
+class CallControl:
+    """Validates and performs receptionist actions on live calls."""
+
+    def __init__(
+        self,
+        ami: AmiApi,
+        state: Callable[[], LiveState],
+        tenants: Callable[[str], TenantDirectory | None],
+        *,
+        region: str = "DE",
+        free_numbers: bool = True,
+        settle: float = 0.3,
+    ) -> None:
+        self.ami = ami
+        self._state = state
+        self._tenants = tenants
+        self.region = region
+        self.free_numbers = free_numbers
+        self.settle = settle  # seconds for a hung-up consultation's Dial() to return
+
+    async def parked_channels(self) -> set[str]:
+        events = await self.ami.send_list_action("ParkedCalls")
+        return {m.get("ParkeeChannel") or "" for m in events if m.name == "ParkedCall"}
+
+    async def facts(self, linkedid: str) -> CallFacts | None:
+        state = self._state()
+        if linkedid not in state.calls:
+            return None
+        return rules.facts_of(state, linkedid, await self.parked_channels())
+
+    def target(self, facts: CallFacts, body: Mapping[str, Any], *, queues: bool) -> Target:
+        """The transfer target named in ``body`` (staff id, queue, or number), validated."""
+        tenant = self._tenants(facts.tenant or "") if facts.tenant else None
+        staff, queue, number = body.get("staff"), body.get("queue"), body.get("number")
+        given = [k for k, v in (("staff", staff), ("queue", queue), ("number", number)) if v]
+        if len(given) != 1:
+            raise ControlError(
+                400, "invalid_request",
+                "give exactly one target: staff (id)" + (", queue" if queues else "")
+                + " or number (E.164)",
+            )
+        if staff is not None:
+            if tenant is None or not isinstance(staff, str):
+                raise ControlError(404, "not_found", f"staff: no staff member {staff!r}")
+            member = tenant.staff_member(staff)
+            if member is None:
+                raise ControlError(
+                    404, "not_found", f"staff: {staff!r} is not in the tenant's staff directory"
+                )
+            e164 = self._number(member.number)
+            return Target(rules.TRANSFER_CONTEXT, e164, "staff", member.name)
+        if queue is not None:
+            if not queues:
+                raise ControlError(400, "invalid_request", "queue: not a target for this action")
+            names = {q.name for q in tenant.routing.queues} if tenant is not None else set()
+            if not isinstance(queue, str) or queue not in names:
+                raise ControlError(
+                    404, "not_found", f"queue: {queue!r} is not a queue of this call's tenant"
+                )
+            return Target(rules.QUEUE_CONTEXT, queue, "queue", queue)
+        if not self.free_numbers:
+            raise ControlError(400, "invalid_request", "number: only staff transfers allowed")
+        if not isinstance(number, str):
+            raise ControlError(400, "invalid_request", "number: must be a string")
+        e164 = self._number(number)
+        return Target(rules.TRANSFER_CONTEXT, e164, "number", e164)
+
+    def _number(self, raw: str) -> str:
+        try:
+            return transfer_number(raw, self.region)
+        except NumberRefused as exc:
+            raise ControlError(422, "invalid_number", str(exc)) from None
+
+    async def perform(
+        self, facts: CallFacts, action: str, body: Mapping[str, Any], interface: str | None
+    ) -> dict[str, Any]:
+        """Check ``action`` against ``facts`` and carry it out; returns a summary."""
+        extra: dict[str, Any] = {}
+        try:
+            if action in ("pickup", "unpark"):
+                if not interface:
+                    raise ControlError(
+                        409, "conflict", "no phone: your user has no agent interface"
+                    )
+                plan = (rules.pickup if action == "pickup" else rules.unpark)(facts, interface)
+            elif action == "hold":
+                plan = rules.hold(facts)
+            elif action == "retrieve":
+                plan = rules.retrieve(facts)
+            elif action == "transfer":
+                target = self.target(facts, body, queues=True)
+                plan = rules.blind_transfer(facts, target.context, target.exten)
+                extra = {"target": target.label, "kind": target.kind}
+            elif action == "attended-transfer":
+                target = self.target(facts, body, queues=False)
+                plan = rules.attended_transfer(facts, target.exten)
+                extra = {"target": target.label, "kind": target.kind}
+            elif action == "attended-complete":
+                plan = rules.attended_complete(facts)
+            elif action == "attended-cancel":
+                plan = rules.attended_cancel(facts)
+            elif action == "park":
+                plan = rules.park(facts)
+            elif action == "hangup":
+                plan = rules.hangup(facts)
+            elif action == "voicemail":
+                plan = rules.voicemail(facts, self._mailbox(facts, body))
+            else:
+                raise ControlError(
+                    404, "not_found", f"no action {action!r}; known: {', '.join(rules.ACTIONS)}"
+                )
+        except CallConflict as exc:
+            raise ControlError(409, "conflict", str(exc)) from None
+        await self._run(plan)
+        return {"linkedid": facts.linkedid, "action": action, "was": facts.state, **extra}
+
+    def _mailbox(self, facts: CallFacts, body: Mapping[str, Any]) -> str:
+        tenant = self._tenants(facts.tenant or "") if facts.tenant else None
+        box = tenant.routing.voicemail_box if tenant is not None else ""
+        if not box:
+            raise ControlError(409, "conflict", "the call's tenant has no voicemail box")
+        return str(box)
+
+    async def _run(self, plan: list[AmiAction]) -> None:
+        for i, step in enumerate(plan):
+            if step.name == "Bridge" and i > 0 and plan[i - 1].name == "Hangup":
+                # The consultation's Dial() must return before its channel can be bridged.
+                await asyncio.sleep(self.settle)
+            msg = await self.ami.send_action(step.name, dict(step.headers))
+            if msg.get("Response") != "Success":
+                raise ControlError(
+                    409, "conflict",
+                    f"the PBX refused {step.name}: {msg.get('Message')} (the call changed?)",
+                )

@@ -1,0 +1,402 @@
+"""Receptionists and call control on the real Asterisk with PostgreSQL, through the REST API.
+
+One app (AMI + live state + agents + call control) against the session's sandbox. Callers
+are real Local channels originated over AMI into the tenant queues; receptionists are
+auto-answering ``Local/agentNN@agents/n`` members; staff numbers answer in a test-only
+``[cc-transfer-sim]``. Every assertion reads the PBX (QueueStatus, CoreShowChannels,
+ParkedCalls) or the live state, never a mock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from callcenter.agents.wiring import Provisioning, wire_agents
+from callcenter.app import build_app
+from callcenter.bootstrap import Services, build_services, wire_pbx
+from callcenter.config import Config, DatabaseConfig
+from callcenter.db import migrate
+from callcenter.db.models import Agent, Queue, QueueMember
+from callcenter.db.users import UserRepository
+from callcenter.pbx.ami.client import AmiClient
+from callcenter.pbx.sandbox import Sandbox
+from ivr.loader import LoadedTenant, load_tenant_text
+from ivr.prompts import PromptSources
+from ivr.registry import TenantRegistry
+from ivr.store import save_tenants
+
+PASSWORD = "s3cret-Passw0rd"
+Client = TestClient[web.Request, web.Application]
+STAFF = "+4915123456789"
+
+TENANT = """
+slug = "{slug}"
+name = "{name}"
+greeting = "{name}, {{agent}}"
+languages = ["de"]
+default_language = "de"
+timezone = "Europe/Berlin"
+[hours]
+mon = ["00:00-24:00"]
+[[dids]]
+number = "{did}"
+queue = "q-{short}-de"
+[[staff]]
+id = "boss"
+name = "Bernd Boss"
+number = "+49 151 23456789"
+[routing]
+voicemail_box = "{slug}"
+[[routing.queues]]
+name = "q-{short}-de"
+language = "de"
+[[routing.queues]]
+name = "q-{short}-en"
+language = "de"
+skill = "english"
+{extra}
+[ivr]
+entry = "reception"
+receptionist = "reception"
+closed = "reception"
+[flows.reception]
+type = "queue"
+"""
+
+TEST_DIALPLAN = """
+[cc-test-inbound]
+exten => _q-.,1,Set(CC_TENANT=${CC_T})
+ same => n,Goto(cc-queue,${EXTEN},1)
+
+[cc-test-caller]
+exten => s,1,Answer()
+ same => n,Wait(600)
+ same => n,Hangup()
+
+[cc-transfer-sim]
+exten => _+X.,1,Dial(Local/${EXTEN}@cc-test-staff,30)
+ same => n,Hangup()
+
+[cc-test-staff]
+exten => _+X.,1,Answer()
+ same => n,Wait(600)
+ same => n,Hangup()
+"""
+
+
+def tenant_doc(slug: str, short: str, did: str, extra: str = "") -> str:
+    return TENANT.format(slug=slug, name=slug.title(), short=short, did=did, extra=extra)
+
+
+@dataclass
+class World:
+    services: Services
+    client: Client
+    ami: AmiClient
+    registry: TenantRegistry
+    prov: Provisioning
+    sources: PromptSources
+    tokens: dict[str, str]
+    agents: dict[str, int]
+    pbx: Sandbox
+
+    async def post(self, who: str, path: str, body: Any = None) -> tuple[int, Any]:
+        resp = await self.client.post(
+            path, json=body, headers={"Authorization": f"Bearer {self.tokens[who]}"}
+        )
+        return resp.status, await resp.json()
+
+    async def get(self, who: str, path: str) -> tuple[int, Any]:
+        resp = await self.client.get(
+            path, headers={"Authorization": f"Bearer {self.tokens[who]}"}
+        )
+        return resp.status, await resp.json()
+
+    async def channels(self) -> list[dict[str, str]]:
+        events = await self.ami.send_list_action("CoreShowChannels")
+        return [dict(m.headers) for m in events if m.name == "CoreShowChannel"]
+
+    async def members(self, queue: str) -> dict[str, dict[str, str]]:
+        events = await self.ami.send_list_action("QueueStatus", {"Queue": queue})
+        return {
+            m.get("Location") or "": dict(m.headers) for m in events if m.name == "QueueMember"
+        }
+
+    async def call(self, queue: str, tenant: str) -> str:
+        """A waiting caller in ``queue``; returns its linkedid."""
+        linkedid = f"hi-{uuid.uuid4().hex[:12]}"
+        msg = await self.ami.send_action(
+            "Originate",
+            {
+                "Channel": f"Local/{queue}@cc-test-inbound/n",
+                "Context": "cc-test-caller",
+                "Exten": "s",
+                "Priority": "1",
+                "ChannelId": linkedid,
+                "OtherChannelId": f"{linkedid}-in",
+                "CallerID": "Erika <+4915112345678>",
+                "Variable": f"_CC_T={tenant}",
+                "Async": "true",
+            },
+        )
+        assert msg.get("Response") == "Success", msg
+        await until(lambda: self.state_of(linkedid) == "queued", what=f"{linkedid} queued")
+        return linkedid
+
+    def state_of(self, linkedid: str) -> str | None:
+        from callcenter.callcontrol.rules import facts_of
+
+        live = self.services.live
+        facts = facts_of(live.state, linkedid)
+        return facts.state if facts is not None else None
+
+    async def facts(self, linkedid: str) -> Any:
+        from callcenter.agents.http import CALLCONTROL
+
+        return await self.client.app[CALLCONTROL].facts(linkedid)
+
+    async def wait_state(self, linkedid: str, state: str) -> Any:
+        async def check() -> bool:
+            facts = await self.facts(linkedid)
+            return facts is not None and facts.state == state
+
+        await until_async(check, what=f"{linkedid} {state}")
+        return await self.facts(linkedid)
+
+    async def bridged(self, a: str, b: str) -> bool:
+        """Channels named with prefixes ``a`` and ``b`` share a bridge on the PBX."""
+        chans = await self.channels()
+        ca = [c for c in chans if c["Channel"].startswith(a) and c.get("BridgeId")]
+        cb = [c for c in chans if c["Channel"].startswith(b) and c.get("BridgeId")]
+        return any(x["BridgeId"] == y["BridgeId"] for x in ca for y in cb)
+
+    async def hangup_all(self, linkedid: str) -> None:
+        for c in await self.channels():
+            if c.get("Linkedid") == linkedid:
+                await self.ami.send_action("Hangup", {"Channel": c["Channel"]})
+
+
+async def until(pred: Callable[[], bool], *, what: str, timeout: float = 10.0) -> None:
+    async def check() -> bool:
+        return pred()
+
+    await until_async(check, what=what, timeout=timeout)
+
+
+async def until_async(
+    pred: Callable[[], Awaitable[bool]], *, what: str, timeout: float = 10.0
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await pred():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+def loaded(sources: PromptSources, *docs: str) -> list[LoadedTenant]:
+    return [load_tenant_text(d, sources, f"<test {i}>") for i, d in enumerate(docs)]
+
+
+@pytest.fixture(scope="module")
+async def world(
+    pbx: Sandbox, pbx_config: Config, pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    await asyncio.to_thread(migrate.upgrade, pg_url)
+    pbx.write_generated("extensions-cc-test.conf", TEST_DIALPLAN)
+    pbx.reload("pbx_config")
+    for agent in ("agent71", "agent72"):
+        pbx.cli(f"devstate change Custom:{agent} NOT_INUSE")
+    config = dataclasses.replace(pbx_config, database=DatabaseConfig(url=pg_url))
+    sources = PromptSources.for_pbx_root(config.pbx.root, tmp_path_factory.mktemp("rec"))
+    registry = TenantRegistry()
+    items = loaded(
+        sources,
+        tenant_doc("cc-a", "cca", "+49 30 5550100"),
+        tenant_doc("cc-b", "ccb", "+49 30 5550200"),
+    )
+    services = build_services(config)
+    async with services.db.session() as session:
+        await save_tenants(session, items)
+    registry.replace(items)
+    users = UserRepository(services.db)
+    ids = {}
+    for name, role, slugs in (
+        ("anna", "receptionist", ()),
+        ("ben", "receptionist", ()),
+        ("sue", "supervisor", ()),
+        ("ccb-user", "tenant", ("cc-b",)),
+        ("cca-user", "tenant", ("cc-a",)),
+        ("nobody", "receptionist", ()),
+    ):
+        ids[name] = (await users.add(name, PASSWORD, role, tenant_slugs=slugs)).id
+    agents = {}
+    async with services.db.session() as session:
+        queues = {q.name: q.id for q in (await session.scalars(select(Queue))).all()}
+        for user, n in (("anna", 71), ("ben", 72)):
+            agent = Agent(
+                user_id=ids[user],
+                interface=f"Local/agent{n}@agents/n",
+                state_interface=f"Custom:agent{n}",
+                name=user.title(),
+            )
+            session.add(agent)
+            await session.flush()
+            agents[user] = agent.id
+        session.add(QueueMember(queue_id=queues["q-cca-de"], agent_id=agents["anna"], penalty=0))
+        session.add(QueueMember(queue_id=queues["q-cca-en"], agent_id=agents["anna"], penalty=2))
+        session.add(QueueMember(queue_id=queues["q-ccb-de"], agent_id=agents["ben"], penalty=0))
+    wire_pbx(services)
+    prov = wire_agents(services, registry)
+    assert prov is not None
+    app = build_app(services)
+    ami = AmiClient.from_config(config.pbx, events=False)
+    await ami.start()
+    await ami.wait_connected(10)
+    async with TestClient(TestServer(app)) as client:
+        await services.ami.wait_connected(10)
+        await until(lambda: prov.generation == registry.generation, what="provisioned")
+        tokens = {}
+        for name in ids:
+            resp = await client.post(
+                "/api/auth/login", json={"username": name, "password": PASSWORD}
+            )
+            tokens[name] = (await resp.json())["token"]
+        try:
+            yield World(services, client, ami, registry, prov, sources, tokens, agents, pbx)
+        finally:
+            await ami.close()
+
+
+# ---------------------------------------------------------------------------- provisioning
+
+
+async def test_tenant_queues_are_provisioned_through_ami(world: World) -> None:
+    out = "\n".join(await world.ami.command("queue show q-cca-de"))
+    assert "q-cca-de has 0 calls" in out
+    assert "'rrmemory' strategy" in out
+    conf = world.pbx.instance_dir / "etc" / "generated" / "queues-tenants.conf"
+    text = conf.read_text()
+    for name in ("q-cca-de", "q-cca-en", "q-ccb-de", "q-ccb-en"):
+        assert f"[{name}]" in text
+    assert "servicelevel = 20" in text  # spelled out from q-default / cc-queue-defaults
+    assert world.services.live.state.queue_tenants["q-ccb-en"] == "cc-b"
+    report = await world.prov.provisioner.apply(world.registry.tenants())
+    assert report.changed is False  # nothing to do: no reload
+
+
+async def test_tenant_reload_adds_and_removes_queues(world: World) -> None:
+    extra = '[[routing.queues]]\nname = "q-cca-fr"\nlanguage = "de"\nskill = "french"\n'
+    items = loaded(
+        world.sources,
+        tenant_doc("cc-a", "cca", "+49 30 5550100", extra),
+        tenant_doc("cc-b", "ccb", "+49 30 5550200"),
+    )
+    world.registry.replace(items)
+    await until(lambda: world.prov.generation == world.registry.generation, what="reload")
+    assert "q-cca-fr has 0 calls" in "\n".join(await world.ami.command("queue show q-cca-fr"))
+    world.registry.replace(
+        loaded(
+            world.sources,
+            tenant_doc("cc-a", "cca", "+49 30 5550100"),
+            tenant_doc("cc-b", "ccb", "+49 30 5550200"),
+        )
+    )
+    await until(lambda: world.prov.generation == world.registry.generation, what="reload")
+    assert "No such queue" in "\n".join(await world.ami.command("queue show q-cca-fr"))
+
+
+# ---------------------------------------------------------------------------- agents
+
+
+async def test_login_pause_unpause_logout(world: World) -> None:
+    status, body = await world.post("anna", "/api/agents/me/login")
+    assert status == 200, body
+    assert body["logged_in"] is True
+    iface = "Local/agent71@agents/n"
+    de, en = await world.members("q-cca-de"), await world.members("q-cca-en")
+    assert de[iface]["Name"] == "Anna" and de[iface]["StateInterface"] == "Custom:agent71"
+    assert en[iface]["Penalty"] == "2"
+    queue_show = "\n".join(await world.ami.command("queue show q-cca-de"))
+    assert "Anna (Local/agent71@agents/n from Custom:agent71)" in queue_show
+
+    status, body = await world.post("anna", "/api/agents/me/pause", {"reason": "lunch"})
+    assert status == 200, body
+    de = await world.members("q-cca-de")
+    assert de[iface]["Paused"] == "1" and de[iface]["PausedReason"] == "lunch"
+
+    async def live_paused() -> bool:
+        _, agents = await world.get("sue", "/api/agents")
+        anna = next(a for a in agents["agents"] if a["interface"] == iface)
+        return bool(anna["live"].get("paused")) and anna["live"]["paused_reason"] == "lunch"
+
+    await until_async(live_paused, what="live state shows the pause")
+
+    status, body = await world.post("anna", "/api/agents/me/pause", {"reason": "coffee!"})
+    assert status == 400 and "not one of" in body["detail"]
+    status, body = await world.post("anna", "/api/agents/me/pause", {})
+    assert status == 400 and "reason" in body["detail"]
+
+    status, body = await world.post("anna", "/api/agents/me/unpause")
+    assert status == 200 and body["paused"] is False
+    assert (await world.members("q-cca-de"))[iface]["Paused"] == "0"
+
+    # One queue only: paused in q-cca-en, still taking calls in q-cca-de.
+    status, body = await world.post(
+        "anna", "/api/agents/me/pause", {"reason": "training", "queue": "q-cca-en"}
+    )
+    assert status == 200 and body["paused_queues"] == ["q-cca-en"]
+    de, en = await world.members("q-cca-de"), await world.members("q-cca-en")
+    assert de[iface]["Paused"] == "0" and en[iface]["Paused"] == "1"
+    assert en[iface]["PausedReason"] == "training"
+
+    status, body = await world.post("anna", "/api/agents/me/logout")
+    assert status == 200
+    assert iface not in await world.members("q-cca-de")
+    assert iface not in await world.members("q-cca-en")
+    status, body = await world.post("anna", "/api/agents/me/pause", {"reason": "lunch"})
+    assert status == 409 and "not logged in" in body["detail"]
+
+
+async def test_roles_for_agent_operations(world: World) -> None:
+    ben = world.agents["ben"]
+    status, body = await world.post("anna", f"/api/agents/{ben}/login")
+    assert status == 403
+    status, body = await world.post("ccb-user", "/api/agents/me/login")
+    assert status == 403
+    status, body = await world.post("nobody", "/api/agents/me/login")
+    assert status == 404 and "no agent position" in body["detail"]
+    status, body = await world.post("sue", f"/api/agents/{ben}/login")
+    assert status == 200
+    assert "Local/agent72@agents/n" in await world.members("q-ccb-de")
+    status, body = await world.post("sue", f"/api/agents/{ben}/logout")
+    assert status == 200
+    status, body = await world.post("sue", "/api/agents/999999/login")
+    assert status == 404
+
+
+async def test_membership_restored_from_database_on_reconnect(world: World) -> None:
+    """app_queue forgets runtime members on restart; the reconcile after every AMI login
+    (the same listener a reconnect runs) puts them back from the database."""
+    iface = "Local/agent71@agents/n"
+    await world.post("anna", "/api/agents/me/login")
+    await world.post("anna", "/api/agents/me/pause", {"reason": "meeting"})
+    # What a PBX restart does to runtime members: they are gone.
+    for queue in ("q-cca-de", "q-cca-en"):
+        await world.ami.send_action("QueueRemove", {"Queue": queue, "Interface": iface})
+    assert iface not in await world.members("q-cca-de")
+    await world.prov.sync()
+    de, en = await world.members("q-cca-de"), await world.members("q-cca-en")
+    assert de[iface]["Paused"] == "1" and de[iface]["PausedReason"] == "meeting"
+    assert en[iface]["Penalty"] == "2"
+    await world.post("anna", "/api/agents/me/logout")
