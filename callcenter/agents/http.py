@@ -27,8 +27,13 @@ LIVE: web.AppKey[Any] = web.AppKey("agents_live", object)
 
 CONTROL_ROLES = (auth.ADMIN, auth.SUPERVISOR, auth.RECEPTIONIST)
 OPERATIONS = ("login", "logout", "pause", "unpause")
-_STATUS = {400: web.HTTPBadRequest, 404: web.HTTPNotFound, 409: web.HTTPConflict,
-           422: web.HTTPUnprocessableEntity, 503: web.HTTPServiceUnavailable}
+_STATUS = {
+    400: web.HTTPBadRequest,
+    404: web.HTTPNotFound,
+    409: web.HTTPConflict,
+    422: web.HTTPUnprocessableEntity,
+    503: web.HTTPServiceUnavailable,
+}
 
 
 def _error(status: int, error: str, detail: str) -> web.HTTPException:

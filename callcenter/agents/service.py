@@ -132,8 +132,9 @@ class AgentService:
     # ------------------------------------------------------------------ operations
 
     async def login(self, agent_id: int) -> ApplyResult:
-        return await self._change(agent_id, lambda p: Presence(True, p.paused, p.reason,
-                                                               p.paused_queues))
+        return await self._change(
+            agent_id, lambda p: Presence(True, p.paused, p.reason, p.paused_queues)
+        )
 
     async def logout(self, agent_id: int) -> ApplyResult:
         return await self._change(agent_id, lambda p: Presence(False))
@@ -141,7 +142,8 @@ class AgentService:
     async def pause(self, agent_id: int, reason: str, queue: str | None = None) -> ApplyResult:
         if reason not in self.reasons:
             raise AgentError(
-                400, "invalid_request",
+                400,
+                "invalid_request",
                 f"reason: {reason!r} is not one of {', '.join(self.reasons)}",
             )
         spec = await self.spec(agent_id)
@@ -186,7 +188,9 @@ class AgentService:
                     row = AgentPresence(agent_id=agent_id)
                     session.add(row)
                 row.logged_in, row.paused, row.pause_reason = (
-                    want.logged_in, want.paused, want.reason
+                    want.logged_in,
+                    want.paused,
+                    want.reason,
                 )
                 row.paused_queues = (
                     sorted(want.paused_queues) if want.paused_queues is not None else None
@@ -222,8 +226,9 @@ class AgentService:
             lock = self._locks.setdefault(agent_id, asyncio.Lock())
             async with lock:
                 try:
-                    result = await self._apply(await self.spec(agent_id),
-                                               await self.presence(agent_id))
+                    result = await self._apply(
+                        await self.spec(agent_id), await self.presence(agent_id)
+                    )
                 except AgentError as exc:
                     log.error("agent %s not reconciled: %s", agent_id, exc.detail)
                     continue

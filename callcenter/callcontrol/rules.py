@@ -33,8 +33,17 @@ QUEUE_CONTEXT = "cc-queue"
 VOICEMAIL_CONTEXT = "cc-voicemail"
 
 Action = Literal[
-    "pickup", "hold", "retrieve", "transfer", "attended-transfer", "attended-complete",
-    "attended-cancel", "park", "unpark", "hangup", "voicemail",
+    "pickup",
+    "hold",
+    "retrieve",
+    "transfer",
+    "attended-transfer",
+    "attended-complete",
+    "attended-cancel",
+    "park",
+    "unpark",
+    "hangup",
+    "voicemail",
 ]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
 
@@ -66,8 +75,10 @@ class CallFacts:
 
     @property
     def held(self) -> bool:
-        return self.caller is not None and self.caller.context == HOLD_CONTEXT and not (
-            self.caller.bridge
+        return (
+            self.caller is not None
+            and self.caller.context == HOLD_CONTEXT
+            and not (self.caller.bridge)
         )
 
     @property
@@ -122,8 +133,10 @@ def facts_of(
         agent = next(
             (leg for leg in others if leg.context in (AGENT_WAIT_CONTEXT, CONSULT_CONTEXT)), None
         )
-    if agent is None and call.agent_channel in legs and call.agent_channel != (
-        caller.uniqueid if caller else None
+    if (
+        agent is None
+        and call.agent_channel in legs
+        and call.agent_channel != (caller.uniqueid if caller else None)
     ):
         agent = legs[call.agent_channel]
     consult = None
@@ -168,8 +181,14 @@ def hold(f: CallFacts) -> list[AmiAction]:
         raise CallConflict(f"call is {f.state}: only a connected call can be put on hold")
     return [
         _a(
-            "Redirect", Channel=caller.name, Context=HOLD_CONTEXT, Exten="s", Priority="1",
-            ExtraChannel=f.agent.name, ExtraContext=AGENT_WAIT_CONTEXT, ExtraExten="s",
+            "Redirect",
+            Channel=caller.name,
+            Context=HOLD_CONTEXT,
+            Exten="s",
+            Priority="1",
+            ExtraChannel=f.agent.name,
+            ExtraContext=AGENT_WAIT_CONTEXT,
+            ExtraExten="s",
             ExtraPriority="1",
         )
     ]
@@ -188,9 +207,7 @@ def blind_transfer(f: CallFacts, context: str, exten: str) -> list[AmiAction]:
     """To ``cc-transfer,<E.164>`` or ``cc-queue,<queue>`` (values validated by the caller)."""
     caller = _need_caller(f)
     if not (f.connected or f.held) or f.consult is not None:
-        raise CallConflict(
-            f"call is {f.state}: only a connected or held call can be transferred"
-        )
+        raise CallConflict(f"call is {f.state}: only a connected or held call can be transferred")
     out = [_redirect(caller, context, exten)]
     if f.held and f.agent is not None:
         out.append(_a("Hangup", Channel=f.agent.name))
@@ -203,8 +220,14 @@ def attended_transfer(f: CallFacts, number: str) -> list[AmiAction]:
         raise CallConflict(f"call is {f.state}: an attended transfer starts from a connected call")
     return [
         _a(
-            "Redirect", Channel=caller.name, Context=HOLD_CONTEXT, Exten="s", Priority="1",
-            ExtraChannel=f.agent.name, ExtraContext=CONSULT_CONTEXT, ExtraExten=number,
+            "Redirect",
+            Channel=caller.name,
+            Context=HOLD_CONTEXT,
+            Exten="s",
+            Priority="1",
+            ExtraChannel=f.agent.name,
+            ExtraContext=CONSULT_CONTEXT,
+            ExtraExten=number,
             ExtraPriority="1",
         )
     ]

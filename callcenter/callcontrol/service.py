@@ -91,8 +91,10 @@ class CallControl:
         given = [k for k, v in (("staff", staff), ("queue", queue), ("number", number)) if v]
         if len(given) != 1:
             raise ControlError(
-                400, "invalid_request",
-                "give exactly one target: staff (id)" + (", queue" if queues else "")
+                400,
+                "invalid_request",
+                "give exactly one target: staff (id)"
+                + (", queue" if queues else "")
                 + " or number (E.164)",
             )
         if staff is not None:
@@ -185,6 +187,7 @@ class CallControl:
             msg = await self.ami.send_action(step.name, dict(step.headers))
             if msg.get("Response") != "Success":
                 raise ControlError(
-                    409, "conflict",
+                    409,
+                    "conflict",
                     f"the PBX refused {step.name}: {msg.get('Message')} (the call changed?)",
                 )

@@ -14,7 +14,6 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,9 +117,7 @@ class World:
         return resp.status, await resp.json()
 
     async def get(self, who: str, path: str) -> tuple[int, Any]:
-        resp = await self.client.get(
-            path, headers={"Authorization": f"Bearer {self.tokens[who]}"}
-        )
+        resp = await self.client.get(path, headers={"Authorization": f"Bearer {self.tokens[who]}"})
         return resp.status, await resp.json()
 
     async def channels(self) -> list[dict[str, str]]:
@@ -129,9 +126,7 @@ class World:
 
     async def members(self, queue: str) -> dict[str, dict[str, str]]:
         events = await self.ami.send_list_action("QueueStatus", {"Queue": queue})
-        return {
-            m.get("Location") or "": dict(m.headers) for m in events if m.name == "QueueMember"
-        }
+        return {m.get("Location") or "": dict(m.headers) for m in events if m.name == "QueueMember"}
 
     async def call(self, queue: str, tenant: str) -> str:
         """A waiting caller in ``queue``; returns its linkedid."""
@@ -400,3 +395,216 @@ async def test_membership_restored_from_database_on_reconnect(world: World) -> N
     assert de[iface]["Paused"] == "1" and de[iface]["PausedReason"] == "meeting"
     assert en[iface]["Penalty"] == "2"
     await world.post("anna", "/api/agents/me/logout")
+
+
+# ---------------------------------------------------------------------------- call control
+
+CALLER = "Local/q-cca-de@cc-test-inbound"
+AGENT = "Local/agent71@agents"
+
+
+async def _picked_up(world: World) -> str:
+    lid = await world.call("q-cca-de", "cc-a")
+    status, body = await world.post("anna", f"/api/calls/{lid}/pickup")
+    assert status == 200, body
+    assert body["was"] == "queued"
+    await world.wait_state(lid, "connected")
+    assert await world.bridged(CALLER, AGENT)
+    return lid
+
+
+async def _gone(world: World, lid: str) -> None:
+    async def check() -> bool:
+        chans = await world.channels()
+        return world.state_of(lid) is None and not any(c["Linkedid"] == lid for c in chans)
+
+    await until_async(check, what=f"{lid} gone")
+
+
+async def test_pickup_hold_retrieve_hangup(world: World) -> None:
+    lid = await world.call("q-cca-de", "cc-a")
+    status, body = await world.post("anna", f"/api/calls/{lid}/transfer", {"staff": "boss"})
+    assert status == 409 and "queued" in body["detail"]
+    status, body = await world.post("anna", f"/api/calls/{lid}/hold")
+    assert status == 409 and "only a connected call" in body["detail"]
+
+    status, body = await world.post("anna", f"/api/calls/{lid}/pickup")
+    assert status == 200, body
+    facts = await world.wait_state(lid, "connected")
+    assert facts.agent.name.startswith(AGENT)
+    assert await world.bridged(CALLER, AGENT)
+    status, body = await world.post("ben", f"/api/calls/{lid}/pickup")
+    assert status == 409 and "connected" in body["detail"]
+
+    status, body = await world.post("anna", f"/api/calls/{lid}/hold")
+    assert status == 200, body
+    await world.wait_state(lid, "on hold")
+    chans = {c["Channel"]: c for c in await world.channels() if c["Linkedid"] == lid}
+    caller = next(c for n, c in chans.items() if n.startswith(CALLER) and n.endswith(";2"))
+    agent = next(c for n, c in chans.items() if n.startswith(AGENT) and n.endswith(";1"))
+    assert caller["Context"] == "cc-hold" and caller["Application"] == "MusicOnHold"
+    assert agent["Context"] == "cc-agent-wait" and not caller.get("BridgeId")
+
+    status, body = await world.post("anna", f"/api/calls/{lid}/retrieve")
+    assert status == 200, body
+    await world.wait_state(lid, "connected")
+    assert await world.bridged(CALLER, AGENT)
+
+    status, body = await world.post("anna", f"/api/calls/{lid}/hangup")
+    assert status == 200, body
+    await _gone(world, lid)
+
+
+async def test_blind_transfer_to_staff_and_to_queue(world: World) -> None:
+    lid = await _picked_up(world)
+    status, body = await world.post("anna", f"/api/calls/{lid}/transfer", {"queue": "q-ccb-de"})
+    assert status == 404 and "not a queue of this call's tenant" in body["detail"]
+    status, body = await world.post(
+        "anna", f"/api/calls/{lid}/transfer", {"number": "+49 900 1234567"}
+    )
+    assert status == 422 and "premium-rate" in body["detail"]
+    status, body = await world.post(
+        "anna", f"/api/calls/{lid}/transfer", {"staff": "boss", "number": STAFF}
+    )
+    assert status == 400 and "exactly one target" in body["detail"]
+    status, body = await world.post("anna", f"/api/calls/{lid}/transfer", {"staff": "nobody"})
+    assert status == 404 and "staff directory" in body["detail"]
+
+    status, body = await world.post("anna", f"/api/calls/{lid}/transfer", {"staff": "boss"})
+    assert status == 200 and body["target"] == "Bernd Boss"
+
+    async def with_staff() -> bool:
+        return await world.bridged(CALLER, f"Local/{STAFF}@cc-test-staff")
+
+    await until_async(with_staff, what="caller bridged with the staff member")
+    assert not any(
+        c["Channel"].startswith(AGENT) and c["Linkedid"] == lid for c in await world.channels()
+    )
+    await world.hangup_all(lid)
+    await _gone(world, lid)
+
+    lid = await _picked_up(world)
+    status, body = await world.post("anna", f"/api/calls/{lid}/transfer", {"queue": "q-cca-en"})
+    assert status == 200, body
+
+    async def requeued() -> bool:
+        facts = await world.facts(lid)
+        return facts is not None and facts.state == "queued" and facts.queue == "q-cca-en"
+
+    await until_async(requeued, what="caller waiting in q-cca-en")
+    entries = await world.ami.send_list_action("QueueStatus", {"Queue": "q-cca-en"})
+    assert any(m.name == "QueueEntry" and m.get("Channel", "").startswith(CALLER) for m in entries)
+    await world.hangup_all(lid)
+    await _gone(world, lid)
+
+
+async def test_attended_transfer_cancel_then_complete(world: World) -> None:
+    lid = await _picked_up(world)
+    status, body = await world.post("anna", f"/api/calls/{lid}/attended-complete")
+    assert status == 409 and "no consultation" in body["detail"]
+    status, body = await world.post(
+        "anna", f"/api/calls/{lid}/attended-transfer", {"staff": "boss"}
+    )
+    assert status == 200, body
+    await world.wait_state(lid, "consulting")
+    consult = f"Local/{STAFF}@cc-transfer"
+    assert await world.bridged(AGENT, consult)
+    chans = [c for c in await world.channels() if c["Channel"].startswith(CALLER)]
+    assert any(c["Application"] == "MusicOnHold" for c in chans)
+
+    status, body = await world.post("anna", f"/api/calls/{lid}/attended-cancel")
+    assert status == 200, body
+    await world.wait_state(lid, "connected")
+    assert await world.bridged(CALLER, AGENT)
+    assert not any(c["Channel"].startswith(consult) for c in await world.channels())
+
+    other = "+49 89 1234569"
+    status, body = await world.post(
+        "anna", f"/api/calls/{lid}/attended-transfer", {"number": other}
+    )
+    assert status == 200 and body["kind"] == "number"
+    await world.wait_state(lid, "consulting")
+    status, body = await world.post("anna", f"/api/calls/{lid}/attended-complete")
+    assert status == 200, body
+
+    async def completed() -> bool:
+        chans = await world.channels()
+        agent_left = not any(c["Channel"].startswith(AGENT) and c["Linkedid"] == lid for c in chans)
+        return agent_left and await world.bridged(CALLER, "Local/+49891234569@cc-transfer")
+
+    await until_async(completed, what="caller bridged with the consulted number")
+    await world.hangup_all(lid)
+    await _gone(world, lid)
+
+
+async def test_park_and_retrieve_from_parking(world: World) -> None:
+    lid = await _picked_up(world)
+    status, body = await world.post("anna", f"/api/calls/{lid}/unpark")
+    assert status == 409 and "only a parked call" in body["detail"]
+    status, body = await world.post("anna", f"/api/calls/{lid}/park")
+    assert status == 200, body
+    await world.wait_state(lid, "parked")
+    parked = await world.ami.send_list_action("ParkedCalls")
+    slots = [m for m in parked if m.name == "ParkedCall"]
+    assert any((m.get("ParkeeChannel") or "").startswith(CALLER) for m in slots)
+    assert all(701 <= int(m.get("ParkingSpace") or 0) <= 720 for m in slots)
+
+    status, body = await world.post("anna", f"/api/calls/{lid}/unpark")
+    assert status == 200, body
+    await world.wait_state(lid, "connected")
+    assert await world.bridged(CALLER, AGENT)
+    await world.post("anna", f"/api/calls/{lid}/hangup")
+    await _gone(world, lid)
+
+
+async def test_send_to_voicemail(world: World) -> None:
+    events: list[dict[str, Any]] = []
+
+    async def collect() -> None:
+        async for _topic, event in world.services.bus.subscribe("calls"):
+            events.append(event)
+
+    task = asyncio.create_task(collect())
+    await asyncio.sleep(0)
+    try:
+        lid = await world.call("q-cca-de", "cc-a")
+        status, body = await world.post("anna", f"/api/calls/{lid}/voicemail")
+        assert status == 200, body
+
+        def diverted() -> bool:
+            return any(
+                e.get("linkedid") == lid and e.get("diverted_to") == "voicemail" for e in events
+            )
+
+        await until(diverted, what="call diverted to voicemail")
+        await world.hangup_all(lid)
+        await _gone(world, lid)
+    finally:
+        task.cancel()
+
+
+async def test_call_rights_and_unknown_calls(world: World) -> None:
+    lid = await world.call("q-cca-de", "cc-a")
+    try:
+        status, body = await world.post("ccb-user", f"/api/calls/{lid}/hangup")
+        assert status == 404  # another tenant's call: not even its existence leaks
+        status, body = await world.post("cca-user", f"/api/calls/{lid}/hangup")
+        assert status == 403  # own tenant, but a client's login cannot act on calls
+        status, body = await world.post("nobody", f"/api/calls/{lid}/pickup")
+        assert status == 409 and "no agent interface" in body["detail"]
+        status, body = await world.post("anna", f"/api/calls/{lid}/teleport")
+        assert status == 404 and "no action" in body["detail"]
+        status, body = await world.post("anna", "/api/calls/no-such-call/hangup")
+        assert status == 404
+        status, body = await world.post("anna", f"/api/calls/{lid}/pickup", {"agent_id": 1})
+        assert status == 403 and "supervisors only" in body["detail"]
+        assert world.state_of(lid) == "queued"  # nothing above touched the call
+        status, body = await world.post(
+            "sue", f"/api/calls/{lid}/pickup", {"agent_id": world.agents["ben"]}
+        )
+        assert status == 200, body
+        await world.wait_state(lid, "connected")
+        assert await world.bridged(CALLER, "Local/agent72@agents")
+    finally:
+        await world.hangup_all(lid)
+        await _gone(world, lid)
