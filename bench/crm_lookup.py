@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import json
 import os
@@ -165,7 +166,7 @@ def _callers(contacts: int, orgs: int, n: int, seed: int) -> list[tuple[int, str
     return out
 
 
-async def _make_lookup(url: str, impl: str, tasks: int) -> tuple[Any, Any]:
+async def _make_lookup(url: str, impl: str, tasks: int, pool: int) -> tuple[Any, Any]:
     """(lookup object, async close) for the chosen implementation."""
     from callcenter.db.session import Database
     from crm.lookup import Lookup, PgLookup
@@ -173,7 +174,7 @@ async def _make_lookup(url: str, impl: str, tasks: int) -> tuple[Any, Any]:
     if impl == "sqlalchemy":
         db = Database(url, pool_size=tasks)
         return Lookup(db.engine), db.close
-    fast = await PgLookup.connect(url, size=min(tasks, 8))
+    fast = await PgLookup.connect(url, size=pool)
     return fast, fast.close
 
 
@@ -199,11 +200,22 @@ async def lookups(
     per_task: int,
     impl: str,
     rates: list[float],
+    pool: int = 2,
 ) -> dict[str, Any]:
     """Closed loop (every task back to back: saturation) then paced (``rate`` lookups/s in
     total, spread over the tasks: latency when the system is not queueing on itself)."""
-    lookup, close = await _make_lookup(url, impl, tasks)
+    lookup, close = await _make_lookup(url, impl, tasks, pool)
     statuses: dict[str, int] = {}
+    gc_pauses: list[float] = []
+    gc_started = [0.0]
+
+    def gc_watch(phase: str, _info: dict[str, Any]) -> None:
+        # Collector pauses, to tell them apart from waiting on the database or the CPU.
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+        else:
+            gc_pauses.append(time.perf_counter() - gc_started[0])
+
     try:
         for tenant, caller in _callers(contacts, orgs, 500, seed=1):  # warm-up: pool, plans
             await lookup.lookup(tenant, caller)
@@ -232,15 +244,20 @@ async def lookups(
                 out.append(time.perf_counter() - t0)
 
         paced_res = []
+        gc.callbacks.append(gc_watch)
         for rate in rates:
             pac: list[float] = []
             started = time.perf_counter()
             await asyncio.gather(*(paced(k, pac, tasks / rate) for k in range(tasks)))
-            paced_res.append({**_summary(pac, time.perf_counter() - started, tasks), "rate": rate})
+            paced_res.append({**_summary(pac, time.perf_counter() - started, tasks), "rate": rate,
+                              "load": os.getloadavg()[0]})  # fmt: skip
     finally:
+        if gc_watch in gc.callbacks:
+            gc.callbacks.remove(gc_watch)
         await close()
+    gc_info = {"count": len(gc_pauses), "max_ms": max(gc_pauses, default=0.0) * 1000}
     return {"impl": impl, "saturated": saturated, "paced": paced_res,
-            "statuses": statuses}  # fmt: skip
+            "statuses": statuses, "gc": gc_info, "pool": pool}  # fmt: skip
 
 
 def _csv(rows: int, seed: int) -> str:
@@ -302,7 +319,7 @@ def _report(args: argparse.Namespace, loaded: dict[str, float], lk: dict[str, An
             f"## CRM: caller lookup and import ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
             "",
             f"`python -m bench.crm_lookup --contacts {contacts} --tasks {args.tasks}"
-            f" --impl {args.impl} --rate {args.rate}`"
+            f" --impl {args.impl} --rate {args.rate} --pool {args.pool}`"
             f" on {platform.machine()}, {os.cpu_count()} cores shared with other work,"
             " PostgreSQL on localhost.",
             "",
@@ -318,12 +335,18 @@ def _report(args: argparse.Namespace, loaded: dict[str, float], lk: dict[str, An
                 f"caller lookup: {lk['saturated']['tasks']} tasks back to back (saturation)",
             ),
             *(
-                _lk_row(p, f"caller lookup: {p['tasks']} tasks paced, {p['rate']:,.0f}/s offered")
+                _lk_row(
+                    p,
+                    f"caller lookup: {p['tasks']} tasks paced, {p['rate']:,.0f}/s offered"
+                    f" (load average {p['load']:.2f} after)",
+                )
                 for p in lk["paced"]
             ),
             "| lookup outcome mix | "
             + ", ".join(f"{k} {v}" for k, v in sorted(lk["statuses"].items()))
             + " |",
+            f"| GC pauses during the paced runs | {lk['gc']['count']},"
+            f" longest {lk['gc']['max_ms']:.2f} ms |",
             f"| CSV parse | {imp['parse_per_s']:,.0f} rows/s ({imp['rows']:,.0f} rows) |",
             f"| CSV import (dup checks, ORM inserts) | {imp['import_per_s']:,.0f} rows/s"
             f" ({imp['created']:,.0f} created, {imp['merged']:,.0f} merged,"
@@ -359,6 +382,7 @@ async def run_async(args: argparse.Namespace) -> dict[str, Any]:
             per_task=args.lookups // args.tasks,
             impl=args.impl,
             rates=[float(r) for r in args.rate.split(",")],
+            pool=args.pool,
         )
         print(json.dumps(lk), flush=True)
         imp = await csv_import_speed(url, args.import_rows)
@@ -381,6 +405,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--lookups", type=int, default=32_000, help="total lookups (all tasks)")
     ap.add_argument("--impl", choices=("asyncpg", "sqlalchemy"), default="asyncpg")
     ap.add_argument("--rate", default="200,1000", help="offered lookups/s when paced (list)")
+    ap.add_argument("--pool", type=int, default=2, help="lookup pool connections (≈ cores)")
     ap.add_argument("--import-rows", type=int, default=5_000)
     ap.add_argument("--write", action="store_true", help="append results to docs/benchmarks.md")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database")
