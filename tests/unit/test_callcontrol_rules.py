@@ -1,0 +1,207 @@
+"""Pure call-control rules: which actions fit which call state, and what is sent."""
+
+from __future__ import annotations
+
+import pytest
+
+from callcenter.callcontrol import rules
+from callcenter.callcontrol.numbers import NumberRefused, transfer_number
+from callcenter.callcontrol.rules import AmiAction, CallConflict, CallFacts, Leg, facts_of
+from callcenter.state.calls import Call
+from callcenter.state.channels import Channel
+from callcenter.state.live import LiveState
+
+CALLER = Leg("c1", "PJSIP/trunk-0001", "cc-queue", None)
+IFACE = "PJSIP/anna"
+
+
+def facts(
+    phase: str = "queued",
+    caller: Leg | None = CALLER,
+    agent: Leg | None = None,
+    consult: Leg | None = None,
+    parked: bool = False,
+) -> CallFacts:
+    return CallFacts("c1", "acme", phase, "q-acme", caller, agent, consult, parked)
+
+
+BRIDGED_CALLER = Leg("c1", "PJSIP/trunk-0001", "cc-pickup", "b1")
+AGENT = Leg("a1", "PJSIP/anna-0002", "", "b1")
+QUEUED = facts()
+CONNECTED = facts("left", BRIDGED_CALLER, AGENT)
+HELD = facts(
+    "left",
+    Leg("c1", "PJSIP/trunk-0001", "cc-hold", None),
+    Leg("a1", "PJSIP/anna-0002", "cc-agent-wait", None),
+)
+CONSULTING = facts(
+    "left",
+    Leg("c1", "PJSIP/trunk-0001", "cc-hold", None),
+    Leg("a1", "PJSIP/anna-0002", "cc-consult", "b2"),
+    Leg("t1", "Local/+4915123456789@cc-transfer-0001;1", "", "b2"),
+)
+PARKED = facts("left", Leg("c1", "PJSIP/trunk-0001", "", "park"), None, parked=True)
+ALL = {
+    "queued": QUEUED,
+    "connected": CONNECTED,
+    "on hold": HELD,
+    "consulting": CONSULTING,
+    "parked": PARKED,
+}
+
+
+def test_states() -> None:
+    assert {name: f.state for name, f in ALL.items()} == {n: n for n in ALL}
+
+
+def _apply(action: str, f: CallFacts) -> list[AmiAction]:
+    if action == "pickup":
+        return rules.pickup(f, IFACE)
+    if action == "unpark":
+        return rules.unpark(f, IFACE)
+    if action == "transfer":
+        return rules.blind_transfer(f, "cc-transfer", "+4915123456789")
+    if action == "attended-transfer":
+        return rules.attended_transfer(f, "+4915123456789")
+    if action == "voicemail":
+        return rules.voicemail(f, "acme")
+    fn = {
+        "hold": rules.hold,
+        "retrieve": rules.retrieve,
+        "attended-complete": rules.attended_complete,
+        "attended-cancel": rules.attended_cancel,
+        "park": rules.park,
+        "hangup": rules.hangup,
+    }[action]
+    return fn(f)
+
+
+# Which action applies in which state (True) and which answers 409 (False).
+ALLOWED = {
+    "pickup": {"queued"},
+    "hold": {"connected"},
+    "retrieve": {"on hold"},
+    "transfer": {"connected", "on hold"},
+    "attended-transfer": {"connected"},
+    "attended-complete": {"consulting"},
+    "attended-cancel": {"consulting"},
+    "park": {"connected", "on hold"},
+    "unpark": {"parked"},
+    "hangup": set(ALL),
+    "voicemail": {"queued", "connected", "on hold", "parked"},
+}
+
+
+@pytest.mark.parametrize("action", sorted(ALLOWED))
+@pytest.mark.parametrize("state", sorted(ALL))
+def test_action_state_table(action: str, state: str) -> None:
+    if state in ALLOWED[action]:
+        assert _apply(action, ALL[state])
+    else:
+        with pytest.raises(CallConflict, match=f"call is {state}|no consultation|consulting"):
+            _apply(action, ALL[state])
+
+
+def test_pickup_sets_the_interface_then_redirects() -> None:
+    assert rules.pickup(QUEUED, IFACE) == [
+        AmiAction(
+            "Setvar",
+            (
+                ("Channel", "PJSIP/trunk-0001"),
+                ("Variable", "CC_PICKUP_INTERFACE"),
+                ("Value", IFACE),
+            ),
+        ),
+        AmiAction(
+            "Redirect",
+            (
+                ("Channel", "PJSIP/trunk-0001"),
+                ("Context", "cc-pickup"),
+                ("Exten", "s"),
+                ("Priority", "1"),
+            ),
+        ),
+    ]
+
+
+def test_hold_moves_both_legs_in_one_redirect() -> None:
+    (action,) = rules.hold(CONNECTED)
+    h = dict(action.headers)
+    assert action.name == "Redirect"
+    assert (h["Channel"], h["Context"]) == ("PJSIP/trunk-0001", "cc-hold")
+    assert (h["ExtraChannel"], h["ExtraContext"]) == ("PJSIP/anna-0002", "cc-agent-wait")
+
+
+def test_blind_transfer_from_hold_also_frees_the_receptionist() -> None:
+    out = rules.blind_transfer(HELD, "cc-queue", "q-acme-en")
+    assert [a.name for a in out] == ["Redirect", "Hangup"]
+    assert dict(out[1].headers)["Channel"] == "PJSIP/anna-0002"
+
+
+def test_complete_and_cancel() -> None:
+    complete = rules.attended_complete(CONSULTING)
+    assert [(a.name, dict(a.headers).get("Channel2")) for a in complete] == [
+        ("Bridge", "Local/+4915123456789@cc-transfer-0001;1"),
+        ("Hangup", None),
+    ]
+    cancel = rules.attended_cancel(CONSULTING)
+    assert [a.name for a in cancel] == ["Hangup", "Bridge"]
+
+
+def test_retrieve_without_receptionist_leg_says_so() -> None:
+    lonely = facts("left", Leg("c1", "PJSIP/trunk-0001", "cc-hold", None), None)
+    with pytest.raises(CallConflict, match="pick the caller up instead"):
+        rules.retrieve(lonely)
+
+
+def test_facts_from_the_live_state() -> None:
+    state = LiveState()
+
+    def channel(uid: str, name: str, context: str = "", bridge: str | None = None) -> Channel:
+        ch = Channel(uid, "L1", name, 6, "", "", "de", context, "s", 0.0, bridge=bridge)
+        state.channels.add(ch)
+        return ch
+
+    channel("L1", "Local/x@in-0001;1")
+    channel("L1b", "Local/x@in-0001;2", "cc-hold")
+    channel("A1", "Local/agent1@agents-0002;1", "cc-consult", "b2")
+    channel("A2", "Local/agent1@agents-0002;2", "agents")
+    channel("T1", "Local/+49891234569@cc-transfer-0003;1", "", "b2")
+    call = Call("L1", 0.0, {"L1", "L1b", "A1", "A2", "T1"}, tenant="acme")
+    call.queue_channel, call.queued_at, call.left_queue_at = "L1b", 1.0, 2.0
+    state.calls["L1"] = call
+    f = facts_of(state, "L1", parked_channels={"nothing"})
+    assert f is not None
+    assert f.caller is not None and f.caller.name == "Local/x@in-0001;2"
+    assert f.agent is not None and f.agent.name == "Local/agent1@agents-0002;1"
+    assert f.consult is not None and f.consult.uniqueid == "T1"
+    assert f.state == "consulting" and f.tenant == "acme"
+    assert facts_of(state, "nope") is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+49 151 23456789", "+4915123456789"),
+        ("089 1234569", "+49891234569"),
+        ("+44 20 7946 0018", "+442079460018"),
+    ],
+)
+def test_transfer_numbers(raw: str, expected: str) -> None:
+    assert transfer_number(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        ("0900 1234567", "premium-rate"),
+        ("+44 909 8790000", "premium-rate"),
+        ("+49 180 1234567", "shared-cost"),
+        ("12", "not a valid"),
+        ("+49 151 2345\r\nAction: Originate", "expected a phone number"),
+        ("call me", "did not seem"),
+    ],
+)
+def test_refused_numbers(raw: str, fragment: str) -> None:
+    with pytest.raises(NumberRefused, match=fragment):
+        transfer_number(raw)
