@@ -7,6 +7,8 @@ Run: CALLCENTER_TEST_PORT_BASE=21000 CALLCENTER_TEST_INSTANCE=helpera \\
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Callable
 
@@ -140,13 +142,16 @@ async def test_reconnect_after_sigkill_with_resync(
     ami.add_connect_listener(resync)
     ami.add_disconnect_listener(reasons.append)
     before = ami.status.reconnects
-    # An action still waiting when the PBX dies: WaitEvent on a client without events
-    # (Asterisk 22 holds the answer for seconds).
+    # An action still waiting when the PBX dies: freeze Asterisk (SIGSTOP) so that the
+    # Ping cannot be answered, then kill it.
     quiet = AmiClient.from_config(pbx_config.pbx, events=False)
     await quiet.start()
     try:
         await quiet.wait_connected(10)
-        pending = asyncio.create_task(quiet.send_action("WaitEvent", {"Timeout": "30"}, timeout=60))
+        pid = pbx.read_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        pending = asyncio.create_task(quiet.send_action("Ping", timeout=60))
         await asyncio.sleep(0.3)
         assert not pending.done()
         await asyncio.to_thread(pbx.kill)
