@@ -166,6 +166,9 @@ class AgentsConfig:
     pause_reasons: str = "break,lunch,meeting,training,backoffice,technical"
     # Outbound transfers to free-form numbers (validated E.164, no premium rate) allowed.
     free_transfer_numbers: bool = True
+    # PJSIP endpoint (trunk) that transfers to staff numbers dial out through; set on the
+    # PBX as the dialplan global CC_TRANSFER_TRUNK on every AMI connect. Empty: leave it.
+    transfer_trunk: str = ""
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -179,6 +182,9 @@ class AgentsConfig:
                 raise ConfigError(
                     "agents.pause_reasons", f"{reason!r} must be a lower-case plain word"
                 )
+        trunk = self.transfer_trunk
+        if trunk and not all(c.isascii() and (c.isalnum() or c in "_.-") for c in trunk):
+            raise ConfigError("agents.transfer_trunk", f"{trunk!r} must be a PJSIP endpoint name")
 
 
 @dataclass(frozen=True, slots=True)

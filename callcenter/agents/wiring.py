@@ -35,6 +35,11 @@ class Provisioning:
 
     async def sync(self) -> None:
         async with self._lock:
+            trunk = self.services.config.agents.transfer_trunk
+            if trunk:  # validated by the config: a plain endpoint name
+                await self.services.ami.send_action(
+                    "Setvar", {"Variable": "CC_TRANSFER_TRUNK", "Value": trunk}
+                )
             generation = self.registry.generation
             if generation > 0:  # 0: tenants not loaded yet; never provision "no queues"
                 tenants = self.registry.tenants()

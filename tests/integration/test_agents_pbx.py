@@ -24,7 +24,7 @@ from sqlalchemy import select
 from callcenter.agents.wiring import Provisioning, wire_agents
 from callcenter.app import build_app
 from callcenter.bootstrap import Services, build_services, wire_pbx
-from callcenter.config import Config, DatabaseConfig
+from callcenter.config import AgentsConfig, Config, DatabaseConfig
 from callcenter.db import migrate
 from callcenter.db.models import Agent, Queue, QueueMember
 from callcenter.db.users import UserRepository
@@ -212,7 +212,11 @@ async def world(
     pbx.reload("pbx_config")
     for agent in ("agent71", "agent72"):
         pbx.cli(f"devstate change Custom:{agent} NOT_INUSE")
-    config = dataclasses.replace(pbx_config, database=DatabaseConfig(url=pg_url))
+    config = dataclasses.replace(
+        pbx_config,
+        database=DatabaseConfig(url=pg_url),
+        agents=AgentsConfig(transfer_trunk="carrier-test"),
+    )
     sources = PromptSources.for_pbx_root(config.pbx.root, tmp_path_factory.mktemp("rec"))
     registry = TenantRegistry()
     items = loaded(
@@ -288,6 +292,8 @@ async def test_tenant_queues_are_provisioned_through_ami(world: World) -> None:
     assert world.services.live.state.queue_tenants["q-ccb-en"] == "cc-b"
     report = await world.prov.provisioner.apply(world.registry.tenants())
     assert report.changed is False  # nothing to do: no reload
+    trunk = await world.ami.send_action("Getvar", {"Variable": "CC_TRANSFER_TRUNK"})
+    assert trunk.get("Value") == "carrier-test"  # agents.transfer_trunk, a dialplan global
 
 
 async def test_tenant_reload_adds_and_removes_queues(world: World) -> None:
