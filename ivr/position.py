@@ -25,6 +25,7 @@ from typing import Protocol
 
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.pbx.ari.rest import SpyDirection
 from callcenter.state.agents import Member
 from callcenter.state.queues import QueueState
 from ivr.announce import position_media
@@ -75,9 +76,9 @@ def waiting_in(queues: Mapping[str, QueueState], members: list[Member], now: flo
 
 
 class SnoopAri(Protocol):
-    async def snoop(self, channel_id: str, *, app: str | None = None, spy: str = "both",
-                    whisper: str = "none", app_args: str | None = None,
-                    snoop_id: str | None = None) -> object: ...
+    async def snoop(self, channel_id: str, *, app: str | None = None,
+                    spy: SpyDirection = "both", whisper: SpyDirection = "none",
+                    app_args: str | None = None, snoop_id: str | None = None) -> object: ...
 
     async def play(self, channel_id: str, media: list[str] | str, *, lang: str | None = None,
                    playback_id: str | None = None) -> object: ...

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
+from callcenter.pbx.sandbox import Sandbox
 from ivr.tenancy import Tenant
 
 GENERATED_FILE = "voicemail-tenants.conf"
@@ -50,3 +52,16 @@ def voicemail_conf(tenants: Iterable[Tenant]) -> str:
         lines += [f"{box} => ,{name}" for box in mailboxes(tenant)]
         lines.append("")
     return "\n".join(lines)
+
+
+def install(sandbox: Sandbox, tenants: Iterable[Tenant]) -> Path:
+    """Write the mailboxes into the instance and reload app_voicemail if it runs."""
+    path = sandbox.write_generated(GENERATED_FILE, voicemail_conf(tenants))
+    if sandbox.running():
+        sandbox.reload("app_voicemail")
+    return path
+
+
+def spool_inbox(sandbox: Sandbox, tenant: str, box: str) -> Path:
+    """Where app_voicemail puts new messages of ``box@tenant`` (host path)."""
+    return sandbox.instance_dir / "spool" / "voicemail" / tenant / box / "INBOX"
