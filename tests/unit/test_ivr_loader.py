@@ -325,3 +325,16 @@ def test_configured_closed_node_must_exist(sources: PromptSources) -> None:
     text = VALID.replace('receptionist = "reception"',
                          'receptionist = "reception"\nclosed = "shut"')
     assert ("ivr.closed", "unknown node 'shut'") in faults_of(text, sources)
+
+
+def test_position_announcement_schedule(sources: PromptSources) -> None:
+    default = load_tenant_text(VALID, sources, "acme.toml").tenant.routing
+    assert (default.announce_after, default.announce_every) == (30.0, 60.0)
+    text = VALID.replace("[routing]\n", "[routing]\nannounce_after = 0\nannounce_every = 45\n", 1)
+    rules = load_tenant_text(text, sources, "acme.toml").tenant.routing
+    assert (rules.announce_after, rules.announce_every) == (0.0, 45.0)
+    bad = VALID.replace("[routing]\n", "[routing]\nannounce_after = -5\nannounce_every = 'x'\n", 1)
+    assert faults_of(bad, sources) == {
+        ("routing.announce_after", "-5: seconds must be 0..3600 (0 turns it off)"),
+        ("routing.announce_every", "expected int or float, got str 'x'"),
+    }
