@@ -1,9 +1,11 @@
 """``callcenter demo``: the whole system on one machine, for real, on embedded defaults.
 
 Starts the Asterisk sandbox, migrates the embedded database, loads the demo tenants,
-provisions their queues with auto-answering demo receptionists, creates demo logins
-(random passwords kept in ``<data_dir>/demo-logins.json``), places a demo call now and then,
-and serves the app. Nothing secret is in the repository; everything generated is per machine.
+creates demo logins (random passwords kept in ``<data_dir>/demo-logins.json``) and
+auto-answering demo receptionist positions in every tenant queue (the app provisions the
+queues through AMI and logs the receptionists in from the database), places a demo call
+now and then, and serves the app. Nothing secret is in the repository; everything generated
+is per machine.
 """
 
 from __future__ import annotations
@@ -80,8 +82,9 @@ def demo(config: Config, args: argparse.Namespace) -> int:
     except ConfigFaults as exc:
         print(f"callcenter demo: {exc}")
         return 1
-    _provision_queues(sandbox, queues)
     logins = asyncio.run(_ensure_users(config))
+    asyncio.run(_ensure_agents(config, queues))
+    _prepare_demo_phones(sandbox)
     _print_banner(config, logins, queues)
 
     from callcenter.serve import make_app
@@ -121,19 +124,54 @@ async def _load_tenants(config: Config) -> list[str]:
     return sorted(names)
 
 
-def _provision_queues(sandbox: Any, queues: Sequence[str]) -> None:
-    """Every tenant queue gets the demo receptionists as auto-answering Local members."""
-    lines = []
-    for name in queues:
-        lines.append(f"[{name}](cc-queue-defaults)")
-        for n, agent in enumerate(DEMO_AGENTS, start=1):
-            # A Local member needs a state interface or app_queue sees it as Invalid.
-            lines.append(f"member => Local/{agent}@agents/n,0,Demo Agent {n},Custom:{agent}")
-        lines.append("")
-    sandbox.write_generated("queues.conf", "\n".join(lines))
-    sandbox.reload("app_queue")
+def _prepare_demo_phones(sandbox: Any) -> None:
+    """The auto-answering demo phones report "not in use" (their state interfaces).
+
+    Queues and members are not written here: the app provisions the tenant queues through
+    AMI and logs the demo receptionists in from the database (callcenter.agents).
+    """
+    sandbox.remove_generated("queues.conf")  # static members of older demo versions
     for agent in DEMO_AGENTS:
         sandbox.cli(f"devstate change Custom:{agent} NOT_INUSE")
+
+
+async def _ensure_agents(config: Config, queues: Sequence[str]) -> None:
+    """Demo receptionist positions (anna is agent1) in every tenant queue, logged in."""
+    from sqlalchemy import select
+
+    from callcenter.agents.models import AgentPresence
+    from callcenter.db.models import Agent, Queue, QueueMember, User
+    from callcenter.db.session import Database
+
+    db = Database(config.database_url)
+    try:
+        async with db.session() as session:
+            anna = await session.scalar(select(User.id).where(User.username == "anna"))
+            queue_ids = list(await session.scalars(select(Queue.id).where(Queue.name.in_(queues))))
+            for n, name in enumerate(DEMO_AGENTS, start=1):
+                interface = f"Local/{name}@agents/n"
+                agent = await session.scalar(select(Agent).where(Agent.interface == interface))
+                if agent is None:
+                    agent = Agent(
+                        interface=interface,
+                        state_interface=f"Custom:{name}",
+                        name="Anna Empfang" if n == 1 else f"Demo Agent {n}",
+                        user_id=anna if n == 1 else None,
+                    )
+                    session.add(agent)
+                    await session.flush()
+                have = set(
+                    await session.scalars(
+                        select(QueueMember.queue_id).where(QueueMember.agent_id == agent.id)
+                    )
+                )
+                for queue_id in queue_ids:
+                    if queue_id not in have:
+                        session.add(QueueMember(queue_id=queue_id, agent_id=agent.id, penalty=0))
+                if await session.get(AgentPresence, agent.id) is None:
+                    session.add(AgentPresence(agent_id=agent.id, logged_in=True))
+    finally:
+        await db.close()
 
 
 async def _ensure_users(config: Config) -> list[tuple[str, str, str]]:

@@ -41,19 +41,22 @@ class Provisioning:
                     "Setvar", {"Variable": "CC_TRANSFER_TRUNK", "Value": trunk}
                 )
             generation = self.registry.generation
-            if generation > 0:  # 0: tenants not loaded yet; never provision "no queues"
-                tenants = self.registry.tenants()
-                try:
-                    await self.provisioner.apply(tenants)
-                except ProvisioningError as exc:
-                    log.error("queues not provisioned: %s", exc)
-                    return
-                live = self.services.live
-                if live is not None:
-                    for d in self.provisioner.applied:
-                        if d.tenant:
-                            live.state.queue_tenants[d.name] = d.tenant
-                self.generation = generation
+            if generation == 0:
+                # Tenants not loaded yet: never provision "no queues", and members of
+                # queues that do not exist yet would fail; the watcher runs once loaded.
+                log.info("provisioning waits for the tenant configuration")
+                return
+            try:
+                await self.provisioner.apply(self.registry.tenants())
+            except ProvisioningError as exc:
+                log.error("queues not provisioned: %s", exc)
+                return
+            live = self.services.live
+            if live is not None:
+                for d in self.provisioner.applied:
+                    if d.tenant:
+                        live.state.queue_tenants[d.name] = d.tenant
+            self.generation = generation
             await self.agents.reconcile_all()
 
     async def watch(self, interval: float = 1.0) -> None:
