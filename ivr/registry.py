@@ -9,7 +9,7 @@ Other app instances follow through the bus topic :data:`RELOAD_TOPIC` and read t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,11 @@ class TenantRegistry:
     def __init__(self) -> None:
         self._snap = _Snapshot({}, {}, ())
         self.generation = 0
+        self._listeners: list[Callable[[list[Tenant]], None]] = []
+
+    def on_replace(self, listener: Callable[[list[Tenant]], None]) -> None:
+        """Call ``listener(tenants)`` after every replace (e.g. to regenerate PBX config)."""
+        self._listeners.append(listener)
 
     def replace(self, loaded: Iterable[LoadedTenant]) -> None:
         items = list(loaded)
@@ -46,6 +51,8 @@ class TenantRegistry:
         warnings = tuple(w for i in items for w in i.warnings)
         self._snap = _Snapshot(by_slug, by_did, warnings)  # one assignment: atomic swap
         self.generation += 1
+        for listener in self._listeners:
+            listener(self.tenants())
 
     def get(self, slug: str) -> Tenant | None:
         return self._snap.by_slug.get(slug)

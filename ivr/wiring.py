@@ -21,8 +21,8 @@ from callcenter.bootstrap import Services
 from callcenter.callbacks.store import CallbackRepository
 from callcenter.config import PbxConfig
 from callcenter.pbx.ari.events import AriEvent
-from callcenter.pbx.sandbox import Sandbox
-from ivr import http
+from callcenter.pbx.sandbox import Sandbox, SandboxError
+from ivr import http, voicemail
 from ivr.callbacks import PURPOSE as CALLBACK
 from ivr.callbacks import CallbackDesk
 from ivr.errors import ConfigFaults
@@ -33,6 +33,8 @@ from ivr.prompts import SOUND_EXTENSIONS, PromptSources
 from ivr.registry import TenantRegistry, follow_reloads, reload_from_db, reload_from_files
 from ivr.routing import QueueLoad
 from ivr.stasis import PURPOSE, IvrRunner
+from ivr.tenancy import Tenant
+from ivr.voicemail import VoicemailConfigError
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,20 @@ def publish_recordings(recordings: Path, pbx: PbxConfig, data_dir: Path) -> str:
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest)
     return sandbox.sound_path("tenants")
+
+
+def install_voicemail(pbx: PbxConfig, data_dir: Path, tenants: list[Tenant]) -> bool:
+    """Regenerate the tenants' mailboxes in the local PBX instance (the sandbox), if that is
+    where Asterisk runs; a PBX elsewhere gets them from ``callcenter pbx render``."""
+    sandbox = Sandbox(pbx, data_dir)
+    try:
+        if not sandbox.running():
+            return False
+        voicemail.install(sandbox, tenants)
+    except (SandboxError, VoicemailConfigError, OSError) as exc:
+        log.error("ivr: voicemail boxes not installed: %s", exc)
+        return False
+    return True
 
 
 def announce_position(announcer: PositionAnnouncer,
@@ -96,6 +112,14 @@ def wire_ivr(services: Services) -> TenantRegistry:
         state = live.state
         return waiting_in(state.queues, list(state.agents.members.values()), live.clock(),
                           channel_id)
+
+    if services.ari is not None:
+        def mailboxes_changed(tenants: list[Tenant]) -> None:
+            # Off the event loop: the reload runs `asterisk -rx` as a subprocess.
+            asyncio.get_running_loop().run_in_executor(
+                None, install_voicemail, config.pbx, config.app.data_dir, tenants)
+
+        registry.on_replace(mailboxes_changed)
 
     runner: IvrRunner | None = None
     announcer: PositionAnnouncer | None = None
