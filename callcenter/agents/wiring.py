@@ -1,8 +1,9 @@
 """Put agents, queue provisioning and call control into the running app.
 
 On every AMI (re)connect: provision the tenant queues (once tenants are loaded), then
-restore every agent's wanted membership from the database. A watcher re-provisions when
-the tenant registry changes (a reload here or, through the bus, on another instance).
+restore every agent's wanted membership from the database. The registry's ``on_replace``
+wakes a watcher that provisions again after a tenant reload (here or, through the bus, on
+another instance).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class Provisioning:
         self.provisioner = QueueProvisioner(services.ami)
         self.generation = -1
         self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        registry.on_replace(lambda _tenants: self._wake.set())
 
     async def sync(self) -> None:
         async with self._lock:
@@ -59,9 +62,13 @@ class Provisioning:
             self.generation = generation
             await self.agents.reconcile_all()
 
-    async def watch(self, interval: float = 1.0) -> None:
+    async def watch(self, interval: float = 5.0) -> None:
+        """Provision again whenever the registry is replaced (woken at once by its
+        ``on_replace``; the interval is only a safety net)."""
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
             ami = self.services.ami
             if ami.connected and self.registry.generation != self.generation:
                 try:
