@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from itertools import repeat
 
 from callcenter.pbx.ami.message import Message
@@ -62,6 +62,8 @@ _ODD_FIRST = re.compile(r"[^:\r\n]++(?:\r|:(?: [ \t]|[^ ]))|:(?: [ \t]|[^ ])|\r"
 # ``Message`` is a frozen slotted dataclass; this is exactly what its ``__init__`` does.
 _new_object = object.__new__
 _set_headers = Message.__dict__["headers"].__set__
+if tuple(f.name for f in fields(Message)) != ("headers",):  # pragma: no cover - a guard
+    raise ImportError("Message gained fields: update protocol._fast_messages, which sets only one")
 
 
 @dataclass(frozen=True, slots=True)
