@@ -22,6 +22,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
+
 from callcenter.config import load_config
 from callcenter.pbx.ari import AriClient, AriError, AriEvent, AriRest
 from callcenter.pbx.sandbox import Sandbox
@@ -52,6 +54,9 @@ sun = ["00:00-24:00"]
 [[dids]]
 number = "+49 89 1239999"
 entry = "main"
+[routing]
+language_from_number = true
+language_by_region = { DE = "de", GB = "en" }
 [[routing.queues]]
 name = "q-default"
 language = "de"
@@ -63,7 +68,7 @@ entry = "main"
 receptionist = "reception"
 [flows.main]
 type = "menu"
-prompts = ["vm-options"]
+prompts = ["PROMPT"]
 options = { "1" = "reception" }
 timeout = 30
 [flows.reception]
@@ -83,15 +88,20 @@ async def run(args: argparse.Namespace) -> None:
     sandbox.down()
     sandbox.reset()
     sandbox.up()
-    ari = AriClient.from_config(config.pbx)
+    # The runner's HTTP connections to ARI: each is a thread and a session in Asterisk's
+    # HTTP server (http.conf sessionlimit), so the pool is bounded and requests queue here.
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.pool))
+    ari = AriClient.from_config(config.pbx, session=session)
+    placer_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8))
     placer = AriRest(f"http://{config.pbx.host}:{config.pbx.http_port}",
-                     config.pbx.ari_username, config.pbx.ari_password, config.pbx.ari_app)
+                     config.pbx.ari_username, config.pbx.ari_password, config.pbx.ari_app,
+                     session=placer_session)
     try:
         await ari.start()
         await ari.wait_connected(timeout=10.0)
         sources = PromptSources.for_pbx_root(config.pbx.root, data_dir / "recordings")
         registry = TenantRegistry()
-        registry.replace([load_tenant_text(TENANT, sources)])
+        registry.replace([load_tenant_text(TENANT.replace("PROMPT", args.prompt), sources)])
         loads = {"q-default": QueueLoad(1, 1, 0, 0.0)}
         runner = IvrRunner(ari, registry, lambda: loads, clock=lambda: datetime.now(UTC))
 
@@ -106,7 +116,11 @@ async def run(args: argparse.Namespace) -> None:
         ari.latency.clear()
         peak = 0
         started = time.perf_counter()
-        scenario = Scenario(DID, "+4930123456", "Bench", (Wait(args.hold), Dtmf("1"), Wait(3)))
+        formats = tuple(f for f in args.formats.split(",") if f)
+        scenario = Scenario(DID, args.caller, "Bench", (Wait(args.hold), Dtmf("1"), Wait(3)),
+                            formats=formats)
+        pbx_pid = sandbox.read_pid()
+        cpu = CpuMeter(pbx_pid)
 
         gate = asyncio.Semaphore(8)  # originates in flight, like a trunk's setup rate
         failed: list[str] = []
@@ -129,13 +143,16 @@ async def run(args: argparse.Namespace) -> None:
 
         placing = asyncio.create_task(place())
         deadline = started + args.calls / args.rate + args.hold + 60
+        rss_peak = 0
         while time.perf_counter() < deadline:
             peak = max(peak, runner.active)
+            rss_peak = max(rss_peak, rss_bytes())
             if placing.done() and sum(runner.outcomes.values()) >= args.calls - len(failed):
                 break
             await asyncio.sleep(0.05)
         await placing
         elapsed = time.perf_counter() - started
+        pbx_cpu, app_cpu = cpu.percent()
         lat = ari.latency.summary()
         print(f"calls placed          {args.calls} at {args.rate:g}/s, hold {args.hold:g} s")
         print(f"peak concurrent IVR   {peak}  (originate failures: {len(failed)})")
@@ -143,10 +160,54 @@ async def run(args: argparse.Namespace) -> None:
         print(f"ARI round trip        n={lat.count} p50={lat.p50 * 1000:.1f} ms "
               f"p99={lat.p99 * 1000:.1f} ms max={lat.max * 1000:.1f} ms")
         print(f"wall time             {elapsed:.1f} s")
+        print(f"CPU (of one core)     asterisk {pbx_cpu:.0f} %, bench process {app_cpu:.0f} % "
+              "(runner + call placer), averaged over the wall time")
+        print(f"bench RSS peak        {rss_peak / 2**20:.0f} MB")
+        print(f"prompt / caller       {args.prompt} / {args.caller}; formats "
+              f"{args.formats or 'default'}; ARI pool {args.pool}")
+        print(f"load before           {args.load_before}")
     finally:
         await ari.close()
-        await placer.close_session()
+        await session.close()
+        await placer_session.close()
         sandbox.down()
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process now (Linux)."""
+    with open("/proc/self/statm", encoding="ascii") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class CpuMeter:
+    """CPU seconds of Asterisk (``/proc/<pid>/stat``, children included) and of this
+    process between construction and :meth:`percent`, as % of one core."""
+
+    def __init__(self, pbx_pid: int | None) -> None:
+        self.pid = pbx_pid
+        self.t0 = time.monotonic()
+        self.pbx0 = self._pbx()
+        self.app0 = self._app()
+
+    def _pbx(self) -> float:
+        if self.pid is None:
+            return 0.0
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        ticks = sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _app() -> float:
+        t = os.times()
+        return t.user + t.system
+
+    def percent(self) -> tuple[float, float]:
+        wall = max(1e-9, time.monotonic() - self.t0)
+        return ((self._pbx() - self.pbx0) / wall * 100, (self._app() - self.app0) / wall * 100)
 
 
 def main() -> None:
@@ -155,9 +216,20 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=20.0, help="calls placed per second")
     ap.add_argument("--hold", type=float, default=15.0, help="seconds in the menu before '1'")
     ap.add_argument("--instance", default="bench_ivr")
+    ap.add_argument("--prompt", default="vm-options",
+                    help="menu prompt (Asterisk sound; de is GSM only, en also WAV)")
+    ap.add_argument("--caller", default="+4930123456",
+                    help="caller number (+44… → English prompts, +49… → German)")
+    ap.add_argument("--formats", default="alaw",
+                    help="media formats of the simulated calls (alaw: a German trunk; "
+                         "'' = Asterisk's default for ARI originates, slin192)")
+    ap.add_argument("--pool", type=int, default=32,
+                    help="HTTP connections of the runner to ARI (default 32)")
     ap.add_argument("--port-base", type=int,
                     default=int(os.environ.get("CALLCENTER_BENCH_PORT_BASE", "24100")))
-    asyncio.run(run(ap.parse_args()))
+    args = ap.parse_args()
+    args.load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
