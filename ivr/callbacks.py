@@ -40,12 +40,22 @@ class CallbackAri(Protocol):
 
     async def set_var(self, channel_id: str, name: str, value: str) -> None: ...
 
-    async def play(self, channel_id: str, media: Sequence[str] | str, *, lang: str | None = None,
-                   playback_id: str | None = None) -> Any: ...
+    async def play(
+        self,
+        channel_id: str,
+        media: Sequence[str] | str,
+        *,
+        lang: str | None = None,
+        playback_id: str | None = None,
+    ) -> Any: ...
 
-    async def continue_in_dialplan(self, channel_id: str, context: str | None = None,
-                                   extension: str | None = None,
-                                   priority: int | None = None) -> None: ...
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None: ...
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
 
@@ -57,9 +67,15 @@ def _utcnow() -> datetime:
 class CallbackDesk:
     """Stores accepted callback offers (handler of the ``callback`` Stasis purpose)."""
 
-    def __init__(self, ari: CallbackAri, store: CallbackStore, *, region: str = "DE",
-                 confirm_media: Sequence[str] = CONFIRM_MEDIA,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        ari: CallbackAri,
+        store: CallbackStore,
+        *,
+        region: str = "DE",
+        confirm_media: Sequence[str] = CONFIRM_MEDIA,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
         self._ari = ari
         self._store = store
         self._region = region
@@ -97,8 +113,11 @@ class CallbackDesk:
             get = ari.get_var
             tenant = await get(channel_id, "CC_TENANT") or ""
             raw = await get(channel_id, "CC_CALLBACK_NUMBER") or ""
-            language = (await get(channel_id, "CC_LANGUAGE")
-                        or await get(channel_id, "CHANNEL(language)") or "")
+            language = (
+                await get(channel_id, "CC_LANGUAGE")
+                or await get(channel_id, "CHANNEL(language)")
+                or ""
+            )
             linkedid = await get(channel_id, "CHANNEL(linkedid)") or channel_id
             try:
                 number = callback_number(raw, self._region)
@@ -107,8 +126,11 @@ class CallbackDesk:
             except (CallbackNumberError, SQLAlchemyError, OSError) as exc:
                 self.refused += 1
                 log.warning("callback for %s not stored (%s): voicemail instead", channel_id, exc)
-                reason = "callback-number" if isinstance(exc, CallbackNumberError) else (
-                    "callback-store")
+                reason = (
+                    "callback-number"
+                    if isinstance(exc, CallbackNumberError)
+                    else ("callback-store")
+                )
                 await ari.set_var(channel_id, "CC_REASON", reason)
                 await ari.continue_in_dialplan(channel_id)  # → Set(CC_OUTCOME=voicemail) …
                 return
@@ -116,7 +138,8 @@ class CallbackDesk:
             await ari.set_var(channel_id, "CC_CALLBACK_ID", str(request_id))
             playback_id = f"{channel_id}-cbok"
             self._confirming[playback_id] = channel_id
-            await ari.play(channel_id, list(self._confirm), lang=language or None,
-                           playback_id=playback_id)
+            await ari.play(
+                channel_id, list(self._confirm), lang=language or None, playback_id=playback_id
+            )
         except AriError as exc:  # the caller hung up meanwhile; a stored row stays valid
             log.info("callback on %s: %s", channel_id, exc)

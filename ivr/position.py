@@ -62,26 +62,45 @@ def announcement(w: Waiting) -> list[str]:
     return position_media(w.position, estimated_wait_s(w))
 
 
-def waiting_in(queues: Mapping[str, QueueState], members: list[Member], now: float,
-               channel_id: str) -> Waiting | None:
+def waiting_in(
+    queues: Mapping[str, QueueState], members: list[Member], now: float, channel_id: str
+) -> Waiting | None:
     """Find the caller (ARI channel id = Asterisk uniqueid) among the waiting callers."""
     for name, queue in queues.items():
         caller = queue.waiting.get(channel_id)
         if caller is None:
             continue
         load = queue_loads({name: queue}, [m for m in members if m.queue == name], now)[name]
-        return Waiting(name, max(1, caller.position), float(queue.pbx.get("holdtime", 0)),
-                       float(queue.pbx.get("talktime", 0)), load.agents_available)
+        return Waiting(
+            name,
+            max(1, caller.position),
+            float(queue.pbx.get("holdtime", 0)),
+            float(queue.pbx.get("talktime", 0)),
+            load.agents_available,
+        )
     return None
 
 
 class SnoopAri(Protocol):
-    async def snoop(self, channel_id: str, *, app: str | None = None,
-                    spy: SpyDirection = "both", whisper: SpyDirection = "none",
-                    app_args: str | None = None, snoop_id: str | None = None) -> object: ...
+    async def snoop(
+        self,
+        channel_id: str,
+        *,
+        app: str | None = None,
+        spy: SpyDirection = "both",
+        whisper: SpyDirection = "none",
+        app_args: str | None = None,
+        snoop_id: str | None = None,
+    ) -> object: ...
 
-    async def play(self, channel_id: str, media: list[str] | str, *, lang: str | None = None,
-                   playback_id: str | None = None) -> object: ...
+    async def play(
+        self,
+        channel_id: str,
+        media: list[str] | str,
+        *,
+        lang: str | None = None,
+        playback_id: str | None = None,
+    ) -> object: ...
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
 
@@ -115,7 +134,8 @@ class PositionAnnouncer:
         if first_s <= 0 or channel_id in self._loops:
             return
         task = asyncio.get_running_loop().create_task(
-            self._loop(channel_id, language, first_s, every_s))
+            self._loop(channel_id, language, first_s, every_s)
+        )
         self._loops[channel_id] = task
         task.add_done_callback(lambda _t: self._loops.pop(channel_id, None))
 
@@ -129,8 +149,9 @@ class PositionAnnouncer:
         playback_id = f"{snoop}-pb"
         self._playbacks[playback_id] = snoop
         try:
-            await self._ari.play(snoop, pending.media, lang=pending.language,
-                                 playback_id=playback_id)
+            await self._ari.play(
+                snoop, pending.media, lang=pending.language, playback_id=playback_id
+            )
         except AriError as exc:
             log.info("announce: play on %s failed: %s", snoop, exc)
             self._resolve(snoop)
@@ -154,8 +175,7 @@ class PositionAnnouncer:
         if pending is not None and not pending.done.done():
             pending.done.set_result(None)
 
-    async def _loop(self, channel_id: str, language: str, first_s: float,
-                    every_s: float) -> None:
+    async def _loop(self, channel_id: str, language: str, first_s: float, every_s: float) -> None:
         delay = first_s
         while True:
             await asyncio.sleep(delay)
@@ -174,8 +194,9 @@ class PositionAnnouncer:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending[snoop] = _Pending(media, language, done)
         try:
-            await self._ari.snoop(channel_id, spy="none", whisper="out", app_args=PURPOSE,
-                                  snoop_id=snoop)
+            await self._ari.snoop(
+                channel_id, spy="none", whisper="out", app_args=PURPOSE, snoop_id=snoop
+            )
         except AriError as exc:
             self._pending.pop(snoop, None)
             log.info("announce: snoop on %s failed: %s", channel_id, exc)

@@ -37,7 +37,8 @@ def mailboxes(tenant: Tenant) -> list[str]:
             if not _BOX.match(box):
                 raise VoicemailConfigError(
                     f"{tenant.source}: mailbox {box!r} must be lower-case letters, digits, "
-                    "'-' or '_' (it becomes a dialplan extension)")
+                    "'-' or '_' (it becomes a dialplan extension)"
+                )
             out.append(box)
     return out
 

@@ -23,8 +23,9 @@ class CallbackRequest(Base):
 
     __tablename__ = "callback_requests"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'dialling', 'done', 'failed', 'cancelled')",
-                        name="status"),
+        CheckConstraint(
+            "status IN ('pending', 'dialling', 'done', 'failed', 'cancelled')", name="status"
+        ),
         Index("ix_callback_requests_status_requested_at", "status", "requested_at"),
     )
 

@@ -19,12 +19,14 @@ from callcenter.callbacks.models import CallbackRequest
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
 
-CALLABLE_TYPES = frozenset({
-    PhoneNumberType.FIXED_LINE,
-    PhoneNumberType.MOBILE,
-    PhoneNumberType.FIXED_LINE_OR_MOBILE,
-    PhoneNumberType.VOIP,
-})
+CALLABLE_TYPES = frozenset(
+    {
+        PhoneNumberType.FIXED_LINE,
+        PhoneNumberType.MOBILE,
+        PhoneNumberType.FIXED_LINE_OR_MOBILE,
+        PhoneNumberType.VOIP,
+    }
+)
 
 
 class CallbackNumberError(ValueError):
@@ -47,8 +49,8 @@ def callback_number(raw: str | None, region: str = "DE") -> str:
     if kind not in CALLABLE_TYPES:
         name = next((k for k, v in vars(PhoneNumberType).items() if v == kind), str(kind))
         raise CallbackNumberError(
-            f"callback number {raw!r}: {name.lower().replace('_', '-')} numbers are not "
-            "called back")
+            f"callback number {raw!r}: {name.lower().replace('_', '-')} numbers are not called back"
+        )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -88,8 +90,7 @@ class CallbackRepository:
             raise ValueError("requested_at must be timezone-aware")
         values = {
             "tenant": request.tenant,
-            "tenant_id": select(Tenant.id).where(Tenant.slug == request.tenant)
-            .scalar_subquery(),
+            "tenant_id": select(Tenant.id).where(Tenant.slug == request.tenant).scalar_subquery(),
             "number": callback_number(request.number),
             "queue": request.queue,
             "language": request.language,
@@ -98,14 +99,16 @@ class CallbackRepository:
             "linkedid": request.linkedid,
         }
         insert = (postgresql.insert if self._db.backend == "postgresql" else sqlite.insert)(
-            CallbackRequest)
+            CallbackRequest
+        )
         stmt = insert.values(**values).on_conflict_do_nothing(index_elements=["linkedid"])
         async with self._db.session() as session:
             await session.execute(stmt)
             found = await session.execute(
                 select(CallbackRequest.id).where(CallbackRequest.linkedid == request.linkedid)
                 if request.linkedid is not None
-                else select(CallbackRequest.id).order_by(CallbackRequest.id.desc()).limit(1))
+                else select(CallbackRequest.id).order_by(CallbackRequest.id.desc()).limit(1)
+            )
             return int(found.scalar_one())
 
     async def pending(self, tenant: str | None = None) -> list[StoredCallback]:
@@ -119,11 +122,22 @@ class CallbackRepository:
 
     async def by_linkedid(self, linkedid: str) -> StoredCallback | None:
         async with self._db.session() as session:
-            row = (await session.execute(select(CallbackRequest).where(
-                CallbackRequest.linkedid == linkedid))).scalar_one_or_none()
+            row = (
+                await session.execute(
+                    select(CallbackRequest).where(CallbackRequest.linkedid == linkedid)
+                )
+            ).scalar_one_or_none()
             return _stored(row) if row is not None else None
 
 
 def _stored(row: CallbackRequest) -> StoredCallback:
-    return StoredCallback(row.id, row.tenant, row.number, row.queue, row.language,
-                          row.requested_at, row.status, row.linkedid)
+    return StoredCallback(
+        row.id,
+        row.tenant,
+        row.number,
+        row.queue,
+        row.language,
+        row.requested_at,
+        row.status,
+        row.linkedid,
+    )

@@ -94,8 +94,9 @@ async def eventually(check: Any, what: str, timeout: float) -> Any:
 
 
 @pytest.fixture(scope="module")
-async def world(pbx: Sandbox, pbx_config: Config, pg_url: str,
-                tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+async def world(
+    pbx: Sandbox, pbx_config: Config, pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
     await asyncio.to_thread(migrate.upgrade, pg_url)
     db = Database(pg_url)
     recordings = tmp_path_factory.mktemp("recordings")
@@ -107,14 +108,23 @@ async def world(pbx: Sandbox, pbx_config: Config, pg_url: str,
     registry.replace([load_tenant_file(path, sources) for path in TENANTS])
     tenants = registry.tenants()
     queues = tuple(sorted({q.name for t in tenants for q in t.routing.queues}))
-    pbx.write_generated("queues-ivrscenarios.conf", "".join(
-        f"[{name}](cc-queue-defaults)\n" for name in queues))
+    pbx.write_generated(
+        "queues-ivrscenarios.conf", "".join(f"[{name}](cc-queue-defaults)\n" for name in queues)
+    )
     pbx.reload("app_queue")
     voicemail.install(pbx, tenants)
 
     c = pbx_config.pbx
-    ami = AmiClient(c.host, c.ami_port, c.ami_username, c.ami_secret, ping_interval=1.0,
-                    ping_timeout=1.0, reconnect_min=0.05, reconnect_max=0.3)
+    ami = AmiClient(
+        c.host,
+        c.ami_port,
+        c.ami_username,
+        c.ami_secret,
+        ping_interval=1.0,
+        ping_timeout=1.0,
+        reconnect_min=0.05,
+        reconnect_max=0.3,
+    )
     calls = CallRepository(db)
     service = LiveStateService(ami, LiveState(region="DE"), InProcessBus(), calls)
     await service.start()
@@ -132,24 +142,43 @@ async def world(pbx: Sandbox, pbx_config: Config, pg_url: str,
 
     def waiting(channel_id: str) -> Waiting | None:
         state = service.state
-        return waiting_in(state.queues, list(state.agents.members.values()), service.clock(),
-                          channel_id)
+        return waiting_in(
+            state.queues, list(state.agents.members.values()), service.clock(), channel_id
+        )
 
     ari = AriClient.from_config(c)
     await ari.start()
     await ari.wait_connected(timeout=10.0)
     clock = [datetime.now(UTC)]
     announcer = PositionAnnouncer(ari, waiting)
-    runner = IvrRunner(ari, registry, loads, recordings_media_root=media_root,
-                       clock=lambda: clock[0], on_queued=announce_position(announcer, registry))
+    runner = IvrRunner(
+        ari,
+        registry,
+        loads,
+        recordings_media_root=media_root,
+        clock=lambda: clock[0],
+        on_queued=announce_position(announcer, registry),
+    )
     callbacks = CallbackRepository(db)
     desk = CallbackDesk(ari, callbacks)
     dispatcher = StasisDispatcher(ari)
     dispatcher.register(PURPOSE, runner.on_stasis_start)
     dispatcher.register(ANNOUNCE, announcer.on_stasis_start)
     dispatcher.register(CALLBACK, desk.on_stasis_start)
-    world = World(pbx, pbx_config, ari, ami, service, calls, callbacks, runner, announcer,
-                  media_root, clock, queues)
+    world = World(
+        pbx,
+        pbx_config,
+        ari,
+        ami,
+        service,
+        calls,
+        callbacks,
+        runner,
+        announcer,
+        media_root,
+        clock,
+        queues,
+    )
 
     async def handler(event: AriEvent) -> None:
         world.events.append(event)
@@ -168,8 +197,9 @@ async def world(pbx: Sandbox, pbx_config: Config, pg_url: str,
         await desk.close()
         await ari.close()
         for name in queues:
-            await ami.send_action("QueueRemove", {"Queue": name,
-                                                  "Interface": f"Local/{AGENT}@agents/n"})
+            await ami.send_action(
+                "QueueRemove", {"Queue": name, "Interface": f"Local/{AGENT}@agents/n"}
+            )
         await service.close()
         await ami.close()
         await db.close()
@@ -179,34 +209,54 @@ async def world(pbx: Sandbox, pbx_config: Config, pg_url: str,
 async def staff_queues(world: World, names: list[str]) -> None:
     """Exactly the queues ``names`` get the paused receptionist; wait for the live state."""
     interface = f"Local/{AGENT}@agents/n"
-    await world.ami.send_action("Setvar", {"Variable": f"DEVICE_STATE(Custom:{AGENT})",
-                                           "Value": "NOT_INUSE"}, check=True)
+    await world.ami.send_action(
+        "Setvar", {"Variable": f"DEVICE_STATE(Custom:{AGENT})", "Value": "NOT_INUSE"}, check=True
+    )
     for name in world.queues:
         await world.ami.send_action("QueueRemove", {"Queue": name, "Interface": interface})
     for name in names:
-        await world.ami.send_action("QueueAdd", {
-            "Queue": name, "Interface": interface, "StateInterface": f"Custom:{AGENT}",
-            "MemberName": "Paula", "Paused": "true"}, check=True)
+        await world.ami.send_action(
+            "QueueAdd",
+            {
+                "Queue": name,
+                "Interface": interface,
+                "StateInterface": f"Custom:{AGENT}",
+                "MemberName": "Paula",
+                "Paused": "true",
+            },
+            check=True,
+        )
 
     async def settled() -> bool:
-        loads = queue_loads(world.service.state.queues,
-                            world.service.state.agents.members.values(), time.time())
-        return all((loads.get(q, QueueLoad.unknown()).agents_logged_in > 0) == (q in names)
-                   for q in world.queues)
+        loads = queue_loads(
+            world.service.state.queues, world.service.state.agents.members.values(), time.time()
+        )
+        return all(
+            (loads.get(q, QueueLoad.unknown()).agents_logged_in > 0) == (q in names)
+            for q in world.queues
+        )
 
     await eventually(settled, f"receptionist logged in to exactly {names}", 10)
 
 
 def played_on(world: World, target: str, since: int) -> list[tuple[str, str]]:
-    return [(e.playback.media_uri, e.playback.language) for e in world.events[since:]
-            if e.type == "PlaybackStarted" and e.playback is not None
-            and e.playback.target_uri == f"channel:{target}"]
+    return [
+        (e.playback.media_uri, e.playback.language)
+        for e in world.events[since:]
+        if e.type == "PlaybackStarted"
+        and e.playback is not None
+        and e.playback.target_uri == f"channel:{target}"
+    ]
 
 
 def announced_to(world: World, leg: str, since: int) -> list[tuple[str, str]]:
-    return [(e.playback.media_uri, e.playback.language) for e in world.events[since:]
-            if e.type == "PlaybackStarted" and e.playback is not None
-            and e.playback.target_uri.startswith(f"channel:{leg}-ann")]
+    return [
+        (e.playback.media_uri, e.playback.language)
+        for e in world.events[since:]
+        if e.type == "PlaybackStarted"
+        and e.playback is not None
+        and e.playback.target_uri.startswith(f"channel:{leg}-ann")
+    ]
 
 
 async def in_queue(world: World, leg: str) -> dict[str, str | None]:
@@ -243,8 +293,7 @@ async def test_scenario(world: World, path: Path) -> None:
 
     if handoff == "queue":
         queued = await in_queue(world, leg)
-        assert (queued["queue"], queued["QUEUE_PRIO"]) == (
-            expect["queue"], str(expect["priority"]))
+        assert (queued["queue"], queued["QUEUE_PRIO"]) == (expect["queue"], str(expect["priority"]))
 
     async def stored() -> Any:
         return await world.calls.get(caller)
@@ -268,7 +317,11 @@ async def test_scenario(world: World, path: Path) -> None:
         request = await world.callbacks.by_linkedid(caller)
         assert request is not None, "no callback request stored"
         assert (request.number, request.queue, request.language, request.status) == (
-            expect["callback_number"], expect["queue"], wanted[0][1], "pending")
+            expect["callback_number"],
+            expect["queue"],
+            wanted[0][1],
+            "pending",
+        )
     if "announced" in expect:
         heard = announced_to(world, leg, since)
         first = [tuple(item) for item in expect["announced"]]

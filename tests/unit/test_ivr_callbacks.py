@@ -19,26 +19,32 @@ from ivr.callbacks import CallbackDesk
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("raw", "e164"), [
-    ("+49 30 1234567", "+49301234567"),
-    ("030 1234567", "+49301234567"),  # national, default region DE
-    ("+49 170 1234567", "+491701234567"),
-    ("+44 20 7946 0018", "+442079460018"),
-])
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+49 30 1234567", "+49301234567"),
+        ("030 1234567", "+49301234567"),  # national, default region DE
+        ("+49 170 1234567", "+491701234567"),
+        ("+44 20 7946 0018", "+442079460018"),
+    ],
+)
 def test_callable_numbers(raw: str, e164: str) -> None:
     assert callback_number(raw) == e164
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    (None, "anonymous"),
-    ("", "anonymous"),
-    ("+49 900 1234567", "premium-rate"),
-    ("+49 180 1234567", "shared-cost"),
-    ("+49 800 1234567", "toll-free"),
-    ("+49 30 12", "not a valid number"),
-    ("hello", "not a phone number"),
-    ("+49301234567\r\nAction: Originate", "line breaks"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (None, "anonymous"),
+        ("", "anonymous"),
+        ("+49 900 1234567", "premium-rate"),
+        ("+49 180 1234567", "shared-cost"),
+        ("+49 800 1234567", "toll-free"),
+        ("+49 30 12", "not a valid number"),
+        ("hello", "not a phone number"),
+        ("+49301234567\r\nAction: Originate", "line breaks"),
+    ],
+)
 def test_refused_numbers(raw: str | None, reason: str) -> None:
     with pytest.raises(CallbackNumberError, match=reason):
         callback_number(raw)
@@ -67,13 +73,23 @@ class FakeAri:
     async def set_var(self, channel_id: str, name: str, value: str) -> None:
         self.requests.append(("set", name, value))
 
-    async def play(self, channel_id: str, media: Sequence[str] | str, *, lang: str | None = None,
-                   playback_id: str | None = None) -> Any:
+    async def play(
+        self,
+        channel_id: str,
+        media: Sequence[str] | str,
+        *,
+        lang: str | None = None,
+        playback_id: str | None = None,
+    ) -> Any:
         self.requests.append(("play", tuple(media), lang, playback_id))
 
-    async def continue_in_dialplan(self, channel_id: str, context: str | None = None,
-                                   extension: str | None = None,
-                                   priority: int | None = None) -> None:
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None:
         self.requests.append(("continue",))
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
@@ -81,18 +97,38 @@ class FakeAri:
 
 
 def event(kind: str, **fields: Any) -> AriEvent:
-    return parse_event(json.dumps({"type": kind, "application": "cc",
-                                   "timestamp": "2026-11-30T09:00:00.000+0000", **fields}))
+    return parse_event(
+        json.dumps(
+            {
+                "type": kind,
+                "application": "cc",
+                "timestamp": "2026-11-30T09:00:00.000+0000",
+                **fields,
+            }
+        )
+    )
 
 
 def start(channel_id: str) -> AriEvent:
-    channel = {"id": channel_id, "name": "Local/x", "state": "Up", "caller": {},
-               "connected": {}, "dialplan": {}, "language": "en", "creationtime": ""}
+    channel = {
+        "id": channel_id,
+        "name": "Local/x",
+        "state": "Up",
+        "caller": {},
+        "connected": {},
+        "dialplan": {},
+        "language": "en",
+        "creationtime": "",
+    }
     return event("StasisStart", args=["callback", "q-acme-en"], channel=channel)
 
 
-VARS = {"CC_TENANT": "acme", "CC_CALLBACK_NUMBER": "+442079460018", "CC_LANGUAGE": "en",
-        "CHANNEL(linkedid)": "sim-1"}
+VARS = {
+    "CC_TENANT": "acme",
+    "CC_CALLBACK_NUMBER": "+442079460018",
+    "CC_LANGUAGE": "en",
+    "CHANNEL(linkedid)": "sim-1",
+}
 
 
 async def run(desk: CallbackDesk) -> None:
@@ -108,20 +144,34 @@ async def test_accepted_callback_is_stored_then_confirmed_then_hung_up() -> None
     assert store.added == [NewCallback("acme", "+442079460018", "q-acme-en", "en", "sim-1", NOW)]
     assert ari.requests == [
         ("set", "CC_CALLBACK_ID", "42"),
-        ("play", ("sound:auth-thankyou", "sound:vm-goodbye"), "en", "sim-1-in-cbok")]
-    await desk.on_event(event("PlaybackFinished", playback={
-        "id": "sim-1-in-cbok", "media_uri": "", "state": "done", "language": "en",
-        "target_uri": "channel:sim-1-in"}))
+        ("play", ("sound:auth-thankyou", "sound:vm-goodbye"), "en", "sim-1-in-cbok"),
+    ]
+    await desk.on_event(
+        event(
+            "PlaybackFinished",
+            playback={
+                "id": "sim-1-in-cbok",
+                "media_uri": "",
+                "state": "done",
+                "language": "en",
+                "target_uri": "channel:sim-1-in",
+            },
+        )
+    )
     assert ari.requests[-1] == ("hangup", "sim-1-in")
 
 
-@pytest.mark.parametrize(("variables", "fail", "reason"), [
-    ({**VARS, "CC_CALLBACK_NUMBER": "+49 900 1234567"}, False, "callback-number"),
-    ({**VARS, "CC_CALLBACK_NUMBER": ""}, False, "callback-number"),
-    (VARS, True, "callback-store"),
-])
+@pytest.mark.parametrize(
+    ("variables", "fail", "reason"),
+    [
+        ({**VARS, "CC_CALLBACK_NUMBER": "+49 900 1234567"}, False, "callback-number"),
+        ({**VARS, "CC_CALLBACK_NUMBER": ""}, False, "callback-number"),
+        (VARS, True, "callback-store"),
+    ],
+)
 async def test_refused_callback_goes_back_to_the_dialplan(
-        variables: dict[str, str], fail: bool, reason: str) -> None:
+    variables: dict[str, str], fail: bool, reason: str
+) -> None:
     ari, store = FakeAri(variables), FakeStore(fail)
     desk = CallbackDesk(ari, store, clock=lambda: NOW)
     await run(desk)

@@ -30,8 +30,14 @@ def test_estimated_wait(waiting: Waiting, expected: float | None) -> None:
 
 def test_announcement_media() -> None:
     assert announcement(Waiting("q", 3, 0.0, 100.0, 1)) == [
-        "sound:queue-thereare", "number:2", "sound:queue-callswaiting",
-        "sound:queue-holdtime", "number:4", "sound:minutes", "sound:queue-thankyou"]
+        "sound:queue-thereare",
+        "number:2",
+        "sound:queue-callswaiting",
+        "sound:queue-holdtime",
+        "number:4",
+        "sound:minutes",
+        "sound:queue-thankyou",
+    ]
 
 
 def test_waiting_in_finds_the_caller_by_channel_id() -> None:
@@ -42,13 +48,29 @@ def test_waiting_in_finds_the_caller_by_channel_id() -> None:
 
 
 def event(kind: str, **fields: Any) -> AriEvent:
-    return parse_event(json.dumps({"type": kind, "application": "cc",
-                                   "timestamp": "2026-11-30T09:00:00.000+0000", **fields}))
+    return parse_event(
+        json.dumps(
+            {
+                "type": kind,
+                "application": "cc",
+                "timestamp": "2026-11-30T09:00:00.000+0000",
+                **fields,
+            }
+        )
+    )
 
 
 def snoop_start(snoop_id: str) -> AriEvent:
-    channel = {"id": snoop_id, "name": f"Snoop/{snoop_id}", "state": "Up", "caller": {},
-               "connected": {}, "dialplan": {}, "language": "en", "creationtime": ""}
+    channel = {
+        "id": snoop_id,
+        "name": f"Snoop/{snoop_id}",
+        "state": "Up",
+        "caller": {},
+        "connected": {},
+        "dialplan": {},
+        "language": "en",
+        "creationtime": "",
+    }
     return event("StasisStart", args=["announce"], channel=channel)
 
 
@@ -68,17 +90,33 @@ class FakeAri:
         self.requests.append(("snoop", channel_id, kw["whisper"], kw["app_args"]))
         self.active += 1
         self.max_active = max(self.max_active, self.active)
-        asyncio.get_running_loop().create_task(self.ref[0].on_stasis_start(
-            snoop_start(kw["snoop_id"])))
+        asyncio.get_running_loop().create_task(
+            self.ref[0].on_stasis_start(snoop_start(kw["snoop_id"]))
+        )
         return object()
 
-    async def play(self, channel_id: str, media: list[str] | str, *, lang: str | None = None,
-                   playback_id: str | None = None) -> object:
+    async def play(
+        self,
+        channel_id: str,
+        media: list[str] | str,
+        *,
+        lang: str | None = None,
+        playback_id: str | None = None,
+    ) -> object:
         self.requests.append(("play", channel_id, tuple(media), lang))
-        playback = {"id": playback_id, "media_uri": "", "state": "done", "language": lang,
-                    "target_uri": f"channel:{channel_id}"}
-        asyncio.get_running_loop().call_later(0.01, lambda: asyncio.ensure_future(
-            self.ref[0].on_event(event("PlaybackFinished", playback=playback))))
+        playback = {
+            "id": playback_id,
+            "media_uri": "",
+            "state": "done",
+            "language": lang,
+            "target_uri": f"channel:{channel_id}",
+        }
+        asyncio.get_running_loop().call_later(
+            0.01,
+            lambda: asyncio.ensure_future(
+                self.ref[0].on_event(event("PlaybackFinished", playback=playback))
+            ),
+        )
         return object()
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:

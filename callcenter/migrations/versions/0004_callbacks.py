@@ -38,7 +38,9 @@ def upgrade() -> None:
             name=op.f(f"ck_{t}_status"),
         ),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{t}_tenant_id_tenants"),
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f(f"fk_{t}_tenant_id_tenants"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{t}")),
