@@ -96,6 +96,9 @@ class CallbackDesk:
         task.add_done_callback(self._tasks.discard)
 
     async def on_event(self, event: AriEvent) -> None:
+        if event.type == "StasisEnd" and event.channel_id:  # hung up during the thanks
+            self._confirming.pop(f"{event.channel_id}-cbok", None)
+            return
         if event.type != "PlaybackFinished" or event.playback is None:
             return
         channel_id = self._confirming.pop(event.playback.id, None)
