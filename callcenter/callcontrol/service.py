@@ -65,14 +65,14 @@ class CallControl:
         *,
         region: str = "DE",
         free_numbers: bool = True,
-        settle: float = 0.3,
+        settle: float = 3.0,
     ) -> None:
         self.ami = ami
         self._state = state
         self._tenants = tenants
         self.region = region
         self.free_numbers = free_numbers
-        self.settle = settle  # seconds for a hung-up consultation's Dial() to return
+        self.settle = settle  # at most this long for a hung-up consultation's Dial() to return
 
     async def parked_channels(self) -> set[str]:
         events = await self.ami.send_list_action("ParkedCalls")
@@ -182,8 +182,9 @@ class CallControl:
     async def _run(self, plan: list[AmiAction]) -> None:
         for i, step in enumerate(plan):
             if step.name == "Bridge" and i > 0 and plan[i - 1].name == "Hangup":
-                # The consultation's Dial() must return before its channel can be bridged.
-                await asyncio.sleep(self.settle)
+                # Cancelled consultation: the receptionist's Dial() must have returned
+                # (leg back in cc-agent-wait) before the leg can be bridged again.
+                await self._agent_back(dict(step.headers)["Channel1"])
             msg = await self.ami.send_action(step.name, dict(step.headers))
             if msg.get("Response") != "Success":
                 raise ControlError(
@@ -191,3 +192,11 @@ class CallControl:
                     "conflict",
                     f"the PBX refused {step.name}: {msg.get('Message')} (the call changed?)",
                 )
+
+    async def _agent_back(self, channel: str) -> None:
+        deadline = asyncio.get_running_loop().time() + self.settle
+        while asyncio.get_running_loop().time() < deadline:
+            legs = self._state().channels.by_id.values()
+            if any(c.name == channel and c.context == rules.AGENT_WAIT_CONTEXT for c in legs):
+                return
+            await asyncio.sleep(0.02)

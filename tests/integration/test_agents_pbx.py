@@ -360,6 +360,18 @@ async def test_login_pause_unpause_logout(world: World) -> None:
     de, en = await world.members("q-cca-de"), await world.members("q-cca-en")
     assert de[iface]["Paused"] == "0" and en[iface]["Paused"] == "1"
     assert en[iface]["PausedReason"] == "training"
+    status, body = await world.post(
+        "anna", "/api/agents/me/pause", {"reason": "training", "queue": "q-cca-de"}
+    )
+    assert body["paused_queues"] == ["q-cca-de", "q-cca-en"]
+    status, body = await world.post("anna", "/api/agents/me/unpause", {"queue": "q-cca-en"})
+    assert status == 200 and body["paused"] is True and body["paused_queues"] == ["q-cca-de"]
+    de, en = await world.members("q-cca-de"), await world.members("q-cca-en")
+    assert de[iface]["Paused"] == "1" and en[iface]["Paused"] == "0"
+    status, body = await world.post(
+        "anna", "/api/agents/me/pause", {"reason": "lunch", "queue": "q-ccb-de"}
+    )
+    assert status == 400 and "not a member" in body["detail"]
 
     status, body = await world.post("anna", "/api/agents/me/logout")
     assert status == 200
