@@ -3,6 +3,8 @@
 - ``GET /api/agents``: agents with wanted presence (database) and live view (app_queue).
 - ``POST /api/agents/me/{login|logout|pause|unpause}``; ``POST /api/agents/{id}/…`` for
   supervisors and admins. Pause body: ``{"reason": "lunch", "queue": "q-…" (optional)}``.
+- ``POST /api/agents`` (admin) creates a position; ``PUT /api/agents/{id}/queues`` sets its
+  queues and penalties (admin, supervisor), applied at once when logged in.
 - ``POST /api/calls/{linkedid}/{action}`` (see :mod:`callcenter.callcontrol.rules`).
 """
 
@@ -166,10 +168,48 @@ async def _interface_for(
     return spec.interface
 
 
+async def create_agent(request: web.Request) -> web.Response:
+    """``POST /api/agents`` (admin): ``{name, interface, state_interface?, user_id?}``."""
+    auth.require_role(request, auth.ADMIN)
+    body = await _body(request)
+    name, interface = body.get("name"), body.get("interface")
+    state_interface, user_id = body.get("state_interface") or "", body.get("user_id")
+    if not isinstance(name, str) or not isinstance(interface, str):
+        raise _error(400, "invalid_request", "name and interface: strings required")
+    if not isinstance(state_interface, str):
+        raise _error(400, "invalid_request", "state_interface: must be a string")
+    if user_id is not None and (not isinstance(user_id, int) or isinstance(user_id, bool)):
+        raise _error(400, "invalid_request", "user_id: must be an integer")
+    try:
+        agent_id = await request.app[AGENTS].create(name, interface, state_interface, user_id)
+    except AgentError as exc:
+        raise _error(exc.status, exc.error, exc.detail) from None
+    return web.json_response({"id": agent_id, "name": name, "interface": interface}, status=201)
+
+
+async def set_agent_queues(request: web.Request) -> web.Response:
+    """``PUT /api/agents/{id}/queues`` (admin, supervisor): ``{"queues": {name: penalty}}``;
+    a logged-in agent's membership changes at once."""
+    auth.require_role(request, auth.ADMIN, auth.SUPERVISOR)
+    who = request.match_info["who"]
+    if not who.isdigit():
+        raise _error(404, "not_found", f"no agent {who!r}")
+    queues = (await _body(request)).get("queues")
+    if not isinstance(queues, dict):
+        raise _error(400, "invalid_request", 'queues: object {"q-name": penalty} required')
+    try:
+        result = await request.app[AGENTS].set_queues(int(who), queues)
+    except AgentError as exc:
+        raise _error(exc.status, exc.error, exc.detail) from None
+    return web.json_response(result.view(), status=200 if result.applied else 202)
+
+
 def setup(app: web.Application, agents: AgentService, control: CallControl, live: Any) -> None:
     app[AGENTS] = agents
     app[CALLCONTROL] = control
     app[LIVE] = live
     app.router.add_get("/api/agents", list_agents)
+    app.router.add_post("/api/agents", create_agent)
+    app.router.add_put("/api/agents/{who}/queues", set_agent_queues)
     app.router.add_post("/api/agents/{who}/{op}", agent_operation)
     app.router.add_post("/api/calls/{linkedid}/{action}", call_action)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from callcenter.agents.membership import (
     AgentSpec,
@@ -24,7 +24,7 @@ from callcenter.agents.membership import (
     plan,
 )
 from callcenter.agents.models import AgentPresence
-from callcenter.db.models import Agent, Queue, QueueMember, utcnow
+from callcenter.db.models import Agent, Queue, QueueMember, User, utcnow
 from callcenter.db.session import Database
 from callcenter.pbx.ami.message import Message
 
@@ -176,6 +176,51 @@ class AgentService:
             return Presence(True, bool(left), p.reason if left else "", frozenset(left) or None)
 
         return await self._change(agent_id, change)
+
+    async def create(
+        self, name: str, interface: str, state_interface: str = "", user_id: int | None = None
+    ) -> int:
+        """A new agent position; the interface is checked before anything is stored."""
+        try:
+            AgentSpec(0, name, interface, state_interface, {}).check()
+        except MembershipError as exc:
+            raise AgentError(400, "invalid_request", str(exc).replace("agent 0: ", "")) from None
+        async with self.db.session() as session:
+            if await session.scalar(select(Agent.id).where(Agent.interface == interface)):
+                raise AgentError(409, "conflict", f"interface {interface!r} already has an agent")
+            if user_id is not None and await session.get(User, user_id) is None:
+                raise AgentError(400, "invalid_request", f"user_id: no user {user_id}")
+            agent = Agent(
+                name=name,
+                interface=interface,
+                state_interface=state_interface or None,
+                user_id=user_id,
+            )
+            session.add(agent)
+            await session.flush()
+            return agent.id
+
+    async def set_queues(self, agent_id: int, queues: Mapping[str, int]) -> ApplyResult:
+        """Replace the agent's queue memberships (name → penalty) and apply them now."""
+        for name, penalty in queues.items():
+            if not isinstance(penalty, int) or isinstance(penalty, bool) or not 0 <= penalty <= 99:
+                raise AgentError(400, "invalid_request", f"queues.{name}: penalty must be 0-99")
+        lock = self._locks.setdefault(agent_id, asyncio.Lock())
+        async with lock:
+            async with self.db.session() as session:
+                if await session.get(Agent, agent_id) is None:
+                    raise AgentError(404, "not_found", f"no agent {agent_id}")
+                rows = await session.execute(select(Queue.name, Queue.id))
+                ids = {name: qid for name, qid in rows}
+                unknown = sorted(set(queues) - set(ids))
+                if unknown:
+                    raise AgentError(
+                        400, "invalid_request", f"queues: no such queue {', '.join(unknown)}"
+                    )
+                await session.execute(delete(QueueMember).where(QueueMember.agent_id == agent_id))
+                for name, penalty in queues.items():
+                    session.add(QueueMember(queue_id=ids[name], agent_id=agent_id, penalty=penalty))
+            return await self._apply(await self.spec(agent_id), await self.presence(agent_id))
 
     async def _change(self, agent_id: int, change: Any) -> ApplyResult:
         lock = self._locks.setdefault(agent_id, asyncio.Lock())

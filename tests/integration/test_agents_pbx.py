@@ -237,6 +237,7 @@ async def world(
         ("ccb-user", "tenant", ("cc-b",)),
         ("cca-user", "tenant", ("cc-a",)),
         ("nobody", "receptionist", ()),
+        ("root", "admin", ()),
     ):
         ids[name] = (await users.add(name, PASSWORD, role, tenant_slugs=slugs)).id
     agents = {}
@@ -396,6 +397,48 @@ async def test_roles_for_agent_operations(world: World) -> None:
     assert status == 200
     status, body = await world.post("sue", "/api/agents/999999/login")
     assert status == 404
+
+
+async def test_admin_creates_a_position_and_sets_its_queues(world: World) -> None:
+    carla = {"name": "Carla", "interface": "Local/agent73@agents/n", "state_interface": ""}
+    status, body = await world.post("sue", "/api/agents", carla)
+    assert status == 403
+    status, body = await world.post("root", "/api/agents", {**carla, "interface": "DAHDI/1"})
+    assert status == 400 and "interface" in body["detail"]
+    status, body = await world.post("root", "/api/agents", {**carla, "name": "Ca\r\nrla"})
+    assert status == 400 and "name" in body["detail"]
+    carla["state_interface"] = "Custom:agent73"
+    status, body = await world.post("root", "/api/agents", carla)
+    assert status == 201, body
+    agent_id = body["id"]
+    status, body = await world.post("root", "/api/agents", carla)
+    assert status == 409 and "already has an agent" in body["detail"]
+
+    async def put(who: str, queues: object) -> tuple[int, Any]:
+        resp = await world.client.put(
+            f"/api/agents/{agent_id}/queues",
+            json={"queues": queues},
+            headers={"Authorization": f"Bearer {world.tokens[who]}"},
+        )
+        return resp.status, await resp.json()
+
+    assert (await put("anna", {"q-cca-de": 1}))[0] == 403
+    status, body = await put("sue", {"q-nope": 1})
+    assert status == 400 and "no such queue q-nope" in body["detail"]
+    status, body = await put("sue", {"q-cca-de": 100})
+    assert status == 400 and "penalty" in body["detail"]
+    status, body = await put("sue", {"q-cca-de": 1})
+    assert status == 200 and body["actions"] == []  # not logged in: nothing on the PBX
+    status, body = await world.post("sue", f"/api/agents/{agent_id}/login")
+    assert status == 200
+    iface = carla["interface"]
+    assert (await world.members("q-cca-de"))[iface]["Penalty"] == "1"
+    status, body = await put("sue", {"q-cca-en": 3})  # logged in: moved at once
+    assert status == 200, body
+    assert iface not in await world.members("q-cca-de")
+    assert (await world.members("q-cca-en"))[iface]["Penalty"] == "3"
+    status, body = await world.post("sue", f"/api/agents/{agent_id}/logout")
+    assert status == 200 and iface not in await world.members("q-cca-en")
 
 
 async def test_membership_restored_from_database_on_reconnect(world: World) -> None:
