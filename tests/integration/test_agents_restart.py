@@ -142,12 +142,17 @@ async def test_membership_and_queues_restored_after_pbx_and_app_restart(
             # Kill Asterisk and lose the generated queue file as well.
             await asyncio.to_thread(sandbox.kill)
             assert sandbox.remove_generated("queues-tenants.conf")
+            # While the PBX is down a change is stored and answered 202, applied later.
+            resp = await client.post("/api/agents/me/pause", json={"reason": "lunch"}, headers=auth)
+            body = await resp.json()
+            assert resp.status == 202 and body["applied"] is False, body
+            assert "applied on reconnect" in body["detail"]
             await asyncio.to_thread(sandbox.up)
             booted = time.monotonic()
 
             async def restored() -> bool:
                 m = await member(ami)
-                return m is not None and m["Paused"] == "1" and m["PausedReason"] == "break"
+                return m is not None and m["Paused"] == "1" and m["PausedReason"] == "lunch"
 
             await wait_for(restored, "membership restored after the PBX restart")
             print(
