@@ -22,6 +22,7 @@ from callcenter.agents.service import AgentError, AgentService
 from callcenter.callcontrol.service import CallControl, ControlError
 from callcenter.db.models import Agent, Tenant
 from callcenter.db.session import DATABASE
+from callcenter.pbx.ami.client import AmiError
 
 AGENTS: web.AppKey[AgentService] = web.AppKey("agent_service", AgentService)
 CALLCONTROL: web.AppKey[CallControl] = web.AppKey("call_control", CallControl)
@@ -120,6 +121,19 @@ async def call_action(request: web.Request) -> web.Response:
     principal = auth.require_role(request)
     linkedid, action = request.match_info["linkedid"], request.match_info["action"]
     control = request.app[CALLCONTROL]
+    try:
+        return await _call_action(request, principal, control, linkedid, action)
+    except AmiError as exc:
+        raise _error(503, "unavailable", f"PBX not reachable: {exc}") from None
+
+
+async def _call_action(
+    request: web.Request,
+    principal: auth.Principal,
+    control: CallControl,
+    linkedid: str,
+    action: str,
+) -> web.Response:
     facts = await control.facts(linkedid)
     if facts is not None and principal.tenant_ids is not None:
         async with request.app[DATABASE].session() as session:

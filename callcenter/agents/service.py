@@ -26,6 +26,7 @@ from callcenter.agents.membership import (
 from callcenter.agents.models import AgentPresence
 from callcenter.db.models import Agent, Queue, QueueMember, User, utcnow
 from callcenter.db.session import Database
+from callcenter.pbx.ami.client import AmiError
 from callcenter.pbx.ami.message import Message
 
 log = logging.getLogger(__name__)
@@ -248,16 +249,20 @@ class AgentService:
             return ApplyResult(
                 spec.agent_id, want, (), False, "PBX not connected: saved, applied on reconnect"
             )
+        failed = []
         try:
             actions = plan(spec, want, await self.live_members(spec.interface))
+            for action in actions:
+                name, headers = action.action()
+                msg = await self.ami.send_action(name, headers)
+                if msg.get("Response") != "Success":
+                    failed.append(f"{name} {action.queue}: {msg.get('Message')}")
         except MembershipError as exc:
             raise AgentError(422, "invalid_agent", str(exc)) from None
-        failed = []
-        for action in actions:
-            name, headers = action.action()
-            msg = await self.ami.send_action(name, headers)
-            if msg.get("Response") != "Success":
-                failed.append(f"{name} {action.queue}: {msg.get('Message')}")
+        except AmiError as exc:  # connection lost midway: the reconnect's reconcile finishes
+            return ApplyResult(
+                spec.agent_id, want, (), False, f"PBX unavailable ({exc}): saved, applied later"
+            )
         if failed:
             log.warning("agent %s: %s", spec.agent_id, "; ".join(failed))
         return ApplyResult(spec.agent_id, want, tuple(actions), not failed, "; ".join(failed))
