@@ -90,12 +90,14 @@ class AgentService:
     # ------------------------------------------------------------------ lookups
 
     async def agent_for_user(self, user_id: int) -> int | None:
+        """The agent position of a user (the lowest id if several), or None."""
         async with self.db.session() as session:
             return await session.scalar(
                 select(Agent.id).where(Agent.user_id == user_id).order_by(Agent.id).limit(1)
             )
 
     async def spec(self, agent_id: int) -> AgentSpec:
+        """The stored agent with its queues; :class:`AgentError` 404 if unknown."""
         async with self.db.session() as session:
             agent = await session.get(Agent, agent_id)
             if agent is None:
@@ -111,6 +113,7 @@ class AgentService:
             )
 
     async def presence(self, agent_id: int) -> Presence:
+        """The wanted presence as stored (logged out when never set)."""
         async with self.db.session() as session:
             row = await session.get(AgentPresence, agent_id)
         return _presence(row)
@@ -133,14 +136,18 @@ class AgentService:
     # ------------------------------------------------------------------ operations
 
     async def login(self, agent_id: int) -> ApplyResult:
+        """Member of every queue of the agent; a pause in force is kept."""
         return await self._change(
             agent_id, lambda p: Presence(True, p.paused, p.reason, p.paused_queues)
         )
 
     async def logout(self, agent_id: int) -> ApplyResult:
+        """Out of every queue; the pause is cleared."""
         return await self._change(agent_id, lambda p: Presence(False))
 
     async def pause(self, agent_id: int, reason: str, queue: str | None = None) -> ApplyResult:
+        """Pause in all queues or one (added to the queues already paused); the reason must
+        be one of the configured ones."""
         if reason not in self.reasons:
             raise AgentError(
                 400,
@@ -166,6 +173,7 @@ class AgentService:
         return await self._change(agent_id, change)
 
     async def unpause(self, agent_id: int, queue: str | None = None) -> ApplyResult:
+        """Unpause everywhere, or in one queue (the others stay paused)."""
         spec_queues = frozenset((await self.spec(agent_id)).queues)
 
         def change(p: Presence) -> Presence:
