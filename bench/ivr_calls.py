@@ -26,6 +26,7 @@ import aiohttp
 
 from callcenter.config import load_config
 from callcenter.pbx.ari import AriClient, AriError, AriEvent, AriRest
+from callcenter.pbx.ari.rest import LatencyStats
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Dtmf, Scenario, Wait, place_call
 from ivr.loader import load_tenant_text
@@ -113,7 +114,7 @@ async def run(args: argparse.Namespace) -> None:
                 await runner.on_event(event)
 
         ari.add_handler(handler)
-        ari.latency.clear()
+        ari.latency = LatencyStats(size=1_000_000)  # every request, not the last 2048
         peak = 0
         started = time.perf_counter()
         formats = tuple(f for f in args.formats.split(",") if f)
@@ -147,6 +148,7 @@ async def run(args: argparse.Namespace) -> None:
         while time.perf_counter() < deadline:
             peak = max(peak, runner.active)
             rss_peak = max(rss_peak, rss_bytes())
+            cpu.sample()
             if placing.done() and sum(runner.outcomes.values()) >= args.calls - len(failed):
                 break
             await asyncio.sleep(0.05)
@@ -162,6 +164,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"wall time             {elapsed:.1f} s")
         print(f"CPU (of one core)     asterisk {pbx_cpu:.0f} %, bench process {app_cpu:.0f} % "
               "(runner + call placer), averaged over the wall time")
+        print(f"CPU busiest second    asterisk {cpu.peak[0]:.0f} %, bench process "
+              f"{cpu.peak[1]:.0f} %")
         print(f"bench RSS peak        {rss_peak / 2**20:.0f} MB")
         print(f"prompt / caller       {args.prompt} / {args.caller}; formats "
               f"{args.formats or 'default'}; ARI pool {args.pool}")
@@ -188,6 +192,19 @@ class CpuMeter:
         self.t0 = time.monotonic()
         self.pbx0 = self._pbx()
         self.app0 = self._app()
+        self._last = (self.t0, self.pbx0, self.app0)
+        self.peak = (0.0, 0.0)
+
+    def sample(self) -> None:
+        """Track the busiest one-second window (call it often)."""
+        now = time.monotonic()
+        t, pbx, app = self._last
+        if now - t < 1.0:
+            return
+        pbx_now, app_now = self._pbx(), self._app()
+        window = ((pbx_now - pbx) / (now - t) * 100, (app_now - app) / (now - t) * 100)
+        self.peak = (max(self.peak[0], window[0]), max(self.peak[1], window[1]))
+        self._last = (now, pbx_now, app_now)
 
     def _pbx(self) -> float:
         if self.pid is None:
