@@ -92,10 +92,12 @@ class Call:
     @property
     def phase(self) -> str:
         """Where the call is now: ``ivr``, ``queued``, ``ringing``, ``answered``, ``left``."""
-        if self.answered_at is not None:
-            return "answered"
+        # Waiting now comes first: an answered call transferred to another queue is
+        # queued again (its first answer still counts for the call row).
         if self.queued_at is not None and self.left_queue_at is None:
             return "ringing" if self.ringing else "queued"
+        if self.answered_at is not None:
+            return "answered"
         if self.queued_at is not None:
             return "left"
         return "ivr"

@@ -39,7 +39,18 @@ Handler = Callable[[Headers, Message], list[Effect]]
 
 # Channel variables the live state reads (VarSet, or ChanVariable on list entries).
 WATCHED_VARIABLES = frozenset(
-    {"CC_TENANT", "CC_DID", "CC_LANGUAGE", "CC_QUEUE", "CC_CONTACT", "CC_OUTCOME", "QUEUESTATUS"}
+    {
+        "CC_TENANT",
+        "CC_DID",
+        "CC_LANGUAGE",
+        "CC_QUEUE",
+        "CC_CONTACT",
+        "CC_OUTCOME",
+        "QUEUESTATUS",
+        # Set on the receptionist's leg when a call picked up or unparked by the console
+        # (dialplan cc-pickup) is answered: app_queue sends no AgentConnect then.
+        "CC_ANSWERED_BY",
+    }
     | {"CC_CRM_STATUS", "CC_CRM_LABEL", "CC_CRM_VIP"}  # the CRM screen pop (crm.screenpop)
 )
 # CRM match variables → keys of ``Call.extra`` (shown in the call's live view).
@@ -371,7 +382,13 @@ class LiveState:
         channel = self._channel(h, t, out)
         if channel is not None:
             call = self._call_of(channel, t)
-            self._set_variable(call, name, h.get("Value", ""), out, channel.uniqueid)
+            if name == "CC_ANSWERED_BY":
+                agent = h.get("Value", "").strip() or None
+                self._mark_answered(
+                    call, t, agent=agent, interface=agent, agent_channel=channel.uniqueid, out=out
+                )
+            else:
+                self._set_variable(call, name, h.get("Value", ""), out, channel.uniqueid)
         return out
 
     def _set_variable(
@@ -647,18 +664,51 @@ class LiveState:
         if channel is None:
             return out
         call = self._call_of(channel, t)
-        if call.answered_at is not None:
-            return out  # replayed event
-        call.answered_at = t
-        call.ringing = 0
-        call.agent = h.get("MemberName") or h.get("Interface")
-        call.agent_interface = h.get("Interface")
-        call.agent_channel = h.get("DestUniqueid")
+        if call.answered_at is not None and call.left_queue_at is not None:
+            return out  # replayed event (a re-queued call waits again: left_queue_at None)
         call.queue = h.get("Queue") or call.queue
-        if call.left_queue_at is None:
-            call.left_queue_at = t
         call.extra["pbx_hold_time"] = _int(h.get("HoldTime"))
         call.extra["pbx_ring_time"] = _int(h.get("RingTime"))
+        self._mark_answered(
+            call,
+            t,
+            agent=h.get("MemberName") or h.get("Interface"),
+            interface=h.get("Interface"),
+            agent_channel=h.get("DestUniqueid"),
+            out=out,
+        )
+        return out
+
+    def _mark_answered(
+        self,
+        call: Call,
+        t: float,
+        *,
+        agent: str | None,
+        interface: str | None,
+        agent_channel: str | None,
+        out: list[Effect],
+    ) -> None:
+        """A receptionist is connected: by app_queue (AgentConnect) or by the console."""
+        if call.answered_at is not None:
+            # Answered again (re-queued after a transfer, retrieved from parking): the first
+            # answer stays the call's answer; who has it now changes.
+            call.agent, call.agent_interface = (
+                agent or call.agent,
+                interface or call.agent_interface,
+            )
+            call.agent_channel = agent_channel or call.agent_channel
+            call.ringing = 0
+            if call.left_queue_at is None:
+                call.left_queue_at = t
+            return
+        call.answered_at = t
+        call.ringing = 0
+        call.agent = agent
+        call.agent_interface = interface
+        call.agent_channel = agent_channel
+        if call.left_queue_at is None:
+            call.left_queue_at = t
         if call.queue:
             self._queue(call.queue).counters["answered"] += 1
         wait = call.wait_seconds()
@@ -679,7 +729,6 @@ class LiveState:
                 },
             )
         )
-        return out
 
     def _on_agent_complete(self, h: Headers, msg: Message) -> list[Effect]:
         t = self._time(h)

@@ -26,6 +26,7 @@ from callcenter.app import build_app
 from callcenter.bootstrap import Services, build_services, wire_pbx
 from callcenter.config import AgentsConfig, Config, DatabaseConfig
 from callcenter.db import migrate
+from callcenter.db.calls import CallRepository
 from callcenter.db.models import Agent, Queue, QueueMember
 from callcenter.db.users import UserRepository
 from callcenter.pbx.ami.client import AmiClient
@@ -514,6 +515,12 @@ async def test_pickup_hold_retrieve_hangup(world: World) -> None:
     status, body = await world.post("anna", f"/api/calls/{lid}/hangup")
     assert status == 200, body
     await _gone(world, lid)
+    # A console pickup is an answer by that receptionist (no AgentConnect from app_queue).
+    await world.services.live.wait_written(10)
+    record = await CallRepository(world.services.db).get(lid)
+    assert record is not None and record.outcome == "answered", record
+    assert record.agent is not None and record.agent.startswith(AGENT)
+    assert record.answered_at is not None and record.wait_seconds is not None
 
 
 async def test_blind_transfer_to_staff_and_to_queue(world: World) -> None:

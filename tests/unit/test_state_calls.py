@@ -411,3 +411,34 @@ def test_disagreement_with_the_pbx_figures_is_flagged() -> None:
     [record] = finished(run(state, pbx))
     assert record.wait_seconds == pytest.approx(10.0)
     assert record.extra["pbx_mismatch"] == ["wait"]
+
+
+def test_console_pickup_is_an_answer_and_a_requeue_waits_again() -> None:
+    """cc-pickup sets CC_ANSWERED_BY on the receptionist's leg (no AgentConnect then);
+    a call transferred back into a queue shows as queued until answered again."""
+    pbx, state = Pbx(), LiveState()
+    one, two = pbx.inbound("+4930123456", "+4930999888")
+    pbx.to_queue(two, "q-a")
+    pbx.wait(4)
+    pbx.event("QueueCallerLeave", two, Queue="q-a", Position="1", Count="0")
+    agent = pbx.new_channel("Local/agent1@agents-000000aa;1", linkedid=two.linkedid)
+    pbx.wait(1)
+    pbx.event("VarSet", agent, Variable="CC_ANSWERED_BY", Value="Local/agent1@agents/n")
+    effects = run(state, pbx)
+    call = state.calls[two.linkedid]
+    assert call.phase == "answered" and call.agent == "Local/agent1@agents/n"
+    assert [e["type"] for e in published(effects, "call.answered")] == ["call.answered"]
+
+    pbx.log.clear()
+    pbx.to_queue(two, "q-b")
+    run(state, pbx)
+    assert state.calls[two.linkedid].phase == "queued"
+    pbx.log.clear()
+    agent2 = pbx.new_channel("Local/agent2@agents-000000ab;1", linkedid=two.linkedid)
+    pbx.event("VarSet", agent2, Variable="CC_ANSWERED_BY", Value="Local/agent2@agents/n")
+    for chan in (agent, agent2, two, one):
+        pbx.hangup(chan)
+    [record] = finished(run(state, pbx))
+    assert record.outcome == "answered"
+    assert record.wait_seconds == pytest.approx(5.0)  # first answer: 4 s queued + 1 s ringing
+    assert record.agent == "Local/agent2@agents/n"  # who had it last
