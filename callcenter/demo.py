@@ -30,6 +30,7 @@ from ivr.errors import ConfigFaults
 
 log = logging.getLogger(__name__)
 
+DEMO_CONTACTS = Path(__file__).resolve().parents[1] / "config" / "demo"
 DEMO_AGENTS = ("agent1", "agent2", "agent3")
 DEMO_USERS = (
     ("admin", "admin", "Demo Admin", ()),
@@ -84,6 +85,7 @@ def demo(config: Config, args: argparse.Namespace) -> int:
         return 1
     logins = asyncio.run(_ensure_users(config))
     asyncio.run(_ensure_agents(config, queues))
+    asyncio.run(_demo_contacts(config))
     _prepare_demo_phones(sandbox)
     _print_banner(config, logins, queues)
 
@@ -199,6 +201,33 @@ async def _ensure_users(config: Config) -> list[tuple[str, str, str]]:
         await db.close()
     _write_private(path, json.dumps(known, indent=2))
     return out
+
+
+async def _demo_contacts(config: Config) -> None:
+    """CRM contacts for the demo callers, so the screen pop has someone to show.
+
+    Imported like any CSV (duplicates merge), so running the demo again changes nothing.
+    """
+    from sqlalchemy import select
+
+    from callcenter.db.models import Tenant
+    from callcenter.db.session import Database
+    from crm import csv_import, importing
+    from crm import repository as crm_repo
+
+    db = Database(config.database_url)
+    try:
+        for path in sorted(DEMO_CONTACTS.glob("contacts-*.csv")):
+            slug = path.stem.removeprefix("contacts-")
+            async with db.session() as session:
+                tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+                if tenant_id is None:
+                    continue
+                region = await crm_repo.tenant_region(session, tenant_id)
+                parsed = csv_import.parse(path.read_text(encoding="utf-8"), None, region)
+                await importing.import_contacts(session, tenant_id, parsed.rows, dry_run=False)
+    finally:
+        await db.close()
 
 
 def _write_private(path: Path, text: str) -> None:
