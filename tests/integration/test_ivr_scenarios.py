@@ -326,3 +326,18 @@ async def test_scenario(world: World, path: Path) -> None:
         heard = announced_to(world, leg, since)
         first = [tuple(item) for item in expect["announced"]]
         assert heard[: len(first)] == first, heard
+        # Played to its end on the snoop (whispered to the caller), while the caller waited
+        # in the queue: the snoop's playback finished "done", not cut by a hang-up.
+        finished = [
+            e.playback.state
+            for e in world.events[since:]
+            if e.type == "PlaybackFinished"
+            and e.playback is not None
+            and e.playback.target_uri == f"channel:{leg}-ann1"
+        ]
+        assert finished == ["done"]
+        whispered_during = [
+            e for e in world.events[since:] if e.type == "StasisStart" and e.args == ["announce"]
+        ]
+        assert whispered_during and whispered_during[0].channel_id == f"{leg}-ann1"
+        assert record.outcome == "abandoned" and record.queue == expect["queue"]
