@@ -310,6 +310,7 @@ async def test_scenario(world: World, path: Path) -> None:
     if handoff in ("voicemail", "callback"):
         assert record.extra.get("cc_outcome") == handoff
     if handoff == "voicemail":
+        assert await world.callbacks.by_linkedid(caller) is None
         new = inbox_messages(world, mailbox) - before
         assert len(new) == 1, f"expected one new message in the spool, got {sorted(new)}"
         assert next(iter(new)).stat().st_size > 8000  # more than half a second of audio

@@ -81,14 +81,15 @@ def finished(channel_id: str, playback_id: str) -> AriEvent:
                                                "target_uri": f"channel:{channel_id}"})
 
 
-def runner(ari: FakeAri, now: datetime = OPEN, menu_timeout: float = 5.0) -> IvrRunner:
+def runner(ari: FakeAri, now: datetime = OPEN, menu_timeout: float = 5.0,
+           on_queued: Any = None) -> IvrRunner:
     flow = simple_flow()
     main = dataclasses.replace(flow.nodes["main"], timeout=menu_timeout)
     tenant = make_tenant(flow=dataclasses.replace(flow, nodes={**flow.nodes, "main": main}))
     registry = TenantRegistry()
     registry.replace([LoadedTenant(tenant, ())])
     return IvrRunner(ari, registry, lambda: STAFFED, recordings_media_root="/rec",
-                     clock=lambda: now)
+                     clock=lambda: now, on_queued=on_queued)
 
 
 async def settle() -> None:
@@ -166,3 +167,14 @@ async def test_direct_queue_did_and_unknown_did() -> None:
                                   ("continue", "ch5", "cc-queue", "q-acme-de", 1)]
     assert ("var", "ch5", "QUEUE_PRIO", "10") in ari.requests
     assert run.active == 0
+
+
+async def test_queue_hand_off_reports_to_the_on_queued_hook() -> None:
+    ari = FakeAri()
+    queued: list[tuple[str, ...]] = []
+    run = runner(ari, on_queued=lambda *args: queued.append(args))
+    await run.on_stasis_start(stasis_start("ch9", "0891111110", "+442079460018"))
+    await settle()
+    await run.on_event(event("ChannelDtmfReceived", digit="1", channel={"id": "ch9"}))
+    await settle()
+    assert queued == [("ch9", "acme", "q-acme-en", "en")]
