@@ -21,6 +21,7 @@ from ivr.loader import load_directory
 from ivr.placeholders import generate_for_file
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry, reload_from_files
+from ivr.voicemail import VoicemailConfigError, voicemail_conf
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +33,8 @@ def register(subparsers: Any) -> None:
         ("check", _check, "validate every tenant file; print faults and warnings"),
         ("load", _load, "validate, store in the database, notify running instances"),
         ("placeholders", _placeholders, "generate synthetic recordings for missing prompts"),
+        ("voicemail", _voicemail, "print the tenants' app_voicemail mailboxes (for a PBX "
+         "outside the sandbox: etc/generated/voicemail-tenants.conf)"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument("--dir", type=Path, default=None,
@@ -93,6 +96,17 @@ def _placeholders(config: Config, args: argparse.Namespace) -> int:
             for written in generate_for_file(path, sources.recordings_root):
                 print(f"synthetic: {written}")
     except (ConfigFaults, FileNotFoundError) as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _voicemail(config: Config, args: argparse.Namespace) -> int:
+    directory, sources = _paths(config, args)
+    try:
+        tenants = [item.tenant for item in load_directory(directory, sources)]
+        print(voicemail_conf(tenants), end="")
+    except (ConfigFaults, VoicemailConfigError) as exc:
         print(f"callcenter: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -45,3 +45,14 @@ def test_check_reports_location(tmp_path: Path, capsys: pytest.CaptureFixture[st
                 str(tmp_path / "rec")]) == 1
     assert (f"{path}: hours.fri.0: time '16:60' out of range"
             in capsys.readouterr().err)
+
+
+def test_voicemail_prints_the_mailboxes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recordings = str(tmp_path / "rec")
+    common = ["--dir", str(REPO_TENANTS), "--recordings", recordings]
+    assert run(["tenants", "placeholders", *common]) == 0
+    capsys.readouterr()
+    assert run(["tenants", "voicemail", *common]) == 0
+    out = capsys.readouterr().out
+    assert "[mueller]\nmueller => ,Müller GmbH\n" in out
+    assert "[harbour-legal]\nharbour-legal => ,Harbour Legal LLP\nharbour => ," in out
