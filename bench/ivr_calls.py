@@ -7,6 +7,11 @@ set variables, continue into app_queue) and hangs up a few seconds later. Report
 number of calls held in the IVR at once and the ARI round trip (p50/p99/max) of the
 runner's requests only (calls are placed through a separate ARI connection).
 
+Calls are placed in ``alaw`` (``--formats``) like a German trunk: without a format an ARI
+originate gets slin192, which costs Asterisk about ten times the CPU (docs/benchmarks.md).
+The runner's ARI pool is bounded (``--pool``) below http.conf's ``sessionlimit``. Also
+reported: CPU of Asterisk and of this process, and this process's peak RSS.
+
 Usage: ``python -m bench.ivr_calls --calls 200`` (target: 200 concurrent, p99 ≤ 100 ms).
 Not part of ``python -m bench`` by default: it occupies the CPU for about a minute.
 """

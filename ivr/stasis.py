@@ -8,7 +8,10 @@ handles that post a timeout into the call's inbox; the session ignores stale one
 Hand-offs leave Stasis into the dialplan: queues to ``cc-queue,<queue>,1`` with
 ``QUEUE_PRIO`` set; voicemail, callback offers and transfers to contexts of their own
 (:class:`HandOffTargets`) whose extension is the mailbox, queue or number, with the
-``CC_*`` variables set for the feature that picks the call up there.
+``CC_*`` variables set for the feature that picks the call up there: ``cc-voicemail``
+records with app_voicemail (:mod:`ivr.voicemail`), ``cc-callback`` re-enters Stasis with
+purpose ``callback`` where :mod:`ivr.callbacks` stores the request. After a queue hand-off
+the ``on_queued`` hook starts position announcements (:mod:`ivr.position`).
 """
 
 from __future__ import annotations
