@@ -7,7 +7,7 @@ contexts); they never construct infrastructure themselves.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ class Services:
     ari: Any = None
     live: Any = None
     stasis: Any = None  # StasisDispatcher: features register their Stasis purposes
+    # CRM caller lookup for routing: (tenant slug, caller E.164) -> (contact id, VIP)
+    caller_lookup: Callable[[str, str], Awaitable[tuple[str | None, bool]]] | None = None
     checks: list[Check] = field(default_factory=list)
     http_setups: list[Callable[[web.Application], None]] = field(default_factory=list)
     lifecycles: list[Lifecycle] = field(default_factory=list)

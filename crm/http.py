@@ -24,6 +24,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter import auth
+from callcenter.db.models import Tenant
 from callcenter.db.session import DATABASE, Database
 from crm import csv_import, export, importing, notes, privacy, timeline, vcard, webhooks
 from crm import repository as repo
@@ -567,8 +568,36 @@ def worker_lifecycle(
     return run
 
 
+class LookupHolder:
+    """The running app's caller lookup, shared by the screen pop and routing (the IVR)."""
+
+    def __init__(self) -> None:
+        self.lookup: CallerLookup | None = None
+
+
+def routing_lookup(
+    db: Database, holder: LookupHolder
+) -> Callable[[str, str], Awaitable[tuple[str | None, bool]]]:
+    """``(tenant slug, caller) -> (contact id, VIP)`` for the IVR's routing decision."""
+
+    async def lookup(slug: str, caller: str) -> tuple[str | None, bool]:
+        if holder.lookup is None:
+            return None, False
+        async with db.session() as s:
+            row = (
+                await s.execute(select(Tenant.id, Tenant.region).where(Tenant.slug == slug))
+            ).first()
+        if row is None:
+            return None, False
+        match = await holder.lookup.lookup(row[0], caller, (row[1] or "DE").upper())
+        contact = str(match.contact_id) if match.contact_id is not None else None
+        return contact, match.vip
+
+    return lookup
+
+
 def screenpop_lifecycle(
-    db: Database, bus: Any, set_var: Any = None
+    db: Database, bus: Any, set_var: Any = None, holder: LookupHolder | None = None
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """An aiohttp cleanup context running the screen pop (asyncpg fast path on PostgreSQL)."""
 
@@ -580,9 +609,13 @@ def screenpop_lifecycle(
             lookup = fast
         else:
             lookup = Lookup(db.engine)
+        if holder is not None:
+            holder.lookup = lookup
         pop = ScreenPop(db, lookup, bus, set_var=set_var)
         task = asyncio.create_task(pop.run(), name="crm-screenpop")
         yield
+        if holder is not None:
+            holder.lookup = None
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -640,6 +673,8 @@ def wire(services: Any, *, mailer: Mailer | None = None) -> None:
         if ari is not None:
             await ari.set_var(channel_id, name, value)
 
-    services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var))
+    holder = LookupHolder()
+    services.caller_lookup = routing_lookup(services.db, holder)
+    services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var, holder))
     if mailer is not None:
         services.lifecycles.append(notes_retry_lifecycle(services.db, mailer))

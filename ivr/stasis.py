@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -47,6 +47,8 @@ from ivr.routing import CallContext, ClosedAnnouncement, EnterIvr, QueueLoad, ro
 from ivr.tenancy import Tenant
 
 log = logging.getLogger(__name__)
+# (tenant slug, caller E.164) -> (CRM contact id or None, VIP flag)
+CallerLookup = Callable[[str, str], Awaitable[tuple[str | None, bool]]]
 PURPOSE = "inbound"  # first Stasis() argument of the inbound dialplan
 END_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 
@@ -56,16 +58,26 @@ class IvrAri(Protocol):
 
     async def answer(self, channel_id: str) -> None: ...
 
-    async def play(self, channel_id: str, media: Sequence[str] | str, *, lang: str | None = None,
-                   playback_id: str | None = None) -> Any: ...
+    async def play(
+        self,
+        channel_id: str,
+        media: Sequence[str] | str,
+        *,
+        lang: str | None = None,
+        playback_id: str | None = None,
+    ) -> Any: ...
 
     async def stop_playback(self, playback_id: str) -> None: ...
 
     async def set_var(self, channel_id: str, name: str, value: str) -> None: ...
 
-    async def continue_in_dialplan(self, channel_id: str, context: str | None = None,
-                                   extension: str | None = None,
-                                   priority: int | None = None) -> None: ...
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None: ...
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
 
@@ -104,6 +116,8 @@ class IvrRunner:
         targets: HandOffTargets = HandOffTargets(),
         clock: Callable[[], datetime] = _utcnow,
         on_queued: Callable[[str, str, str, str], None] | None = None,
+        caller_lookup: CallerLookup | None = None,
+        lookup_timeout: float = 0.3,
     ) -> None:
         self._ari = ari
         self._registry = registry
@@ -115,6 +129,9 @@ class IvrRunner:
         # (channel id, tenant slug, queue, language) after a queue hand-off, e.g. to start
         # position announcements (ivr.position).
         self._on_queued = on_queued
+        # The CRM's word on the caller (contact, VIP) before routing: VIPs get priority.
+        self._caller_lookup = caller_lookup
+        self._lookup_timeout = lookup_timeout
         self._calls: dict[str, _Call] = {}
         self.outcomes: dict[str, int] = {}  # outcome → count, for metrics and the benchmark
 
@@ -134,8 +151,15 @@ class IvrRunner:
             log.info("ivr: no tenant for DID %r; back to the dialplan", channel.dialplan.exten)
             await self._quietly(self._ari.continue_in_dialplan(channel.id))
             return
-        call = CallContext(did=self._e164(channel.dialplan.exten) or "",
-                           caller_e164=self._e164(channel.caller.number), now_utc=self._clock())
+        caller = self._e164(channel.caller.number)
+        contact_id, vip = await self._crm_hint(tenant.slug, caller)
+        call = CallContext(
+            did=self._e164(channel.dialplan.exten) or "",
+            caller_e164=caller,
+            now_utc=self._clock(),
+            crm_contact_id=contact_id,
+            crm_vip=vip,
+        )
         session = self._session(tenant, call, channel.id)
         if session is None:
             return
@@ -151,7 +175,7 @@ class IvrRunner:
         elif event.type == "PlaybackFinished":
             playback = event.playback
             if playback is not None and playback.target_uri.startswith("channel:"):
-                self._post(playback.target_uri[len("channel:"):], "finished", playback.id)
+                self._post(playback.target_uri[len("channel:") :], "finished", playback.id)
         elif event.type in END_EVENTS:
             self._post(event.channel_id, "hangup", "")
 
@@ -161,16 +185,37 @@ class IvrRunner:
 
     # --- per call -------------------------------------------------------------------------
 
+    async def _crm_hint(self, slug: str, caller: str | None) -> tuple[str | None, bool]:
+        """(contact id, VIP) from the CRM; a slow or failing CRM never delays the caller
+        beyond ``lookup_timeout`` nor breaks routing: the call goes on without the hint."""
+        if self._caller_lookup is None or caller is None:
+            return None, False
+        try:
+            async with asyncio.timeout(self._lookup_timeout):
+                return await self._caller_lookup(slug, caller)
+        except Exception as exc:
+            log.warning("ivr: CRM lookup for %s skipped: %s", slug, exc or type(exc).__name__)
+            return None, False
+
     def _session(self, tenant: Tenant, call: CallContext, channel_id: str) -> IvrSession | None:
         decision = route(tenant, call, self._loads())
         media_root = f"{self._media_root}/{tenant.slug}" if self._media_root else ""
-        common: dict[str, Any] = {"session_id": channel_id, "loads": self._loads,
-                                  "recordings_media_root": media_root}
+        common: dict[str, Any] = {
+            "session_id": channel_id,
+            "loads": self._loads,
+            "recordings_media_root": media_root,
+        }
         if isinstance(decision, EnterIvr):
             return IvrSession.from_decision(tenant, call, decision, **common)
         if isinstance(decision, ClosedAnnouncement):
-            return IvrSession(tenant, call, language=decision.language, entry=decision.node,
-                              priority=decision.priority, **common)
+            return IvrSession(
+                tenant,
+                call,
+                language=decision.language,
+                entry=decision.node,
+                priority=decision.priority,
+                **common,
+            )
         # A DID straight to a queue: no IVR, hand off at once (overflow rules applied).
         session = IvrSession(tenant, call, language=decision.language, **common)
         effect = queue_decision_effect(tenant, decision, session.variables(), 0)
@@ -226,8 +271,9 @@ class IvrRunner:
 
     # --- effects --------------------------------------------------------------------------
 
-    async def _execute(self, channel_id: str, effects: Sequence[Effect],
-                       entry: _Call | None = None) -> bool:
+    async def _execute(
+        self, channel_id: str, effects: Sequence[Effect], entry: _Call | None = None
+    ) -> bool:
         """Carry out ``effects`` in order; False once the channel is gone."""
         ari = self._ari
         for effect in effects:
@@ -240,29 +286,53 @@ class IvrRunner:
                     case StartTimer(token=token, seconds=seconds) if entry is not None:
                         inbox = entry.inbox
                         entry.timers = [t for t in entry.timers if not t.cancelled()]
-                        entry.timers.append(asyncio.get_running_loop().call_later(
-                            seconds, inbox.put_nowait, ("timeout", token)))
+                        entry.timers.append(
+                            asyncio.get_running_loop().call_later(
+                                seconds, inbox.put_nowait, ("timeout", token)
+                            )
+                        )
                     case SetVariable(name=name, value=value):
                         await ari.set_var(channel_id, name, value)
                     case SetLanguage(language=lang):
                         await ari.set_var(channel_id, "CHANNEL(language)", lang)
                     case ContinueToQueue(queue=queue, priority=prio, variables=variables):
-                        await self._leave(channel_id, {**variables, "QUEUE_PRIO": str(prio)},
-                                          self._targets.queue_context, queue)
+                        await self._leave(
+                            channel_id,
+                            {**variables, "QUEUE_PRIO": str(prio)},
+                            self._targets.queue_context,
+                            queue,
+                        )
                         if self._on_queued is not None:
-                            self._on_queued(channel_id, variables.get("CC_TENANT", ""), queue,
-                                            variables.get("CC_LANGUAGE", ""))
+                            self._on_queued(
+                                channel_id,
+                                variables.get("CC_TENANT", ""),
+                                queue,
+                                variables.get("CC_LANGUAGE", ""),
+                            )
                     case SendToVoicemail(mailbox=box, variables=variables, reason=reason):
-                        await self._leave(channel_id, {**variables, "CC_REASON": reason},
-                                          self._targets.voicemail_context, box or "s")
-                    case OfferCallback(queue=queue, number=number, variables=variables,
-                                       reason=reason):
+                        await self._leave(
+                            channel_id,
+                            {**variables, "CC_REASON": reason},
+                            self._targets.voicemail_context,
+                            box or "s",
+                        )
+                    case OfferCallback(
+                        queue=queue, number=number, variables=variables, reason=reason
+                    ):
                         extra = {"CC_REASON": reason, "CC_CALLBACK_NUMBER": number or ""}
-                        await self._leave(channel_id, {**variables, **extra},
-                                          self._targets.callback_context, queue or "s")
+                        await self._leave(
+                            channel_id,
+                            {**variables, **extra},
+                            self._targets.callback_context,
+                            queue or "s",
+                        )
                     case Transfer(number=number, staff_id=staff, variables=variables):
-                        await self._leave(channel_id, {**variables, "CC_STAFF": staff},
-                                          self._targets.transfer_context, number)
+                        await self._leave(
+                            channel_id,
+                            {**variables, "CC_STAFF": staff},
+                            self._targets.transfer_context,
+                            number,
+                        )
                     case Hangup():
                         await self._quietly(ari.hangup(channel_id))
             except AriError as exc:
@@ -271,8 +341,9 @@ class IvrRunner:
                 log.warning("ivr: %s on %s failed: %s", type(effect).__name__, channel_id, exc)
         return True
 
-    async def _leave(self, channel_id: str, variables: Mapping[str, str], context: str,
-                     extension: str) -> None:
+    async def _leave(
+        self, channel_id: str, variables: Mapping[str, str], context: str, extension: str
+    ) -> None:
         for name, value in variables.items():
             await self._ari.set_var(channel_id, name, value)
         await self._ari.continue_in_dialplan(channel_id, context, extension, 1)

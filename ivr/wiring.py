@@ -32,11 +32,12 @@ from ivr.position import PositionAnnouncer, Waiting, waiting_in
 from ivr.prompts import SOUND_EXTENSIONS, PromptSources
 from ivr.registry import TenantRegistry, follow_reloads, reload_from_db, reload_from_files
 from ivr.routing import QueueLoad
-from ivr.stasis import PURPOSE, IvrRunner
+from ivr.stasis import PURPOSE, CallerLookup, IvrRunner
 from ivr.tenancy import Tenant
 from ivr.voicemail import VoicemailConfigError
 
 log = logging.getLogger(__name__)
+
 
 def media_root_for(recordings: Path, pbx_root: Path) -> str:
     """Where Asterisk (chrooted in ``pbx_root``) sees ``recordings``; "" if it cannot."""
@@ -80,8 +81,9 @@ def install_voicemail(pbx: PbxConfig, data_dir: Path, tenants: list[Tenant]) -> 
     return True
 
 
-def announce_position(announcer: PositionAnnouncer,
-                      registry: TenantRegistry) -> Callable[[str, str, str, str], None]:
+def announce_position(
+    announcer: PositionAnnouncer, registry: TenantRegistry
+) -> Callable[[str, str, str, str], None]:
     """The runner's queue hand-off hook: start announcements with the tenant's schedule."""
 
     def queued(channel_id: str, tenant_slug: str, _queue: str, language: str) -> None:
@@ -91,6 +93,17 @@ def announce_position(announcer: PositionAnnouncer,
             announcer.track(channel_id, language, rules.announce_after, rules.announce_every)
 
     return queued
+
+
+def _crm_lookup(services: Services) -> CallerLookup:
+    """Late-bound: the CRM wiring (after this one) sets ``services.caller_lookup``."""
+
+    async def lookup(slug: str, caller: str) -> tuple[str | None, bool]:
+        if services.caller_lookup is None:
+            return None, False
+        return await services.caller_lookup(slug, caller)
+
+    return lookup
 
 
 def wire_ivr(services: Services) -> TenantRegistry:
@@ -110,14 +123,17 @@ def wire_ivr(services: Services) -> TenantRegistry:
         if live is None:
             return None
         state = live.state
-        return waiting_in(state.queues, list(state.agents.members.values()), live.clock(),
-                          channel_id)
+        return waiting_in(
+            state.queues, list(state.agents.members.values()), live.clock(), channel_id
+        )
 
     if services.ari is not None:
+
         def mailboxes_changed(tenants: list[Tenant]) -> None:
             # Off the event loop: the reload runs `asterisk -rx` as a subprocess.
             asyncio.get_running_loop().run_in_executor(
-                None, install_voicemail, config.pbx, config.app.data_dir, tenants)
+                None, install_voicemail, config.pbx, config.app.data_dir, tenants
+            )
 
         registry.on_replace(mailboxes_changed)
 
@@ -127,11 +143,18 @@ def wire_ivr(services: Services) -> TenantRegistry:
     if services.ari is not None and services.stasis is not None:
         media_root = publish_recordings(recordings, config.pbx, config.app.data_dir)
         announcer = PositionAnnouncer(services.ari, waiting)
-        runner = IvrRunner(services.ari, registry, loads, recordings_media_root=media_root,
-                           default_region=config.tenants.default_region,
-                           on_queued=announce_position(announcer, registry))
-        desk = CallbackDesk(services.ari, CallbackRepository(services.db),
-                            region=config.tenants.default_region)
+        runner = IvrRunner(
+            services.ari,
+            registry,
+            loads,
+            recordings_media_root=media_root,
+            default_region=config.tenants.default_region,
+            on_queued=announce_position(announcer, registry),
+            caller_lookup=_crm_lookup(services),
+        )
+        desk = CallbackDesk(
+            services.ari, CallbackRepository(services.db), region=config.tenants.default_region
+        )
         services.stasis.register(PURPOSE, runner.on_stasis_start)
         services.stasis.register(ANNOUNCE, announcer.on_stasis_start)
         services.stasis.register(CALLBACK, desk.on_stasis_start)
@@ -144,20 +167,21 @@ def wire_ivr(services: Services) -> TenantRegistry:
 
         services.ari.add_handler(events)
 
-    services.http_setups.append(lambda app: http.setup(
-        app, registry, sources, config.tenants.directory, bus=services.bus))
+    services.http_setups.append(
+        lambda app: http.setup(app, registry, sources, config.tenants.directory, bus=services.bus)
+    )
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         try:
             await reload_from_db(registry, services.db, sources)
             if not registry.tenants() and config.tenants.directory.is_dir():
-                await reload_from_files(registry, services.db, config.tenants.directory,
-                                        sources, services.bus)
+                await reload_from_files(
+                    registry, services.db, config.tenants.directory, sources, services.bus
+                )
         except (ConfigFaults, SQLAlchemyError) as exc:
             # Serve anyway: calls for unknown numbers go to the dialplan's fallback queue.
             log.error("ivr: tenant configuration not loaded: %s", exc)
-        follower = asyncio.create_task(
-            follow_reloads(registry, services.db, sources, services.bus))
+        follower = asyncio.create_task(follow_reloads(registry, services.db, sources, services.bus))
         yield
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -245,15 +245,15 @@ async def world(
     async with services.db.session() as session:
         queues = {q.name: q.id for q in (await session.scalars(select(Queue))).all()}
         for user, n in (("anna", 71), ("ben", 72)):
-            agent = Agent(
+            position = Agent(
                 user_id=ids[user],
                 interface=f"Local/agent{n}@agents/n",
                 state_interface=f"Custom:agent{n}",
                 name=user.title(),
             )
-            session.add(agent)
+            session.add(position)
             await session.flush()
-            agents[user] = agent.id
+            agents[user] = position.id
         session.add(QueueMember(queue_id=queues["q-cca-de"], agent_id=agents["anna"], penalty=0))
         session.add(QueueMember(queue_id=queues["q-cca-en"], agent_id=agents["anna"], penalty=2))
         session.add(QueueMember(queue_id=queues["q-ccb-de"], agent_id=agents["ben"], penalty=0))
@@ -561,7 +561,9 @@ async def test_blind_transfer_to_staff_and_to_queue(world: World) -> None:
 
     await until_async(requeued, what="caller waiting in q-cca-en")
     entries = await world.ami.send_list_action("QueueStatus", {"Queue": "q-cca-en"})
-    assert any(m.name == "QueueEntry" and m.get("Channel", "").startswith(CALLER) for m in entries)
+    assert any(
+        m.name == "QueueEntry" and (m.get("Channel") or "").startswith(CALLER) for m in entries
+    )
     await world.hangup_all(lid)
     await _gone(world, lid)
 

@@ -161,6 +161,9 @@ async def test_known_caller_shows_contact_before_answer(app: App) -> None:
         leg = inbound_leg_id(call)
         assert await app.services.ari.get_var(leg, "CC_CONTACT") == str(contact_id)
         assert await app.services.ari.get_var(leg, "CC_CRM_VIP") == "1"
+        # The IVR asked the CRM before routing: a CRM VIP (not on the tenant's static
+        # list) waits in the queue with the VIP priority.
+        assert await app.services.ari.get_var(leg, "QUEUE_PRIO") == "10"
     finally:
         await _hangup(app, call)
 
@@ -174,6 +177,7 @@ async def test_unknown_caller_shows_unknown(app: App) -> None:
         assert view["crm_status"] == "unknown"
         assert view["contact"] is None and view["contact_vip"] is False
         assert view["contact_name"] == "Unknown caller"
+        assert await app.services.ari.get_var(inbound_leg_id(call), "QUEUE_PRIO") in ("0", None)
     finally:
         await _hangup(app, call)
 
