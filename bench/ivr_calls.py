@@ -85,11 +85,21 @@ type = "queue"
 async def run(args: argparse.Namespace) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-ivr-"))
     base = args.port_base
-    config = load_config(None, env={}, overrides={
-        "app": {"data_dir": str(data_dir)},
-        "pbx": {"instance": args.instance, "ami_port": base + 38, "http_port": base + 88,
-                "sip_port": base + 60, "rtp_start": base + 1000, "rtp_end": base + 1999},
-    }).with_secrets()
+    config = load_config(
+        None,
+        env={},
+        overrides={
+            "app": {"data_dir": str(data_dir)},
+            "pbx": {
+                "instance": args.instance,
+                "ami_port": base + 38,
+                "http_port": base + 88,
+                "sip_port": base + 60,
+                "rtp_start": base + 1000,
+                "rtp_end": base + 1999,
+            },
+        },
+    ).with_secrets()
     sandbox = Sandbox(config.pbx, config.app.data_dir)
     sandbox.down()
     sandbox.reset()
@@ -99,9 +109,13 @@ async def run(args: argparse.Namespace) -> None:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.pool))
     ari = AriClient.from_config(config.pbx, session=session)
     placer_session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8))
-    placer = AriRest(f"http://{config.pbx.host}:{config.pbx.http_port}",
-                     config.pbx.ari_username, config.pbx.ari_password, config.pbx.ari_app,
-                     session=placer_session)
+    placer = AriRest(
+        f"http://{config.pbx.host}:{config.pbx.http_port}",
+        config.pbx.ari_username,
+        config.pbx.ari_password,
+        config.pbx.ari_app,
+        session=placer_session,
+    )
     try:
         await ari.start()
         await ari.wait_connected(timeout=10.0)
@@ -123,8 +137,9 @@ async def run(args: argparse.Namespace) -> None:
         peak = 0
         started = time.perf_counter()
         formats = tuple(f for f in args.formats.split(",") if f)
-        scenario = Scenario(DID, args.caller, "Bench", (Wait(args.hold), Dtmf("1"), Wait(3)),
-                            formats=formats)
+        scenario = Scenario(
+            DID, args.caller, "Bench", (Wait(args.hold), Dtmf("1"), Wait(3)), formats=formats
+        )
         pbx_pid = sandbox.read_pid()
         cpu = CpuMeter(pbx_pid)
 
@@ -134,8 +149,7 @@ async def run(args: argparse.Namespace) -> None:
         async def one() -> None:
             async with gate:
                 try:
-                    await place_call(placer, config.pbx, scenario,
-                                     f"bench-{uuid.uuid4().hex[:12]}")
+                    await place_call(placer, config.pbx, scenario, f"bench-{uuid.uuid4().hex[:12]}")
                 except AriError as exc:
                     failed.append(str(exc))
 
@@ -164,16 +178,23 @@ async def run(args: argparse.Namespace) -> None:
         print(f"calls placed          {args.calls} at {args.rate:g}/s, hold {args.hold:g} s")
         print(f"peak concurrent IVR   {peak}  (originate failures: {len(failed)})")
         print(f"outcomes              {dict(sorted(runner.outcomes.items()))}")
-        print(f"ARI round trip        n={lat.count} p50={lat.p50 * 1000:.1f} ms "
-              f"p99={lat.p99 * 1000:.1f} ms max={lat.max * 1000:.1f} ms")
+        print(
+            f"ARI round trip        n={lat.count} p50={lat.p50 * 1000:.1f} ms "
+            f"p99={lat.p99 * 1000:.1f} ms max={lat.max * 1000:.1f} ms"
+        )
         print(f"wall time             {elapsed:.1f} s")
-        print(f"CPU (of one core)     asterisk {pbx_cpu:.0f} %, bench process {app_cpu:.0f} % "
-              "(runner + call placer), averaged over the wall time")
-        print(f"CPU busiest second    asterisk {cpu.peak[0]:.0f} %, bench process "
-              f"{cpu.peak[1]:.0f} %")
+        print(
+            f"CPU (of one core)     asterisk {pbx_cpu:.0f} %, bench process {app_cpu:.0f} % "
+            "(runner + call placer), averaged over the wall time"
+        )
+        print(
+            f"CPU busiest second    asterisk {cpu.peak[0]:.0f} %, bench process {cpu.peak[1]:.0f} %"
+        )
         print(f"bench RSS peak        {rss_peak / 2**20:.0f} MB")
-        print(f"prompt / caller       {args.prompt} / {args.caller}; formats "
-              f"{args.formats or 'default'}; ARI pool {args.pool}")
+        print(
+            f"prompt / caller       {args.prompt} / {args.caller}; formats "
+            f"{args.formats or 'default'}; ARI pool {args.pool}"
+        )
         print(f"load before           {args.load_before}")
     finally:
         await ari.close()
@@ -238,17 +259,28 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=20.0, help="calls placed per second")
     ap.add_argument("--hold", type=float, default=15.0, help="seconds in the menu before '1'")
     ap.add_argument("--instance", default="bench_ivr")
-    ap.add_argument("--prompt", default="vm-options",
-                    help="menu prompt (Asterisk sound; de is GSM only, en also WAV)")
-    ap.add_argument("--caller", default="+4930123456",
-                    help="caller number (+44… → English prompts, +49… → German)")
-    ap.add_argument("--formats", default="alaw",
-                    help="media formats of the simulated calls (alaw: a German trunk; "
-                         "'' = Asterisk's default for ARI originates, slin192)")
-    ap.add_argument("--pool", type=int, default=32,
-                    help="HTTP connections of the runner to ARI (default 32)")
-    ap.add_argument("--port-base", type=int,
-                    default=int(os.environ.get("CALLCENTER_BENCH_PORT_BASE", "24100")))
+    ap.add_argument(
+        "--prompt",
+        default="vm-options",
+        help="menu prompt (Asterisk sound; de is GSM only, en also WAV)",
+    )
+    ap.add_argument(
+        "--caller",
+        default="+4930123456",
+        help="caller number (+44… → English prompts, +49… → German)",
+    )
+    ap.add_argument(
+        "--formats",
+        default="alaw",
+        help="media formats of the simulated calls (alaw: a German trunk; "
+        "'' = Asterisk's default for ARI originates, slin192)",
+    )
+    ap.add_argument(
+        "--pool", type=int, default=32, help="HTTP connections of the runner to ARI (default 32)"
+    )
+    ap.add_argument(
+        "--port-base", type=int, default=int(os.environ.get("CALLCENTER_BENCH_PORT_BASE", "24100"))
+    )
     args = ap.parse_args()
     args.load_before = " ".join(Path("/proc/loadavg").read_text().split()[:3])
     asyncio.run(run(args))

@@ -29,23 +29,29 @@ _DAY_WORDS = ("digits/today", "digits/tomorrow")
 
 
 def position_media(position: int, callers_ahead_wait_s: float | None) -> list[str]:
-    """"You are next" or "there are N calls waiting", then the estimated wait if known.
+    """ "You are next" or "there are N calls waiting", then the estimated wait if known.
 
     ``position`` is 1-based (1 = next to be answered). The wait is rounded up to whole
     minutes, or to 10 s steps under a minute, the way callers expect to hear it.
     """
     if position < 1:
         raise ValueError(f"queue position must be at least 1, got {position}")
-    media = ["sound:queue-youarenext"] if position == 1 else [
-        "sound:queue-thereare",
-        f"number:{position - 1}",
-        "sound:queue-callswaiting",
-    ]
+    media = (
+        ["sound:queue-youarenext"]
+        if position == 1
+        else [
+            "sound:queue-thereare",
+            f"number:{position - 1}",
+            "sound:queue-callswaiting",
+        ]
+    )
     if callers_ahead_wait_s is not None and callers_ahead_wait_s > 0:
         media.append("sound:queue-holdtime")
         if callers_ahead_wait_s < 60:
-            media += [f"number:{max(10, -(-int(callers_ahead_wait_s) // 10) * 10)}",
-                      "sound:queue-seconds"]
+            media += [
+                f"number:{max(10, -(-int(callers_ahead_wait_s) // 10) * 10)}",
+                "sound:queue-seconds",
+            ]
         else:
             media += [f"number:{-(-int(callers_ahead_wait_s) // 60)}", "sound:minutes"]
     media.append("sound:queue-thankyou")
@@ -62,15 +68,14 @@ def estimated_wait(position: int, average_handle_s: float, agents_available: int
 
 def next_opening_prompts(language: str) -> tuple[str, ...]:
     """Sound names :func:`next_opening_media` may use in ``language`` (checked at load)."""
-    days = tuple(f"digits/day-{i}" for i in range(7)) + tuple(
-        f"digits/mon-{i}" for i in range(12)
-    )
+    days = tuple(f"digits/day-{i}" for i in range(7)) + tuple(f"digits/mon-{i}" for i in range(12))
     style = _EN_STYLE_TIME if language == "en" else _DE_STYLE_TIME
     return days + _DAY_WORDS + style
 
 
-def next_opening_media(opening_utc: datetime, now_utc: datetime, zone: ZoneInfo,
-                       language: str) -> list[str]:
+def next_opening_media(
+    opening_utc: datetime, now_utc: datetime, zone: ZoneInfo, language: str
+) -> list[str]:
     """When the tenant opens again, as media: "today/tomorrow/Monday [7 March] at 8:30".
 
     Days: today, tomorrow, the weekday name within a week, else weekday plus day and month.

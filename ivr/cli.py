@@ -26,21 +26,35 @@ from ivr.voicemail import VoicemailConfigError, voicemail_conf
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "tenants", help="check or load the tenant files (routing, hours, IVR flows)",
-        description=__doc__)
+        "tenants",
+        help="check or load the tenant files (routing, hours, IVR flows)",
+        description=__doc__,
+    )
     sub = parser.add_subparsers(dest="tenants_command", required=True, metavar="ACTION")
     for name, func, text in (
         ("check", _check, "validate every tenant file; print faults and warnings"),
         ("load", _load, "validate, store in the database, notify running instances"),
         ("placeholders", _placeholders, "generate synthetic recordings for missing prompts"),
-        ("voicemail", _voicemail, "print the tenants' app_voicemail mailboxes (for a PBX "
-         "outside the sandbox: etc/generated/voicemail-tenants.conf)"),
+        (
+            "voicemail",
+            _voicemail,
+            "print the tenants' app_voicemail mailboxes (for a PBX "
+            "outside the sandbox: etc/generated/voicemail-tenants.conf)",
+        ),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
-        cmd.add_argument("--dir", type=Path, default=None,
-                         help="tenant files (default: tenants.directory from the config)")
-        cmd.add_argument("--recordings", type=Path, default=None,
-                         help="tenant recordings root (default: <data_dir>/recordings)")
+        cmd.add_argument(
+            "--dir",
+            type=Path,
+            default=None,
+            help="tenant files (default: tenants.directory from the config)",
+        )
+        cmd.add_argument(
+            "--recordings",
+            type=Path,
+            default=None,
+            help="tenant recordings root (default: <data_dir>/recordings)",
+        )
         cmd.set_defaults(func=func)
 
 
@@ -79,9 +93,12 @@ def _load(config: Config, args: argparse.Namespace) -> int:
             await db.close()
             if bus is not None:
                 await bus.close()
-        for label, slugs in (("created", report.created), ("changed", report.changed),
-                             ("unchanged", report.unchanged),
-                             ("deactivated", report.deactivated)):
+        for label, slugs in (
+            ("created", report.created),
+            ("changed", report.changed),
+            ("unchanged", report.unchanged),
+            ("deactivated", report.deactivated),
+        ):
             if slugs:
                 print(f"{label}: {', '.join(slugs)}")
         return 0

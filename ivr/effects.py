@@ -87,7 +87,15 @@ class Hangup:
 
 
 Effect = (
-    Play | StopPlayback | StartTimer | SetVariable | SetLanguage | ContinueToQueue
-    | SendToVoicemail | OfferCallback | Transfer | Hangup
+    Play
+    | StopPlayback
+    | StartTimer
+    | SetVariable
+    | SetLanguage
+    | ContinueToQueue
+    | SendToVoicemail
+    | OfferCallback
+    | Transfer
+    | Hangup
 )
 TERMINAL_EFFECTS = (ContinueToQueue, SendToVoicemail, OfferCallback, Transfer, Hangup)

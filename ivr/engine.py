@@ -104,12 +104,26 @@ class IvrSession:
         self._pending: list[Effect] = []
 
     @classmethod
-    def from_decision(cls, tenant: Tenant, call: CallContext, decision: EnterIvr, *,
-                      session_id: str, loads: Callable[[], Mapping[str, QueueLoad]] = dict,
-                      recordings_media_root: str = "") -> IvrSession:
-        return cls(tenant, call, session_id=session_id, language=decision.language,
-                   priority=decision.priority, entry=decision.node, loads=loads,
-                   recordings_media_root=recordings_media_root)
+    def from_decision(
+        cls,
+        tenant: Tenant,
+        call: CallContext,
+        decision: EnterIvr,
+        *,
+        session_id: str,
+        loads: Callable[[], Mapping[str, QueueLoad]] = dict,
+        recordings_media_root: str = "",
+    ) -> IvrSession:
+        return cls(
+            tenant,
+            call,
+            session_id=session_id,
+            language=decision.language,
+            priority=decision.priority,
+            entry=decision.node,
+            loads=loads,
+            recordings_media_root=recordings_media_root,
+        )
 
     # --- events ---------------------------------------------------------------------------
 
@@ -160,8 +174,14 @@ class IvrSession:
         return []
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(self.state, self.node.name if self.node else None, self.language.code,
-                        self.attempts, tuple(self.path), self.outcome)
+        return Snapshot(
+            self.state,
+            self.node.name if self.node else None,
+            self.language.code,
+            self.attempts,
+            tuple(self.path),
+            self.outcome,
+        )
 
     # --- transitions ----------------------------------------------------------------------
 
@@ -193,7 +213,8 @@ class IvrSession:
             return self._enter(node.options[digit], now)
         if node.kind == "language" and digit in node.languages:
             return self._set_language(node.languages[digit]) + self._enter(
-                node.next or self.tenant.flow.receptionist, now)
+                node.next or self.tenant.flow.receptionist, now
+            )
         if digit == "0" and node.receptionist_zero:
             return self._enter(self.tenant.flow.receptionist, now)
         return self._retry(node, now, timed_out=False)
@@ -223,8 +244,9 @@ class IvrSession:
         pending, self._pending = self._pending, []
         return self._finish(pending, _outcome_of(pending))
 
-    def _play(self, refs: tuple[str, ...], after: After, now: datetime,
-              extra: list[str] | None = None) -> list[Effect]:
+    def _play(
+        self, refs: tuple[str, ...], after: After, now: datetime, extra: list[str] | None = None
+    ) -> list[Effect]:
         self._after = after
         media = tuple(media_uri(r, self.language.code, self._media_root) for r in refs)
         media += tuple(extra or ())
@@ -283,20 +305,24 @@ class IvrSession:
         if node.kind == "hangup":
             return [Hangup("flow")]
         if node.kind == "callback":
-            rule = (self.tenant.routing.queue(node.queue) if node.queue
-                    else self.tenant.routing.queue_for(lang))
-            return [OfferCallback(rule.name if rule else "", self.call.caller_e164, lang,
-                                  variables)]
+            rule = (
+                self.tenant.routing.queue(node.queue)
+                if node.queue
+                else self.tenant.routing.queue_for(lang)
+            )
+            return [
+                OfferCallback(rule.name if rule else "", self.call.caller_e164, lang, variables)
+            ]
         return [self._queue_effect(node, variables)]
 
     def _queue_effect(self, node: Node, variables: dict[str, str]) -> Effect:
-        decision = decide_queue(self.tenant, node.queue, self.call, self.language,
-                                self._loads())
+        decision = decide_queue(self.tenant, node.queue, self.call, self.language, self._loads())
         return queue_decision_effect(self.tenant, decision, variables, self.priority)
 
 
-def queue_decision_effect(tenant: Tenant, decision: QueueDecision, variables: dict[str, str],
-                          priority: int) -> Effect:
+def queue_decision_effect(
+    tenant: Tenant, decision: QueueDecision, variables: dict[str, str], priority: int
+) -> Effect:
     """The hand-off effect for a queue decision (used by queue nodes and queue DIDs)."""
     lang = decision.language.code
     if isinstance(decision, EnterQueue):
@@ -304,8 +330,9 @@ def queue_decision_effect(tenant: Tenant, decision: QueueDecision, variables: di
     if isinstance(decision, Overflow):
         variables = {**variables, "CC_OVERFLOW": decision.reason}
         if decision.action == "queue" and decision.target_queue:
-            return ContinueToQueue(decision.target_queue, max(decision.priority, priority),
-                                   variables)
+            return ContinueToQueue(
+                decision.target_queue, max(decision.priority, priority), variables
+            )
         caller = variables.get("CC_CALLER") or None
         if decision.action == "callback":
             return OfferCallback(decision.from_queue, caller, lang, variables, decision.reason)
@@ -314,8 +341,13 @@ def queue_decision_effect(tenant: Tenant, decision: QueueDecision, variables: di
 
 
 def _outcome_of(effects: list[Effect]) -> str:
-    kinds = {ContinueToQueue: "queue", SendToVoicemail: "voicemail",
-             OfferCallback: "callback", Transfer: "transfer", Hangup: "hangup"}
+    kinds = {
+        ContinueToQueue: "queue",
+        SendToVoicemail: "voicemail",
+        OfferCallback: "callback",
+        Transfer: "transfer",
+        Hangup: "hangup",
+    }
     for effect in effects:
         for kind, label in kinds.items():
             if isinstance(effect, kind):

@@ -111,8 +111,11 @@ class FlowProblem:
 def check_flow(flow: Flow, extra_entries: tuple[str, ...] = ()) -> list[FlowProblem]:
     """Dangling targets, unreachable nodes (warning) and loops without exit."""
     problems: list[FlowProblem] = []
-    for ref, label in ((flow.entry, "ivr.entry"), (flow.receptionist, "ivr.receptionist"),
-                       (flow.closed, "ivr.closed")):
+    for ref, label in (
+        (flow.entry, "ivr.entry"),
+        (flow.receptionist, "ivr.receptionist"),
+        (flow.closed, "ivr.closed"),
+    ):
         if ref not in flow.nodes:
             problems.append(FlowProblem(label, f"unknown node {ref!r}"))
     for node in flow.nodes.values():
@@ -189,4 +192,3 @@ def _loops_without_exit(flow: Flow) -> list[FlowProblem]:
                 )
             )
     return problems
-

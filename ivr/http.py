@@ -52,7 +52,8 @@ def _faults(exc: ConfigFaults) -> web.HTTPException:
 async def _visible_slugs(request: web.Request, principal: auth.Principal) -> set[str]:
     async with request.app[DATABASE].session() as session:
         rows = await session.execute(
-            select(TenantRow.slug).where(auth.principal_tenant_filter(principal)))
+            select(TenantRow.slug).where(auth.principal_tenant_filter(principal))
+        )
         return set(rows.scalars())
 
 
@@ -82,8 +83,13 @@ async def list_tenants(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     lang = request.query.get("lang", "de")
     items = [
-        {"slug": t.slug, "name": t.name, "languages": list(t.languages),
-         "dids": [d.number for d in t.dids], **_status(t, now, lang)}
+        {
+            "slug": t.slug,
+            "name": t.name,
+            "languages": list(t.languages),
+            "dids": [d.number for d in t.dids],
+            **_status(t, now, lang),
+        }
         for t in sorted(request.app[REGISTRY].tenants(), key=lambda t: t.slug)
         if t.slug in visible
     ]
@@ -94,13 +100,20 @@ async def get_tenant(request: web.Request) -> web.Response:
     tenant = await _tenant(request)
     lang = request.query.get("lang", tenant.default_language)
     body = {
-        "slug": tenant.slug, "name": tenant.name, "greeting": tenant.greeting,
-        "languages": list(tenant.languages), "default_language": tenant.default_language,
-        "timezone": tenant.timezone, "dids": [d.number for d in tenant.dids],
-        "staff": [{"id": m.id, "name": m.name, "number": m.number, "note": m.note}
-                  for m in tenant.staff],
-        "queues": [{"name": q.name, "language": q.language, "skill": q.skill}
-                   for q in tenant.routing.queues],
+        "slug": tenant.slug,
+        "name": tenant.name,
+        "greeting": tenant.greeting,
+        "languages": list(tenant.languages),
+        "default_language": tenant.default_language,
+        "timezone": tenant.timezone,
+        "dids": [d.number for d in tenant.dids],
+        "staff": [
+            {"id": m.id, "name": m.name, "number": m.number, "note": m.note} for m in tenant.staff
+        ],
+        "queues": [
+            {"name": q.name, "language": q.language, "skill": q.skill}
+            for q in tenant.routing.queues
+        ],
         **_status(tenant, request.app[CLOCK](), lang),
     }
     return web.json_response(body)
@@ -109,9 +122,13 @@ async def get_tenant(request: web.Request) -> web.Response:
 async def get_document(request: web.Request) -> web.Response:
     tenant = await _tenant(request, "admin", "supervisor")
     async with request.app[DATABASE].session() as session:
-        row = (await session.execute(
-            select(TenantConfig.document).join(TenantRow, TenantRow.id == TenantConfig.tenant_id)
-            .where(TenantRow.slug == tenant.slug))).scalar_one_or_none()
+        row = (
+            await session.execute(
+                select(TenantConfig.document)
+                .join(TenantRow, TenantRow.id == TenantConfig.tenant_id)
+                .where(TenantRow.slug == tenant.slug)
+            )
+        ).scalar_one_or_none()
     if row is None:
         raise auth.json_error(web.HTTPNotFound, "not_found", "no stored document")
     return web.Response(text=row, content_type="application/toml")
@@ -127,8 +144,9 @@ async def put_document(request: web.Request) -> web.Response:
     try:
         loaded = load_tenant_text(text, request.app[SOURCES], f"api:{slug}")
         if loaded.tenant.slug != slug:
-            raise ConfigFaults([ConfigFault(f"api:{slug}", "slug",
-                                            f"document is for {loaded.tenant.slug!r}")])
+            raise ConfigFaults(
+                [ConfigFault(f"api:{slug}", "slug", f"document is for {loaded.tenant.slug!r}")]
+            )
         _check_numbers(loaded, registry)
         async with request.app[DATABASE].session() as session:
             await save_tenants(session, [loaded], deactivate_missing=False)
@@ -147,8 +165,13 @@ def _check_numbers(loaded: LoadedTenant, registry: TenantRegistry) -> None:
     for i, did in enumerate(loaded.tenant.dids):
         owner = registry.by_did(did.number)
         if owner is not None and owner.slug != loaded.tenant.slug:
-            faults.append(ConfigFault(loaded.tenant.source, f"dids.{i}.number",
-                                      f"{did.number} already belongs to tenant {owner.slug!r}"))
+            faults.append(
+                ConfigFault(
+                    loaded.tenant.source,
+                    f"dids.{i}.number",
+                    f"{did.number} already belongs to tenant {owner.slug!r}",
+                )
+            )
     if faults:
         raise ConfigFaults(faults)
 
@@ -157,21 +180,34 @@ async def reload(request: web.Request) -> web.Response:
     auth.require_role(request, "admin")
     app = request.app
     try:
-        report = await reload_from_files(app[REGISTRY], app[DATABASE], app[DIRECTORY],
-                                         app[SOURCES], app[BUS])
+        report = await reload_from_files(
+            app[REGISTRY], app[DATABASE], app[DIRECTORY], app[SOURCES], app[BUS]
+        )
     except ConfigFaults as exc:
         raise _faults(exc) from None
-    return web.json_response({"created": report.created, "changed": report.changed,
-                              "unchanged": report.unchanged, "deactivated": report.deactivated})
+    return web.json_response(
+        {
+            "created": report.created,
+            "changed": report.changed,
+            "unchanged": report.unchanged,
+            "deactivated": report.deactivated,
+        }
+    )
 
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def setup(app: web.Application, registry: TenantRegistry, sources: PromptSources,
-          directory: Path, *, bus: Bus | None = None,
-          clock: Callable[[], datetime] = _utcnow) -> None:
+def setup(
+    app: web.Application,
+    registry: TenantRegistry,
+    sources: PromptSources,
+    directory: Path,
+    *,
+    bus: Bus | None = None,
+    clock: Callable[[], datetime] = _utcnow,
+) -> None:
     """Add the routes; ``auth.setup`` must have run (it provides the database)."""
     app[REGISTRY] = registry
     app[SOURCES] = sources

@@ -18,8 +18,9 @@ _UNUSABLE = frozenset({4, 5})  # invalid, unavailable
 _IDLE = frozenset({0, 1})  # unknown (Local members without a state yet), not in use
 
 
-def queue_loads(queues: Mapping[str, QueueState], members: Iterable[Member],
-                now: float) -> dict[str, QueueLoad]:
+def queue_loads(
+    queues: Mapping[str, QueueState], members: Iterable[Member], now: float
+) -> dict[str, QueueLoad]:
     """One :class:`QueueLoad` per queue at PBX time ``now``."""
     logged: dict[str, int] = {}
     available: dict[str, int] = {}

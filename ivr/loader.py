@@ -52,16 +52,49 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 QUEUE_RE = re.compile(r"^q-[A-Za-z0-9][A-Za-z0-9_-]{0,60}$")
 LANG_RE = re.compile(r"^[a-z]{2}$")
 TIME_RE = re.compile(r"^(\d{2}):(\d{2})$")
-TOP_KEYS = frozenset({
-    "slug", "name", "greeting", "languages", "default_language", "timezone",
-    "emergency_closed", "hours", "holidays", "closures", "dids", "staff", "routing", "ivr",
-    "flows", "recordings",
-})
+TOP_KEYS = frozenset(
+    {
+        "slug",
+        "name",
+        "greeting",
+        "languages",
+        "default_language",
+        "timezone",
+        "emergency_closed",
+        "hours",
+        "holidays",
+        "closures",
+        "dids",
+        "staff",
+        "routing",
+        "ivr",
+        "flows",
+        "recordings",
+    }
+)
 NODE_KEYS: dict[str, frozenset[str]] = {
-    "menu": frozenset({"prompts", "options", "timeout", "retries", "invalid_prompts",
-                       "receptionist_zero", "on_failure"}),
-    "language": frozenset({"prompts", "languages", "next", "timeout", "retries",
-                           "skip_if_preselected", "invalid_prompts"}),
+    "menu": frozenset(
+        {
+            "prompts",
+            "options",
+            "timeout",
+            "retries",
+            "invalid_prompts",
+            "receptionist_zero",
+            "on_failure",
+        }
+    ),
+    "language": frozenset(
+        {
+            "prompts",
+            "languages",
+            "next",
+            "timeout",
+            "retries",
+            "skip_if_preselected",
+            "invalid_prompts",
+        }
+    ),
     "time": frozenset({"targets"}),
     "queue": frozenset({"queue", "prompts"}),
     "voicemail": frozenset({"prompts", "mailbox"}),
@@ -105,8 +138,16 @@ class _Doc:
     def warn(self, path: str, reason: str) -> None:
         self.warnings.append(ConfigWarning(self.file, path, reason))
 
-    def get(self, table: dict[str, Any], key: str, path: str, kind: type[T] | tuple[type, ...],
-            default: T | None = None, *, required: bool = False) -> T | None:
+    def get(
+        self,
+        table: dict[str, Any],
+        key: str,
+        path: str,
+        kind: type[T] | tuple[type, ...],
+        default: T | None = None,
+        *,
+        required: bool = False,
+    ) -> T | None:
         full = f"{path}.{key}" if path else key
         if key not in table:
             if required:
@@ -124,8 +165,9 @@ class _Doc:
     def table(self, table: dict[str, Any], key: str, path: str) -> dict[str, Any]:
         return self.get(table, key, path, dict, {}) or {}
 
-    def str_list(self, table: dict[str, Any], key: str, path: str,
-                 default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    def str_list(
+        self, table: dict[str, Any], key: str, path: str, default: tuple[str, ...] = ()
+    ) -> tuple[str, ...]:
         value = self.get(table, key, path, list, None)
         if value is None:
             return default
@@ -198,14 +240,21 @@ def load_directory(directory: Path, sources: PromptSources) -> list[LoadedTenant
     for item in loaded:
         tenant = item.tenant
         if tenant.slug in slugs:
-            faults.append(ConfigFault(tenant.source, "slug",
-                                      f"slug {tenant.slug!r} also used by {slugs[tenant.slug]}"))
+            faults.append(
+                ConfigFault(
+                    tenant.source, "slug", f"slug {tenant.slug!r} also used by {slugs[tenant.slug]}"
+                )
+            )
         slugs.setdefault(tenant.slug, tenant.source)
         for i, did in enumerate(tenant.dids):
             if did.number in numbers and numbers[did.number] != tenant.slug:
-                faults.append(ConfigFault(
-                    tenant.source, f"dids.{i}.number",
-                    f"{did.number} already belongs to tenant {numbers[did.number]!r}"))
+                faults.append(
+                    ConfigFault(
+                        tenant.source,
+                        f"dids.{i}.number",
+                        f"{did.number} already belongs to tenant {numbers[did.number]!r}",
+                    )
+                )
             numbers.setdefault(did.number, tenant.slug)
     if faults:
         raise ConfigFaults(faults)
@@ -256,15 +305,28 @@ def _parse(doc: _Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | N
     if doc.faults or flow is None:
         return None
     return Tenant(
-        slug=slug, name=name, greeting=greeting, languages=languages,
-        default_language=default_language, timezone=timezone, hours=hours, holidays=holidays,
-        closures=closures, emergency_closed=emergency, dids=dids, staff=staff,
-        routing=routing, flow=flow, source=doc.file, recording_texts=texts,
+        slug=slug,
+        name=name,
+        greeting=greeting,
+        languages=languages,
+        default_language=default_language,
+        timezone=timezone,
+        hours=hours,
+        holidays=holidays,
+        closures=closures,
+        emergency_closed=emergency,
+        dids=dids,
+        staff=staff,
+        routing=routing,
+        flow=flow,
+        source=doc.file,
+        recording_texts=texts,
     )
 
 
-def _recording_texts(doc: _Doc, raw: dict[str, Any],
-                     languages: tuple[str, ...]) -> dict[str, dict[str, str]]:
+def _recording_texts(
+    doc: _Doc, raw: dict[str, Any], languages: tuple[str, ...]
+) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for name, texts in doc.table(raw, "recordings", "").items():
         path = f"recordings.{name}"
@@ -416,9 +478,21 @@ def _staff(doc: _Doc, raw: dict[str, Any]) -> tuple[StaffMember, ...]:
 
 
 def _routing(doc: _Doc, table: dict[str, Any], languages: tuple[str, ...]) -> RoutingRules:
-    doc.unknown_keys(table, ("queues", "language_from_number", "language_by_region",
-                             "vip_numbers", "vip_priority", "default_priority",
-                             "voicemail_box", "announce_after", "announce_every"), "routing")
+    doc.unknown_keys(
+        table,
+        (
+            "queues",
+            "language_from_number",
+            "language_by_region",
+            "vip_numbers",
+            "vip_priority",
+            "default_priority",
+            "voicemail_box",
+            "announce_after",
+            "announce_every",
+        ),
+        "routing",
+    )
     by_region: dict[str, str] = {}
     for region, lang in doc.table(table, "language_by_region", "routing").items():
         path = f"routing.language_by_region.{region}"
@@ -429,7 +503,8 @@ def _routing(doc: _Doc, table: dict[str, Any], languages: tuple[str, ...]) -> Ro
         else:
             by_region[region] = lang
     vips = frozenset(
-        n for i, v in enumerate(doc.get(table, "vip_numbers", "routing", list, []) or [])
+        n
+        for i, v in enumerate(doc.get(table, "vip_numbers", "routing", list, []) or [])
         if (n := doc.e164(v, f"routing.vip_numbers.{i}"))
     )
     queues: list[QueueRule] = []
@@ -443,8 +518,10 @@ def _routing(doc: _Doc, table: dict[str, Any], languages: tuple[str, ...]) -> Ro
     for i, rule in enumerate(queues):
         for j, over in enumerate(rule.overflow):
             if over.action == "queue" and over.queue not in names:
-                doc.fault(f"routing.queues.{i}.overflow.{j}.queue",
-                          f"unknown queue {over.queue!r} (define it in routing.queues)")
+                doc.fault(
+                    f"routing.queues.{i}.overflow.{j}.queue",
+                    f"unknown queue {over.queue!r} (define it in routing.queues)",
+                )
     for lang in languages:
         if not any(q.language == lang for q in queues):
             doc.fault("routing.queues", f"no queue serves offered language {lang!r}")
@@ -478,8 +555,11 @@ def _queue(doc: _Doc, item: Any, path: str, languages: tuple[str, ...]) -> Queue
     doc.unknown_keys(item, ("name", "language", "skill", "overflow"), path)
     name = doc.get(item, "name", path, str, "", required=True) or ""
     if name and not QUEUE_RE.match(name):
-        doc.fault(f"{path}.name", f"{name!r}: the app_queue name, 'q-' then letters, digits, "
-                  "'-' and '_' (the cc-queue dialplan only queues q-… names)")
+        doc.fault(
+            f"{path}.name",
+            f"{name!r}: the app_queue name, 'q-' then letters, digits, "
+            "'-' and '_' (the cc-queue dialplan only queues q-… names)",
+        )
     lang = doc.get(item, "language", path, str, "", required=True) or ""
     if lang and lang not in languages:
         doc.fault(f"{path}.language", f"{lang!r} is not an offered language {languages}")
@@ -506,8 +586,7 @@ def _overflow(doc: _Doc, item: Any, path: str) -> OverflowRule | None:
         doc.fault(f"{path}.when", f"{when!r}: use one of {', '.join(get_args(OverflowWhen))}")
         ok = False
     if action and action not in get_args(OverflowAction):
-        doc.fault(f"{path}.action",
-                  f"{action!r}: use one of {', '.join(get_args(OverflowAction))}")
+        doc.fault(f"{path}.action", f"{action!r}: use one of {', '.join(get_args(OverflowAction))}")
         ok = False
     if when in ("wait_over", "callers_over") and threshold <= 0:
         doc.fault(f"{path}.threshold", f"a positive threshold is needed for {when}")
@@ -520,8 +599,13 @@ def _overflow(doc: _Doc, item: Any, path: str) -> OverflowRule | None:
     return OverflowRule(cast(OverflowWhen, when), cast(OverflowAction, action), threshold, queue)
 
 
-def _dids(doc: _Doc, raw: dict[str, Any], flow: Flow | None, routing: RoutingRules,
-          languages: tuple[str, ...]) -> tuple[Did, ...]:
+def _dids(
+    doc: _Doc,
+    raw: dict[str, Any],
+    flow: Flow | None,
+    routing: RoutingRules,
+    languages: tuple[str, ...],
+) -> tuple[Did, ...]:
     out: list[Did] = []
     items = doc.get(raw, "dids", "", list, []) or []
     if not items:
@@ -554,8 +638,13 @@ def _dids(doc: _Doc, raw: dict[str, Any], flow: Flow | None, routing: RoutingRul
 # --- flows ------------------------------------------------------------------------------
 
 
-def _flow(doc: _Doc, raw: dict[str, Any], languages: tuple[str, ...], routing: RoutingRules,
-          staff: tuple[StaffMember, ...]) -> tuple[Flow | None, tuple[str, ...]]:
+def _flow(
+    doc: _Doc,
+    raw: dict[str, Any],
+    languages: tuple[str, ...],
+    routing: RoutingRules,
+    staff: tuple[StaffMember, ...],
+) -> tuple[Flow | None, tuple[str, ...]]:
     ivr = doc.table(raw, "ivr", "")
     doc.unknown_keys(ivr, ("entry", "receptionist", "closed"), "ivr")
     entry = doc.get(ivr, "entry", "ivr", str, "", required=True) or ""
@@ -580,8 +669,13 @@ def _flow(doc: _Doc, raw: dict[str, Any], languages: tuple[str, ...], routing: R
         # No closed node configured: a built-in one says "nobody is available", when the
         # tenant opens again, and takes a voicemail (all of it exists in de and en).
         closed = BUILTIN_CLOSED
-        nodes[BUILTIN_CLOSED] = Node(BUILTIN_CLOSED, "announcement", prompts=("vm-nobodyavail",),
-                                     say_next_opening=True, next=BUILTIN_CLOSED_VM)
+        nodes[BUILTIN_CLOSED] = Node(
+            BUILTIN_CLOSED,
+            "announcement",
+            prompts=("vm-nobodyavail",),
+            say_next_opening=True,
+            next=BUILTIN_CLOSED_VM,
+        )
         nodes[BUILTIN_CLOSED_VM] = Node(BUILTIN_CLOSED_VM, "voicemail")
     if not entry or not receptionist:
         return None, ()
@@ -628,8 +722,9 @@ def _node(doc: _Doc, name: str, table: dict[str, Any], path: str, ctx: _Ctx) -> 
     return Node(**fields)
 
 
-def _kind_fields(doc: _Doc, table: dict[str, Any], path: str, fields: dict[str, Any],
-                 ctx: _Ctx) -> None:
+def _kind_fields(
+    doc: _Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: _Ctx
+) -> None:
     get: Callable[..., Any] = doc.get
     kind, languages, routing, staff = fields["kind"], ctx.languages, ctx.routing, ctx.staff
     if kind in ("menu", "language") and not fields["prompts"]:
@@ -687,17 +782,23 @@ def _check_prompts(doc: _Doc, flow: Flow, inventory: Any, languages: tuple[str, 
             for i, ref in enumerate(refs):
                 for lang in languages:
                     if not inventory.has(ref, lang):
-                        doc.fault(f"flows.{node.name}.{key}.{i}",
-                                  f"prompt {ref!r} missing in language {lang!r}")
+                        doc.fault(
+                            f"flows.{node.name}.{key}.{i}",
+                            f"prompt {ref!r} missing in language {lang!r}",
+                        )
         if node.say_next_opening:
             for lang in languages:
-                missing = [r for r in announce.next_opening_prompts(lang)
-                           if not inventory.has(r, lang)]
+                missing = [
+                    r for r in announce.next_opening_prompts(lang) if not inventory.has(r, lang)
+                ]
                 if missing:
-                    doc.fault(f"flows.{node.name}.say_next_opening",
-                              f"sounds missing in language {lang!r}: {', '.join(missing)}")
+                    doc.fault(
+                        f"flows.{node.name}.say_next_opening",
+                        f"sounds missing in language {lang!r}: {', '.join(missing)}",
+                    )
     for lang in languages:
         missing = [r for r in announce.POSITION_PROMPTS if not inventory.has(r, lang)]
         if missing:
-            doc.fault("languages", f"queue announcement sounds missing in {lang!r}: "
-                      f"{', '.join(missing)}")
+            doc.fault(
+                "languages", f"queue announcement sounds missing in {lang!r}: {', '.join(missing)}"
+            )

@@ -38,9 +38,13 @@ def generate_for_file(path: Path, recordings_root: Path) -> list[Path]:
     return generate_placeholders(slug, clean, recordings_root)
 
 
-def generate_placeholders(slug: str, recording_texts: dict[str, dict[str, str]],
-                          recordings_root: Path, espeak: str = "espeak-ng",
-                          sox: str = "sox") -> list[Path]:
+def generate_placeholders(
+    slug: str,
+    recording_texts: dict[str, dict[str, str]],
+    recordings_root: Path,
+    espeak: str = "espeak-ng",
+    sox: str = "sox",
+) -> list[Path]:
     """Write 8 kHz mono WAV placeholders for every recording text lacking a real file.
 
     Returns the files written. Raises ``FileNotFoundError`` if espeak-ng or sox is missing.
@@ -61,10 +65,14 @@ def generate_placeholders(slug: str, recording_texts: dict[str, dict[str, str]],
             with tempfile.TemporaryDirectory() as tmp:
                 raw = Path(tmp) / "raw.wav"
                 voice = ESPEAK_VOICES.get(lang, lang)
-                subprocess.run([espeak, "-v", voice, "-w", str(raw), text], check=True,
-                               capture_output=True)
-                subprocess.run([sox, str(raw), "-r", "8000", "-c", "1", "-b", "16",
-                                str(target)], check=True, capture_output=True)
+                subprocess.run(
+                    [espeak, "-v", voice, "-w", str(raw), text], check=True, capture_output=True
+                )
+                subprocess.run(
+                    [sox, str(raw), "-r", "8000", "-c", "1", "-b", "16", str(target)],
+                    check=True,
+                    capture_output=True,
+                )
             sidecar.write_text(text, encoding="utf-8")
             written.append(target)
     return written

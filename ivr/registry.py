@@ -68,8 +68,13 @@ class TenantRegistry:
         return self._snap.warnings
 
 
-async def reload_from_files(registry: TenantRegistry, db: Database, directory: Path,
-                            sources: PromptSources, bus: Bus | None = None) -> SaveReport:
+async def reload_from_files(
+    registry: TenantRegistry,
+    db: Database,
+    directory: Path,
+    sources: PromptSources,
+    bus: Bus | None = None,
+) -> SaveReport:
     """Validate all files, store them, swap the registry, tell other instances.
 
     Raises :class:`ivr.errors.ConfigFaults` with every fault; nothing changes then.
@@ -79,23 +84,28 @@ async def reload_from_files(registry: TenantRegistry, db: Database, directory: P
         report = await save_tenants(session, loaded)
     registry.replace(loaded)
     if bus is not None:
-        await bus.publish(RELOAD_TOPIC, {"type": "tenants.reloaded",
-                                         "generation": registry.generation,
-                                         "tenants": sorted(t.tenant.slug for t in loaded)})
+        await bus.publish(
+            RELOAD_TOPIC,
+            {
+                "type": "tenants.reloaded",
+                "generation": registry.generation,
+                "tenants": sorted(t.tenant.slug for t in loaded),
+            },
+        )
     log.info("tenants reloaded: %s", report)
     return report
 
 
-async def reload_from_db(registry: TenantRegistry, db: Database,
-                         sources: PromptSources) -> None:
+async def reload_from_db(registry: TenantRegistry, db: Database, sources: PromptSources) -> None:
     """Replace the registry with the stored configuration (start-up, bus notification)."""
     async with db.session() as session:
         loaded = await load_tenants(session, sources)
     registry.replace(loaded)
 
 
-async def follow_reloads(registry: TenantRegistry, db: Database, sources: PromptSources,
-                         bus: Bus) -> None:
+async def follow_reloads(
+    registry: TenantRegistry, db: Database, sources: PromptSources, bus: Bus
+) -> None:
     """Run forever: reload from the database whenever another instance announces a reload.
 
     A faulty stored configuration is logged and the current set kept.

@@ -149,16 +149,21 @@ def priority_for(tenant: Tenant, call: CallContext) -> int:
     return rules.vip_priority if is_vip(tenant, call) else rules.default_priority
 
 
-def route(tenant: Tenant, call: CallContext,
-          load: Mapping[str, QueueLoad]) -> RoutingDecision:
+def route(tenant: Tenant, call: CallContext, load: Mapping[str, QueueLoad]) -> RoutingDecision:
     """Decide what happens to a call arriving now (see module docstring)."""
     language = pick_language(tenant, call)
     priority = priority_for(tenant, call)
     did = tenant.did(call.did)
     status = status_at(tenant, call.now_utc)
     if not status.is_open:
-        return ClosedAnnouncement(status, next_opening(tenant, call.now_utc), language,
-                                  tenant.routing.voicemail_box, tenant.flow.closed, priority)
+        return ClosedAnnouncement(
+            status,
+            next_opening(tenant, call.now_utc),
+            language,
+            tenant.routing.voicemail_box,
+            tenant.flow.closed,
+            priority,
+        )
     if did is not None and did.queue:
         return decide_queue(tenant, did.queue, call, language, load)
     entry = did.entry if did is not None and did.entry else tenant.flow.entry
@@ -169,8 +174,13 @@ def queue_for_language(tenant: Tenant, language: str, skill: str = "general") ->
     return tenant.routing.queue_for(language, skill)
 
 
-def decide_queue(tenant: Tenant, queue: str | None, call: CallContext,
-                 language: Language, load: Mapping[str, QueueLoad]) -> QueueDecision:
+def decide_queue(
+    tenant: Tenant,
+    queue: str | None,
+    call: CallContext,
+    language: Language,
+    load: Mapping[str, QueueLoad],
+) -> QueueDecision:
     """Queue the caller (VIPs with priority) unless an overflow rule of the queue fires.
 
     ``queue`` None means the tenant's queue for the caller's language. Rules are tried in
@@ -187,9 +197,15 @@ def decide_queue(tenant: Tenant, queue: str | None, call: CallContext,
     for over in rule.overflow:
         reason = _fires(over, snapshot)
         if reason is not None:
-            return Overflow(over.action, rule.name, reason, language, priority,
-                            over.queue if over.action == "queue" else None,
-                            tenant.routing.voicemail_box)
+            return Overflow(
+                over.action,
+                rule.name,
+                reason,
+                language,
+                priority,
+                over.queue if over.action == "queue" else None,
+                tenant.routing.voicemail_box,
+            )
     return EnterQueue(rule.name, priority, language, vip)
 
 

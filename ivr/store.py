@@ -37,8 +37,9 @@ def checksum(document: str) -> str:
     return hashlib.sha256(document.encode("utf-8")).hexdigest()
 
 
-async def save_tenants(session: AsyncSession, loaded: Sequence[LoadedTenant],
-                       *, deactivate_missing: bool = True) -> SaveReport:
+async def save_tenants(
+    session: AsyncSession, loaded: Sequence[LoadedTenant], *, deactivate_missing: bool = True
+) -> SaveReport:
     """Upsert every tenant with its numbers, queues and document (caller commits).
 
     Raises :class:`ConfigFaults` (nothing written by the caller's commit) when a number or
@@ -54,9 +55,16 @@ async def save_tenants(session: AsyncSession, loaded: Sequence[LoadedTenant],
         digest = checksum(item.document)
         warnings = [str(w) for w in item.warnings]
         if config is None:
-            session.add(TenantConfig(tenant_id=row.id, source=item.tenant.source,
-                                     document=item.document, checksum=digest, version=1,
-                                     warnings=warnings))
+            session.add(
+                TenantConfig(
+                    tenant_id=row.id,
+                    source=item.tenant.source,
+                    document=item.document,
+                    checksum=digest,
+                    version=1,
+                    warnings=warnings,
+                )
+            )
             report.created.append(item.tenant.slug)
         elif config.checksum != digest:
             config.document, config.checksum = item.document, digest
@@ -74,8 +82,9 @@ async def save_tenants(session: AsyncSession, loaded: Sequence[LoadedTenant],
 
 
 async def _tenant_row(session: AsyncSession, tenant: Tenant) -> TenantRow:
-    row = (await session.execute(
-        select(TenantRow).where(TenantRow.slug == tenant.slug))).scalar_one_or_none()
+    row = (
+        await session.execute(select(TenantRow).where(TenantRow.slug == tenant.slug))
+    ).scalar_one_or_none()
     if row is None:
         row = TenantRow(slug=tenant.slug)
         session.add(row)
@@ -93,50 +102,73 @@ async def _tenant_row(session: AsyncSession, tenant: Tenant) -> TenantRow:
 async def _sync_dids(session: AsyncSession, row: TenantRow, tenant: Tenant) -> list[ConfigFault]:
     faults: list[ConfigFault] = []
     wanted = {d.number: d for d in tenant.dids}
-    existing = (await session.execute(
-        select(DidRow).where(DidRow.number.in_(list(wanted))))).scalars().all()
+    existing = (
+        (await session.execute(select(DidRow).where(DidRow.number.in_(list(wanted)))))
+        .scalars()
+        .all()
+    )
     taken = {d.number: d for d in existing}
     for i, did in enumerate(tenant.dids):
         current = taken.get(did.number)
-        label = (f"queue {did.queue}" if did.queue else f"IVR {did.entry or tenant.flow.entry}")
+        label = f"queue {did.queue}" if did.queue else f"IVR {did.entry or tenant.flow.entry}"
         if did.language:
             label += f" ({did.language})"
         if current is None:
             session.add(DidRow(tenant_id=row.id, number=did.number, label=label))
         elif current.tenant_id != row.id:
             owner = await session.get(TenantRow, current.tenant_id)
-            faults.append(ConfigFault(tenant.source, f"dids.{i}.number",
-                                      f"{did.number} belongs to tenant "
-                                      f"{owner.slug if owner else current.tenant_id!r} "
-                                      "in the database"))
+            faults.append(
+                ConfigFault(
+                    tenant.source,
+                    f"dids.{i}.number",
+                    f"{did.number} belongs to tenant "
+                    f"{owner.slug if owner else current.tenant_id!r} "
+                    "in the database",
+                )
+            )
         else:
             current.label = label
-    await session.execute(delete(DidRow).where(
-        DidRow.tenant_id == row.id, DidRow.number.not_in(list(wanted) or [""])))
+    await session.execute(
+        delete(DidRow).where(DidRow.tenant_id == row.id, DidRow.number.not_in(list(wanted) or [""]))
+    )
     return faults
 
 
-async def _sync_queues(session: AsyncSession, row: TenantRow,
-                       tenant: Tenant) -> list[ConfigFault]:
+async def _sync_queues(session: AsyncSession, row: TenantRow, tenant: Tenant) -> list[ConfigFault]:
     faults: list[ConfigFault] = []
     for i, rule in enumerate(tenant.routing.queues):
-        queue = (await session.execute(
-            select(QueueRow).where(QueueRow.name == rule.name))).scalar_one_or_none()
+        queue = (
+            await session.execute(select(QueueRow).where(QueueRow.name == rule.name))
+        ).scalar_one_or_none()
         if queue is None:
-            session.add(QueueRow(name=rule.name, tenant_id=row.id, language=rule.language,
-                                 skill=rule.skill))
+            session.add(
+                QueueRow(name=rule.name, tenant_id=row.id, language=rule.language, skill=rule.skill)
+            )
         elif queue.tenant_id not in (None, row.id):
-            faults.append(ConfigFault(tenant.source, f"routing.queues.{i}.name",
-                                      f"queue {rule.name!r} belongs to another tenant"))
+            faults.append(
+                ConfigFault(
+                    tenant.source,
+                    f"routing.queues.{i}.name",
+                    f"queue {rule.name!r} belongs to another tenant",
+                )
+            )
         else:
             queue.tenant_id, queue.language, queue.skill = row.id, rule.language, rule.skill
     return faults
 
 
 async def _deactivate_missing(session: AsyncSession, keep: set[str]) -> list[str]:
-    rows = (await session.execute(
-        select(TenantRow).join(TenantConfig, TenantConfig.tenant_id == TenantRow.id)
-        .where(TenantRow.active.is_(True)))).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(TenantRow)
+                .join(TenantConfig, TenantConfig.tenant_id == TenantRow.id)
+                .where(TenantRow.active.is_(True))
+            )
+        )
+        .scalars()
+        .all()
+    )
     gone = [r for r in rows if r.slug not in keep]
     for r in gone:
         r.active = False
@@ -150,10 +182,14 @@ async def load_tenants(session: AsyncSession, sources: PromptSources) -> list[Lo
     Checked again because prompts live on disk: a deleted recording shows up here as a
     fault instead of as English in the middle of a German menu.
     """
-    rows = (await session.execute(
-        select(TenantConfig, TenantRow.slug)
-        .join(TenantRow, TenantRow.id == TenantConfig.tenant_id)
-        .where(TenantRow.active.is_(True)).order_by(TenantRow.slug))).all()
+    rows = (
+        await session.execute(
+            select(TenantConfig, TenantRow.slug)
+            .join(TenantRow, TenantRow.id == TenantConfig.tenant_id)
+            .where(TenantRow.active.is_(True))
+            .order_by(TenantRow.slug)
+        )
+    ).all()
     loaded: list[LoadedTenant] = []
     faults: list[ConfigFault] = []
     for config, _slug in rows:

@@ -28,7 +28,7 @@ from ivr.tenancy import (
 
 
 def hm(text: str) -> int:
-    """"08:30" → seconds after midnight (24:00 allowed)."""
+    """ "08:30" → seconds after midnight (24:00 allowed)."""
     hour, minute = text.split(":")
     return int(hour) * 3600 + int(minute) * 60
 
@@ -55,11 +55,16 @@ def simple_flow() -> Flow:
     """main menu (1 → reception queue, 2 → voicemail, 3 → staff, 9 → hours), reception
     queue, closed announcement with the next opening then voicemail."""
     nodes = {
-        "main": Node("main", "menu", prompts=("rec:main",),
-                     options={"1": "reception", "2": "vm", "3": "boss", "9": "hours"}),
+        "main": Node(
+            "main",
+            "menu",
+            prompts=("rec:main",),
+            options={"1": "reception", "2": "vm", "3": "boss", "9": "hours"},
+        ),
         "hours": Node("hours", "announcement", prompts=("rec:hours",), next="main"),
-        "closed": Node("closed", "announcement", prompts=("rec:closed",),
-                       say_next_opening=True, next="vm"),
+        "closed": Node(
+            "closed", "announcement", prompts=("rec:closed",), say_next_opening=True, next="vm"
+        ),
         "reception": Node("reception", "queue"),
         "vm": Node("vm", "voicemail", prompts=("vm-intro",)),
         "boss": Node("boss", "transfer", staff="boss"),
@@ -81,16 +86,23 @@ def make_tenant(**changes: Any) -> Tenant:
         holidays=HolidayRule("DE", "BY"),
         closures=(),
         emergency_closed=False,
-        dids=(Did("+49891111110", entry="main"), Did("+49891111111", queue="q-acme-de"),
-              Did("+49891111112", language="en")),
+        dids=(
+            Did("+49891111110", entry="main"),
+            Did("+49891111111", queue="q-acme-de"),
+            Did("+49891111112", language="en"),
+        ),
         staff=(StaffMember("boss", "Chef", "+4915112345678"),),
         routing=RoutingRules(
             queues=(
-                QueueRule("q-acme-de", "de", overflow=(
-                    OverflowRule("no_agents", "voicemail"),
-                    OverflowRule("callers_over", "queue", 8, "q-pool-de"),
-                    OverflowRule("wait_over", "callback", 180),
-                )),
+                QueueRule(
+                    "q-acme-de",
+                    "de",
+                    overflow=(
+                        OverflowRule("no_agents", "voicemail"),
+                        OverflowRule("callers_over", "queue", 8, "q-pool-de"),
+                        OverflowRule("wait_over", "callback", 180),
+                    ),
+                ),
                 QueueRule("q-acme-en", "en", overflow=(OverflowRule("no_agents", "callback"),)),
                 QueueRule("q-pool-de", "de", skill="overflow"),
             ),

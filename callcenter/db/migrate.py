@@ -28,7 +28,10 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 # Modules whose import registers tables on Base.metadata. Feature packages append theirs.
 MODEL_MODULES: tuple[str, ...] = (
-    "callcenter.db.models", "crm.models", "ivr.models", "callcenter.callbacks.models",
+    "callcenter.db.models",
+    "crm.models",
+    "ivr.models",
+    "callcenter.callbacks.models",
     "callcenter.agents.models",
 )
 

@@ -298,8 +298,10 @@ def load_scenario_file(path: Path) -> ScenarioFile:
     steps: list[Step] = []
     for i, item in enumerate(raw.get("steps", [])):
         if not isinstance(item, dict) or len(item) != 1:
-            raise ScenarioError(f"{where}: steps.{i}: one of {{wait = s}}, {{dtmf = \"..\"}}, "
-                                f"{{play = \"..\"}}; got {item!r}")
+            raise ScenarioError(
+                f'{where}: steps.{i}: one of {{wait = s}}, {{dtmf = ".."}}, '
+                f'{{play = ".."}}; got {item!r}'
+            )
         ((kind, value),) = item.items()
         if kind == "wait" and isinstance(value, int | float) and not isinstance(value, bool):
             steps.append(Wait(float(value)))
@@ -311,8 +313,7 @@ def load_scenario_file(path: Path) -> ScenarioFile:
             raise ScenarioError(f"{where}: steps.{i}: {kind} = {value!r} is not a valid step")
     at = raw.get("at")
     if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
-        raise ScenarioError(f"{where}: at: an offset date-time (2026-11-30T09:00:00Z); "
-                            f"got {at!r}")
+        raise ScenarioError(f"{where}: at: an offset date-time (2026-11-30T09:00:00Z); got {at!r}")
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         raise ScenarioError(f"{where}: expect: expected a table")

@@ -66,14 +66,15 @@ def ivr_http_url() -> Iterator[str]:
 def _app(world: World) -> web.Application:
     app = web.Application()
     auth.setup(app, world.db)
-    http.setup(app, world.registry, world.sources, world.directory,
-               clock=lambda: FRIDAY_EVENING)
+    http.setup(app, world.registry, world.sources, world.directory, clock=lambda: FRIDAY_EVENING)
     return app
 
 
 @pytest.fixture(scope="module")
-async def world(ivr_http_url: str, tmp_path_factory: pytest.TempPathFactory,
-                ) -> AsyncIterator[World]:
+async def world(
+    ivr_http_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[World]:
     tmp = tmp_path_factory.mktemp("ivrhttp")
     directory = tmp / "tenants"
     shutil.copytree(REPO_TENANTS, directory)
@@ -90,8 +91,9 @@ async def world(ivr_http_url: str, tmp_path_factory: pytest.TempPathFactory,
     world = World(db, registry, sources, directory, {})
     async with TestClient(TestServer(_app(world))) as c:
         for role in ("admin", "receptionist", "tenant"):
-            resp = await c.post("/api/auth/login",
-                                json={"username": f"ivr-{role}", "password": PASSWORD})
+            resp = await c.post(
+                "/api/auth/login", json={"username": f"ivr-{role}", "password": PASSWORD}
+            )
             world.tokens[role] = (await resp.json())["token"]
     try:
         yield world
@@ -139,28 +141,36 @@ async def test_document_roles_and_faults(client: Client, world: World) -> None:
     assert resp.status == 200
     document = await resp.text()
     broken = document.replace('"9" = "opening-hours"', '"9" = "nowhere"')
-    resp = await client.put("/api/ivr/tenants/mueller/document", data=broken,
-                            headers=h(world, "admin"))
+    resp = await client.put(
+        "/api/ivr/tenants/mueller/document", data=broken, headers=h(world, "admin")
+    )
     assert resp.status == 422
     assert (await resp.json())["detail"] == [
-        {"path": "flows.main.options.9", "reason": "dangling target 'nowhere'"}]
-    resp = await client.put("/api/ivr/tenants/mueller/document", data=document,
-                            headers=h(world, "receptionist"))
+        {"path": "flows.main.options.9", "reason": "dangling target 'nowhere'"}
+    ]
+    resp = await client.put(
+        "/api/ivr/tenants/mueller/document", data=document, headers=h(world, "receptionist")
+    )
     assert resp.status == 403
     stolen = document.replace('number = "+49 89 1234561"', 'number = "+49 40 5550100"')
-    resp = await client.put("/api/ivr/tenants/mueller/document", data=stolen,
-                            headers=h(world, "admin"))
-    assert (await resp.json())["detail"] == [{"path": "dids.1.number", "reason":
-                                              "+49405550100 already belongs to tenant "
-                                              "'harbour-legal'"}]
+    resp = await client.put(
+        "/api/ivr/tenants/mueller/document", data=stolen, headers=h(world, "admin")
+    )
+    assert (await resp.json())["detail"] == [
+        {
+            "path": "dids.1.number",
+            "reason": "+49405550100 already belongs to tenant 'harbour-legal'",
+        }
+    ]
 
 
 async def test_document_update_applies_at_once(client: Client, world: World) -> None:
     resp = await client.get("/api/ivr/tenants/mueller/document", headers=h(world, "admin"))
     document = await resp.text()
-    changed = document.replace('emergency_closed = false', 'emergency_closed = true')
-    resp = await client.put("/api/ivr/tenants/mueller/document", data=changed,
-                            headers=h(world, "admin"))
+    changed = document.replace("emergency_closed = false", "emergency_closed = true")
+    resp = await client.put(
+        "/api/ivr/tenants/mueller/document", data=changed, headers=h(world, "admin")
+    )
     assert resp.status == 200, await resp.text()
     resp = await client.get("/api/ivr/tenants/mueller", headers=h(world, "receptionist"))
     assert (await resp.json())["status"] == "emergency"

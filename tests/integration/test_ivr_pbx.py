@@ -82,14 +82,22 @@ async def events(ari: AriClient) -> AsyncIterator[Subscription]:
         yield sub
 
 
-def make_runner(ari: AriClient, pbx_config: Config, tmp_path: Path, now: datetime, *,
-                document: str = TENANT, media_root: str = "") -> IvrRunner:
+def make_runner(
+    ari: AriClient,
+    pbx_config: Config,
+    tmp_path: Path,
+    now: datetime,
+    *,
+    document: str = TENANT,
+    media_root: str = "",
+) -> IvrRunner:
     sources = PromptSources.for_pbx_root(pbx_config.pbx.root, tmp_path / "rec")
     registry = TenantRegistry()
     registry.replace([load_tenant_text(document, sources)])
     loads = {"q-default": QueueLoad(1, 1, 0, 0.0), "q-default-en": QueueLoad(1, 1, 0, 0.0)}
-    runner = IvrRunner(ari, registry, lambda: loads, clock=lambda: now,
-                       recordings_media_root=media_root)
+    runner = IvrRunner(
+        ari, registry, lambda: loads, clock=lambda: now, recordings_media_root=media_root
+    )
 
     async def handler(event: AriEvent) -> None:
         if event.type == "StasisStart":
@@ -102,8 +110,9 @@ def make_runner(ari: AriClient, pbx_config: Config, tmp_path: Path, now: datetim
     return runner
 
 
-async def call(ari: AriClient, pbx_config: Config, caller: str, *steps: Wait | Dtmf,
-               hold: float = 8.0) -> str:
+async def call(
+    ari: AriClient, pbx_config: Config, caller: str, *steps: Wait | Dtmf, hold: float = 8.0
+) -> str:
     scenario = Scenario(DID, caller, "Sim", (*steps, Wait(hold)))
     channel_id = await place_call(ari, pbx_config.pbx, scenario, f"ivr-{uuid.uuid4().hex[:10]}")
     return inbound_leg_id(channel_id)
@@ -117,8 +126,7 @@ async def played_until_stasis_end(events: Subscription, leg: str) -> list[tuple[
     played: list[tuple[str, str]] = []
     target = f"channel:{leg}"
     while True:
-        event = await events.wait_for(
-            ("PlaybackStarted", "StasisEnd"), timeout=20)
+        event = await events.wait_for(("PlaybackStarted", "StasisEnd"), timeout=20)
         if event.type == "StasisEnd":
             if event.channel_id == leg:
                 return played
@@ -134,8 +142,7 @@ async def queued_variables(ari: AriClient, leg: str) -> dict[str, str | None]:
         if channel.dialplan.context == "cc-queue":
             break
         await asyncio.sleep(0.05)
-    names = ("QUEUE_PRIO", "CC_TENANT", "CC_LANGUAGE", "CC_IVR_PATH", "CC_VIP",
-             "CHANNEL(language)")
+    names = ("QUEUE_PRIO", "CC_TENANT", "CC_LANGUAGE", "CC_IVR_PATH", "CC_VIP", "CHANNEL(language)")
     values = {name: await ari.get_var(leg, name) for name in names}
     values["context"], values["exten"] = channel.dialplan.context, channel.dialplan.exten
     return values
@@ -149,22 +156,30 @@ async def hangup(ari: AriClient, leg: str) -> None:
 
 
 async def test_german_menu_choice_goes_to_the_queue(
-        ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path) -> None:
+    ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path
+) -> None:
     make_runner(ari, pbx_config, tmp_path, OPEN)
     leg = await call(ari, pbx_config, "+4930123456", Wait(1.0), Dtmf("1"))
     try:
         played = await played_until_stasis_end(events, leg)
         assert played == [("sound:vm-reachoper", "de")]
         assert await queued_variables(ari, leg) == {
-            "QUEUE_PRIO": "0", "CC_TENANT": "pbxtest", "CC_LANGUAGE": "de",
-            "CC_IVR_PATH": "main>sales", "CC_VIP": "0", "CHANNEL(language)": "de",
-            "context": "cc-queue", "exten": "q-default"}
+            "QUEUE_PRIO": "0",
+            "CC_TENANT": "pbxtest",
+            "CC_LANGUAGE": "de",
+            "CC_IVR_PATH": "main>sales",
+            "CC_VIP": "0",
+            "CHANNEL(language)": "de",
+            "context": "cc-queue",
+            "exten": "q-default",
+        }
     finally:
         await hangup(ari, leg)
 
 
 async def test_uk_vip_caller_gets_english_and_priority(
-        ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path) -> None:
+    ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path
+) -> None:
     make_runner(ari, pbx_config, tmp_path, OPEN)
     leg = await call(ari, pbx_config, "+442079460999", Wait(1.0), Dtmf("1"))
     try:
@@ -172,21 +187,28 @@ async def test_uk_vip_caller_gets_english_and_priority(
         assert played == [("sound:vm-reachoper", "en")]
         variables = await queued_variables(ari, leg)
         assert (variables["QUEUE_PRIO"], variables["CC_VIP"], variables["CHANNEL(language)"]) == (
-            "7", "1", "en")
+            "7",
+            "1",
+            "en",
+        )
     finally:
         await hangup(ari, leg)
 
 
 async def test_invalid_key_then_timeout_reaches_the_receptionist(
-        ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path) -> None:
+    ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path
+) -> None:
     make_runner(ari, pbx_config, tmp_path, OPEN)
     # invalid prompt + menu again (about 7 s), then the 1.5 s timeout, then the hand-off.
     leg = await call(ari, pbx_config, "+4930123456", Wait(1.0), Dtmf("7"), hold=20.0)
     try:
         played = await played_until_stasis_end(events, leg)
         # menu, (7) invalid + menu again, timeout after the last try → receptionist queue.
-        assert played == [("sound:vm-reachoper", "de"), ("sound:pbx-invalid", "de"),
-                          ("sound:vm-reachoper", "de")]
+        assert played == [
+            ("sound:vm-reachoper", "de"),
+            ("sound:pbx-invalid", "de"),
+            ("sound:vm-reachoper", "de"),
+        ]
         variables = await queued_variables(ari, leg)
         assert (variables["exten"], variables["CC_IVR_PATH"]) == ("q-default", "main>reception")
     finally:
@@ -194,27 +216,34 @@ async def test_invalid_key_then_timeout_reaches_the_receptionist(
 
 
 async def test_after_hours_announces_the_next_opening_in_german(
-        ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path) -> None:
+    ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path
+) -> None:
     runner = make_runner(ari, pbx_config, tmp_path, CLOSED)
     leg = await call(ari, pbx_config, "+4930123456")
     try:
         played = await played_until_stasis_end(events, leg)
         # Built-in closed node: nobody available, "Montag um 8 Uhr", then voicemail intro is
         # left to the voicemail feature (the hand-off to its context ends Stasis).
-        assert played == [("sound:vm-nobodyavail", "de"), ("sound:digits/day-1", "de"),
-                          ("sound:digits/at", "de"), ("number:8", "de"),
-                          ("sound:digits/oclock", "de")]
+        assert played == [
+            ("sound:vm-nobodyavail", "de"),
+            ("sound:digits/day-1", "de"),
+            ("sound:digits/at", "de"),
+            ("number:8", "de"),
+            ("sound:digits/oclock", "de"),
+        ]
         assert runner.outcomes == {"voicemail": 1}
     finally:
         await hangup(ari, leg)
 
 
 async def test_tenant_recording_is_played_from_inside_the_pbx_root(
-        ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path) -> None:
+    ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path
+) -> None:
     """Recordings live in data_dir (outside the chroot); published into the instance's
     sound dir they play in the caller's language — checked by a *successful* playback."""
-    generate_placeholders("pbxtest", {"hello": {"de": "Guten Tag", "en": "Good morning"}},
-                          tmp_path / "rec")
+    generate_placeholders(
+        "pbxtest", {"hello": {"de": "Guten Tag", "en": "Good morning"}}, tmp_path / "rec"
+    )
     media_root = publish_recordings(tmp_path / "rec", pbx_config.pbx, pbx_config.app.data_dir)
     document = TENANT.replace('prompts = ["vm-reachoper"]', 'prompts = ["rec:hello"]')
     make_runner(ari, pbx_config, tmp_path, OPEN, document=document, media_root=media_root)

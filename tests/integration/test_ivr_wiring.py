@@ -27,9 +27,15 @@ async def test_startup_loads_files_then_database(tmp_path: Path) -> None:
         generate_for_file(path, data_dir / "recordings")
     url = f"sqlite+aiosqlite:///{tmp_path / 'cc.sqlite3'}"
     await asyncio.to_thread(migrate.upgrade, url)
-    config = load_config(None, env={}, overrides={
-        "app": {"data_dir": str(data_dir)}, "database": {"url": url},
-        "tenants": {"directory": str(tenants)}})
+    config = load_config(
+        None,
+        env={},
+        overrides={
+            "app": {"data_dir": str(data_dir)},
+            "database": {"url": url},
+            "tenants": {"directory": str(tenants)},
+        },
+    )
 
     for round_ in range(2):  # first start: from the files; second: from the database
         services = build_services(config)

@@ -39,12 +39,14 @@ def test_check_reports_location(tmp_path: Path, capsys: pytest.CaptureFixture[st
     directory = tmp_path / "tenants"
     shutil.copytree(REPO_TENANTS, directory)
     path = directory / "harbour.toml"
-    path.write_text(path.read_text(encoding="utf-8").replace('fri = ["09:00-16:00"]',
-                                                             'fri = ["09:00-16:60"]'))
-    assert run(["tenants", "check", "--dir", str(directory), "--recordings",
-                str(tmp_path / "rec")]) == 1
-    assert (f"{path}: hours.fri.0: time '16:60' out of range"
-            in capsys.readouterr().err)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('fri = ["09:00-16:00"]', 'fri = ["09:00-16:60"]')
+    )
+    assert (
+        run(["tenants", "check", "--dir", str(directory), "--recordings", str(tmp_path / "rec")])
+        == 1
+    )
+    assert f"{path}: hours.fri.0: time '16:60' out of range" in capsys.readouterr().err
 
 
 def test_voicemail_prints_the_mailboxes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

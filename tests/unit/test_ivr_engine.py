@@ -90,113 +90,178 @@ class Driver:
 GERMAN = Language("de", "default")
 
 
-def session(caller: str | None = "+4930123456", language: Language = GERMAN,
-            loads: dict[str, QueueLoad] | None = None, **tenant_changes: object) -> IvrSession:
+def session(
+    caller: str | None = "+4930123456",
+    language: Language = GERMAN,
+    loads: dict[str, QueueLoad] | None = None,
+    **tenant_changes: object,
+) -> IvrSession:
     tenant = make_tenant(**tenant_changes)
     call = CallContext("+49891111110", caller, OPEN)
-    return IvrSession(tenant, call, session_id="c1", language=language,
-                      priority=tenant.routing.vip_priority if tenant.is_vip(caller) else 0,
-                      loads=lambda: STAFFED if loads is None else loads,
-                      recordings_media_root="/rec/acme")
+    return IvrSession(
+        tenant,
+        call,
+        session_id="c1",
+        language=language,
+        priority=tenant.routing.vip_priority if tenant.is_vip(caller) else 0,
+        loads=lambda: STAFFED if loads is None else loads,
+        recordings_media_root="/rec/acme",
+    )
 
 
 START = ["lang:de", "var:CC_TENANT=acme", "var:CC_LANGUAGE=de", MAIN_MENU]
 INVALID_THEN_MENU = "play:sound:pbx-invalid,sound:/rec/acme/de/main@de"
 
 SCENARIOS: list[tuple[str, dict[str, object], list[tuple[str, list[str]]]]] = [
-    ("menu choice after the prompt", {}, [
-        ("start", START),
-        ("finished", ["timer:5"]),
-        ("dtmf:1", ["queue:q-acme-de/0"]),
-    ]),
-    ("barge-in stops the prompt", {}, [
-        ("start", START),
-        ("dtmf:2", ["stop", "play:sound:vm-intro@de"]),
-        ("finished", ["voicemail:acme/caller"]),
-    ]),
-    ("stale playback end and stale timer are ignored", {}, [
-        ("start", START),
-        ("dtmf:9", ["stop", "play:sound:/rec/acme/de/hours@de"]),
-        ("finished:c1-p1", []),
-        ("timeout:c1-t0", []),
-        ("finished", [MAIN_MENU]),
-    ]),
-    ("invalid input: retry prompts, then receptionist", {}, [
-        ("start", START),
-        ("finished", ["timer:5"]),
-        ("dtmf:7", [INVALID_THEN_MENU]),
-        ("dtmf:8", ["stop", INVALID_THEN_MENU]),
-        ("finished", ["timer:5"]),
-        ("dtmf:#", [INVALID_THEN_MENU]),
-        ("finished", ["timer:5"]),
-        ("dtmf:*", ["queue:q-acme-de/0"]),
-    ]),
-    ("timeouts: replay without the invalid prompt, then receptionist", {}, [
-        ("start", START),
-        ("finished", ["timer:5"]),
-        ("timeout", [MAIN_MENU]),
-        ("finished", ["timer:5"]),
-        ("timeout", [MAIN_MENU]),
-        ("finished", ["timer:5"]),
-        ("timeout", [MAIN_MENU]),
-        ("finished", ["timer:5"]),
-        ("timeout", ["queue:q-acme-de/0"]),
-        ("timeout", []),
-    ]),
-    ("0 reaches the receptionist from a menu", {}, [
-        ("start", START),
-        ("dtmf:0", ["stop", "queue:q-acme-de/0"]),
-    ]),
-    ("transfer to staff", {}, [
-        ("start", START),
-        ("finished", ["timer:5"]),
-        ("dtmf:3", ["transfer:+4915112345678"]),
-    ]),
-    ("announcement returns to the menu, 0 interrupts it", {}, [
-        ("start", START),
-        ("finished", ["timer:5"]),
-        ("dtmf:9", ["play:sound:/rec/acme/de/hours@de"]),
-        ("dtmf:5", []),
-        ("finished", [MAIN_MENU]),
-        ("dtmf:9", ["stop", "play:sound:/rec/acme/de/hours@de"]),
-        ("dtmf:0", ["stop", "queue:q-acme-de/0"]),
-    ]),
-    ("events after the hand-off are ignored", {}, [
-        ("start", START),
-        ("dtmf:1", ["stop", "queue:q-acme-de/0"]),
-        ("dtmf:1", []),
-        ("finished", []),
-        ("hangup", []),
-    ]),
-    ("hang-up mid-menu ends the session", {}, [
-        ("start", START),
-        ("hangup", []),
-        ("dtmf:1", []),
-        ("timeout", []),
-    ]),
-    ("VIP keeps queue priority", {"caller": "+491701234567"}, [
-        ("start", START),
-        ("dtmf:1", ["stop", "queue:q-acme-de/10"]),
-    ]),
-    ("no agent logged in: overflow to voicemail", {"loads": {}}, [
-        ("start", START),
-        ("dtmf:1", ["stop", "voicemail:acme/no_agents"]),
-    ]),
-    ("too many callers: overflow queue, VIP priority kept",
-     {"caller": "+491701234567", "loads": {"q-acme-de": QueueLoad(3, 0, 9, 10.0)}}, [
-         ("start", START),
-         ("dtmf:1", ["stop", "queue:q-pool-de/10"]),
-     ]),
-    ("long wait: callback offer", {"loads": {"q-acme-de": QueueLoad(3, 0, 2, 200.0)}}, [
-        ("start", START),
-        ("dtmf:1", ["stop", "callback:q-acme-de/+4930123456/wait_over:180"]),
-    ]),
+    (
+        "menu choice after the prompt",
+        {},
+        [
+            ("start", START),
+            ("finished", ["timer:5"]),
+            ("dtmf:1", ["queue:q-acme-de/0"]),
+        ],
+    ),
+    (
+        "barge-in stops the prompt",
+        {},
+        [
+            ("start", START),
+            ("dtmf:2", ["stop", "play:sound:vm-intro@de"]),
+            ("finished", ["voicemail:acme/caller"]),
+        ],
+    ),
+    (
+        "stale playback end and stale timer are ignored",
+        {},
+        [
+            ("start", START),
+            ("dtmf:9", ["stop", "play:sound:/rec/acme/de/hours@de"]),
+            ("finished:c1-p1", []),
+            ("timeout:c1-t0", []),
+            ("finished", [MAIN_MENU]),
+        ],
+    ),
+    (
+        "invalid input: retry prompts, then receptionist",
+        {},
+        [
+            ("start", START),
+            ("finished", ["timer:5"]),
+            ("dtmf:7", [INVALID_THEN_MENU]),
+            ("dtmf:8", ["stop", INVALID_THEN_MENU]),
+            ("finished", ["timer:5"]),
+            ("dtmf:#", [INVALID_THEN_MENU]),
+            ("finished", ["timer:5"]),
+            ("dtmf:*", ["queue:q-acme-de/0"]),
+        ],
+    ),
+    (
+        "timeouts: replay without the invalid prompt, then receptionist",
+        {},
+        [
+            ("start", START),
+            ("finished", ["timer:5"]),
+            ("timeout", [MAIN_MENU]),
+            ("finished", ["timer:5"]),
+            ("timeout", [MAIN_MENU]),
+            ("finished", ["timer:5"]),
+            ("timeout", [MAIN_MENU]),
+            ("finished", ["timer:5"]),
+            ("timeout", ["queue:q-acme-de/0"]),
+            ("timeout", []),
+        ],
+    ),
+    (
+        "0 reaches the receptionist from a menu",
+        {},
+        [
+            ("start", START),
+            ("dtmf:0", ["stop", "queue:q-acme-de/0"]),
+        ],
+    ),
+    (
+        "transfer to staff",
+        {},
+        [
+            ("start", START),
+            ("finished", ["timer:5"]),
+            ("dtmf:3", ["transfer:+4915112345678"]),
+        ],
+    ),
+    (
+        "announcement returns to the menu, 0 interrupts it",
+        {},
+        [
+            ("start", START),
+            ("finished", ["timer:5"]),
+            ("dtmf:9", ["play:sound:/rec/acme/de/hours@de"]),
+            ("dtmf:5", []),
+            ("finished", [MAIN_MENU]),
+            ("dtmf:9", ["stop", "play:sound:/rec/acme/de/hours@de"]),
+            ("dtmf:0", ["stop", "queue:q-acme-de/0"]),
+        ],
+    ),
+    (
+        "events after the hand-off are ignored",
+        {},
+        [
+            ("start", START),
+            ("dtmf:1", ["stop", "queue:q-acme-de/0"]),
+            ("dtmf:1", []),
+            ("finished", []),
+            ("hangup", []),
+        ],
+    ),
+    (
+        "hang-up mid-menu ends the session",
+        {},
+        [
+            ("start", START),
+            ("hangup", []),
+            ("dtmf:1", []),
+            ("timeout", []),
+        ],
+    ),
+    (
+        "VIP keeps queue priority",
+        {"caller": "+491701234567"},
+        [
+            ("start", START),
+            ("dtmf:1", ["stop", "queue:q-acme-de/10"]),
+        ],
+    ),
+    (
+        "no agent logged in: overflow to voicemail",
+        {"loads": {}},
+        [
+            ("start", START),
+            ("dtmf:1", ["stop", "voicemail:acme/no_agents"]),
+        ],
+    ),
+    (
+        "too many callers: overflow queue, VIP priority kept",
+        {"caller": "+491701234567", "loads": {"q-acme-de": QueueLoad(3, 0, 9, 10.0)}},
+        [
+            ("start", START),
+            ("dtmf:1", ["stop", "queue:q-pool-de/10"]),
+        ],
+    ),
+    (
+        "long wait: callback offer",
+        {"loads": {"q-acme-de": QueueLoad(3, 0, 2, 200.0)}},
+        [
+            ("start", START),
+            ("dtmf:1", ["stop", "callback:q-acme-de/+4930123456/wait_over:180"]),
+        ],
+    ),
 ]
 
 
 @pytest.mark.parametrize(("label", "options", "steps"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
-def test_scenarios(label: str, options: dict[str, object],
-                   steps: list[tuple[str, list[str]]]) -> None:
+def test_scenarios(
+    label: str, options: dict[str, object], steps: list[tuple[str, list[str]]]
+) -> None:
     driver = Driver(session(**options))  # type: ignore[arg-type]
     for i, (event, expected) in enumerate(steps):
         assert driver.step(event, OPEN) == expected, f"{label}: step {i} ({event})"
@@ -214,8 +279,14 @@ def language_flow() -> Flow:
     base = simple_flow()
     nodes = {
         **base.nodes,
-        "welcome": Node("welcome", "language", prompts=("rec:lang",),
-                        languages={"1": "de", "2": "en"}, next="check", retries=1),
+        "welcome": Node(
+            "welcome",
+            "language",
+            prompts=("rec:lang",),
+            languages={"1": "de", "2": "en"},
+            next="check",
+            retries=1,
+        ),
         "check": Node("check", "time", targets={"open": "main", "closed": "closed"}),
     }
     return Flow(nodes, "welcome", "reception", "closed")
@@ -225,7 +296,11 @@ def test_language_choice_switches_prompts_and_queue() -> None:
     driver = Driver(session(flow=language_flow()))
     assert driver.step("start", OPEN)[-1] == "play:sound:/rec/acme/de/lang@de"
     assert driver.step("dtmf:2", OPEN) == [
-        "stop", "lang:en", "var:CC_LANGUAGE=en", "play:sound:/rec/acme/en/main@en"]
+        "stop",
+        "lang:en",
+        "var:CC_LANGUAGE=en",
+        "play:sound:/rec/acme/en/main@en",
+    ]
     assert driver.step("dtmf:1", OPEN) == ["stop", "queue:q-acme-en/0"]
     s = driver.session
     assert s.snapshot().path == ("welcome", "check", "main", "reception")
@@ -234,14 +309,20 @@ def test_language_choice_switches_prompts_and_queue() -> None:
 def test_language_preselected_skips_the_choice() -> None:
     driver = Driver(session(flow=language_flow(), language=Language("en", "number")))
     assert driver.step("start", OPEN) == [
-        "lang:en", "var:CC_TENANT=acme", "var:CC_LANGUAGE=en", "play:sound:/rec/acme/en/main@en"]
+        "lang:en",
+        "var:CC_TENANT=acme",
+        "var:CC_LANGUAGE=en",
+        "play:sound:/rec/acme/en/main@en",
+    ]
 
 
 def test_language_choice_failing_keeps_default_language() -> None:
     driver = Driver(session(flow=language_flow()))
     driver.step("start", OPEN)
     assert driver.step("dtmf:7", OPEN) == [
-        "stop", "play:sound:pbx-invalid,sound:/rec/acme/de/lang@de"]
+        "stop",
+        "play:sound:pbx-invalid,sound:/rec/acme/de/lang@de",
+    ]
     assert driver.step("dtmf:7", OPEN) == ["stop", MAIN_MENU]
 
 
@@ -250,9 +331,12 @@ def test_time_node_closed_announces_next_opening_then_voicemail() -> None:
     driver.step("start", CLOSED)
     # Friday 19:00 → Monday 08:00 (Berlin): weekday 1 = Monday, "um 8 Uhr".
     assert driver.step("dtmf:1", CLOSED) == [
-        "stop", "lang:de", "var:CC_LANGUAGE=de",
+        "stop",
+        "lang:de",
+        "var:CC_LANGUAGE=de",
         "play:sound:/rec/acme/de/closed,sound:digits/day-1,sound:digits/at,number:8,"
-        "sound:digits/oclock@de"]
+        "sound:digits/oclock@de",
+    ]
     assert driver.step("finished", CLOSED) == ["play:sound:vm-intro@de"]
     assert driver.step("finished", CLOSED) == ["voicemail:acme/caller"]
     assert driver.session.snapshot().outcome == "voicemail"
@@ -263,18 +347,32 @@ def test_closed_route_runs_the_closed_node_in_english() -> None:
     call = CallContext("+49891111110", "+442079460018", CLOSED)
     decision = route(tenant, call, STAFFED)
     assert isinstance(decision, ClosedAnnouncement)
-    s = IvrSession(tenant, call, session_id="c9", language=decision.language,
-                   entry=decision.node, recordings_media_root="/rec/acme")
+    s = IvrSession(
+        tenant,
+        call,
+        session_id="c9",
+        language=decision.language,
+        entry=decision.node,
+        recordings_media_root="/rec/acme",
+    )
     effects = [describe(e) for e in s.start(CLOSED)]
-    assert effects[-1] == ("play:sound:/rec/acme/en/closed,sound:digits/day-1,sound:digits/at,"
-                           "number:8,sound:digits/oclock,sound:digits/a-m@en")
+    assert effects[-1] == (
+        "play:sound:/rec/acme/en/closed,sound:digits/day-1,sound:digits/at,"
+        "number:8,sound:digits/oclock,sound:digits/a-m@en"
+    )
 
 
 def test_emergency_closed_announcement_has_no_time() -> None:
     tenant = make_tenant(emergency_closed=True)
     call = CallContext("+49891111110", None, OPEN)
-    s = IvrSession(tenant, call, session_id="c2", language=Language("de", "default"),
-                   entry="closed", recordings_media_root="/rec/acme")
+    s = IvrSession(
+        tenant,
+        call,
+        session_id="c2",
+        language=Language("de", "default"),
+        entry="closed",
+        recordings_media_root="/rec/acme",
+    )
     assert [describe(e) for e in s.start(OPEN)][-1] == "play:sound:/rec/acme/de/closed@de"
 
 
@@ -283,10 +381,22 @@ def test_hand_off_variables() -> None:
     driver.step("start", OPEN)
     driver.step("dtmf:1", OPEN)
     effects = driver.session.on_dtmf("1", OPEN)
-    assert effects == [StopPlayback("c1-p2"), ContinueToQueue("q-acme-de", 10, {
-        "CC_TENANT": "acme", "CC_LANGUAGE": "de", "CC_IVR_PATH": "welcome>check>main>reception",
-        "CC_CRM_ID": "", "CC_VIP": "1", "CC_DID": "+49891111110",
-        "CC_CALLER": "+491701234567"})]
+    assert effects == [
+        StopPlayback("c1-p2"),
+        ContinueToQueue(
+            "q-acme-de",
+            10,
+            {
+                "CC_TENANT": "acme",
+                "CC_LANGUAGE": "de",
+                "CC_IVR_PATH": "welcome>check>main>reception",
+                "CC_CRM_ID": "",
+                "CC_VIP": "1",
+                "CC_DID": "+49891111110",
+                "CC_CALLER": "+491701234567",
+            },
+        ),
+    ]
 
 
 def test_runtime_loop_guard() -> None:
@@ -322,10 +432,14 @@ def test_from_decision_uses_entry_language_and_priority() -> None:
 def test_crm_record_and_flag_reach_the_console_variables() -> None:
     tenant = make_tenant()
     call = CallContext("+49891111110", "+4930999999", OPEN, crm_contact_id="c-17", crm_vip=True)
-    s = IvrSession(tenant, call, session_id="c5", language=GERMAN, priority=0,
-                   loads=lambda: STAFFED)
+    s = IvrSession(
+        tenant, call, session_id="c5", language=GERMAN, priority=0, loads=lambda: STAFFED
+    )
     s.start(OPEN)
     (_stop, handoff) = s.on_dtmf("1", OPEN)
     assert isinstance(handoff, ContinueToQueue)
     assert (handoff.priority, handoff.variables["CC_CRM_ID"], handoff.variables["CC_VIP"]) == (
-        10, "c-17", "1")
+        10,
+        "c-17",
+        "1",
+    )

@@ -15,11 +15,24 @@ from ivr.testing import hm, write_sounds
 
 PBX_ROOT = Path("/var/cache/callcenter/pbx-root")
 REPO_TENANTS = Path(__file__).resolve().parents[2] / "config" / "tenants"
-COMMON_SOUNDS = ["vm-intro", "vm-nobodyavail", "pbx-invalid", "queue-youarenext", "queue-thereare",
-                 "queue-callswaiting", "queue-holdtime", "queue-seconds", "minutes",
-                 "queue-thankyou", "digits/at", "digits/oclock", "digits/today",
-                 "digits/tomorrow", *[f"digits/day-{i}" for i in range(7)],
-                 *[f"digits/mon-{i}" for i in range(12)]]
+COMMON_SOUNDS = [
+    "vm-intro",
+    "vm-nobodyavail",
+    "pbx-invalid",
+    "queue-youarenext",
+    "queue-thereare",
+    "queue-callswaiting",
+    "queue-holdtime",
+    "queue-seconds",
+    "minutes",
+    "queue-thankyou",
+    "digits/at",
+    "digits/oclock",
+    "digits/today",
+    "digits/tomorrow",
+    *[f"digits/day-{i}" for i in range(7)],
+    *[f"digits/mon-{i}" for i in range(12)],
+]
 
 VALID = """
 slug = "acme"
@@ -82,8 +95,9 @@ staff = "boss"
 def sources(tmp_path: Path) -> PromptSources:
     english = [*COMMON_SOUNDS, "digits/oh", "digits/a-m", "digits/p-m"]
     sounds = write_sounds(tmp_path / "sounds", {"de": COMMON_SOUNDS, "en": english})
-    recordings = write_sounds(tmp_path / "rec" / "acme",
-                              {"de": ["main", "closed"], "en": ["main", "closed"]}, "wav")
+    recordings = write_sounds(
+        tmp_path / "rec" / "acme", {"de": ["main", "closed"], "en": ["main", "closed"]}, "wav"
+    )
     return PromptSources(sounds, recordings.parent)
 
 
@@ -100,8 +114,10 @@ def test_valid_file_parses(sources: PromptSources) -> None:
     assert loaded.warnings == ()
     assert tenant.slug == "acme" and tenant.languages == ("de", "en")
     assert tenant.dids[0].number == "+49891111110"  # normalised to E.164
-    assert tenant.hours[0] == (Interval(hm("08:00"), hm("12:00")),
-                               Interval(hm("13:00"), hm("17:00")))
+    assert tenant.hours[0] == (
+        Interval(hm("08:00"), hm("12:00")),
+        Interval(hm("13:00"), hm("17:00")),
+    )
     assert tenant.hours[5] == ()
     assert tenant.flow.node("main").options == {"1": "reception", "2": "vm", "3": "boss"}
     assert tenant.routing.queue("q-acme-de") is not None
@@ -112,8 +128,9 @@ def test_dangling_option_has_exact_path(sources: PromptSources) -> None:
     assert faults_of(text, sources) == {("flows.main.options.4", "dangling target 'nowhere'")}
 
 
-def test_unknown_prompt_and_prompt_missing_in_one_language(sources: PromptSources,
-                                                            tmp_path: Path) -> None:
+def test_unknown_prompt_and_prompt_missing_in_one_language(
+    sources: PromptSources, tmp_path: Path
+) -> None:
     (tmp_path / "rec" / "acme" / "en" / "main.wav").unlink()
     text = VALID.replace('prompts = ["vm-intro"]', 'prompts = ["vm-intro", "no-such-sound"]')
     assert faults_of(text, sources) == {
@@ -124,7 +141,9 @@ def test_unknown_prompt_and_prompt_missing_in_one_language(sources: PromptSource
 
 
 def test_loop_without_exit(sources: PromptSources) -> None:
-    text = VALID + """
+    text = (
+        VALID
+        + """
 [flows.a]
 type = "announcement"
 prompts = ["vm-intro"]
@@ -135,25 +154,36 @@ type = "announcement"
 prompts = ["vm-intro"]
 next = "a"
 """
+    )
     text = text.replace('"3" = "boss"', '"3" = "boss", "4" = "a"')
     faults = faults_of(text, sources)
-    assert faults == {("flows.a", "loop without exit: no queue, voicemail, callback, transfer "
-                                  "or hang-up is reachable from a, b")}
+    assert faults == {
+        (
+            "flows.a",
+            "loop without exit: no queue, voicemail, callback, transfer "
+            "or hang-up is reachable from a, b",
+        )
+    }
 
 
 def test_menu_loop_with_receptionist_exit_is_fine(sources: PromptSources) -> None:
-    text = VALID + """
+    text = (
+        VALID
+        + """
 [flows.sub]
 type = "menu"
 prompts = ["rec:main"]
 options = { "*" = "main" }
 """
+    )
     text = text.replace('"3" = "boss"', '"3" = "boss", "4" = "sub"')
     assert load_tenant_text(text, sources).warnings == ()
 
 
 def test_menu_loop_without_zero_and_failure_back_into_loop(sources: PromptSources) -> None:
-    text = VALID + """
+    text = (
+        VALID
+        + """
 [flows.m1]
 type = "menu"
 prompts = ["rec:main"]
@@ -168,63 +198,123 @@ options = { "1" = "m1" }
 receptionist_zero = false
 on_failure = "m1"
 """
+    )
     text = text.replace('"3" = "boss"', '"3" = "boss", "4" = "m1"')
-    assert ("flows.m1", "loop without exit: no queue, voicemail, callback, transfer or "
-                        "hang-up is reachable from m1, m2") in faults_of(text, sources)
+    assert (
+        "flows.m1",
+        "loop without exit: no queue, voicemail, callback, transfer or "
+        "hang-up is reachable from m1, m2",
+    ) in faults_of(text, sources)
 
 
 def test_unreachable_node_is_a_warning(sources: PromptSources) -> None:
     text = VALID + '\n[flows.orphan]\ntype = "hangup"\n'
     loaded = load_tenant_text(text, sources, "acme.toml")
     assert [(w.path, w.reason) for w in loaded.warnings] == [
-        ("flows.orphan", "node is unreachable from every entry")]
+        ("flows.orphan", "node is unreachable from every entry")
+    ]
 
 
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ('mon = ["08:00-12:00", "13:00-17:00"]', 'mon = ["8:00-12:00"]',
-         ("hours.mon.0", "malformed time '8:00' (expected HH:MM)")),
-        ('mon = ["08:00-12:00", "13:00-17:00"]', 'mon = ["08:00-25:00"]',
-         ("hours.mon.0", "time '25:00' out of range (00:00–23:59, 24:00 only as an end)")),
-        ('mon = ["08:00-12:00", "13:00-17:00"]', 'mon = ["24:00-24:00"]',
-         ("hours.mon.0", "time '24:00' out of range (00:00–23:59, 24:00 only as an end)")),
-        ('mon = ["08:00-12:00", "13:00-17:00"]', 'mon = ["18:00-08:00"]',
-         ("hours.mon.0", "interval '18:00-08:00' ends before it starts (split it at 24:00)")),
-        ('mon = ["08:00-12:00", "13:00-17:00"]', 'mon = ["08:00"]',
-         ("hours.mon.0", "malformed interval '08:00' (expected HH:MM-HH:MM)")),
-        ('mon = ["08:00-12:00", "13:00-17:00"]', 'monday = ["08:00-12:00"]',
-         ("hours.monday", "unknown key (allowed: fri, mon, sat, sun, thu, tue, wed)")),
-        ('timezone = "Europe/Berlin"', 'timezone = "Europe/Bonn"',
-         ("timezone", "unknown time zone 'Europe/Bonn'")),
+        (
+            'mon = ["08:00-12:00", "13:00-17:00"]',
+            'mon = ["8:00-12:00"]',
+            ("hours.mon.0", "malformed time '8:00' (expected HH:MM)"),
+        ),
+        (
+            'mon = ["08:00-12:00", "13:00-17:00"]',
+            'mon = ["08:00-25:00"]',
+            ("hours.mon.0", "time '25:00' out of range (00:00–23:59, 24:00 only as an end)"),
+        ),
+        (
+            'mon = ["08:00-12:00", "13:00-17:00"]',
+            'mon = ["24:00-24:00"]',
+            ("hours.mon.0", "time '24:00' out of range (00:00–23:59, 24:00 only as an end)"),
+        ),
+        (
+            'mon = ["08:00-12:00", "13:00-17:00"]',
+            'mon = ["18:00-08:00"]',
+            ("hours.mon.0", "interval '18:00-08:00' ends before it starts (split it at 24:00)"),
+        ),
+        (
+            'mon = ["08:00-12:00", "13:00-17:00"]',
+            'mon = ["08:00"]',
+            ("hours.mon.0", "malformed interval '08:00' (expected HH:MM-HH:MM)"),
+        ),
+        (
+            'mon = ["08:00-12:00", "13:00-17:00"]',
+            'monday = ["08:00-12:00"]',
+            ("hours.monday", "unknown key (allowed: fri, mon, sat, sun, thu, tue, wed)"),
+        ),
+        (
+            'timezone = "Europe/Berlin"',
+            'timezone = "Europe/Bonn"',
+            ("timezone", "unknown time zone 'Europe/Bonn'"),
+        ),
         ('state = "BY"', 'state = "XX"', None),
         ('number = "+49 89 1111110"', 'number = "089 1111110"', None),
-        ('default_language = "de"', 'default_language = "fr"',
-         ("default_language", "'fr' is not in languages ('de', 'en')")),
-        ('name = "q-acme-en"\nlanguage = "en"', 'name = "q-acme-en"\nlanguage = "de"',
-         ("routing.queues", "no queue serves offered language 'en'")),
-        ('overflow = [{ when = "no_agents", action = "voicemail" }]',
-         'overflow = [{ when = "wait_over", action = "voicemail" }]',
-         ("routing.queues.0.overflow.0.threshold", "a positive threshold is needed for wait_over")),
-        ('overflow = [{ when = "no_agents", action = "voicemail" }]',
-         'overflow = [{ when = "no_agents", action = "queue", queue = "elsewhere" }]',
-         ("routing.queues.0.overflow.0.queue",
-          "unknown queue 'elsewhere' (define it in routing.queues)")),
-        ('name = "q-acme-en"', 'name = "acme-en"',
-         ("routing.queues.1.name", "'acme-en': the app_queue name, 'q-' then letters, digits, "
-                                   "'-' and '_' (the cc-queue dialplan only queues q-… names)")),
-        ('staff = "boss"', 'staff = "intern"',
-         ("flows.boss.staff", "unknown staff member 'intern'")),
-        ('options = { "1" = "reception"', 'options = { "12" = "reception"',
-         ("flows.main.options.12", "'12' is not a single DTMF key (0-9, *, #)")),
-        ('type = "voicemail"', 'type = "voicemale"',
-         ("flows.vm.type", "'voicemale': use one of menu, language, time, queue, voicemail, "
-                           "callback, transfer, announcement, hangup")),
+        (
+            'default_language = "de"',
+            'default_language = "fr"',
+            ("default_language", "'fr' is not in languages ('de', 'en')"),
+        ),
+        (
+            'name = "q-acme-en"\nlanguage = "en"',
+            'name = "q-acme-en"\nlanguage = "de"',
+            ("routing.queues", "no queue serves offered language 'en'"),
+        ),
+        (
+            'overflow = [{ when = "no_agents", action = "voicemail" }]',
+            'overflow = [{ when = "wait_over", action = "voicemail" }]',
+            (
+                "routing.queues.0.overflow.0.threshold",
+                "a positive threshold is needed for wait_over",
+            ),
+        ),
+        (
+            'overflow = [{ when = "no_agents", action = "voicemail" }]',
+            'overflow = [{ when = "no_agents", action = "queue", queue = "elsewhere" }]',
+            (
+                "routing.queues.0.overflow.0.queue",
+                "unknown queue 'elsewhere' (define it in routing.queues)",
+            ),
+        ),
+        (
+            'name = "q-acme-en"',
+            'name = "acme-en"',
+            (
+                "routing.queues.1.name",
+                "'acme-en': the app_queue name, 'q-' then letters, digits, "
+                "'-' and '_' (the cc-queue dialplan only queues q-… names)",
+            ),
+        ),
+        (
+            'staff = "boss"',
+            'staff = "intern"',
+            ("flows.boss.staff", "unknown staff member 'intern'"),
+        ),
+        (
+            'options = { "1" = "reception"',
+            'options = { "12" = "reception"',
+            ("flows.main.options.12", "'12' is not a single DTMF key (0-9, *, #)"),
+        ),
+        (
+            'type = "voicemail"',
+            'type = "voicemale"',
+            (
+                "flows.vm.type",
+                "'voicemale': use one of menu, language, time, queue, voicemail, "
+                "callback, transfer, announcement, hangup",
+            ),
+        ),
         ('slug = "acme"', 'slug = "acme"\ncolour = "blue"', None),
     ],
 )
-def test_single_faults(sources: PromptSources, old: str, new: str,
-                       expected: tuple[str, str] | None) -> None:
+def test_single_faults(
+    sources: PromptSources, old: str, new: str, expected: tuple[str, str] | None
+) -> None:
     assert old in VALID
     faults = faults_of(VALID.replace(old, new), sources)
     if expected is not None:
@@ -235,24 +325,31 @@ def test_single_faults(sources: PromptSources, old: str, new: str,
 
 
 def test_all_faults_of_a_file_are_reported_together(sources: PromptSources) -> None:
-    text = (VALID.replace('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"')
-            .replace('"3" = "boss"', '"3" = "boss", "4" = "gone"')
-            .replace('mon = ["08:00-12:00", "13:00-17:00"]', 'mon = ["08:00-99:00"]'))
+    text = (
+        VALID.replace('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"')
+        .replace('"3" = "boss"', '"3" = "boss", "4" = "gone"')
+        .replace('mon = ["08:00-12:00", "13:00-17:00"]', 'mon = ["08:00-99:00"]')
+    )
     paths = {path for path, _ in faults_of(text, sources)}
     assert {"timezone", "flows.main.options.4", "hours.mon.0"} <= paths
 
 
 def test_overlapping_intervals_are_merged_with_warning(sources: PromptSources) -> None:
-    text = VALID.replace('mon = ["08:00-12:00", "13:00-17:00"]',
-                         'mon = ["13:00-17:00", "08:00-12:00", "11:00-14:00", "17:00-18:00"]')
+    text = VALID.replace(
+        'mon = ["08:00-12:00", "13:00-17:00"]',
+        'mon = ["13:00-17:00", "08:00-12:00", "11:00-14:00", "17:00-18:00"]',
+    )
     loaded = load_tenant_text(text, sources, "acme.toml")
     assert loaded.tenant.hours[0] == (Interval(hm("08:00"), hm("18:00")),)
     assert [(w.path, w.reason) for w in loaded.warnings] == [
-        ("hours.mon", "overlapping intervals merged")]
+        ("hours.mon", "overlapping intervals merged")
+    ]
 
 
 def test_closures_dates_inclusive_datetimes_exclusive(sources: PromptSources) -> None:
-    text = VALID + """
+    text = (
+        VALID
+        + """
 [[closures]]
 from = 2026-12-24
 to = 2026-12-31
@@ -262,6 +359,7 @@ reason = "Betriebsferien"
 from = "2026-12-01T10:00"
 to = "2026-12-01T15:00"
 """
+    )
     tenant = load_tenant_text(text, sources).tenant
     assert [(c.start.isoformat(), c.end.isoformat(), c.reason) for c in tenant.closures] == [
         ("2026-12-24T00:00:00", "2027-01-01T00:00:00", "Betriebsferien"),
@@ -281,12 +379,19 @@ def test_invalid_toml_reports_file(tmp_path: Path, sources: PromptSources) -> No
 def test_directory_rejects_shared_did(tmp_path: Path, sources: PromptSources) -> None:
     write_sounds(tmp_path / "rec" / "other", {"de": ["main"], "en": ["main"]}, "wav")
     (tmp_path / "a.toml").write_text(VALID, encoding="utf-8")
-    (tmp_path / "b.toml").write_text(VALID.replace('slug = "acme"', 'slug = "other"'),
-                                     encoding="utf-8")
+    (tmp_path / "b.toml").write_text(
+        VALID.replace('slug = "acme"', 'slug = "other"'), encoding="utf-8"
+    )
     with pytest.raises(ConfigFaults) as info:
         load_directory(tmp_path, sources)
-    assert ConfigFault(str(tmp_path / "b.toml"), "dids.0.number",
-                       "+49891111110 already belongs to tenant 'acme'") in info.value.faults
+    assert (
+        ConfigFault(
+            str(tmp_path / "b.toml"),
+            "dids.0.number",
+            "+49891111110 already belongs to tenant 'acme'",
+        )
+        in info.value.faults
+    )
 
 
 def test_demo_tenants_load_against_the_real_sound_sets(tmp_path: Path) -> None:
@@ -309,7 +414,8 @@ def test_demo_tenant_without_recordings_names_each_missing_prompt(tmp_path: Path
     with pytest.raises(ConfigFaults) as info:
         load_tenant_file(REPO_TENANTS / "mueller.toml", sources)
     assert ("flows.main.prompts.0", "prompt 'rec:main-menu' missing in language 'en'") in {
-        (f.path, f.reason) for f in info.value.faults}
+        (f.path, f.reason) for f in info.value.faults
+    }
 
 
 def test_builtin_closed_node_when_none_configured(sources: PromptSources) -> None:
@@ -317,13 +423,18 @@ def test_builtin_closed_node_when_none_configured(sources: PromptSources) -> Non
     assert flow.closed == "_closed"
     closed = flow.node("_closed")
     assert (closed.kind, closed.prompts, closed.say_next_opening, closed.next) == (
-        "announcement", ("vm-nobodyavail",), True, "_closed_voicemail")
+        "announcement",
+        ("vm-nobodyavail",),
+        True,
+        "_closed_voicemail",
+    )
     assert flow.node("_closed_voicemail").kind == "voicemail"
 
 
 def test_configured_closed_node_must_exist(sources: PromptSources) -> None:
-    text = VALID.replace('receptionist = "reception"',
-                         'receptionist = "reception"\nclosed = "shut"')
+    text = VALID.replace(
+        'receptionist = "reception"', 'receptionist = "reception"\nclosed = "shut"'
+    )
     assert ("ivr.closed", "unknown node 'shut'") in faults_of(text, sources)
 
 

@@ -50,7 +50,9 @@ def test_inventory_per_language(tmp_path: Path) -> None:
     sources = PromptSources(sounds, tmp_path / "rec", recordings_media_root="/pbx/rec")
     inventory = sources.inventory("acme", ["de", "en"])
     assert inventory.missing(["x", "hallo", "rec:menu", "rec:extra"], ["de", "en"]) == [
-        ("hallo", "en"), ("rec:extra", "de")]
+        ("hallo", "en"),
+        ("rec:extra", "de"),
+    ]
     assert inventory.recordings_media_root == "/pbx/rec/acme"
 
 
@@ -61,9 +63,19 @@ def test_media_uri() -> None:
 
 @pytest.mark.parametrize(
     ("ref", "ok"),
-    [("vm-intro", True), ("digits/5", True), ("rec:main-menu", True), ("rec:", False),
-     ("", False), ("/etc/passwd", False), ("../x", False), ("a,b", False), ("x.wav", False),
-     ("a b", False), ("sound?x", False)],
+    [
+        ("vm-intro", True),
+        ("digits/5", True),
+        ("rec:main-menu", True),
+        ("rec:", False),
+        ("", False),
+        ("/etc/passwd", False),
+        ("../x", False),
+        ("a,b", False),
+        ("x.wav", False),
+        ("a b", False),
+        ("sound?x", False),
+    ],
 )
 def test_ref_syntax(ref: str, ok: bool) -> None:
     assert (check_ref_syntax(ref) is None) is ok

@@ -37,8 +37,14 @@ class FakeAri:
         self._check(channel_id)
         self.requests.append(("answer", channel_id))
 
-    async def play(self, channel_id: str, media: Sequence[str] | str, *, lang: str | None = None,
-                   playback_id: str | None = None) -> None:
+    async def play(
+        self,
+        channel_id: str,
+        media: Sequence[str] | str,
+        *,
+        lang: str | None = None,
+        playback_id: str | None = None,
+    ) -> None:
         self._check(channel_id)
         self.requests.append(("play", channel_id, tuple(media), lang, playback_id))
 
@@ -49,9 +55,13 @@ class FakeAri:
         self._check(channel_id)
         self.requests.append(("var", channel_id, name, value))
 
-    async def continue_in_dialplan(self, channel_id: str, context: str | None = None,
-                                   extension: str | None = None,
-                                   priority: int | None = None) -> None:
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None:
         self._check(channel_id)
         self.requests.append(("continue", channel_id, context, extension, priority))
 
@@ -63,33 +73,61 @@ class FakeAri:
 
 
 def event(kind: str, **fields: Any) -> AriEvent:
-    return parse_event(json.dumps({"type": kind, "application": "cc",
-                                   "timestamp": "2026-11-30T09:00:00.000+0000", **fields}))
+    return parse_event(
+        json.dumps(
+            {
+                "type": kind,
+                "application": "cc",
+                "timestamp": "2026-11-30T09:00:00.000+0000",
+                **fields,
+            }
+        )
+    )
 
 
 def stasis_start(channel_id: str, did: str, caller: str) -> AriEvent:
-    channel = {"id": channel_id, "name": f"Local/{did}@from-trunk-00000001;2", "state": "Up",
-               "caller": {"name": "", "number": caller}, "connected": {},
-               "dialplan": {"context": "from-trunk", "exten": did, "priority": 3},
-               "language": "en", "creationtime": ""}
+    channel = {
+        "id": channel_id,
+        "name": f"Local/{did}@from-trunk-00000001;2",
+        "state": "Up",
+        "caller": {"name": "", "number": caller},
+        "connected": {},
+        "dialplan": {"context": "from-trunk", "exten": did, "priority": 3},
+        "language": "en",
+        "creationtime": "",
+    }
     return event("StasisStart", args=["inbound"], channel=channel)
 
 
 def finished(channel_id: str, playback_id: str) -> AriEvent:
-    return event("PlaybackFinished", playback={"id": playback_id, "media_uri": "",
-                                               "state": "done", "language": "de",
-                                               "target_uri": f"channel:{channel_id}"})
+    return event(
+        "PlaybackFinished",
+        playback={
+            "id": playback_id,
+            "media_uri": "",
+            "state": "done",
+            "language": "de",
+            "target_uri": f"channel:{channel_id}",
+        },
+    )
 
 
-def runner(ari: FakeAri, now: datetime = OPEN, menu_timeout: float = 5.0,
-           on_queued: Any = None) -> IvrRunner:
+def runner(
+    ari: FakeAri, now: datetime = OPEN, menu_timeout: float = 5.0, on_queued: Any = None
+) -> IvrRunner:
     flow = simple_flow()
     main = dataclasses.replace(flow.nodes["main"], timeout=menu_timeout)
     tenant = make_tenant(flow=dataclasses.replace(flow, nodes={**flow.nodes, "main": main}))
     registry = TenantRegistry()
     registry.replace([LoadedTenant(tenant, ())])
-    return IvrRunner(ari, registry, lambda: STAFFED, recordings_media_root="/rec",
-                     clock=lambda: now, on_queued=on_queued)
+    return IvrRunner(
+        ari,
+        registry,
+        lambda: STAFFED,
+        recordings_media_root="/rec",
+        clock=lambda: now,
+        on_queued=on_queued,
+    )
 
 
 async def settle() -> None:
@@ -148,8 +186,13 @@ async def test_closed_call_hears_next_opening_then_voicemail() -> None:
     await run.on_stasis_start(stasis_start("ch4", "+49891111110", "+4930123456"))
     await settle()
     (play,) = ari.of("play")
-    assert play[2] == ("sound:/rec/acme/de/closed", "sound:digits/day-1", "sound:digits/at",
-                       "number:8", "sound:digits/oclock")
+    assert play[2] == (
+        "sound:/rec/acme/de/closed",
+        "sound:digits/day-1",
+        "sound:digits/at",
+        "number:8",
+        "sound:digits/oclock",
+    )
     await run.on_event(finished("ch4", "ch4-p1"))
     await settle()
     await run.on_event(finished("ch4", "ch4-p2"))
@@ -163,8 +206,10 @@ async def test_direct_queue_did_and_unknown_did() -> None:
     await run.on_stasis_start(stasis_start("ch5", "+49891111111", "+491701234567"))
     await run.on_stasis_start(stasis_start("ch6", "+49899999999", "+4930123456"))
     await settle()
-    assert ari.of("continue") == [("continue", "ch6", None, None, None),
-                                  ("continue", "ch5", "cc-queue", "q-acme-de", 1)]
+    assert ari.of("continue") == [
+        ("continue", "ch6", None, None, None),
+        ("continue", "ch5", "cc-queue", "q-acme-de", 1),
+    ]
     assert ("var", "ch5", "QUEUE_PRIO", "10") in ari.requests
     assert run.active == 0
 

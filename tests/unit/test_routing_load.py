@@ -8,17 +8,35 @@ from ivr.load import queue_loads
 from ivr.routing import QueueLoad
 
 
-def member(queue: str, name: str, status: int = 1, paused: bool = False,
-           in_call: bool = False) -> Member:
-    return Member(queue=queue, interface=f"Local/{name}@agents/n", name=name,
-                  state_interface=f"Custom:{name}", status=status, paused=paused,
-                  paused_reason="lunch" if paused else "", in_call=in_call, calls_taken=0,
-                  last_call=0.0, penalty=0, since=0.0)
+def member(
+    queue: str, name: str, status: int = 1, paused: bool = False, in_call: bool = False
+) -> Member:
+    return Member(
+        queue=queue,
+        interface=f"Local/{name}@agents/n",
+        name=name,
+        state_interface=f"Custom:{name}",
+        status=status,
+        paused=paused,
+        paused_reason="lunch" if paused else "",
+        in_call=in_call,
+        calls_taken=0,
+        last_call=0.0,
+        penalty=0,
+        since=0.0,
+    )
 
 
 def waiting(uid: str, joined_at: float, position: int) -> WaitingCaller:
-    return WaitingCaller(uniqueid=uid, linkedid=uid, channel=f"PJSIP/x-{uid}",
-                         position=position, joined_at=joined_at, caller_num="", caller_name="")
+    return WaitingCaller(
+        uniqueid=uid,
+        linkedid=uid,
+        channel=f"PJSIP/x-{uid}",
+        position=position,
+        joined_at=joined_at,
+        caller_num="",
+        caller_name="",
+    )
 
 
 def test_queue_loads() -> None:

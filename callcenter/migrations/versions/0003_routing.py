@@ -34,7 +34,9 @@ def upgrade() -> None:
         sa.Column("loaded_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("warnings", JSON, nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f(f"fk_{t}_tenant_id_tenants"),
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f(f"fk_{t}_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("tenant_id", name=op.f(f"pk_{t}")),
