@@ -24,12 +24,15 @@ from callcenter.bootstrap import SERVICES, Services
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
+from callcenter.db.session import Database
 from callcenter.pbx.ari import AriError
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Scenario, Wait, inbound_leg_id, place_call
 from callcenter.serve import make_app
 from crm import repository as repo
 from crm.contact import contact_from_mapping
+from ivr.prompts import PromptSources
+from ivr.registry import TenantRegistry, reload_from_files
 
 SLUG = "popco"
 DID = "+49891239900"
@@ -90,6 +93,14 @@ async def app(pbx: Sandbox, pbx_config: Config, pg_url: str, tmp_path: Path) -> 
     )
     if not pbx.running():
         pbx.up()
+    # Store the tenant first: the app starts from the database (the session's database
+    # may already hold other tests' tenants, and then the files are not read at start-up).
+    db = Database(pg_url)
+    try:
+        sources = PromptSources.for_pbx_root(config.pbx.root, config.app.data_dir / "recordings")
+        await reload_from_files(TenantRegistry(), db, tenants, sources)
+    finally:
+        await db.close()
     web_app = make_app(config)
     services = web_app[SERVICES]
     server = TestServer(web_app, host="127.0.0.1")
