@@ -668,6 +668,8 @@ class LiveState:
             return out  # replayed event (a re-queued call waits again: left_queue_at None)
         call.queue = h.get("Queue") or call.queue
         call.extra["pbx_hold_time"] = _int(h.get("HoldTime"))
+        if call.queue:
+            self._queue(call.queue).follow_average("holdtime", _int(h.get("HoldTime")))
         call.extra["pbx_ring_time"] = _int(h.get("RingTime"))
         self._mark_answered(
             call,
@@ -747,7 +749,9 @@ class LiveState:
             call.extra["pbx_talk_time"] = _int(h.get("TalkTime"))
             call.extra["complete_reason"] = h.get("Reason")
             if call.queue:
-                self._queue(call.queue).bump_pbx("completed")
+                queue = self._queue(call.queue)
+                queue.bump_pbx("completed")
+                queue.follow_average("talktime", _int(h.get("TalkTime")))
         return []
 
     # ------------------------------------------------------------------ queues and members

@@ -88,6 +88,19 @@ class QueueState:
         if self.pbx:
             self.pbx[key] = self.pbx.get(key, 0) + 1
 
+    def follow_average(self, key: str, sample: int) -> None:
+        """Follow app_queue's running averages between two QueueStatus lists, by its rules:
+        ``holdtime`` on answer, ``talktime`` after ``completed`` was counted; the first
+        sample is taken as is, later ones weigh in as (3·old + new) / 4."""
+        if not self.pbx:
+            return
+        first = (
+            self.pbx.get("completed", 0) + self.pbx.get("abandoned", 0) == 0
+            if key == "holdtime"
+            else self.pbx.get("completed", 0) == 1
+        )
+        self.pbx[key] = sample if first else (3 * int(self.pbx.get(key, 0)) + sample) // 4
+
     def view(self, now: float, tenant: str | None = None) -> dict[str, Any]:
         waiting = sorted(self.waiting.values(), key=lambda c: c.position)
         longest = max((now - c.joined_at for c in waiting), default=0.0)

@@ -223,6 +223,19 @@ async def test_answered_call_is_live_then_one_row(live: Live) -> None:
     logged = [row[2] for row in await live.repo.events(linkedid)]
     assert logged[0] == "call.started" and logged[-1] == "call.ended"
     assert logged.index("call.queued") < logged.index("call.answered")
+    # Between two QueueStatus lists the queue's figures follow the PBX's own counting.
+    params = next(
+        m
+        for m in await live.ami.send_list_action("QueueStatus", {"Queue": QUEUE})
+        if m.name == "QueueParams"
+    )
+    ours = live.service.snapshot()["queues"][QUEUE]["pbx"]
+    for key, header in (
+        ("holdtime", "Holdtime"),
+        ("talktime", "TalkTime"),
+        ("completed", "Completed"),
+    ):
+        assert ours[key] == int(params[header]), (key, ours, params)
     # Exactly one row for this caller, and the bus told the dashboards the same story.
     rows = [r for r in await live.repo.list_calls(limit=100_000) if r.caller == caller]
     assert [r.linkedid for r in rows] == [linkedid]

@@ -6,6 +6,7 @@ import pytest
 
 from callcenter.state.effects import Effect, Publish
 from callcenter.state.live import LiveState
+from callcenter.state.queues import QueueState
 from tests.fixtures.state.builder import Pbx, member_status
 
 
@@ -144,3 +145,23 @@ def test_calls_taken_summed_across_queues_and_removal() -> None:
     [event] = agent_events(run(state, pbx))
     assert event["status"] == "logged_out"
     assert [a["name"] for a in state.snapshot(pbx.t)["agents"].values()] == ["Anna"]
+
+
+def test_queue_averages_follow_app_queue_between_lists() -> None:
+    """app_queue: first sample as is, then (3·old + new) / 4 (integer), talk after count."""
+    queue = QueueState("q")
+    queue.set_params({"Holdtime": "0", "TalkTime": "0", "Completed": "0", "Abandoned": "0"})
+    queue.follow_average("holdtime", 8)
+    assert queue.pbx["holdtime"] == 8
+    queue.bump_pbx("completed")
+    queue.follow_average("talktime", 40)
+    assert queue.pbx["talktime"] == 40
+    queue.follow_average("holdtime", 2)
+    assert queue.pbx["holdtime"] == (3 * 8 + 2) // 4
+    queue.bump_pbx("completed")
+    queue.follow_average("talktime", 3)
+    assert queue.pbx["talktime"] == (3 * 40 + 3) // 4
+    # Without a QueueStatus list yet there is nothing to follow.
+    empty = QueueState("q2")
+    empty.follow_average("holdtime", 5)
+    assert empty.pbx == {}
