@@ -75,22 +75,36 @@ class RedisBus:
         await self._redis.publish(self._prefix + topic, json.dumps(event, default=str))
 
     async def subscribe(self, *topics: str) -> AsyncIterator[tuple[str, Event]]:
-        pubsub = self._redis.pubsub()
-        if topics:
-            await pubsub.subscribe(*(self._prefix + t for t in topics))
-        else:
-            await pubsub.psubscribe(self._prefix + "*")
-        try:
-            async for msg in pubsub.listen():
-                if msg.get("type") not in ("message", "pmessage"):
-                    continue
-                channel = str(msg["channel"])[len(self._prefix) :]
-                try:
-                    yield channel, json.loads(msg["data"])
-                except (ValueError, TypeError):
-                    log.warning("bus: dropped undecodable message on %s", channel)
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        """Events in publish order; survives Redis restarts by subscribing again (with
+        backoff). What was published while Redis was away is lost: fan-out only."""
+        from redis.exceptions import RedisError
+
+        delay = 0.2
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                if topics:
+                    await pubsub.subscribe(*(self._prefix + t for t in topics))
+                else:
+                    await pubsub.psubscribe(self._prefix + "*")
+                delay = 0.2
+                async for msg in pubsub.listen():
+                    if msg.get("type") not in ("message", "pmessage"):
+                        continue
+                    channel = str(msg["channel"])[len(self._prefix) :]
+                    try:
+                        event = json.loads(msg["data"])
+                    except (ValueError, TypeError):
+                        log.warning("bus: dropped undecodable message on %s", channel)
+                        continue
+                    yield channel, event
+            except (RedisError, OSError) as exc:
+                log.warning("bus: Redis subscription lost (%s); again in %.1f s", exc, delay)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def ping(self) -> bool:
         try:
@@ -99,7 +113,10 @@ class RedisBus:
             return False
 
     async def close(self) -> None:
-        await self._redis.aclose()
+        from redis.exceptions import RedisError
+
+        with contextlib.suppress(RedisError, OSError):
+            await self._redis.aclose()
 
 
 def make_bus(redis_url: str) -> Bus:

@@ -74,3 +74,57 @@ async def test_slow_inprocess_subscriber_drops_oldest() -> None:
     got = [(await first)[1]["n"], (await agen.__anext__())[1]["n"]]
     assert got == [3, 4]
     await agen.aclose()
+
+
+async def test_redis_subscription_survives_a_redis_restart(tmp_path: Any) -> None:
+    """A private redis-server is killed and started again: the subscriber carries on."""
+    import shutil
+    import socket
+    import subprocess
+
+    server = shutil.which("redis-server")
+    assert server is not None, "redis-server is installed by .ci/run"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [
+        server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--dir",
+        str(tmp_path),
+    ]
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    proc = start()
+    bus = RedisBus(f"redis://127.0.0.1:{port}/0", prefix="cc-restart:")
+    try:
+        for _ in range(100):
+            if await bus.ping():
+                break
+            await asyncio.sleep(0.05)
+        task = asyncio.ensure_future(_collect(bus, 2, "calls"))
+        await _started(task)
+        await bus.publish("calls", {"type": "before"})
+        proc.kill()
+        proc.wait()
+        await asyncio.sleep(0.5)  # the subscriber notices and starts retrying
+        proc = start()
+        for _ in range(200):  # resubscribed (backoff ≤ 5 s) once a publish reaches someone
+            if await bus.ping() and await bus._redis.publish(
+                "cc-restart:calls", '{"type": "after"}'
+            ):
+                break
+            await asyncio.sleep(0.05)
+        got = await asyncio.wait_for(task, 10)
+        assert [e["type"] for _, e in got] == ["before", "after"]
+    finally:
+        proc.kill()
+        proc.wait()
+        await bus.close()
