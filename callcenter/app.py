@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter import auth
+from callcenter import __version__, auth
 from callcenter.bootstrap import SERVICES, Services
 from callcenter.db.models import Tenant
 from callcenter.health import run_checks
@@ -62,6 +62,26 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 },
             )
+
+
+async def index(request: web.Request) -> web.Response:
+    """What this service offers, so that the URL the demo prints leads somewhere."""
+    routes = sorted(
+        {
+            f"{r.method} {r.resource.canonical}"
+            for r in request.app.router.routes()
+            if r.resource is not None and r.method != "HEAD"
+        }
+    )
+    body = {
+        "service": "callcenter",
+        "version": __version__,
+        "health": "/healthz",
+        "metrics": "/metrics",
+        "login": "POST /api/auth/login {username, password} -> bearer token",
+        "routes": routes,
+    }
+    return web.json_response(body, dumps=_dumps)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -114,6 +134,7 @@ def build_app(services: Services) -> web.Application:
     app[SERVICES] = services
     if services.db is not None:
         auth.setup(app, services.db)
+    app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/api/live", live_snapshot)
