@@ -231,25 +231,29 @@ async def contact_data(session: AsyncSession, contact: Contact) -> ContactData:
         org_name = await session.scalar(
             select(Organisation.name).where(Organisation.id == contact.organisation_id)
         )
+    return _as_data(contact, org_name, await numbers_of(session, contact.id))
+
+
+def _as_data(c: Contact, organisation: str | None, numbers: Sequence[NumberEntry]) -> ContactData:
     return ContactData(
-        display_name=contact.display_name,
-        given_name=contact.given_name,
-        family_name=contact.family_name,
-        organisation=org_name,
-        email=contact.email,
-        numbers=tuple(await numbers_of(session, contact.id)),
-        street=contact.street,
-        postal_code=contact.postal_code,
-        city=contact.city,
-        region=contact.region,
-        country=contact.country,
-        language=contact.language,
-        tags=tuple(contact.tags or ()),
-        vip=contact.vip,
-        notes=contact.notes,
-        consent_basis=contact.consent_basis,
-        consent_at=contact.consent_at,
-        source=contact.source,
+        display_name=c.display_name,
+        given_name=c.given_name,
+        family_name=c.family_name,
+        organisation=organisation,
+        email=c.email,
+        numbers=tuple(numbers),
+        street=c.street,
+        postal_code=c.postal_code,
+        city=c.city,
+        region=c.region,
+        country=c.country,
+        language=c.language,
+        tags=tuple(c.tags or ()),
+        vip=c.vip,
+        notes=c.notes,
+        consent_basis=c.consent_basis,
+        consent_at=c.consent_at,
+        source=c.source,
     )
 
 
@@ -277,28 +281,8 @@ async def contacts_data(
             )
             orgs = {oid: name for oid, name in org_rows}
         for c in part:
-            out.append(
-                ContactData(
-                    display_name=c.display_name,
-                    given_name=c.given_name,
-                    family_name=c.family_name,
-                    organisation=orgs.get(c.organisation_id) if c.organisation_id else None,
-                    email=c.email,
-                    numbers=tuple(numbers[c.id]),
-                    street=c.street,
-                    postal_code=c.postal_code,
-                    city=c.city,
-                    region=c.region,
-                    country=c.country,
-                    language=c.language,
-                    tags=tuple(c.tags or ()),
-                    vip=c.vip,
-                    notes=c.notes,
-                    consent_basis=c.consent_basis,
-                    consent_at=c.consent_at,
-                    source=c.source,
-                )
-            )
+            org = orgs.get(c.organisation_id) if c.organisation_id else None
+            out.append(_as_data(c, org, numbers[c.id]))
     return out
 
 
