@@ -110,12 +110,15 @@ def wire_pbx(services: Services) -> None:
     metrics = services.metrics
     metrics.add_snapshot_source(live.snapshot)
     metrics.add_latency_source("ari", ari.latency.summary)
-    ami.add_event_listener(lambda _msg: metrics.ami_events.inc())
-
-    async def count_ari(_event: Any) -> None:
-        metrics.ari_events.inc()
-
-    ari.add_handler(count_ari)
+    metrics.add_counter_source(
+        "callcenter_ami_events", "AMI events received", lambda: ami.events_received
+    )
+    metrics.add_counter_source(
+        "callcenter_ami_reconnects", "AMI connections re-established", lambda: ami.status.reconnects
+    )
+    metrics.add_counter_source(
+        "callcenter_ari_events", "ARI events received", lambda: ari.events_received
+    )
     services.stasis = StasisDispatcher(ari)
     ari.add_handler(services.stasis)
     services.checks.append(_ami_check(ami, config))

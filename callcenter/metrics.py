@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -18,11 +18,6 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.ami_events = Counter("callcenter_ami_events", "AMI events received", registry=r)
-        self.ami_reconnects = Counter(
-            "callcenter_ami_reconnects", "AMI connections re-established", registry=r
-        )
-        self.ari_events = Counter("callcenter_ari_events", "ARI events received", registry=r)
         self.calls_finished = Counter(
             "callcenter_calls_finished", "Finished calls by outcome", ["outcome"], registry=r
         )
@@ -40,6 +35,11 @@ class Metrics:
     def add_latency_source(self, name: str, summary: Callable[[], Any]) -> None:
         """Expose recent round-trip percentiles (p50/p99/max) of a client, e.g. ARI REST."""
         self.registry.register(_LatencyCollector(name, summary))
+
+    def add_counter_source(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        """Expose a count a client keeps itself (events received, reconnects), read at scrape
+        time, so that no listener runs per event just to count."""
+        self.registry.register(_CountCollector(name, documentation, read))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -82,3 +82,11 @@ class _LatencyCollector(Collector):
         for label, value in (("0.5", s.p50), ("0.99", s.p99), ("1", s.max)):
             family.add_metric([label], value)
         yield family
+
+
+class _CountCollector(Collector):
+    def __init__(self, name: str, documentation: str, read: Callable[[], int]) -> None:
+        self._name, self._documentation, self._read = name, documentation, read
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        yield CounterMetricFamily(self._name, self._documentation, value=self._read())

@@ -72,6 +72,14 @@ async def test_metrics_and_index(app: TestClient[Any, Any]) -> None:
     assert 'callcenter_component_up{component="ami"} 1.0' in text
     assert "callcenter_ari_request_seconds" in text
     assert "callcenter_calls_active" in text
+    counts = {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line.startswith(("callcenter_ami_", "callcenter_ari_events"))
+    }
+    assert counts["callcenter_ami_events_total"] >= 1  # FullyBooted, at least
+    assert counts["callcenter_ami_reconnects_total"] == 0
+    assert "callcenter_ari_events_total" in counts
     index = await (await app.get("/")).json()
     assert "GET /api/live" in index["routes"] and index["health"] == "/healthz"
     missing = await app.get("/no/such/page")

@@ -152,6 +152,7 @@ class AmiClient:
         self._resync: asyncio.Task[None] | None = None
         self._connected_event = asyncio.Event()
         self.bad_frames = 0
+        self.events_received = 0  # events handed to the listeners (read by /metrics)
 
     @classmethod
     def from_config(cls, pbx: PbxConfig, *, events: bool = True) -> AmiClient:
@@ -438,6 +439,7 @@ class AmiClient:
                 self._emit_event(out)
 
     def _emit_event(self, msg: Message) -> None:
+        self.events_received += 1
         for cb in self._event_listeners:
             try:
                 cb(msg)
