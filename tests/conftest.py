@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,12 @@ PG_ADMIN_DSN = os.environ.get("CALLCENTER_TEST_PG_DSN", "postgresql://postgres@1
 REDIS_URL = os.environ.get("CALLCENTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """SQLAlchemy URL of a database created for this session and dropped afterwards."""
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """Create database ``<prefix>_<random>``, yield its SQLAlchemy URL, drop it afterwards."""
     import asyncpg  # type: ignore[import-untyped]
 
-    name = f"cc_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
 
     async def admin(sql: str) -> None:
         conn = await asyncpg.connect(PG_ADMIN_DSN)
@@ -38,6 +39,13 @@ def pg_url() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """SQLAlchemy URL of a database created for this session and dropped afterwards."""
+    with fresh_database("cc_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -23,7 +20,7 @@ from ivr import http
 from ivr.placeholders import generate_for_file
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry, reload_from_files
-from tests.conftest import PG_ADMIN_DSN
+from tests.conftest import fresh_database
 
 PBX_ROOT = Path("/var/cache/callcenter/pbx-root")
 REPO_TENANTS = Path(__file__).resolve().parents[2] / "config" / "tenants"
@@ -44,23 +41,9 @@ class World:
 
 @pytest.fixture(scope="module")
 def ivr_http_url() -> Iterator[str]:
-    name = f"cc_ivrhttp_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    migrate.upgrade(url)
-    try:
+    with fresh_database("cc_ivrhttp") as url:
+        migrate.upgrade(url)
         yield url
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _app(world: World) -> web.Application:

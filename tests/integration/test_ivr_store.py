@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -26,7 +24,7 @@ from ivr.models import TenantConfig
 from ivr.placeholders import generate_for_file
 from ivr.prompts import PromptSources
 from ivr.registry import RELOAD_TOPIC, TenantRegistry, reload_from_db, reload_from_files
-from tests.conftest import PG_ADMIN_DSN
+from tests.conftest import fresh_database
 
 PBX_ROOT = Path("/var/cache/callcenter/pbx-root")
 REPO_TENANTS = Path(__file__).resolve().parents[2] / "config" / "tenants"
@@ -34,25 +32,11 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture(scope="module")
-def ivr_pg_url() -> Any:
+def ivr_pg_url() -> Iterator[str]:
     """A database of its own: these tests create tenants named like the demo ones."""
-    name = f"cc_ivr_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    migrate.upgrade(url)
-    try:
+    with fresh_database("cc_ivr") as url:
+        migrate.upgrade(url)
         yield url
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
