@@ -158,6 +158,29 @@ def _redirect(leg: Leg, context: str, exten: str) -> AmiAction:
     return _a("Redirect", Channel=leg.name, Context=context, Exten=exten, Priority="1")
 
 
+def _hold_caller(caller: Leg, agent: Leg, agent_context: str, agent_exten: str) -> AmiAction:
+    """One Redirect: the caller to hold music, the receptionist's leg to ``agent_context``."""
+    return _a(
+        "Redirect",
+        Channel=caller.name,
+        Context=HOLD_CONTEXT,
+        Exten="s",
+        Priority="1",
+        ExtraChannel=agent.name,
+        ExtraContext=agent_context,
+        ExtraExten=agent_exten,
+        ExtraPriority="1",
+    )
+
+
+def _to_receptionist(caller: Leg, interface: str) -> list[AmiAction]:
+    """Send the caller through the pickup dialplan, which rings ``interface``."""
+    return [
+        _a("Setvar", Channel=caller.name, Variable="CC_PICKUP_INTERFACE", Value=interface),
+        _redirect(caller, PICKUP_CONTEXT, "s"),
+    ]
+
+
 def _need_caller(f: CallFacts) -> Leg:
     if f.caller is None:
         raise CallConflict(f"call {f.linkedid} has no caller channel any more")
@@ -169,29 +192,14 @@ def pickup(f: CallFacts, interface: str) -> list[AmiAction]:
     caller = _need_caller(f)
     if f.phase not in ("queued", "ringing") or f.connected:
         raise CallConflict(f"call is {f.state}: only a caller waiting in a queue can be picked up")
-    return [
-        _a("Setvar", Channel=caller.name, Variable="CC_PICKUP_INTERFACE", Value=interface),
-        _redirect(caller, PICKUP_CONTEXT, "s"),
-    ]
+    return _to_receptionist(caller, interface)
 
 
 def hold(f: CallFacts) -> list[AmiAction]:
     caller = _need_caller(f)
     if not f.connected or f.agent is None:
         raise CallConflict(f"call is {f.state}: only a connected call can be put on hold")
-    return [
-        _a(
-            "Redirect",
-            Channel=caller.name,
-            Context=HOLD_CONTEXT,
-            Exten="s",
-            Priority="1",
-            ExtraChannel=f.agent.name,
-            ExtraContext=AGENT_WAIT_CONTEXT,
-            ExtraExten="s",
-            ExtraPriority="1",
-        )
-    ]
+    return [_hold_caller(caller, f.agent, AGENT_WAIT_CONTEXT, "s")]
 
 
 def retrieve(f: CallFacts) -> list[AmiAction]:
@@ -218,19 +226,7 @@ def attended_transfer(f: CallFacts, number: str) -> list[AmiAction]:
     caller = _need_caller(f)
     if not f.connected or f.agent is None:
         raise CallConflict(f"call is {f.state}: an attended transfer starts from a connected call")
-    return [
-        _a(
-            "Redirect",
-            Channel=caller.name,
-            Context=HOLD_CONTEXT,
-            Exten="s",
-            Priority="1",
-            ExtraChannel=f.agent.name,
-            ExtraContext=CONSULT_CONTEXT,
-            ExtraExten=number,
-            ExtraPriority="1",
-        )
-    ]
+    return [_hold_caller(caller, f.agent, CONSULT_CONTEXT, number)]
 
 
 def attended_complete(f: CallFacts) -> list[AmiAction]:
@@ -267,10 +263,7 @@ def unpark(f: CallFacts, interface: str) -> list[AmiAction]:
     caller = _need_caller(f)
     if not f.parked:
         raise CallConflict(f"call is {f.state}: only a parked call can be retrieved from parking")
-    return [
-        _a("Setvar", Channel=caller.name, Variable="CC_PICKUP_INTERFACE", Value=interface),
-        _redirect(caller, PICKUP_CONTEXT, "s"),
-    ]
+    return _to_receptionist(caller, interface)
 
 
 def hangup(f: CallFacts) -> list[AmiAction]:
