@@ -20,13 +20,16 @@ import random
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from callcenter.config import Config
 from callcenter.logs import setup_logging
 from ivr.errors import ConfigFaults
+
+if TYPE_CHECKING:
+    from ivr.registry import TenantRegistry
 
 log = logging.getLogger(__name__)
 
@@ -255,8 +258,9 @@ def _traffic(config: Config, interval: float) -> Any:
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         from callcenter.bootstrap import SERVICES
+        from ivr.http import REGISTRY
 
-        task = asyncio.create_task(_place_calls(app[SERVICES], config, interval))
+        task = asyncio.create_task(_place_calls(app[SERVICES], app[REGISTRY], config, interval))
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -265,19 +269,19 @@ def _traffic(config: Config, interval: float) -> Any:
     return ctx
 
 
-async def _place_calls(services: Any, config: Config, interval: float) -> None:
+async def _place_calls(
+    services: Any, registry: TenantRegistry, config: Config, interval: float
+) -> None:
+    """Calls to the DIDs of the app's own tenant registry (so a tenant reload shows)."""
     from callcenter.pbx.ari.errors import AriError
     from callcenter.pbx.simulate import Scenario, place_call
-    from ivr.loader import load_directory
-    from ivr.prompts import PromptSources
 
-    sources = PromptSources.for_pbx_root(config.pbx.root, config.app.data_dir / "recordings")
-    dids = [
-        d.number for t in load_directory(config.tenants.directory, sources) for d in t.tenant.dids
-    ]
     rng = random.Random()
     while True:
         await asyncio.sleep(interval * rng.uniform(0.5, 1.5))
+        dids = [d.number for t in registry.tenants() for d in t.dids]
+        if not dids:
+            continue
         name, number = rng.choice(DEMO_CALLERS)
         scenario = Scenario.simple(
             rng.choice(dids),
