@@ -161,11 +161,3 @@ class Tenant:
 
     def is_vip(self, caller_e164: str | None) -> bool:
         return caller_e164 is not None and caller_e164 in self.routing.vip_numbers
-
-
-def tenant_for_did(tenants: list[Tenant] | tuple[Tenant, ...], number: str) -> Tenant | None:
-    """The tenant owning the dialled number, if any (numbers are unique across tenants)."""
-    for tenant in tenants:
-        if tenant.did(number) is not None:
-            return tenant
-    return None
