@@ -24,7 +24,6 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter import auth
-from callcenter.db.models import Tenant
 from callcenter.db.session import DATABASE, Database
 from crm import csv_import, export, importing, notes, privacy, timeline, vcard, webhooks
 from crm import repository as repo
@@ -584,12 +583,10 @@ def routing_lookup(
         if holder.lookup is None:
             return None, False
         async with db.session() as s:
-            row = (
-                await s.execute(select(Tenant.id, Tenant.region).where(Tenant.slug == slug))
-            ).first()
-        if row is None:
+            tenant = await repo.tenant_by_slug(s, slug)
+        if tenant is None:
             return None, False
-        match = await holder.lookup.lookup(row[0], caller, (row[1] or "DE").upper())
+        match = await holder.lookup.lookup(tenant[0], caller, tenant[1])
         contact = str(match.contact_id) if match.contact_id is not None else None
         return contact, match.vip
 

@@ -34,6 +34,14 @@ async def tenant_region(session: AsyncSession, tenant_id: int | None) -> str:
     return (region or DEFAULT_REGION).upper()
 
 
+async def tenant_by_slug(session: AsyncSession, slug: str) -> tuple[int, str] | None:
+    """``(id, default phone region)`` of the tenant named ``slug`` in call events, if any."""
+    row = (
+        await session.execute(select(Tenant.id, Tenant.region).where(Tenant.slug == slug))
+    ).first()
+    return None if row is None else (row[0], (row[1] or DEFAULT_REGION).upper())
+
+
 # ---------------------------------------------------------------- organisations
 
 

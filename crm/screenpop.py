@@ -23,11 +23,9 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
-
 from callcenter.bus import Bus, Event
-from callcenter.db.models import Tenant
 from callcenter.db.session import Database
+from crm import repository as repo
 from crm import webhooks
 from crm.lookup import CallerLookup, Match
 
@@ -82,10 +80,7 @@ class ScreenPop:
 
     async def _tenant(self, slug: str) -> tuple[int, str] | None:
         async with self.db.session() as s:
-            row = (
-                await s.execute(select(Tenant.id, Tenant.region).where(Tenant.slug == slug))
-            ).first()
-        return None if row is None else (row[0], (row[1] or "DE").upper())
+            return await repo.tenant_by_slug(s, slug)
 
     def match_of(self, linkedid: str) -> Match | None:
         """The match of a call still in progress, if it was looked up."""
