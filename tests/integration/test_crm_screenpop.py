@@ -156,3 +156,25 @@ async def test_wire_runs_routes_worker_and_screen_pop(db: Database) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await listener
     assert matches and matches[0]["match"]["status"] == "anonymous"  # type: ignore[index]
+
+
+async def test_routing_lookup_uses_the_tenants_region(db: Database) -> None:
+    from crm.http import LookupHolder, routing_lookup
+
+    slug = f"rt-{uuid.uuid4().hex[:8]}"
+    async with db.session() as s:
+        t = Tenant(slug=slug, name="Wien GmbH", region="at")  # lower case on purpose
+        s.add(t)
+        await s.flush()
+        contact = await repo.create_contact(
+            s, t.id, contact_from_mapping({"display_name": "Anton VIP", "vip": True,
+                                           "numbers": [{"number": "0664 1234567"}]}, "AT")
+        )  # fmt: skip
+    holder = LookupHolder()
+    lookup = routing_lookup(db, holder)
+    assert await lookup(slug, "06641234567") == (None, False)  # no lookup running yet
+    holder.lookup = Lookup(db.engine)
+    # a national number only matches when read in the tenant's region (AT, not DE)
+    assert await lookup(slug, "06641234567") == (str(contact.id), True)
+    assert await lookup(slug, "+4930999999") == (None, False)
+    assert await lookup("no-such-tenant", "06641234567") == (None, False)
