@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -138,12 +138,12 @@ class AgentService:
     async def login(self, agent_id: int) -> ApplyResult:
         """Member of every queue of the agent; a pause in force is kept."""
         return await self._change(
-            agent_id, lambda p: Presence(True, p.paused, p.reason, p.paused_queues)
+            agent_id, lambda _spec, p: Presence(True, p.paused, p.reason, p.paused_queues)
         )
 
     async def logout(self, agent_id: int) -> ApplyResult:
         """Out of every queue; the pause is cleared."""
-        return await self._change(agent_id, lambda p: Presence(False))
+        return await self._change(agent_id, lambda _spec, _p: Presence(False))
 
     async def pause(self, agent_id: int, reason: str, queue: str | None = None) -> ApplyResult:
         """Pause in all queues or one (added to the queues already paused); the reason must
@@ -154,13 +154,12 @@ class AgentService:
                 "invalid_request",
                 f"reason: {reason!r} is not one of {', '.join(self.reasons)}",
             )
-        spec = await self.spec(agent_id)
-        if queue is not None and queue not in spec.queues:
-            raise AgentError(
-                400, "invalid_request", f"queue: agent {agent_id} is not a member of {queue!r}"
-            )
 
-        def change(p: Presence) -> Presence:
+        def change(spec: AgentSpec, p: Presence) -> Presence:
+            if queue is not None and queue not in spec.queues:
+                raise AgentError(
+                    400, "invalid_request", f"queue: agent {agent_id} is not a member of {queue!r}"
+                )
             if not p.logged_in:
                 raise AgentError(409, "conflict", f"agent {agent_id} is not logged in")
             if queue is None:
@@ -174,14 +173,14 @@ class AgentService:
 
     async def unpause(self, agent_id: int, queue: str | None = None) -> ApplyResult:
         """Unpause everywhere, or in one queue (the others stay paused)."""
-        spec_queues = frozenset((await self.spec(agent_id)).queues)
 
-        def change(p: Presence) -> Presence:
+        def change(spec: AgentSpec, p: Presence) -> Presence:
             if not p.logged_in:
                 raise AgentError(409, "conflict", f"agent {agent_id} is not logged in")
             if queue is None or not p.paused:
                 return Presence(True)
-            left = (p.paused_queues if p.paused_queues is not None else spec_queues) - {queue}
+            paused = p.paused_queues if p.paused_queues is not None else frozenset(spec.queues)
+            left = paused - {queue}
             return Presence(True, bool(left), p.reason if left else "", frozenset(left) or None)
 
         return await self._change(agent_id, change)
@@ -231,13 +230,16 @@ class AgentService:
                     session.add(QueueMember(queue_id=ids[name], agent_id=agent_id, penalty=penalty))
             return await self._apply(await self.spec(agent_id), await self.presence(agent_id))
 
-    async def _change(self, agent_id: int, change: Any) -> ApplyResult:
+    async def _change(
+        self, agent_id: int, change: Callable[[AgentSpec, Presence], Presence]
+    ) -> ApplyResult:
+        """Store ``change(spec, stored presence)`` as the wanted presence, then apply it."""
         lock = self._locks.setdefault(agent_id, asyncio.Lock())
         async with lock:
             spec = await self.spec(agent_id)
             async with self.db.session() as session:
                 row = await session.get(AgentPresence, agent_id)
-                want: Presence = change(_presence(row))
+                want = change(spec, _presence(row))
                 if row is None:
                     row = AgentPresence(agent_id=agent_id)
                     session.add(row)
