@@ -98,14 +98,15 @@ class ScreenPop:
                 return None
             return await self._match(linkedid, slug, event)
         if kind in ("call.answered", "call.ended"):
-            tenant = await self._tenant(slug)
             match = (
                 self._matched.pop(linkedid, None)
                 if kind == "call.ended"
                 else self._matched.get(linkedid)
             )
-            if tenant is not None:
-                await webhooks.emit(self.db, tenant[0], kind, self._payload(event, match))
+            async with self.db.session() as s:  # one transaction: tenant and webhook rows
+                tenant = await repo.tenant_by_slug(s, slug)
+                if tenant is not None:
+                    await webhooks.enqueue(s, tenant[0], kind, self._payload(event, match))
         return None
 
     async def _match(self, linkedid: str, slug: str, event: Event) -> Match | None:
