@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import sys
+from collections.abc import AsyncIterator
 from typing import Any, TextIO
 
 from callcenter.config import Config
@@ -134,7 +136,9 @@ async def _migrate(config: Config, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _users(config: Config) -> tuple[Database, UserRepository]:
+@contextlib.asynccontextmanager
+async def _users(config: Config) -> AsyncIterator[UserRepository]:
+    """The user repository on a migrated database, closed when the command is done."""
     url = config.database_url
     at, want = await migrate.current_async(url), migrate.head()
     if at != want:
@@ -143,7 +147,10 @@ async def _users(config: Config) -> tuple[Database, UserRepository]:
             "run 'callcenter migrate' first"
         )
     database = Database(url, pool_size=1)
-    return database, UserRepository(database)
+    try:
+        yield UserRepository(database)
+    finally:
+        await database.close()
 
 
 def _show(user: UserInfo) -> str:
@@ -155,8 +162,7 @@ def _show(user: UserInfo) -> str:
 
 async def _user_add(config: Config, args: argparse.Namespace) -> int:
     password = read_password(args)
-    database, users = await _users(config)
-    try:
+    async with _users(config) as users:
         info = await users.add(
             args.username,
             password,
@@ -164,18 +170,13 @@ async def _user_add(config: Config, args: argparse.Namespace) -> int:
             display_name=args.display_name,
             tenant_slugs=args.tenant,
         )
-    finally:
-        await database.close()
     print(f"created user {info.username} ({info.role})")
     return 0
 
 
 async def _user_list(config: Config, args: argparse.Namespace) -> int:
-    database, users = await _users(config)
-    try:
+    async with _users(config) as users:
         rows = await users.list()
-    finally:
-        await database.close()
     print(f"{'USERNAME':<24} {'ROLE':<13} {'STATE':<9} {'TENANTS':<24} LAST LOGIN")
     for row in rows:
         print(_show(row))
@@ -184,20 +185,14 @@ async def _user_list(config: Config, args: argparse.Namespace) -> int:
 
 async def _user_passwd(config: Config, args: argparse.Namespace) -> int:
     password = read_password(args)
-    database, users = await _users(config)
-    try:
+    async with _users(config) as users:
         await users.set_password(args.username, password)
-    finally:
-        await database.close()
     print(f"password of {args.username} changed; open sessions ended")
     return 0
 
 
 async def _user_active(config: Config, args: argparse.Namespace) -> int:
-    database, users = await _users(config)
-    try:
+    async with _users(config) as users:
         await users.set_active(args.username, args.active)
-    finally:
-        await database.close()
     print(f"{args.username} {'enabled' if args.active else 'disabled'}")
     return 0
