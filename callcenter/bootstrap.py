@@ -136,30 +136,34 @@ def wire_pbx(services: Services) -> None:
     services.lifecycles.append(run)
 
 
-def _ami_check(ami: Any, config: Config) -> Check:
-    async def ami_health() -> ComponentHealth:
-        status = ami.status
+# Each check function is named after its component: run_checks reports a check that
+# hangs or raises under that name.
+
+
+def _ami_check(client: Any, config: Config) -> Check:
+    async def ami() -> ComponentHealth:
+        status = client.status
         where = f"{config.pbx.host}:{config.pbx.ami_port}"
         if status.connected:
             return ComponentHealth("ami", True, f"connected to {where} (AMI {status.version})")
         return ComponentHealth("ami", False, f"not connected to {where}: {status.last_error}")
 
-    return ami_health
+    return ami
 
 
-def _ari_check(ari: Any, config: Config) -> Check:
-    async def ari_health() -> ComponentHealth:
+def _ari_check(client: Any, config: Config) -> Check:
+    async def ari() -> ComponentHealth:
         where = f"http://{config.pbx.host}:{config.pbx.http_port}/ari"
-        if not ari.connected:
+        if not client.connected:
             return ComponentHealth(
-                "ari", False, f"events websocket down ({where}): {ari.last_error}"
+                "ari", False, f"events websocket down ({where}): {client.last_error}"
             )
-        info = await ari.asterisk_info()
+        info = await client.asterisk_info()
         return ComponentHealth(
             "ari", True, f"app {config.pbx.ari_app!r} registered at {where}; {info.version}"
         )
 
-    return ari_health
+    return ari
 
 
 def wire_features(services: Services) -> None:

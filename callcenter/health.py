@@ -24,7 +24,7 @@ async def run_checks(
     """Run every check concurrently; a check that hangs or raises counts as down."""
 
     async def guarded(check: Check) -> ComponentHealth:
-        name = getattr(check, "component", getattr(check, "__name__", "check"))
+        name = getattr(check, "__name__", "check")  # checks are named after their component
         try:
             return await asyncio.wait_for(check(), timeout)
         except TimeoutError:
