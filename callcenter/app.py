@@ -132,8 +132,7 @@ def build_app(services: Services) -> web.Application:
     """The whole HTTP surface; features add their routes through ``services.http_setups``."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=32 * 1024 * 1024)
     app[SERVICES] = services
-    if services.db is not None:
-        auth.setup(app, services.db)
+    auth.setup(app, services.db)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
