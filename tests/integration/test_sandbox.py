@@ -133,10 +133,7 @@ def test_cli_commands_have_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_cli_status_and_command(
-    pbx: Sandbox,
-    pbx_config: Config,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    pbx: Sandbox, pbx_config: Config, capsys: pytest.CaptureFixture[str]
 ) -> None:
     parser = argparse.ArgumentParser(prog="callcenter")
     register(parser.add_subparsers())
