@@ -15,12 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from callcenter.config import Config
-from callcenter.db.models import Tenant
 from callcenter.db.session import Database
-from crm import csv_import, export, importing, vcard
+from crm import csv_import, export, importing
 from crm import repository as repo
 from crm.lookup import Lookup
 
@@ -65,12 +62,13 @@ def _run(action: Any) -> Any:
     return handler
 
 
-async def _tenant_id(db: Database, slug: str) -> int:
+async def _tenant(db: Database, slug: str) -> tuple[int, str]:
+    """``(id, phone region)`` of the tenant named ``slug``."""
     async with db.session() as s:
-        tenant_id = await s.scalar(select(Tenant.id).where(Tenant.slug == slug))
-    if tenant_id is None:
+        tenant = await repo.tenant_by_slug(s, slug)
+    if tenant is None:
         raise CommandError(f"no tenant with slug {slug!r}")
-    return int(tenant_id)
+    return tenant
 
 
 async def _import(config: Config, args: argparse.Namespace) -> int:
@@ -79,20 +77,12 @@ async def _import(config: Config, args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         raise CommandError(f"{args.file}: {exc}") from exc
     fmt = args.format or ("vcard" if args.file.suffix.lower() in (".vcf", ".vcard") else "csv")
-    mapping = json.loads(args.mapping) if args.mapping else None
+    mapping = csv_import.mapping_from_json(args.mapping) if args.mapping else None
     db = Database(config.database_url)
     try:
-        tenant_id = await _tenant_id(db, args.tenant)
+        tenant_id, region = await _tenant(db, args.tenant)
+        rows, errors = importing.parse_file(text, fmt, mapping, region)
         async with db.session() as s:
-            region = await repo.tenant_region(s, tenant_id)
-            if fmt == "csv":
-                parsed = csv_import.parse(text, mapping, region)
-                rows = parsed.rows
-                errors = [importing.BadRow(e.line, e.reason, e.field) for e in parsed.errors]
-            else:
-                vparsed = vcard.parse(text, region)
-                rows = vparsed.cards
-                errors = [importing.BadRow(e.line, e.reason) for e in vparsed.errors]
             report = await importing.import_contacts(
                 s, tenant_id, rows, errors, dry_run=not args.apply
             )
@@ -107,7 +97,7 @@ async def _import(config: Config, args: argparse.Namespace) -> int:
 async def _export(config: Config, args: argparse.Namespace) -> int:
     db = Database(config.database_url)
     try:
-        tenant_id = await _tenant_id(db, args.tenant)
+        tenant_id, _ = await _tenant(db, args.tenant)
         async with db.session() as s:
             text = await export.export_contacts(s, tenant_id, args.format)
     finally:
@@ -122,9 +112,7 @@ async def _export(config: Config, args: argparse.Namespace) -> int:
 async def _lookup(config: Config, args: argparse.Namespace) -> int:
     db = Database(config.database_url)
     try:
-        tenant_id = await _tenant_id(db, args.tenant)
-        async with db.session() as s:
-            region = await repo.tenant_region(s, tenant_id)
+        tenant_id, region = await _tenant(db, args.tenant)
         match = await Lookup(db.engine).lookup(tenant_id, args.caller, region)
     finally:
         await db.close()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -94,6 +95,19 @@ class CsvParse:
     errors: list[RowError] = field(default_factory=list)
     mapping: dict[str, str] = field(default_factory=dict)
     delimiter: str = ","
+
+
+def mapping_from_json(text: str) -> dict[str, str]:
+    """A mapping written as JSON (API query, ``--mapping``); raises :class:`MappingError`."""
+    try:
+        mapping = json.loads(text)
+    except ValueError:
+        raise MappingError("the mapping must be a JSON object (field → column)") from None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
+    ):
+        raise MappingError("the mapping must be a JSON object of strings (field → column)")
+    return mapping
 
 
 def _norm_header(h: str) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from callcenter import auth
 from callcenter.db.session import DATABASE, Database
-from crm import csv_import, export, importing, notes, privacy, timeline, vcard, webhooks
+from crm import csv_import, export, importing, notes, privacy, timeline, webhooks
 from crm import repository as repo
 from crm.contact import (
     ContactData,
@@ -441,16 +441,8 @@ async def import_contacts(request: web.Request) -> web.Response:
     if fmt not in ("csv", "vcard"):
         raise _invalid("format", "must be csv or vcard")
     dry_run = _bool_query(request, "dry_run", True)
-    mapping = None
-    if "mapping" in request.query:
-        try:
-            mapping = json.loads(request.query["mapping"])
-        except ValueError:
-            raise _invalid("mapping", "must be a JSON object") from None
-        if not isinstance(mapping, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
-        ):
-            raise _invalid("mapping", "must be a JSON object of strings")
+    raw_mapping = request.query.get("mapping")
+    mapping = csv_import.mapping_from_json(raw_mapping) if raw_mapping is not None else None
     raw = await request.content.read(MAX_IMPORT_BYTES + 1)
     if len(raw) > MAX_IMPORT_BYTES:
         raise _invalid("body", f"larger than {MAX_IMPORT_BYTES} bytes")
@@ -460,14 +452,7 @@ async def import_contacts(request: web.Request) -> web.Response:
         raise _invalid("body", f"not UTF-8 (byte {exc.start})") from None
     async with _db(request).session() as s:
         region = await repo.tenant_region(s, tenant_id)
-        if fmt == "csv":
-            parsed = csv_import.parse(text, mapping, region)
-            rows = parsed.rows
-            errors = [importing.BadRow(e.line, e.reason, e.field) for e in parsed.errors]
-        else:
-            vparsed = vcard.parse(text, region)
-            rows = vparsed.cards
-            errors = [importing.BadRow(e.line, e.reason) for e in vparsed.errors]
+        rows, errors = importing.parse_file(text, fmt, mapping, region)
         report = await importing.import_contacts(s, tenant_id, rows, errors, dry_run=dry_run)
         if dry_run:
             await s.rollback()

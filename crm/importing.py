@@ -17,12 +17,13 @@ others. ``dry_run`` computes the same report inside the transaction and writes n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm import csv_import, vcard
 from crm import repository as repo
 from crm.contact import ContactData
 
@@ -56,6 +57,18 @@ class BadRow:
     line: int
     reason: str
     field: str | None = None
+
+
+def parse_file(
+    text: str, fmt: str, mapping: Mapping[str, str] | None, region: str
+) -> tuple[list[tuple[int, ContactData]], list[BadRow]]:
+    """Good rows and bad rows of a ``"csv"`` file (with the column ``mapping``) or else a
+    vCard file, numbers read in ``region``; raises :class:`crm.csv_import.MappingError`."""
+    if fmt == "csv":
+        parsed = csv_import.parse(text, mapping, region)
+        return parsed.rows, [BadRow(e.line, e.reason, e.field) for e in parsed.errors]
+    cards = vcard.parse(text, region)
+    return cards.cards, [BadRow(e.line, e.reason) for e in cards.errors]
 
 
 @dataclass

@@ -61,5 +61,9 @@ def test_import_export_lookup_on_sqlite(tmp_path: Path, capsys: pytest.CaptureFi
     again = json.loads(capsys.readouterr().out)
     assert again["counts"]["create"] == 0 and again["counts"]["error"] == 0
 
+    assert _call(config, "crm", "import", str(FIXTURE), "--tenant", "mueller",
+                 "--mapping", "{not json") == 1  # fmt: skip
+    assert "the mapping must be a JSON object" in capsys.readouterr().err
+
     assert _call(config, "crm", "lookup", "--tenant", "nobody", "123") == 1
     assert "no tenant with slug 'nobody'" in capsys.readouterr().err

@@ -186,6 +186,11 @@ async def test_import_dry_run_then_real_and_export(client: Client, world: World)
     bad = await client.post(f"{base}/import", params={"mapping": json.dumps({"x": "y"})},
                             data=data, headers=h(world, "admin"))  # fmt: skip
     assert bad.status == 400 and (await bad.json())["field"] == "mapping"
+    for mapping in ("{not json", '["Name"]', '{"display_name": 1}'):
+        bad = await client.post(f"{base}/import", params={"mapping": mapping},
+                                data=data, headers=h(world, "admin"))  # fmt: skip
+        err = await bad.json()
+        assert bad.status == 400 and err["field"] == "mapping" and "JSON object" in err["reason"]
 
 
 async def test_webhook_config_and_note_kept_when_mail_is_not_configured(
