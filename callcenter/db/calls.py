@@ -7,7 +7,7 @@ an AMI resync, a replay, a retried write) never creates a second row: the latest
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.db.models import OUTCOMES, Call, CallEvent, Tenant
 from callcenter.db.session import Database
-from callcenter.state.records import CallRecord
-
-EventRow = tuple[str, datetime, str, Mapping[str, Any]]
-"""``(linkedid, at, type, data)`` as accepted by :meth:`CallRepository.append_events`."""
+from callcenter.state.records import CallRecord, EventRow
 
 _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(CallRecord))
 

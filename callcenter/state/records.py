@@ -5,6 +5,7 @@ Infrastructure-free on purpose: the state machines produce these, repositories s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -18,6 +19,9 @@ from typing import Any, Literal
 #   ivr        ended before reaching a queue (IVR, announcement, closed)
 #   lost       the PBX went away while the call was up (restart, crash); ended_at = last seen
 Outcome = Literal["answered", "abandoned", "timeout", "blocked", "diverted", "ivr", "lost"]
+
+EventRow = tuple[str, datetime, str, Mapping[str, Any]]
+"""One entry of the call event log: ``(linkedid, at, type, data)``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ import collections
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -25,12 +25,11 @@ from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
 from callcenter.state.effects import TOPIC_CALLS, TOPIC_QUEUES, CallFinished, Effect, Publish
 from callcenter.state.live import LiveState
-from callcenter.state.records import CallRecord
+from callcenter.state.records import CallRecord, EventRow
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
-EventRow = tuple[str, datetime, str, Mapping[str, Any]]
 LOGGED_TOPICS = frozenset({TOPIC_CALLS, TOPIC_QUEUES})
 EVENT_BATCH = 500
 
@@ -55,9 +54,7 @@ class AmiLike(Protocol):
 class CallSink(Protocol):
     """Where finished calls and the call event log go (:class:`CallRepository`)."""
 
-    async def append_events(
-        self, events: Sequence[tuple[str, datetime, str, Mapping[str, Any]]]
-    ) -> None: ...
+    async def append_events(self, events: Sequence[EventRow]) -> None: ...
 
     async def record_finished(self, record: CallRecord) -> None: ...
 
@@ -206,7 +203,7 @@ class LiveStateService:
         """The live picture now (JSON-able), for dashboards and the API."""
         snap = self.state.snapshot(self.clock())
         snap["connected"] = self.ami.connected
-        snap["pending_records"] = self._records.qsize()
+        snap["pending_records"] = self.pending_records
         return snap
 
     @property

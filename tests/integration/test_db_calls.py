@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from callcenter.db import migrate
-from callcenter.db.calls import CallRepository, EventRow, InvalidCallRecord
+from callcenter.db.calls import CallRepository, InvalidCallRecord
 from callcenter.db.models import Call, NaiveDatetimeError, Tenant
 from callcenter.db.session import Database
-from callcenter.state.records import CallRecord
+from callcenter.state.records import CallRecord, EventRow
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
