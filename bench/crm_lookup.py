@@ -78,7 +78,6 @@ async def load(dsn: str, contacts: int, orgs: int) -> dict[str, float]:
             (j + 1, (j % TENANTS) + 1, f"Firma {j}", None, None, org_prefix(j), None, "", now, now)
             for j in range(orgs)
         ]
-        started = time.perf_counter()
         await conn.copy_records_to_table(
             "crm_organisations",
             records=org_rows,
@@ -280,27 +279,25 @@ def _csv(rows: int, seed: int) -> str:
 
 async def csv_import_speed(url: str, rows: int) -> dict[str, float]:
     from callcenter.db.session import Database
-    from crm import csv_import
-    from crm.importing import BadRow, import_contacts
+    from crm.importing import import_contacts, parse_file
 
     text = _csv(rows, seed=3)
     started = time.perf_counter()
-    parsed = csv_import.parse(text)
+    good, errors = parse_file(text, "csv", None, "DE")
     parse_s = time.perf_counter() - started
     db = Database(url)
     try:
         started = time.perf_counter()
         async with db.session() as s:
-            errors = [BadRow(e.line, e.reason, e.field) for e in parsed.errors]
-            report = await import_contacts(s, 1, parsed.rows, errors, dry_run=False)
+            report = await import_contacts(s, 1, good, errors, dry_run=False)
         import_s = time.perf_counter() - started
     finally:
         await db.close()
     counts = report.counts()
     return {
-        "rows": float(len(parsed.rows) + len(parsed.errors)),
-        "parse_per_s": (len(parsed.rows) + len(parsed.errors)) / parse_s,
-        "import_per_s": len(parsed.rows) / import_s,
+        "rows": float(len(good) + len(errors)),
+        "parse_per_s": (len(good) + len(errors)) / parse_s,
+        "import_per_s": len(good) / import_s,
         "created": float(counts["create"]),
         "merged": float(counts["merged"]),
         "errors": float(counts["error"]),
