@@ -166,7 +166,7 @@ async def _interface_for(
     if agent_id is not None:
         if principal.role not in (auth.ADMIN, auth.SUPERVISOR):
             raise auth.json_error(web.HTTPForbidden, "forbidden", "agent_id: supervisors only")
-        if not isinstance(agent_id, int):
+        if not isinstance(agent_id, int) or isinstance(agent_id, bool):  # True is an int
             raise _error(400, "invalid_request", "agent_id: must be an integer")
     else:
         agent_id = await service.agent_for_user(principal.user_id)

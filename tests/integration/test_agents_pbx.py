@@ -668,6 +668,8 @@ async def test_call_rights_and_unknown_calls(world: World) -> None:
         assert status == 404
         status, body = await world.post("anna", f"/api/calls/{lid}/pickup", {"agent_id": 1})
         assert status == 403 and "supervisors only" in body["detail"]
+        status, body = await world.post("sue", f"/api/calls/{lid}/pickup", {"agent_id": True})
+        assert status == 400 and "agent_id: must be an integer" in body["detail"]
         assert world.state_of(lid) == "queued"  # nothing above touched the call
         status, body = await world.post(
             "sue", f"/api/calls/{lid}/pickup", {"agent_id": world.agents["ben"]}
