@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -297,11 +296,3 @@ async def deliver_pending(db: Database, mailer: Mailer, *, sender: str | None = 
     for note_id in ids:
         sent += await deliver(db, note_id, mailer, sender=sender)
     return sent
-
-
-def taken_at_text(dt: datetime, language: str, timezone: str) -> str:
-    """Localised 'full date, short time' (used by the console and the e-mail)."""
-    _, loc = _locale(language)
-    local = dt.astimezone(ZoneInfo(timezone))
-    day = format_date(local.date(), "full", locale=loc)
-    return f"{day} {format_time(local.time(), 'short', locale=loc)}"
