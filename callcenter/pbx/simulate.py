@@ -423,12 +423,7 @@ async def place_calls(
 async def _place_all(
     config: Config, args: argparse.Namespace, scenarios: Sequence[Scenario]
 ) -> int:
-    ari = AriRest(
-        f"http://{config.pbx.host}:{config.pbx.http_port}",
-        config.pbx.ari_username,
-        config.pbx.ari_password,
-        config.pbx.ari_app,
-    )
+    ari = AriRest.from_config(config.pbx)
 
     def report(p: Placed) -> None:
         if p.channel_id is None:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from callcenter.config import PbxConfig
 from callcenter.pbx.ari.errors import AriError, AriUnavailable
 from callcenter.pbx.ari.models import (
     AsteriskInfo,
@@ -124,6 +125,17 @@ class AriRest:
         self._owns_session = session is None
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self.latency = LatencyStats()
+
+    @classmethod
+    def from_config(cls, pbx: PbxConfig, session: aiohttp.ClientSession | None = None) -> AriRest:
+        """REST only, for the configured PBX (``pbx`` must carry the ARI password)."""
+        return cls(
+            f"http://{pbx.host}:{pbx.http_port}",
+            pbx.ari_username,
+            pbx.ari_password,
+            pbx.ari_app,
+            session=session,
+        )
 
     @property
     def session(self) -> aiohttp.ClientSession:
