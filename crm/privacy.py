@@ -115,14 +115,12 @@ async def erase_contact(
 
     hooks = 0
     if e164s:
-        body_filter = or_(*(WebhookDelivery.body.contains(n) for n in e164s))
-        hooks = await _rowcount(
-            session,
-            delete(WebhookDelivery).where(
-                body_filter if tenant_id is None else WebhookDelivery.tenant_id == tenant_id,
-                body_filter,
-            ),
+        stmt = delete(WebhookDelivery).where(
+            or_(*(WebhookDelivery.body.contains(n) for n in e164s))
         )
+        if tenant_id is not None:
+            stmt = stmt.where(WebhookDelivery.tenant_id == tenant_id)
+        hooks = await _rowcount(session, stmt)
     links = await _rowcount(session, delete(CallLink).where(CallLink.contact_id == contact_id))
     await session.delete(contact)
     counts = {

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from callcenter.db import migrate
 from callcenter.db.models import Call, CallEvent, Tenant
 from callcenter.db.session import Database
-from crm import privacy, timeline
+from crm import privacy, timeline, webhooks
 from crm import repository as repo
 from crm.contact import contact_from_mapping
 from crm.lookup import Lookup
-from crm.models import Erasure, Note
+from crm.models import Erasure, Note, WebhookDelivery
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
@@ -71,7 +71,18 @@ async def _setup(db: Database) -> dict[str, int]:
                  recipient_email="chef@a.example", subject="Rückruf", caller_e164="+491715558001",
                  taken_at=T0 + timedelta(hours=1, minutes=30))
         )  # fmt: skip
+        for tenant in (a.id, b.id):  # each tenant was told about a call from Erika's mobile
+            await webhooks.create_endpoint(s, tenant, "http://127.0.0.1:9/h")
+            await webhooks.enqueue(s, tenant, "call.ringing", {"caller": "+491715558001"})
     return ids
+
+
+async def _deliveries(db: Database, tenant: int) -> int:
+    async with db.session() as s:
+        rows = await s.scalars(
+            select(WebhookDelivery.id).where(WebhookDelivery.tenant_id == tenant)
+        )
+        return len(list(rows))
 
 
 async def test_timeline_and_relinking(db: Database) -> None:
@@ -114,6 +125,8 @@ async def test_privacy_export_and_erase(db: Database) -> None:
         counts = await privacy.erase_contact(s, a, contact, erased_by=None)
     assert counts["calls_pseudonymised"] == 2 and counts["notes_deleted"] == 1
     assert counts["numbers_deleted"] == 2 and counts["call_events_scrubbed"] == 2
+    assert counts["webhook_deliveries_deleted"] == 1
+    assert await _deliveries(db, a) == 0 and await _deliveries(db, ids["b"]) == 1
     async with db.session() as s:
         assert await privacy.call_count(s, a) == before  # statistics keep their counts
         calls = {c.id: c for c in await s.scalars(select(Call).where(Call.tenant_id == a))}
@@ -141,6 +154,7 @@ async def test_erasing_a_shared_contact_covers_every_tenant(db: Database) -> Non
         )  # fmt: skip
         counts = await privacy.erase_contact(s, None, shared.id)
     assert counts["calls_pseudonymised"] >= 2
+    assert await _deliveries(db, ids["a"]) == 0 and await _deliveries(db, ids["b"]) == 0
     async with db.session() as s:
         for key in ("c1", "c4"):  # tenant A's and tenant B's call from that number
             call = await s.get(Call, ids[key])
