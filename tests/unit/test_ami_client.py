@@ -143,6 +143,7 @@ async def test_list_action_split_into_single_bytes_and_events_in_order(fake: Fak
         # The interleaved event without the ActionID went to the listeners, intact.
         assert [m.name for m in seen] == ["FullyBooted", "Newchannel"]
         assert seen[1]["CallerIDName"] == "Jürgen Müller"
+        assert client.events_received == 2  # what /metrics reports: list answers not counted
         with pytest.raises(AmiActionError, match="Invalid/unknown command: Bogus"):
             await client.send_list_action("Bogus", timeout=5)
         error = await client.send_action("Bogus", timeout=5)
