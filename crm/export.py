@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,14 +51,10 @@ def to_csv(contacts: Iterable[ContactData]) -> str:
     return out.getvalue()
 
 
-async def tenant_contacts(
-    session: AsyncSession, tenant_id: int | None, ids: Sequence[int] | None = None
-) -> list[ContactData]:
-    """The tenant's own contacts (not the shared ones), oldest first."""
+async def tenant_contacts(session: AsyncSession, tenant_id: int | None) -> list[ContactData]:
+    """The tenant's own contacts (not the shared ones; ``None``: the shared ones), oldest first."""
     scope = Contact.tenant_id.is_(None) if tenant_id is None else Contact.tenant_id == tenant_id
     stmt = select(Contact).where(scope).order_by(Contact.id)
-    if ids is not None:
-        stmt = stmt.where(Contact.id.in_(list(ids)))
     return await repo.contacts_data(session, list(await session.scalars(stmt)))
 
 
