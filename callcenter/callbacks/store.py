@@ -101,15 +101,19 @@ class CallbackRepository:
         insert = (postgresql.insert if self._db.backend == "postgresql" else sqlite.insert)(
             CallbackRequest
         )
-        stmt = insert.values(**values).on_conflict_do_nothing(index_elements=["linkedid"])
+        stmt = (
+            insert.values(**values)
+            .on_conflict_do_nothing(index_elements=["linkedid"])
+            .returning(CallbackRequest.id)
+        )
         async with self._db.session() as session:
-            await session.execute(stmt)
-            found = await session.execute(
-                select(CallbackRequest.id).where(CallbackRequest.linkedid == request.linkedid)
-                if request.linkedid is not None
-                else select(CallbackRequest.id).order_by(CallbackRequest.id.desc()).limit(1)
-            )
-            return int(found.scalar_one())
+            new_id = (await session.execute(stmt)).scalar_one_or_none()
+            if new_id is None:  # this call's request is stored already
+                found = select(CallbackRequest.id).where(
+                    CallbackRequest.linkedid == request.linkedid
+                )
+                new_id = (await session.execute(found)).scalar_one()
+            return int(new_id)
 
     async def pending(self, tenant: str | None = None) -> list[StoredCallback]:
         """Pending requests, oldest first (optionally of one tenant)."""

@@ -57,6 +57,21 @@ async def test_one_request_per_call_linked_to_the_tenant(db: Database) -> None:
         assert row is not None and row.tenant_id == tenant.id
 
 
+async def test_requests_without_a_call_each_get_their_own_row(db: Database) -> None:
+    repo = CallbackRepository(db)
+    slug = f"cb-{uuid.uuid4().hex[:8]}"
+    ids = [
+        await repo.add(request(slug, None, number)) for number in ("+49301234567", "+442079460018")
+    ]
+    assert len(set(ids)) == 2
+    async with db.session() as session:
+        rows = [await session.get(CallbackRequest, i) for i in ids]
+    assert [(r.number, r.linkedid) for r in rows if r is not None] == [
+        ("+49301234567", None),
+        ("+442079460018", None),
+    ]
+
+
 async def test_refused_numbers_and_statuses_never_reach_the_table(db: Database) -> None:
     repo = CallbackRepository(db)
     linkedid = f"sim-{uuid.uuid4().hex[:8]}"
