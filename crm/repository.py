@@ -351,25 +351,8 @@ async def find_duplicates(
 
     Scoped to exactly ``tenant_id`` (shared contacts are not duplicates of a tenant's).
     """
-    e164s = [n.e164 for n in data.numbers]
-    conds: list[ColumnElement[bool]] = []
-    if e164s:
-        scope = (
-            ContactNumber.tenant_id.is_(None)
-            if tenant_id is None
-            else ContactNumber.tenant_id == tenant_id
-        )
-        by_number = select(ContactNumber.contact_id).where(ContactNumber.e164.in_(e164s), scope)
-        conds.append(Contact.id.in_(by_number))
-    if data.email:
-        conds.append(Contact.email_norm == data.email.lower())
-    if not conds:
-        return []
-    scope_c = Contact.tenant_id.is_(None) if tenant_id is None else Contact.tenant_id == tenant_id
-    rows = await session.scalars(
-        select(Contact.id).where(scope_c, or_(*conds)).order_by(Contact.id)
-    )
-    return list(rows)
+    index = await duplicate_index(session, tenant_id, [data])
+    return sorted({cid for key in duplicate_keys(data) for cid in index.get(key, ())})
 
 
 def duplicate_keys(data: ContactData) -> set[str]:
