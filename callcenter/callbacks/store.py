@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 import phonenumbers
 from phonenumbers import PhoneNumberType
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.callbacks.models import CallbackRequest
 from callcenter.db.models import Tenant
@@ -98,11 +97,9 @@ class CallbackRepository:
             "status": "pending",
             "linkedid": request.linkedid,
         }
-        insert = (postgresql.insert if self._db.backend == "postgresql" else sqlite.insert)(
-            CallbackRequest
-        )
         stmt = (
-            insert.values(**values)
+            self._db.insert(CallbackRequest)
+            .values(**values)
             .on_conflict_do_nothing(index_elements=["linkedid"])
             .returning(CallbackRequest.id)
         )

@@ -11,8 +11,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import insert, select
 
 from callcenter.db.models import OUTCOMES, Call, CallEvent, Tenant
 from callcenter.db.session import Database
@@ -54,12 +53,6 @@ class CallRepository:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    def _insert(self) -> Any:
-        # Both dialects offer ON CONFLICT DO UPDATE with the same API.
-        if self._db.backend == "postgresql":
-            return postgresql.insert(Call)
-        return sqlite.insert(Call)
-
     async def record_finished(self, record: CallRecord) -> None:
         """Store ``record``; a second call with the same linkedid replaces the first.
 
@@ -74,7 +67,7 @@ class CallRepository:
             if record.tenant
             else None
         )
-        stmt = self._insert().values(**values)
+        stmt = self._db.insert(Call).values(**values)
         stmt = stmt.on_conflict_do_update(
             index_elements=[Call.linkedid],
             set_={name: stmt.excluded[name] for name in values if name != "linkedid"},
@@ -93,13 +86,8 @@ class CallRepository:
             if at.tzinfo is None:
                 raise ValueError(f"event #{index} ({linkedid} {type_}): naive datetime {at}")
             rows.append({"linkedid": linkedid, "at": at, "type": type_, "data": dict(data)})
-        stmt: Insert = (
-            postgresql.insert(CallEvent)
-            if self._db.backend == "postgresql"
-            else sqlite.insert(CallEvent)
-        )
         async with self._db.session() as session:
-            await session.execute(stmt, rows)
+            await session.execute(insert(CallEvent), rows)
 
     async def events(self, linkedid: str) -> list[EventRow]:
         """The logged events of one call, oldest first."""
