@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from callcenter.state.channels import int_header
+
 # ast_device_state numbers as sent in the ``Status`` header.
 DEVICE_STATES = {
     0: "unknown",
@@ -52,7 +54,7 @@ def member_from(h: dict[str, str], now: float) -> Member:
     interface = h.get("Interface") or h.get("Location") or ""
     paused = h.get("Paused") == "1"
     since = now
-    last_pause = _int(h.get("LastPause"))
+    last_pause = int_header(h.get("LastPause"))
     if paused and last_pause:
         since = float(last_pause)
     return Member(
@@ -60,13 +62,13 @@ def member_from(h: dict[str, str], now: float) -> Member:
         interface=interface,
         name=h.get("MemberName") or h.get("Name") or interface,
         state_interface=h.get("StateInterface", ""),
-        status=_int(h.get("Status")),
+        status=int_header(h.get("Status")),
         paused=paused,
         paused_reason=h.get("PausedReason") or h.get("Reason") or "",
         in_call=h.get("InCall") == "1",
-        calls_taken=_int(h.get("CallsTaken")),
-        last_call=float(_int(h.get("LastCall"))),
-        penalty=_int(h.get("Penalty")),
+        calls_taken=int_header(h.get("CallsTaken")),
+        last_call=float(int_header(h.get("LastCall"))),
+        penalty=int_header(h.get("Penalty")),
         since=since,
     )
 
@@ -146,10 +148,3 @@ def _same_view(a: Member, b: Member) -> bool:
         b.name,
         b.penalty,
     )
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value) if value else 0
-    except ValueError:
-        return 0

@@ -53,7 +53,7 @@ class Channel:
 
     @classmethod
     def from_headers(cls, h: dict[str, str], now: float, *, partial: bool = False) -> Channel:
-        state = _int(h.get("ChannelState"))
+        state = int_header(h.get("ChannelState"))
         return cls(
             uniqueid=h["Uniqueid"],
             linkedid=h.get("Linkedid") or h["Uniqueid"],
@@ -126,7 +126,8 @@ def parse_duration(value: str | None) -> float:
     return float(total)
 
 
-def _int(value: str | None, default: int = 0) -> int:
+def int_header(value: str | None, default: int = 0) -> int:
+    """An AMI header as an int; missing or malformed → ``default``."""
     try:
         return int(value) if value else default
     except ValueError:

@@ -22,7 +22,14 @@ from typing import Any
 from callcenter.pbx.ami.message import Message
 from callcenter.state.agents import AgentBoard, member_from
 from callcenter.state.calls import Call, normalize_number
-from callcenter.state.channels import ANONYMOUS, STATE_UP, Channel, ChannelTable, parse_duration
+from callcenter.state.channels import (
+    ANONYMOUS,
+    STATE_UP,
+    Channel,
+    ChannelTable,
+    int_header,
+    parse_duration,
+)
 from callcenter.state.effects import (
     TOPIC_AGENTS,
     TOPIC_CALLS,
@@ -545,7 +552,7 @@ class LiveState:
             uniqueid=channel.uniqueid,
             linkedid=call.linkedid,
             channel=channel.name,
-            position=_int(h.get("Position")),
+            position=int_header(h.get("Position")),
             joined_at=t,
             caller_num=h.get("CallerIDNum", ""),
             caller_name=h.get("CallerIDName", ""),
@@ -565,7 +572,7 @@ class LiveState:
             call.caller_name = caller.caller_name or call.caller_name
         if call.language is None and channel.language:
             call.language = channel.language
-        count = _int(h.get("Count"))
+        count = int_header(h.get("Count"))
         out.append(
             Publish(
                 TOPIC_QUEUES,
@@ -638,8 +645,8 @@ class LiveState:
             queue.bump_pbx("abandoned")
         if call is not None and call.answered_at is None:
             call.abandoned = True
-            call.extra["pbx_hold_time"] = _int(h.get("HoldTime"))
-            call.extra["abandon_position"] = _int(h.get("Position"))
+            call.extra["pbx_hold_time"] = int_header(h.get("HoldTime"))
+            call.extra["abandon_position"] = int_header(h.get("Position"))
         return out
 
     def _on_agent_called(self, h: Headers, msg: Message) -> list[Effect]:
@@ -667,10 +674,10 @@ class LiveState:
         if call.answered_at is not None and call.left_queue_at is not None:
             return out  # replayed event (a re-queued call waits again: left_queue_at None)
         call.queue = h.get("Queue") or call.queue
-        call.extra["pbx_hold_time"] = _int(h.get("HoldTime"))
+        call.extra["pbx_hold_time"] = int_header(h.get("HoldTime"))
         if call.queue:
-            self._queue(call.queue).follow_average("holdtime", _int(h.get("HoldTime")))
-        call.extra["pbx_ring_time"] = _int(h.get("RingTime"))
+            self._queue(call.queue).follow_average("holdtime", int_header(h.get("HoldTime")))
+        call.extra["pbx_ring_time"] = int_header(h.get("RingTime"))
         self._mark_answered(
             call,
             t,
@@ -746,12 +753,12 @@ class LiveState:
             # The agent leg's Hangup may have come first and already closed the talk time.
             if call.talk_end_at is None:
                 call.talk_end_at = t
-            call.extra["pbx_talk_time"] = _int(h.get("TalkTime"))
+            call.extra["pbx_talk_time"] = int_header(h.get("TalkTime"))
             call.extra["complete_reason"] = h.get("Reason")
             if call.queue:
                 queue = self._queue(call.queue)
                 queue.bump_pbx("completed")
-                queue.follow_average("talktime", _int(h.get("TalkTime")))
+                queue.follow_average("talktime", int_header(h.get("TalkTime")))
         return []
 
     # ------------------------------------------------------------------ queues and members
@@ -794,12 +801,12 @@ class LiveState:
         queue = self._queue(name)
         if self._resync:
             self._seen_entries.add((name, uid))
-        position = _int(h.get("Position"))
+        position = int_header(h.get("Position"))
         existing = queue.waiting.get(uid)
         if existing is not None:
             existing.position = position
             return []
-        joined = now - _int(h.get("Wait"))
+        joined = now - int_header(h.get("Wait"))
         channel = self.channels.get(uid)
         linkedid = channel.linkedid if channel is not None else uid
         queue.waiting[uid] = WaitingCaller(
@@ -830,10 +837,3 @@ _VARIABLE_FIELDS = {
     "CC_LANGUAGE": "language",
     "QUEUESTATUS": "queue_status",
 }
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value) if value else 0
-    except ValueError:
-        return 0

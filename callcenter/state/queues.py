@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from callcenter.state.channels import int_header
+
 
 @dataclass(slots=True)
 class WaitingCaller:
@@ -57,15 +59,15 @@ class QueueState:
 
     def set_params(self, h: dict[str, str]) -> None:
         self.strategy = h.get("Strategy", self.strategy)
-        self.max = _int(h.get("Max"))
-        self.weight = _int(h.get("Weight"))
-        self.service_level = _int(h.get("ServiceLevel"))
+        self.max = int_header(h.get("Max"))
+        self.weight = int_header(h.get("Weight"))
+        self.service_level = int_header(h.get("ServiceLevel"))
         self.pbx = {
-            "calls": _int(h.get("Calls")),
-            "holdtime": _int(h.get("Holdtime")),
-            "talktime": _int(h.get("TalkTime")),
-            "completed": _int(h.get("Completed")),
-            "abandoned": _int(h.get("Abandoned")),
+            "calls": int_header(h.get("Calls")),
+            "holdtime": int_header(h.get("Holdtime")),
+            "talktime": int_header(h.get("TalkTime")),
+            "completed": int_header(h.get("Completed")),
+            "abandoned": int_header(h.get("Abandoned")),
             "servicelevel_perf": _float(h.get("ServicelevelPerf")),
             "servicelevel_perf2": _float(h.get("ServicelevelPerf2")),
         }
@@ -117,13 +119,6 @@ class QueueState:
             "pbx": dict(self.pbx),
             "counters": dict(self.counters),
         }
-
-
-def _int(value: str | None) -> int:
-    try:
-        return int(value) if value else 0
-    except ValueError:
-        return 0
 
 
 def _float(value: str | None) -> float:
