@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from callcenter import passwords
@@ -83,5 +85,19 @@ def test_strength_rules_say_what_is_wrong() -> None:
         check_strength("x" * 1025)
 
 
-def test_burn_verification_time_accepts_any_password() -> None:
-    passwords.burn_verification_time("whatever")
+def test_burn_verification_time_runs_one_full_cost_derivation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The cost of the work done, not a timing: one scrypt of the password at the default
+    # parameters, as for a real user (so response times do not reveal unknown usernames).
+    real, seen = hashlib.scrypt, []
+
+    def spy(password: bytes, **kwargs: int | bytes) -> bytes:
+        seen.append((password, kwargs["n"], kwargs["r"], kwargs["p"]))
+        return real(password, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hashlib, "scrypt", spy)
+    for password in ("whatever", "Grüße-ß", ""):
+        passwords.burn_verification_time(password)
+    d = passwords.DEFAULT_PARAMS
+    assert seen == [(pw.encode(), d.n, d.r, d.p) for pw in ("whatever", "Grüße-ß", "")]
