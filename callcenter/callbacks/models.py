@@ -13,7 +13,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.db.base import Base
-from callcenter.db.models import UTCDateTime, bigint_pk, utcnow
+from callcenter.db.models import UTCDateTime, bigint_pk, in_check, utcnow
 
 STATUSES: tuple[str, ...] = ("pending", "dialling", "done", "failed", "cancelled")
 
@@ -23,9 +23,7 @@ class CallbackRequest(Base):
 
     __tablename__ = "callback_requests"
     __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'dialling', 'done', 'failed', 'cancelled')", name="status"
-        ),
+        CheckConstraint(in_check("status", STATUSES), name="status"),
         Index("ix_callback_requests_status_requested_at", "status", "requested_at"),
     )
 

@@ -86,7 +86,8 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
+def in_check(column: str, values: tuple[str, ...]) -> str:
+    """SQL for a CHECK constraint: ``column`` holds one of ``values``."""
     quoted = ", ".join(f"'{v}'" for v in values)
     return f"{column} IN ({quoted})"
 
@@ -140,7 +141,7 @@ class User(Base):
     """Someone who logs in: staff (admin, supervisor, receptionist) or a tenant's own user."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(in_check("role", ROLES), name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
@@ -211,7 +212,7 @@ class Call(Base):
 
     __tablename__ = "calls"
     __table_args__ = (
-        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(in_check("outcome", OUTCOMES), name="outcome"),
         Index("ix_calls_tenant_id_entered_at", "tenant_id", "entered_at"),
         Index("ix_calls_entered_at", "entered_at"),
         Index("ix_calls_caller", "caller"),
