@@ -78,7 +78,8 @@ class Provisioning:
 
 
 def wire_agents(services: Services, registry: Any) -> Provisioning | None:
-    """Routes always; PBX work only when the app has a PBX (``services.ami``)."""
+    """Agent and call-control routes plus PBX work, only when the app has a PBX
+    (``services.ami``); without one nothing is wired and ``None`` is returned."""
     config = services.config
     if services.ami is None:
         return None
