@@ -87,7 +87,8 @@ class CallControl:
     def target(self, facts: CallFacts, body: Mapping[str, Any], *, queues: bool) -> Target:
         """The transfer target named in ``body`` (staff id, queue, or number), validated."""
         tenant = self._tenants(facts.tenant or "") if facts.tenant else None
-        staff, queue, number = body.get("staff"), body.get("queue"), body.get("number")
+        # An empty field counts as absent, both in the count and in the checks below.
+        staff, queue, number = (body.get(k) or None for k in ("staff", "queue", "number"))
         given = [k for k, v in (("staff", staff), ("queue", queue), ("number", number)) if v]
         if len(given) != 1:
             raise ControlError(
