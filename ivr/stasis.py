@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import phonenumbers
-
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.state.calls import normalize_number
 from ivr.effects import (
     ContinueToQueue,
     Effect,
@@ -146,15 +145,16 @@ class IvrRunner:
         channel = event.channel
         if channel is None:
             return
-        tenant = self._registry.by_did(self._e164(channel.dialplan.exten) or "")
+        did = normalize_number(channel.dialplan.exten, self._region) or ""
+        tenant = self._registry.by_did(did)
         if tenant is None:  # not ours: let the dialplan's fallback take it
             log.info("ivr: no tenant for DID %r; back to the dialplan", channel.dialplan.exten)
             await self._quietly(self._ari.continue_in_dialplan(channel.id))
             return
-        caller = self._e164(channel.caller.number)
+        caller = normalize_number(channel.caller.number, self._region)
         contact_id, vip = await self._crm_hint(tenant.slug, caller)
         call = CallContext(
-            did=self._e164(channel.dialplan.exten) or "",
+            did=did,
             caller_e164=caller,
             now_utc=self._clock(),
             crm_contact_id=contact_id,
@@ -351,14 +351,3 @@ class IvrRunner:
     async def _quietly(self, request: Any) -> None:
         with contextlib.suppress(AriError):
             await request
-
-    def _e164(self, raw: str) -> str | None:
-        if not raw:
-            return None
-        try:
-            number = phonenumbers.parse(raw, self._region)
-        except phonenumbers.NumberParseException:
-            return None
-        if not phonenumbers.is_possible_number(number):
-            return None
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
