@@ -7,11 +7,13 @@ build the same tenants.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from callcenter.pbx.ari.events import AriEvent, parse_event
 from ivr.flow import Flow, Node
 from ivr.tenancy import (
     WEEKDAYS,
@@ -129,3 +131,17 @@ def write_sounds(root: Path, names: Mapping[str, Iterable[str]], ext: str = "gsm
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(b"")
     return root
+
+
+def ari_event(kind: str, **fields: Any) -> AriEvent:
+    """An ARI event of type ``kind`` (application ``cc``) parsed like a websocket frame."""
+    return parse_event(
+        json.dumps(
+            {
+                "type": kind,
+                "application": "cc",
+                "timestamp": "2026-11-30T09:00:00.000+0000",
+                **fields,
+            }
+        )
+    )

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -13,8 +12,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from callcenter.callbacks.store import CallbackNumberError, NewCallback, callback_number
-from callcenter.pbx.ari.events import AriEvent, parse_event
+from callcenter.pbx.ari.events import AriEvent
 from ivr.callbacks import CallbackDesk
+from ivr.testing import ari_event
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
@@ -96,19 +96,6 @@ class FakeAri:
         self.requests.append(("hangup", channel_id))
 
 
-def event(kind: str, **fields: Any) -> AriEvent:
-    return parse_event(
-        json.dumps(
-            {
-                "type": kind,
-                "application": "cc",
-                "timestamp": "2026-11-30T09:00:00.000+0000",
-                **fields,
-            }
-        )
-    )
-
-
 def start(channel_id: str) -> AriEvent:
     channel = {
         "id": channel_id,
@@ -120,7 +107,7 @@ def start(channel_id: str) -> AriEvent:
         "language": "en",
         "creationtime": "",
     }
-    return event("StasisStart", args=["callback", "q-acme-en"], channel=channel)
+    return ari_event("StasisStart", args=["callback", "q-acme-en"], channel=channel)
 
 
 VARS = {
@@ -147,7 +134,7 @@ async def test_accepted_callback_is_stored_then_confirmed_then_hung_up() -> None
         ("play", ("sound:auth-thankyou", "sound:vm-goodbye"), "en", "sim-1-in-cbok"),
     ]
     await desk.on_event(
-        event(
+        ari_event(
             "PlaybackFinished",
             playback={
                 "id": "sim-1-in-cbok",

@@ -4,15 +4,15 @@ overlap, stop once the caller no longer waits) against a recording fake ARI."""
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import pytest
 
 from callcenter.pbx.ari.errors import AriError
-from callcenter.pbx.ari.events import AriEvent, parse_event
+from callcenter.pbx.ari.events import AriEvent
 from callcenter.state.queues import QueueState, WaitingCaller
 from ivr.position import PositionAnnouncer, Waiting, announcement, estimated_wait_s, waiting_in
+from ivr.testing import ari_event
 
 
 @pytest.mark.parametrize(
@@ -47,19 +47,6 @@ def test_waiting_in_finds_the_caller_by_channel_id() -> None:
     assert waiting_in({"q-a": queue}, [], 110.0, "ch-2") is None
 
 
-def event(kind: str, **fields: Any) -> AriEvent:
-    return parse_event(
-        json.dumps(
-            {
-                "type": kind,
-                "application": "cc",
-                "timestamp": "2026-11-30T09:00:00.000+0000",
-                **fields,
-            }
-        )
-    )
-
-
 def snoop_start(snoop_id: str) -> AriEvent:
     channel = {
         "id": snoop_id,
@@ -71,7 +58,7 @@ def snoop_start(snoop_id: str) -> AriEvent:
         "language": "en",
         "creationtime": "",
     }
-    return event("StasisStart", args=["announce"], channel=channel)
+    return ari_event("StasisStart", args=["announce"], channel=channel)
 
 
 class FakeAri:
@@ -114,7 +101,7 @@ class FakeAri:
         asyncio.get_running_loop().call_later(
             0.01,
             lambda: asyncio.ensure_future(
-                self.ref[0].on_event(event("PlaybackFinished", playback=playback))
+                self.ref[0].on_event(ari_event("PlaybackFinished", playback=playback))
             ),
         )
         return object()

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.pbx.ari.errors import AriError
-from callcenter.pbx.ari.events import AriEvent, parse_event
+from callcenter.pbx.ari.events import AriEvent
 from ivr.loader import LoadedTenant
 from ivr.registry import TenantRegistry
 from ivr.routing import QueueLoad
 from ivr.stasis import IvrRunner
-from ivr.testing import make_tenant, simple_flow
+from ivr.testing import ari_event, make_tenant, simple_flow
 
 OPEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 CLOSED = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
@@ -72,19 +71,6 @@ class FakeAri:
         return [r for r in self.requests if r[0] == kind]
 
 
-def event(kind: str, **fields: Any) -> AriEvent:
-    return parse_event(
-        json.dumps(
-            {
-                "type": kind,
-                "application": "cc",
-                "timestamp": "2026-11-30T09:00:00.000+0000",
-                **fields,
-            }
-        )
-    )
-
-
 def stasis_start(channel_id: str, did: str, caller: str) -> AriEvent:
     channel = {
         "id": channel_id,
@@ -96,11 +82,11 @@ def stasis_start(channel_id: str, did: str, caller: str) -> AriEvent:
         "language": "en",
         "creationtime": "",
     }
-    return event("StasisStart", args=["inbound"], channel=channel)
+    return ari_event("StasisStart", args=["inbound"], channel=channel)
 
 
 def finished(channel_id: str, playback_id: str) -> AriEvent:
-    return event(
+    return ari_event(
         "PlaybackFinished",
         playback={
             "id": playback_id,
@@ -145,7 +131,7 @@ async def test_menu_choice_reaches_the_queue_with_variables() -> None:
     (play,) = ari.of("play")
     assert play == ("play", "ch1", ("sound:/rec/acme/en/main",), "en", "ch1-p1")
     await run.on_event(finished("ch1", "ch1-p1"))
-    await run.on_event(event("ChannelDtmfReceived", digit="1", channel={"id": "ch1"}))
+    await run.on_event(ari_event("ChannelDtmfReceived", digit="1", channel={"id": "ch1"}))
     await settle()
     variables = {r[2]: r[3] for r in ari.of("var")}
     assert variables["QUEUE_PRIO"] == "0" and variables["CC_IVR_PATH"] == "main>reception"
@@ -164,7 +150,7 @@ async def test_timeout_timer_replays_the_menu() -> None:
     await settle()
     plays = ari.of("play")
     assert len(plays) == 2 and plays[1][2] == ("sound:/rec/acme/de/main",)
-    await run.on_event(event("StasisEnd", channel={"id": "ch2"}))
+    await run.on_event(ari_event("StasisEnd", channel={"id": "ch2"}))
     await settle()
     assert run.active == 0 and run.outcomes == {"hangup": 1}
 
@@ -175,7 +161,7 @@ async def test_hangup_during_playback_ends_the_session() -> None:
     await run.on_stasis_start(stasis_start("ch3", "+49891111110", "+4930123456"))
     await settle()
     ari.gone.add("ch3")
-    await run.on_event(event("ChannelDtmfReceived", digit="2", channel={"id": "ch3"}))
+    await run.on_event(ari_event("ChannelDtmfReceived", digit="2", channel={"id": "ch3"}))
     await settle()
     assert run.active == 0 and run.outcomes == {"hangup": 1}
 
@@ -220,6 +206,6 @@ async def test_queue_hand_off_reports_to_the_on_queued_hook() -> None:
     run = runner(ari, on_queued=lambda *args: queued.append(args))
     await run.on_stasis_start(stasis_start("ch9", "0891111110", "+442079460018"))
     await settle()
-    await run.on_event(event("ChannelDtmfReceived", digit="1", channel={"id": "ch9"}))
+    await run.on_event(ari_event("ChannelDtmfReceived", digit="1", channel={"id": "ch9"}))
     await settle()
     assert queued == [("ch9", "acme", "q-acme-en", "en")]
