@@ -15,7 +15,7 @@ from datetime import datetime
 import phonenumbers
 
 from ivr.hours import OpenStatus, next_opening, status_at
-from ivr.tenancy import OverflowAction, OverflowRule, QueueRule, Tenant
+from ivr.tenancy import OverflowAction, OverflowRule, Tenant
 
 LanguageSource = str  # "hint" | "did" | "number" | "default" | "choice"
 
@@ -170,10 +170,6 @@ def route(tenant: Tenant, call: CallContext, load: Mapping[str, QueueLoad]) -> R
     return EnterIvr(entry, language, priority)
 
 
-def queue_for_language(tenant: Tenant, language: str, skill: str = "general") -> QueueRule | None:
-    return tenant.routing.queue_for(language, skill)
-
-
 def decide_queue(
     tenant: Tenant,
     queue: str | None,
@@ -187,7 +183,7 @@ def decide_queue(
     file order; the first that holds wins. An overflow queue's own rules are not chained,
     so a full overflow queue still takes the caller (no ping-pong between queues).
     """
-    rule = tenant.routing.queue(queue) if queue else queue_for_language(tenant, language.code)
+    rule = tenant.routing.queue(queue) if queue else tenant.routing.queue_for(language.code)
     if rule is None:
         wanted = queue or f"language {language.code!r}"
         return Unroutable(f"no queue for {wanted}", language)
