@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import Config
-from callcenter.pbx.ari import AriClient, AriError, AriEvent, Subscription
+from callcenter.pbx.ari import AriClient, AriError, Subscription
 from callcenter.pbx.simulate import Dtmf, Scenario, Wait, inbound_leg_id, place_call
+from callcenter.pbx.stasis import StasisDispatcher
 from ivr.loader import load_tenant_text
 from ivr.placeholders import generate_placeholders
 from ivr.prompts import PromptSources
@@ -98,15 +99,10 @@ def make_runner(
     runner = IvrRunner(
         ari, registry, lambda: loads, clock=lambda: now, recordings_media_root=media_root
     )
-
-    async def handler(event: AriEvent) -> None:
-        if event.type == "StasisStart":
-            if event.args[:1] == [PURPOSE]:
-                await runner.on_stasis_start(event)
-        else:
-            await runner.on_event(event)
-
-    ari.add_handler(handler)
+    stasis = StasisDispatcher(ari)  # as the app wires it (ivr.wiring)
+    stasis.register(PURPOSE, runner.on_stasis_start)
+    ari.add_handler(stasis)
+    ari.add_handler(runner.on_event)
     return runner
 
 
