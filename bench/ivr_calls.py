@@ -30,10 +30,11 @@ from pathlib import Path
 import aiohttp
 
 from callcenter.config import load_config
-from callcenter.pbx.ari import AriClient, AriError, AriEvent, AriRest
+from callcenter.pbx.ari import AriClient, AriError, AriRest
 from callcenter.pbx.ari.rest import LatencyStats
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Dtmf, Scenario, Wait, place_call
+from callcenter.pbx.stasis import StasisDispatcher
 from ivr.loader import load_tenant_text
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry
@@ -124,15 +125,10 @@ async def run(args: argparse.Namespace) -> None:
         registry.replace([load_tenant_text(TENANT.replace("PROMPT", args.prompt), sources)])
         loads = {"q-default": QueueLoad(1, 1, 0, 0.0)}
         runner = IvrRunner(ari, registry, lambda: loads, clock=lambda: datetime.now(UTC))
-
-        async def handler(event: AriEvent) -> None:
-            if event.type == "StasisStart":
-                if event.args[:1] == [PURPOSE]:
-                    await runner.on_stasis_start(event)
-            else:
-                await runner.on_event(event)
-
-        ari.add_handler(handler)
+        stasis = StasisDispatcher(ari)
+        stasis.register(PURPOSE, runner.on_stasis_start)
+        ari.add_handler(stasis)
+        ari.add_handler(runner.on_event)
         ari.latency = LatencyStats(size=1_000_000)  # every request, not the last 2048
         peak = 0
         started = time.perf_counter()
