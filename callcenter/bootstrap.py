@@ -123,6 +123,9 @@ def wire_pbx(services: Services) -> None:
     ari.add_handler(services.stasis)
     services.checks.append(_ami_check(ami, config))
     services.checks.append(_ari_check(ari, config))
+    from callcenter.records.wiring import wire_records
+
+    wire_records(services)  # queue_log → call rows (docs/decisions/0004)
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await live.start()

@@ -100,6 +100,13 @@ class PbxConfig:
     reconnect_min: float = 0.2
     reconnect_max: float = 5.0
     boot_timeout: float = 60.0
+    # Asterisk's queue_log as the app sees it (ADR 0004). Empty: the sandbox instance's
+    # file; docker-compose mounts the Asterisk volume read-only and names the file here.
+    queue_log_path: Path | None = None
+    # Seconds after a call's end before its row is reconciled from queue_log (the live
+    # state writes first), and how often the file is read.
+    reconcile_grace: float = 3.0
+    reconcile_interval: float = 1.0
 
     def validate(self) -> None:
         for key in ("ami_port", "http_port", "sip_port", "rtp_start", "rtp_end"):
@@ -108,7 +115,13 @@ class PbxConfig:
             raise ConfigError("pbx.rtp_start", "must be below pbx.rtp_end")
         if not self.instance.isidentifier():
             raise ConfigError("pbx.instance", "must be a plain identifier (letters, digits, _)")
-        for key in ("ping_interval", "ping_timeout", "reconnect_min", "reconnect_max"):
+        for key in (
+            "ping_interval",
+            "ping_timeout",
+            "reconnect_min",
+            "reconnect_max",
+            "reconcile_interval",
+        ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"pbx.{key}", "must be positive")
         if self.reconnect_min > self.reconnect_max:

@@ -33,6 +33,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "ivr.models",
     "callcenter.callbacks.models",
     "callcenter.agents.models",
+    "callcenter.records.models",
 )
 
 
