@@ -140,9 +140,15 @@ def json_error(
     error: str,
     detail: Any = None,
     headers: Mapping[str, str] | None = None,
+    *,
+    reason: str | None = None,
 ) -> web.HTTPException:
-    """An HTTP error whose body is ``{"error": ..., "detail": ...}``."""
-    body = json.dumps({"error": error, "detail": detail})
+    """An HTTP error whose body is ``{"error": ..., "detail": ...}`` (plus ``reason``, a
+    machine-readable code such as the destination policy's, when given)."""
+    fields: dict[str, Any] = {"error": error, "detail": detail}
+    if reason is not None:
+        fields["reason"] = reason
+    body = json.dumps(fields)
     return status(text=body, content_type="application/json", headers=headers)
 
 

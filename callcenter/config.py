@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from callcenter.phone.policy import FREE_NUMBER_CHOICES
+
 ENV_PREFIX = "CALLCENTER__"
 
 
@@ -177,8 +179,13 @@ class SmtpConfig:
 class AgentsConfig:
     # Pause reasons receptionists may give, comma-separated plain words.
     pause_reasons: str = "break,lunch,meeting,training,backoffice,technical"
-    # Outbound transfers to free-form numbers (validated E.164, no premium rate) allowed.
-    free_transfer_numbers: bool = True
+    # Who may transfer to a typed (free-form) number: off, supervisor (supervisors and
+    # admins), on (receptionists too). Tenants may set their own in [dialling]. Every number
+    # passes the destination policy (callcenter.phone.policy) whoever types it.
+    free_transfer_numbers: str = "supervisor"
+    # Absolute limit of every outgoing leg (transfer, consultation, callback), in seconds:
+    # the dialplan global CC_MAX_CALL_SECONDS, set on every AMI connect.
+    max_call_seconds: int = 3600
     # PJSIP endpoint (trunk) that transfers to staff numbers dial out through; set on the
     # PBX as the dialplan global CC_TRANSFER_TRUNK on every AMI connect. Empty: leave it.
     transfer_trunk: str = ""
@@ -188,6 +195,9 @@ class AgentsConfig:
         return tuple(r.strip() for r in self.pause_reasons.split(",") if r.strip())
 
     def validate(self) -> None:
+        _choice("agents.free_transfer_numbers", self.free_transfer_numbers, FREE_NUMBER_CHOICES)
+        if not 0 < self.max_call_seconds <= 86_400:
+            raise ConfigError("agents.max_call_seconds", "must be between 1 and 86400")
         if not self.reasons:
             raise ConfigError("agents.pause_reasons", "at least one reason is required")
         for reason in self.reasons:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from callcenter.phone.numbers import DEFAULT_REGION, NUMBER_KINDS, NumberError, normalise
 from crm.models import CONSENT_BASES
-from crm.numbers import DEFAULT_REGION, NUMBER_KINDS, NumberError, normalise
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LANG = re.compile(r"^[a-z]{2,3}([_-][A-Za-z]{2,4})?$")

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from callcenter.phone.numbers import DEFAULT_REGION
 from crm.contact import ContactData, ValidationError, contact_from_mapping
-from crm.numbers import DEFAULT_REGION
 
 NUMBER_FIELDS = {
     "mobile": "mobile",

@@ -12,9 +12,10 @@ Rules, in order (the first that applies wins):
    the caller's, or whose *direct-dial prefix* is a prefix of it. The longest match wins (an
    exact switchboard match counts as the full length); ties go to the tenant's own
    organisation, then the lowest id. A prefix has at least
-   :data:`crm.numbers.MIN_PREFIX_DIGITS` digits and is either entered explicitly or derived
-   from a switchboard written ``030 12345-0`` (base ``+493012345``). So a call from
-   ``+49 30 12345-67`` finds "Müller GmbH" even though that extension is in no contact.
+   :data:`callcenter.phone.numbers.MIN_PREFIX_DIGITS` digits and is either entered
+   explicitly or derived from a switchboard written ``030 12345-0`` (base ``+493012345``).
+   So a call from ``+49 30 12345-67`` finds "Müller GmbH" even though that extension is in
+   no contact.
 5. Otherwise → ``unknown``.
 
 Cost: one indexed equality probe (``crm_contact_numbers(e164, tenant_id)``) plus a probe of
@@ -40,8 +41,8 @@ from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from callcenter.phone.numbers import DEFAULT_REGION, classify_caller, prefixes_of
 from crm.models import Contact, ContactNumber, Organisation
-from crm.numbers import DEFAULT_REGION, classify_caller, prefixes_of
 
 MatchStatus = Literal["contact", "organisation", "unknown", "anonymous", "invalid"]
 

@@ -20,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.db.models import Tenant, utcnow
 from callcenter.db.session import Database
+from callcenter.phone.numbers import classify_caller
 from crm import webhooks
 from crm.contact import ValidationError, clean_text, parse_bool
 from crm.lookup import Lookup
 from crm.mailer import Mailer, MailError
 from crm.models import URGENCIES, Note
-from crm.numbers import classify_caller
 
 _EMAIL_CHECK = "@"
 

@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.db.models import Tenant, utcnow
+from callcenter.phone.numbers import DEFAULT_REGION, NumberError, normalise, normalise_prefix
+from callcenter.phone.numbers import switchboard_prefix as din_prefix
 from crm.contact import ContactData, NumberEntry, ValidationError
 from crm.models import CallLink, Contact, ContactNumber, Note, Organisation
-from crm.numbers import DEFAULT_REGION, NumberError, normalise, normalise_prefix
-from crm.numbers import switchboard_prefix as din_prefix
 
 
 class NotFound(LookupError):
@@ -58,7 +58,7 @@ def _org_numbers(data: OrganisationData, region: str) -> tuple[str | None, str |
     """(switchboard E.164, direct-dial prefix) from what the user entered.
 
     The prefix is the explicit ``number_prefix`` if given, else derived from a switchboard
-    written as ``030 12345-0`` (see :func:`crm.numbers.switchboard_prefix`).
+    written as ``030 12345-0`` (see :func:`callcenter.phone.numbers.switchboard_prefix`).
     """
     sb = prefix = None
     try:

@@ -15,13 +15,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from callcenter.phone.numbers import DEFAULT_REGION
 from crm.contact import (
     ContactData,
     NumberEntry,
     ValidationError,
     contact_from_mapping,
 )
-from crm.numbers import DEFAULT_REGION
 
 VERSIONS = ("3.0", "4.0")
 

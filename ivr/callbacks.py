@@ -2,8 +2,8 @@
 
 The IVR's callback hand-off continues the call into ``[cc-callback]``, which enters Stasis
 again with purpose ``callback`` and the queue as second argument. Here the app reads the
-number the IVR left (``CC_CALLBACK_NUMBER``), validates it (no premium rate, see
-:func:`callcenter.callbacks.store.callback_number`), stores the request durably, thanks the
+number the IVR left (``CC_CALLBACK_NUMBER``), validates it with the tenant's destination
+policy (:mod:`callcenter.phone.policy`), stores the request durably, thanks the
 caller in their language and hangs up. The row is written before the caller hears the
 confirmation, so a confirmed callback is never lost.
 
@@ -22,9 +22,10 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from callcenter.callbacks.store import CallbackNumberError, NewCallback, callback_number
+from callcenter.callbacks.store import NewCallback, callback_number
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 
 log = logging.getLogger(__name__)
 PURPOSE = "callback"
@@ -73,12 +74,15 @@ class CallbackDesk:
         store: CallbackStore,
         *,
         region: str = "DE",
+        policy: Callable[[str], DestinationPolicy] | None = None,
         confirm_media: Sequence[str] = CONFIRM_MEDIA,
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._ari = ari
         self._store = store
-        self._region = region
+        # Tenant slug → its destination policy; without one, the default of ``region``.
+        default = DestinationPolicy.for_country(region)
+        self._policy = policy or (lambda _slug: default)
         self._confirm = tuple(confirm_media)
         self._clock = clock
         self._confirming: dict[str, str] = {}  # playback id → channel id
@@ -123,16 +127,14 @@ class CallbackDesk:
             )
             linkedid = await get(channel_id, "CHANNEL(linkedid)") or channel_id
             try:
-                number = callback_number(raw, self._region)
+                number = callback_number(raw, self._policy(tenant))
                 request = NewCallback(tenant, number, queue, language, linkedid, self._clock())
                 request_id = await self._store.add(request)
-            except (CallbackNumberError, SQLAlchemyError, OSError) as exc:
+            except (DestinationRefused, SQLAlchemyError, OSError) as exc:
                 self.refused += 1
                 log.warning("callback for %s not stored (%s): voicemail instead", channel_id, exc)
                 reason = (
-                    "callback-number"
-                    if isinstance(exc, CallbackNumberError)
-                    else ("callback-store")
+                    "callback-number" if isinstance(exc, DestinationRefused) else ("callback-store")
                 )
                 await ari.set_var(channel_id, "CC_REASON", reason)
                 await ari.continue_in_dialplan(channel_id)  # → Set(CC_OUTCOME=voicemail) …

@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from callcenter.phone.numbers import DEFAULT_REGION
+from callcenter.phone.policy import FREE_NUMBER_CHOICES, DestinationPolicy, FreeNumbers
 from ivr import announce
 from ivr.errors import ConfigFault, ConfigFaults, ConfigWarning
 from ivr.flow import DTMF_DIGITS, Flow, Node, NodeKind, check_flow
@@ -44,6 +46,7 @@ from ivr.tenancy import (
     RoutingRules,
     StaffMember,
     Tenant,
+    home_region,
 )
 
 T = TypeVar("T")
@@ -70,6 +73,7 @@ TOP_KEYS = frozenset(
         "ivr",
         "flows",
         "recordings",
+        "dialling",
     }
 )
 NODE_KEYS: dict[str, frozenset[str]] = {
@@ -302,6 +306,7 @@ def _parse(doc: _Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | N
             (doc.warn if problem.warning else doc.fault)(problem.path, problem.reason)
         if languages and slug and SLUG_RE.match(slug):
             _check_prompts(doc, flow, sources.inventory(slug, languages), languages)
+    dialling = _dialling(doc, raw, home_region(dids, holidays))
     if doc.faults or flow is None:
         return None
     return Tenant(
@@ -321,6 +326,7 @@ def _parse(doc: _Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | N
         flow=flow,
         source=doc.file,
         recording_texts=texts,
+        dialling=dialling,
     )
 
 
@@ -410,6 +416,25 @@ def _holidays(doc: _Doc, raw: dict[str, Any]) -> HolidayRule | None:
     if problem:
         doc.fault("holidays.state" if state else "holidays.country", problem)
     return HolidayRule(country, state, open_on)
+
+
+def _dialling(doc: _Doc, raw: dict[str, Any], home: str | None) -> DestinationPolicy | None:
+    """``[dialling]``: countries outgoing legs may reach, who may dial typed numbers."""
+    if "dialling" not in raw:
+        return None
+    table = doc.table(raw, "dialling", "")
+    doc.unknown_keys(table, ("countries", "free_numbers"), "dialling")
+    home = home or DEFAULT_REGION
+    countries = doc.str_list(table, "countries", "dialling", (home,))
+    for i, code in enumerate(countries):
+        if code not in phonenumbers.SUPPORTED_REGIONS:
+            doc.fault(f"dialling.countries.{i}", f"unknown region code {code!r}")
+    free = doc.get(table, "free_numbers", "dialling", str, "supervisor") or "supervisor"
+    if free not in FREE_NUMBER_CHOICES:
+        doc.fault("dialling.free_numbers", f"{free!r}: one of {', '.join(FREE_NUMBER_CHOICES)}")
+    if doc.faults:
+        return None
+    return DestinationPolicy(frozenset(countries), home, cast(FreeNumbers, free))
 
 
 def _moment(doc: _Doc, value: Any, path: str, is_end: bool) -> datetime | None:

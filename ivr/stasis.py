@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
-from callcenter.state.calls import normalize_number
+from callcenter.phone.numbers import normalize_number
 from ivr.effects import (
     ContinueToQueue,
     Effect,

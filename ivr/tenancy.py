@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from callcenter.phone.numbers import region_of
+from callcenter.phone.policy import DestinationPolicy
 from ivr.flow import Flow
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -142,6 +144,9 @@ class Tenant:
     source: str = "<memory>"
     # Text of each tenant recording per language (what a placeholder says until recorded).
     recording_texts: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Where outgoing legs may go ([dialling] in the tenant file); None: the app's default
+    # policy for the tenant's home country (callcenter.phone.policy).
+    dialling: DestinationPolicy | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -159,5 +164,19 @@ class Tenant:
                 return member
         return None
 
+    @property
+    def home_region(self) -> str | None:
+        """The tenant's own country (see :func:`home_region`)."""
+        return home_region(self.dids, self.holidays)
+
     def is_vip(self, caller_e164: str | None) -> bool:
         return caller_e164 is not None and caller_e164 in self.routing.vip_numbers
+
+
+def home_region(dids: tuple[Did, ...], holidays: HolidayRule | None) -> str | None:
+    """A tenant's own country: that of its first number, else of its holidays, else None."""
+    for did in dids:
+        region = region_of(did.number)
+        if region and region.isalpha():  # not "001" (non-geographic)
+            return region
+    return holidays.country if holidays is not None else None

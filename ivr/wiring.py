@@ -22,6 +22,7 @@ from callcenter.callbacks.store import CallbackRepository
 from callcenter.config import PbxConfig
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.pbx.sandbox import Sandbox, SandboxError
+from callcenter.phone.policy import DestinationPolicy, policy_for
 from ivr import http, voicemail
 from ivr.callbacks import PURPOSE as CALLBACK
 from ivr.callbacks import CallbackDesk
@@ -152,8 +153,17 @@ def wire_ivr(services: Services) -> TenantRegistry:
             on_queued=announce_position(announcer, registry),
             caller_lookup=_crm_lookup(services),
         )
+        region = config.tenants.default_region
+
+        def callback_policy(slug: str) -> DestinationPolicy:
+            return policy_for(
+                registry.get(slug),
+                region=region,
+                max_call_seconds=config.agents.max_call_seconds,
+            )
+
         desk = CallbackDesk(
-            services.ari, CallbackRepository(services.db), region=config.tenants.default_region
+            services.ari, CallbackRepository(services.db), region=region, policy=callback_policy
         )
         services.stasis.register(PURPOSE, runner.on_stasis_start)
         services.stasis.register(ANNOUNCE, announcer.on_stasis_start)

@@ -39,8 +39,8 @@ _STATUS = {
 }
 
 
-def _error(status: int, error: str, detail: str) -> web.HTTPException:
-    return auth.json_error(_STATUS.get(status, web.HTTPBadRequest), error, detail)
+def _error(status: int, error: str, detail: str, reason: str | None = None) -> web.HTTPException:
+    return auth.json_error(_STATUS.get(status, web.HTTPBadRequest), error, detail, reason=reason)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -150,10 +150,11 @@ async def _call_action(
     interface = None
     if action in ("pickup", "unpark"):
         interface = await _interface_for(request, principal, body)
+    privileged = principal.role in (auth.ADMIN, auth.SUPERVISOR)
     try:
-        result = await control.perform(facts, action, body, interface)
+        result = await control.perform(facts, action, body, interface, privileged=privileged)
     except ControlError as exc:
-        raise _error(exc.status, exc.error, exc.detail) from None
+        raise _error(exc.status, exc.error, exc.detail, exc.reason) from None
     return web.json_response(result)
 
 

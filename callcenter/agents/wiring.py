@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -21,6 +21,7 @@ from callcenter.agents.provisioning import ProvisioningError, QueueProvisioner
 from callcenter.agents.service import AgentService
 from callcenter.bootstrap import Services
 from callcenter.callcontrol.service import CallControl
+from callcenter.phone.policy import FreeNumbers
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ class Provisioning:
 
     async def sync(self) -> None:
         async with self._lock:
+            limit = str(self.services.config.agents.max_call_seconds)
+            await self.services.ami.send_action(
+                "Setvar", {"Variable": "CC_MAX_CALL_SECONDS", "Value": limit}
+            )
             trunk = self.services.config.agents.transfer_trunk
             if trunk:  # validated by the config: a plain endpoint name
                 await self.services.ami.send_action(
@@ -90,7 +95,8 @@ def wire_agents(services: Services, registry: Any) -> Provisioning | None:
         lambda: live.state,
         registry.get,
         region=config.tenants.default_region,
-        free_numbers=config.agents.free_transfer_numbers,
+        free_numbers=cast(FreeNumbers, config.agents.free_transfer_numbers),
+        max_call_seconds=config.agents.max_call_seconds,
     )
     prov = Provisioning(services, registry, agents)
     services.ami.add_connect_listener(prov.sync)

@@ -1,8 +1,8 @@
 """Validate and store callback requests.
 
-A callback costs the secretariat a call, so only numbers that are valid and ordinary to
-call are accepted: fixed line, mobile or VoIP. Premium-rate, shared-cost, toll-free,
-personal, pager, UAN and voicemail-access numbers are refused (phonenumbers' number type).
+A callback costs the secretariat a call, so a number is called back only when the one
+destination policy (:mod:`callcenter.phone.policy`) allows it: valid, ordinary (fixed line,
+mobile, VoIP, toll-free), in a country the tenant may dial, not withheld.
 """
 
 from __future__ import annotations
@@ -10,47 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import phonenumbers
-from phonenumbers import PhoneNumberType
 from sqlalchemy import select
 
 from callcenter.callbacks.models import CallbackRequest
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
-
-CALLABLE_TYPES = frozenset(
-    {
-        PhoneNumberType.FIXED_LINE,
-        PhoneNumberType.MOBILE,
-        PhoneNumberType.FIXED_LINE_OR_MOBILE,
-        PhoneNumberType.VOIP,
-    }
-)
+from callcenter.phone.policy import DestinationPolicy
 
 
-class CallbackNumberError(ValueError):
-    """The number cannot be called back; the message says why."""
-
-
-def callback_number(raw: str | None, region: str = "DE") -> str:
-    """``raw`` as E.164 if it may be called back, else :class:`CallbackNumberError`."""
-    if raw is None or not raw.strip():
-        raise CallbackNumberError("callback number: the caller's number is unknown (anonymous)")
-    if any(ch in raw for ch in "\r\n"):
-        raise CallbackNumberError("callback number: line breaks are not allowed")
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise CallbackNumberError(f"callback number {raw!r}: not a phone number ({exc})") from None
-    if not phonenumbers.is_valid_number(number):
-        raise CallbackNumberError(f"callback number {raw!r}: not a valid number")
-    kind = phonenumbers.number_type(number)
-    if kind not in CALLABLE_TYPES:
-        name = next((k for k, v in vars(PhoneNumberType).items() if v == kind), str(kind))
-        raise CallbackNumberError(
-            f"callback number {raw!r}: {name.lower().replace('_', '-')} numbers are not called back"
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+def callback_number(raw: str | None, policy: DestinationPolicy) -> str:
+    """``raw`` as E.164 if ``policy`` lets it be called back, else
+    :class:`~callcenter.phone.policy.DestinationRefused` (reason ``anonymous`` for a
+    withheld number)."""
+    return policy.check(raw or "").e164
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +62,9 @@ class CallbackRepository:
         values = {
             "tenant": request.tenant,
             "tenant_id": select(Tenant.id).where(Tenant.slug == request.tenant).scalar_subquery(),
-            "number": callback_number(request.number),
+            # The tenant's policy decided before; this guards the table against anything
+            # that is no callable number at all, whoever calls add().
+            "number": callback_number(request.number, DestinationPolicy.anywhere()),
             "queue": request.queue,
             "language": request.language,
             "requested_at": request.requested_at.astimezone(UTC),

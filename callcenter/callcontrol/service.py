@@ -9,20 +9,26 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from callcenter.callcontrol import rules
-from callcenter.callcontrol.numbers import NumberRefused, transfer_number
 from callcenter.callcontrol.rules import AmiAction, CallConflict, CallFacts
 from callcenter.pbx.ami.message import Message
+from callcenter.phone.policy import (
+    DestinationPolicy,
+    DestinationRefused,
+    FreeNumbers,
+    policy_for,
+)
 from callcenter.state.live import LiveState
 
 log = logging.getLogger(__name__)
 
 
 class ControlError(Exception):
-    """Refused request: ``status`` 400/404/409/422, ``error`` code and a clear detail."""
+    """Refused request: ``status`` 400/404/409/422, ``error`` code and a clear detail;
+    ``reason`` is the destination policy's code when it refused the number."""
 
-    def __init__(self, status: int, error: str, detail: str) -> None:
+    def __init__(self, status: int, error: str, detail: str, reason: str | None = None) -> None:
         super().__init__(detail)
-        self.status, self.error, self.detail = status, error, detail
+        self.status, self.error, self.detail, self.reason = status, error, detail, reason
 
 
 class AmiApi(Protocol):
@@ -42,6 +48,12 @@ class TenantDirectory(Protocol):
 
     @property
     def routing(self) -> Any: ...
+
+    @property
+    def dialling(self) -> DestinationPolicy | None: ...
+
+    @property
+    def home_region(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +76,16 @@ class CallControl:
         tenants: Callable[[str], TenantDirectory | None],
         *,
         region: str = "DE",
-        free_numbers: bool = True,
+        free_numbers: FreeNumbers = "supervisor",
+        max_call_seconds: int = 3600,
         settle: float = 3.0,
     ) -> None:
         self.ami = ami
         self._state = state
         self._tenants = tenants
         self.region = region
-        self.free_numbers = free_numbers
+        self.free_numbers: FreeNumbers = free_numbers
+        self.max_call_seconds = max_call_seconds
         self.settle = settle  # at most this long for a hung-up consultation's Dial() to return
 
     async def parked_channels(self) -> set[str]:
@@ -84,8 +98,27 @@ class CallControl:
             return None
         return rules.facts_of(state, linkedid, await self.parked_channels())
 
-    def target(self, facts: CallFacts, body: Mapping[str, Any], *, queues: bool) -> Target:
-        """The transfer target named in ``body`` (staff id, queue, or number), validated."""
+    def policy(self, tenant: TenantDirectory | None) -> DestinationPolicy:
+        """The tenant's destination policy with the app's defaults and call-length limit."""
+        return policy_for(
+            tenant,
+            region=self.region,
+            free_numbers=self.free_numbers,
+            max_call_seconds=self.max_call_seconds,
+        )
+
+    def target(
+        self,
+        facts: CallFacts,
+        body: Mapping[str, Any],
+        *,
+        queues: bool,
+        privileged: bool = False,
+    ) -> Target:
+        """The transfer target named in ``body`` (staff id, queue, or number), validated.
+
+        Every number passes the tenant's destination policy; a typed ``number`` is
+        free-form (supervisors only by default, see :mod:`callcenter.phone.policy`)."""
         tenant = self._tenants(facts.tenant or "") if facts.tenant else None
         # An empty field counts as absent, both in the count and in the checks below.
         staff, queue, number = (body.get(k) or None for k in ("staff", "queue", "number"))
@@ -106,7 +139,7 @@ class CallControl:
                 raise ControlError(
                     404, "not_found", f"staff: {staff!r} is not in the tenant's staff directory"
                 )
-            e164 = self._number(member.number)
+            e164 = self._number(tenant, member.number, free_form=False, privileged=privileged)
             return Target(rules.TRANSFER_CONTEXT, e164, "staff", member.name)
         if queue is not None:
             if not queues:
@@ -117,23 +150,34 @@ class CallControl:
                     404, "not_found", f"queue: {queue!r} is not a queue of this call's tenant"
                 )
             return Target(rules.QUEUE_CONTEXT, queue, "queue", queue)
-        if not self.free_numbers:
-            raise ControlError(400, "invalid_request", "number: only staff transfers allowed")
         if not isinstance(number, str):
             raise ControlError(400, "invalid_request", "number: must be a string")
-        e164 = self._number(number)
+        e164 = self._number(tenant, number, free_form=True, privileged=privileged)
         return Target(rules.TRANSFER_CONTEXT, e164, "number", e164)
 
-    def _number(self, raw: str) -> str:
+    def _number(
+        self, tenant: TenantDirectory | None, raw: str, *, free_form: bool, privileged: bool
+    ) -> str:
         try:
-            return transfer_number(raw, self.region)
-        except NumberRefused as exc:
-            raise ControlError(422, "invalid_number", str(exc)) from None
+            dest = self.policy(tenant).check(raw, free_form=free_form, privileged=privileged)
+        except DestinationRefused as exc:
+            raise ControlError(
+                422, "destination_refused", f"number: {exc.detail}", exc.reason.value
+            ) from None
+        return dest.e164
 
     async def perform(
-        self, facts: CallFacts, action: str, body: Mapping[str, Any], interface: str | None
+        self,
+        facts: CallFacts,
+        action: str,
+        body: Mapping[str, Any],
+        interface: str | None,
+        *,
+        privileged: bool = False,
     ) -> dict[str, Any]:
-        """Check ``action`` against ``facts`` and carry it out; returns a summary."""
+        """Check ``action`` against ``facts`` and carry it out; returns a summary.
+
+        ``privileged``: a supervisor or admin asks (typed numbers, see :meth:`target`)."""
         extra: dict[str, Any] = {}
         try:
             if action in ("pickup", "unpark"):
@@ -147,11 +191,11 @@ class CallControl:
             elif action == "retrieve":
                 plan = rules.retrieve(facts)
             elif action == "transfer":
-                target = self.target(facts, body, queues=True)
+                target = self.target(facts, body, queues=True, privileged=privileged)
                 plan = rules.blind_transfer(facts, target.context, target.exten)
                 extra = {"target": target.label, "kind": target.kind}
             elif action == "attended-transfer":
-                target = self.target(facts, body, queues=False)
+                target = self.target(facts, body, queues=False, privileged=privileged)
                 plan = rules.attended_transfer(facts, target.exten)
                 extra = {"target": target.label, "kind": target.kind}
             elif action == "attended-complete":

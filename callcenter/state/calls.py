@@ -7,14 +7,11 @@ entered/queued/answered/ended times) and, when its last channel is gone, becomes
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import phonenumbers
-
-from callcenter.state.channels import ANONYMOUS
+from callcenter.phone.numbers import is_anonymous, normalize_number
 from callcenter.state.records import CallRecord, Outcome
 
 # QUEUESTATUS values app_queue leaves on the channel when Queue() returns without an agent.
@@ -24,34 +21,6 @@ QUEUE_BLOCKED = frozenset({"FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LE
 DIVERTED = frozenset({"voicemail", "callback"})
 # Seconds our timestamps may differ from app_queue's whole-second HoldTime/TalkTime.
 PBX_TOLERANCE = 2.0
-
-
-@functools.lru_cache(maxsize=65_536)
-def normalize_number(raw: str | None, region: str = "DE") -> str | None:
-    """Caller or dialled number → E.164, or None if anonymous or malformed.
-
-    ``region`` is the default country for national numbers (``030 1234567`` in DE). A number
-    written internationally (``+``/``00``) only has to be a possible length, so new ranges
-    still pass; a national one must be valid, so extensions such as ``12`` are not
-    mistaken for German numbers.
-    """
-    if raw is None:
-        return None
-    text = raw.strip()
-    if text.lower() in ANONYMOUS:
-        return None
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    reason = phonenumbers.is_possible_number_with_reason(number)
-    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
-        return None
-    if not text.startswith("+") and not phonenumbers.is_valid_number(number):
-        return None
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
 def utc(ts: float) -> datetime:
@@ -221,6 +190,6 @@ def _round(value: float | None) -> float | None:
 
 
 def _name(value: str | None) -> str | None:
-    if value is None or value.lower() in ANONYMOUS:
+    if value is None or is_anonymous(value):
         return None
     return value

@@ -25,9 +25,6 @@ CHANNEL_STATES = {
     9: "prering",
 }
 
-# Caller-id values Asterisk uses for "no number".
-ANONYMOUS = frozenset({"", "<unknown>", "unknown", "anonymous", "restricted", "private", "s"})
-
 
 @dataclass(slots=True)
 class Channel:

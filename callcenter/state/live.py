@@ -20,10 +20,10 @@ from collections.abc import Callable
 from typing import Any
 
 from callcenter.pbx.ami.message import Message
+from callcenter.phone.numbers import is_anonymous, normalize_number
 from callcenter.state.agents import AgentBoard, member_from
-from callcenter.state.calls import Call, normalize_number
+from callcenter.state.calls import Call
 from callcenter.state.channels import (
-    ANONYMOUS,
     STATE_UP,
     Channel,
     ChannelTable,
@@ -567,7 +567,7 @@ class LiveState:
         call.left_queue_at = None
         if call.queued_at is None:
             call.queued_at = t
-        if (call.caller_raw or "").lower() in ANONYMOUS and caller.caller_num:
+        if is_anonymous(call.caller_raw) and caller.caller_num:
             call.caller_raw = caller.caller_num
             call.caller_name = caller.caller_name or call.caller_name
         if call.language is None and channel.language:

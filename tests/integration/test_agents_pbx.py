@@ -30,6 +30,7 @@ from callcenter.db.calls import CallRepository
 from callcenter.db.models import Agent, Queue, QueueMember
 from callcenter.db.users import UserRepository
 from callcenter.pbx.ami.client import AmiClient
+from callcenter.pbx.ami.message import Message
 from callcenter.pbx.sandbox import Sandbox
 from ivr.loader import LoadedTenant, load_tenant_text
 from ivr.prompts import PromptSources
@@ -296,6 +297,8 @@ async def test_tenant_queues_are_provisioned_through_ami(world: World) -> None:
     assert report.changed is False  # nothing to do: no reload
     trunk = await world.ami.send_action("Getvar", {"Variable": "CC_TRANSFER_TRUNK"})
     assert trunk.get("Value") == "carrier-test"  # agents.transfer_trunk, a dialplan global
+    limit = await world.ami.send_action("Getvar", {"Variable": "CC_MAX_CALL_SECONDS"})
+    assert limit.get("Value") == "3600"  # agents.max_call_seconds: Dial S() of every leg
 
 
 async def test_tenant_reload_adds_and_removes_queues(world: World) -> None:
@@ -528,7 +531,7 @@ async def test_blind_transfer_to_staff_and_to_queue(world: World) -> None:
     status, body = await world.post("anna", f"/api/calls/{lid}/transfer", {"queue": "q-ccb-de"})
     assert status == 404 and "not a queue of this call's tenant" in body["detail"]
     status, body = await world.post(
-        "anna", f"/api/calls/{lid}/transfer", {"number": "+49 900 1234567"}
+        "sue", f"/api/calls/{lid}/transfer", {"number": "+49 900 1234567"}
     )
     assert status == 422 and "premium-rate" in body["detail"]
     status, body = await world.post(
@@ -592,6 +595,8 @@ async def test_attended_transfer_cancel_then_complete(world: World) -> None:
     status, body = await world.post(
         "anna", f"/api/calls/{lid}/attended-transfer", {"number": other}
     )
+    assert status == 422 and body["reason"] == "free_form_role", body  # receptionist
+    status, body = await world.post("sue", f"/api/calls/{lid}/attended-transfer", {"number": other})
     assert status == 200 and body["kind"] == "number"
     await world.wait_state(lid, "consulting")
     status, body = await world.post("anna", f"/api/calls/{lid}/attended-complete")
@@ -603,6 +608,78 @@ async def test_attended_transfer_cancel_then_complete(world: World) -> None:
         return agent_left and await world.bridged(CALLER, "Local/+49891234569@cc-transfer")
 
     await until_async(completed, what="caller bridged with the consulted number")
+    await world.hangup_all(lid)
+    await _gone(world, lid)
+
+
+async def test_toll_fraud_destinations_never_reach_the_pbx(world: World) -> None:
+    """The security report's transfers (+881 … answered 200 and dialled): now a 422 naming
+    why, for supervisors too, and Asterisk never creates a channel for them."""
+    dialled: list[str] = []
+
+    def watch(msg: Message) -> None:
+        if msg.name in ("Newchannel", "DialBegin"):
+            dialled.append(f"{msg.get('Channel')} {msg.get('DestChannel')} {msg.get('Exten')}")
+
+    services_ami = world.services.ami
+    assert services_ami is not None
+    services_ami.add_event_listener(watch)  # the app's own client has events on
+    lid = await _picked_up(world)
+    refused = {
+        "+881 6 12345678": "international_network",
+        "+870 772 123456": "international_network",
+        "+882 1234 5678": "international_network",
+        "+53 7 8661234": "country",
+        "+252 1 234567": "country",
+        "+239 222 1234": "country",
+        "+44 70 1234 5678": "personal",
+        "0700 12345678": "personal",
+        "+49 900 1234567": "premium_rate",
+        "112": "emergency",
+    }
+    for number, reason in refused.items():
+        for action in ("attended-transfer", "transfer"):
+            status, body = await world.post("sue", f"/api/calls/{lid}/{action}", {"number": number})
+            assert (status, body["error"], body["reason"]) == (
+                422,
+                "destination_refused",
+                reason,
+            ), (number, body)
+            assert body["detail"].startswith("number: ")
+    # A staff transfer right after is dialled: the PBX is listening, the refusals were ours.
+    status, body = await world.post(
+        "anna", f"/api/calls/{lid}/attended-transfer", {"staff": "boss"}
+    )
+    assert status == 200, body
+    await world.wait_state(lid, "consulting")
+    assert any(STAFF in line for line in dialled)
+    digits = [n.replace(" ", "").lstrip("+0") for n in refused]
+    assert not [line for line in dialled for d in digits if d in line.replace("+", "")]
+    status, body = await world.post("anna", f"/api/calls/{lid}/attended-cancel")
+    assert status == 200, body
+    await world.hangup_all(lid)
+    await _gone(world, lid)
+
+
+async def test_every_outgoing_leg_has_an_absolute_limit(world: World) -> None:
+    """cc-consult dials with S(${CC_MAX_CALL_SECONDS}): the consulted leg is hung up when the
+    limit is reached, nobody cancelling (here 2 s instead of the configured hour)."""
+    lid = await _picked_up(world)
+    await world.ami.send_action("Setvar", {"Variable": "CC_MAX_CALL_SECONDS", "Value": "2"})
+    try:
+        status, body = await world.post(
+            "anna", f"/api/calls/{lid}/attended-transfer", {"staff": "boss"}
+        )
+        assert status == 200, body
+        await world.wait_state(lid, "consulting")
+        consult = f"Local/{STAFF}@cc-transfer"
+
+        async def consult_ended() -> bool:
+            return not any(c["Channel"].startswith(consult) for c in await world.channels())
+
+        await until_async(consult_ended, what="consulted leg hung up by the limit", timeout=15)
+    finally:
+        await world.ami.send_action("Setvar", {"Variable": "CC_MAX_CALL_SECONDS", "Value": "3600"})
     await world.hangup_all(lid)
     await _gone(world, lid)
 

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from callcenter.callbacks.models import CallbackRequest
-from callcenter.callbacks.store import CallbackNumberError, CallbackRepository, NewCallback
+from callcenter.callbacks.store import CallbackRepository, NewCallback
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
+from callcenter.phone.policy import DestinationRefused
 
 pytestmark = pytest.mark.postgres
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
@@ -75,7 +76,7 @@ async def test_requests_without_a_call_each_get_their_own_row(db: Database) -> N
 async def test_refused_numbers_and_statuses_never_reach_the_table(db: Database) -> None:
     repo = CallbackRepository(db)
     linkedid = f"sim-{uuid.uuid4().hex[:8]}"
-    with pytest.raises(CallbackNumberError, match="premium-rate"):
+    with pytest.raises(DestinationRefused, match="premium-rate"):
         await repo.add(request("nobody", linkedid, "+49 900 1234567"))
     assert await repo.by_linkedid(linkedid) is None
     with pytest.raises(IntegrityError, match="ck_callback_requests_status"):

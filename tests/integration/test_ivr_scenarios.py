@@ -36,6 +36,7 @@ from callcenter.pbx.ari import AriClient, AriError, AriEvent
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import ScenarioFile, load_scenario_file, place_call
 from callcenter.pbx.stasis import StasisDispatcher
+from callcenter.phone.policy import policy_for
 from callcenter.state.live import LiveState
 from callcenter.state.service import LiveStateService
 from ivr import voicemail
@@ -160,7 +161,7 @@ async def world(
         on_queued=announce_position(announcer, registry),
     )
     callbacks = CallbackRepository(db)
-    desk = CallbackDesk(ari, callbacks)
+    desk = CallbackDesk(ari, callbacks, policy=lambda slug: policy_for(registry.get(slug)))
     dispatcher = StasisDispatcher(ari)
     dispatcher.register(PURPOSE, runner.on_stasis_start)
     dispatcher.register(ANNOUNCE, announcer.on_stasis_start)

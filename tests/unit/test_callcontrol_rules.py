@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from callcenter.callcontrol import rules
-from callcenter.callcontrol.numbers import NumberRefused, transfer_number
 from callcenter.callcontrol.rules import AmiAction, CallConflict, CallFacts, Leg, facts_of
 from callcenter.state.calls import Call
 from callcenter.state.channels import Channel
@@ -177,31 +176,3 @@ def test_facts_from_the_live_state() -> None:
     assert f.consult is not None and f.consult.uniqueid == "T1"
     assert f.state == "consulting" and f.tenant == "acme"
     assert facts_of(state, "nope") is None
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("+49 151 23456789", "+4915123456789"),
-        ("089 1234569", "+49891234569"),
-        ("+44 20 7946 0018", "+442079460018"),
-    ],
-)
-def test_transfer_numbers(raw: str, expected: str) -> None:
-    assert transfer_number(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "fragment"),
-    [
-        ("0900 1234567", "premium-rate"),
-        ("+44 909 8790000", "premium-rate"),
-        ("+49 180 1234567", "shared-cost"),
-        ("12", "not a valid"),
-        ("+49 151 2345\r\nAction: Originate", "expected a phone number"),
-        ("call me", "did not seem"),
-    ],
-)
-def test_refused_numbers(raw: str, fragment: str) -> None:
-    with pytest.raises(NumberRefused, match=fragment):
-        transfer_number(raw)

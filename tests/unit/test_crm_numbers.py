@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from crm.numbers import (
+from callcenter.phone.numbers import (
     NumberError,
     classify_caller,
     normalise,

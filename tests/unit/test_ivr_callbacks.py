@@ -11,12 +11,16 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from callcenter.callbacks.store import CallbackNumberError, NewCallback, callback_number
+from callcenter.callbacks.store import NewCallback, callback_number
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.phone.policy import DestinationPolicy, DestinationRefused, Refusal
 from ivr.callbacks import CallbackDesk
 from ivr.testing import ari_event
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+
+
+DE_AND_GB = DestinationPolicy.for_country("DE", also=frozenset({"GB"}))
 
 
 @pytest.mark.parametrize(
@@ -25,29 +29,32 @@ NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
         ("+49 30 1234567", "+49301234567"),
         ("030 1234567", "+49301234567"),  # national, default region DE
         ("+49 170 1234567", "+491701234567"),
-        ("+44 20 7946 0018", "+442079460018"),
+        ("+44 20 7946 0018", "+442079460018"),  # the tenant allows GB
     ],
 )
 def test_callable_numbers(raw: str, e164: str) -> None:
-    assert callback_number(raw) == e164
+    assert callback_number(raw, DE_AND_GB) == e164
 
 
 @pytest.mark.parametrize(
     ("raw", "reason"),
     [
-        (None, "anonymous"),
-        ("", "anonymous"),
-        ("+49 900 1234567", "premium-rate"),
-        ("+49 180 1234567", "shared-cost"),
-        ("+49 800 1234567", "toll-free"),
-        ("+49 30 12", "not a valid number"),
-        ("hello", "not a phone number"),
-        ("+49301234567\r\nAction: Originate", "line breaks"),
+        (None, Refusal.ANONYMOUS),
+        ("", Refusal.ANONYMOUS),
+        ("anonymous", Refusal.ANONYMOUS),
+        ("+49 900 1234567", Refusal.PREMIUM_RATE),
+        ("+49 180 1234567", Refusal.SHARED_COST),
+        ("+881 6 12345678", Refusal.INTERNATIONAL_NETWORK),
+        ("+53 7 8661234", Refusal.COUNTRY),
+        ("+49 30 12", Refusal.SHORT_CODE),
+        ("hello", Refusal.MALFORMED),
+        ("+49301234567\r\nAction: Originate", Refusal.MALFORMED),
     ],
 )
-def test_refused_numbers(raw: str | None, reason: str) -> None:
-    with pytest.raises(CallbackNumberError, match=reason):
-        callback_number(raw)
+def test_refused_numbers(raw: str | None, reason: Refusal) -> None:
+    with pytest.raises(DestinationRefused) as info:
+        callback_number(raw, DE_AND_GB)
+    assert info.value.reason is reason
 
 
 class FakeStore:
@@ -126,7 +133,7 @@ async def run(desk: CallbackDesk) -> None:
 
 async def test_accepted_callback_is_stored_then_confirmed_then_hung_up() -> None:
     ari, store = FakeAri(VARS), FakeStore()
-    desk = CallbackDesk(ari, store, clock=lambda: NOW)
+    desk = CallbackDesk(ari, store, policy=lambda _slug: DE_AND_GB, clock=lambda: NOW)
     await run(desk)
     assert store.added == [NewCallback("acme", "+442079460018", "q-acme-en", "en", "sim-1", NOW)]
     assert ari.requests == [
@@ -160,7 +167,7 @@ async def test_refused_callback_goes_back_to_the_dialplan(
     variables: dict[str, str], fail: bool, reason: str
 ) -> None:
     ari, store = FakeAri(variables), FakeStore(fail)
-    desk = CallbackDesk(ari, store, clock=lambda: NOW)
+    desk = CallbackDesk(ari, store, policy=lambda _slug: DE_AND_GB, clock=lambda: NOW)
     await run(desk)
     assert ari.requests == [("set", "CC_REASON", reason), ("continue",)]
     assert desk.refused == 1 and store.added == []

@@ -449,3 +449,20 @@ def test_position_announcement_schedule(sources: PromptSources) -> None:
         ("routing.announce_after", "-5: seconds must be 0..3600 (0 turns it off)"),
         ("routing.announce_every", "expected int or float, got str 'x'"),
     }
+
+
+def test_dialling_policy_defaults_to_the_tenants_own_country(sources: PromptSources) -> None:
+    tenant = load_tenant_text(VALID, sources, "acme.toml").tenant
+    assert tenant.dialling is None and tenant.home_region == "DE"  # from its first number
+    text = VALID + '\n[dialling]\ncountries = ["DE", "AT"]\nfree_numbers = "off"\n'
+    dialling = load_tenant_text(text, sources, "acme.toml").tenant.dialling
+    assert dialling is not None
+    assert (dialling.countries, dialling.free_numbers) == (frozenset({"DE", "AT"}), "off")
+
+
+def test_dialling_faults_name_the_key(sources: PromptSources) -> None:
+    text = VALID + '\n[dialling]\ncountries = ["DE", "XX"]\nfree_numbers = "maybe"\ncost = 1\n'
+    found = faults_of(text, sources)
+    assert ("dialling.countries.1", "unknown region code 'XX'") in found
+    assert any(path == "dialling.free_numbers" for path, _ in found)
+    assert any(path == "dialling.cost" for path, _ in found)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.state.calls import normalize_number
+from callcenter.phone.numbers import normalize_number
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Phone numbers (:mod:`.numbers`) and the one destination policy (:mod:`.policy`)."""
