@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from callcenter.phone.numbers import normalize_number
 from callcenter.records.queue_log import QueueLogLine
-from callcenter.state.calls import DIVERTED, normalize_number
+from callcenter.state.calls import DIVERTED
 from callcenter.state.records import CallRecord, Outcome
 
 START, END = "CC_START", "CC_END"
