@@ -57,6 +57,43 @@ class Call:
     hold_seconds: float = 0.0
     last_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    # One entry per queue stint (overflow, transfer back to a queue): queue, uniqueid,
+    # joined, left, answered, abandoned, status. Statistics count each queue's leg from it.
+    stints: list[dict[str, Any]] = field(default_factory=list)
+
+    def stint_joined(self, queue: str, uniqueid: str, t: float) -> None:
+        last = self.stints[-1] if self.stints else None
+        if last and last["queue"] == queue and last["uniqueid"] == uniqueid and "left" not in last:
+            return  # the same entry seen again (resync, replay)
+        self.stints.append({"queue": queue, "uniqueid": uniqueid, "joined": t})
+
+    def stint_left(self, queue: str, uniqueid: str, t: float, *, abandoned: bool) -> None:
+        for stint in reversed(self.stints):
+            if stint["queue"] == queue and stint["uniqueid"] == uniqueid:
+                stint.setdefault("left", t)
+                if abandoned and not stint.get("answered"):
+                    stint["abandoned"] = True
+                return
+
+    def stint_update(self, **values: Any) -> None:
+        """Mark the latest stint (answered, QUEUESTATUS) unless it already has the key."""
+        if self.stints:
+            for key, value in values.items():
+                self.stints[-1].setdefault(key, value)
+
+    def _stints_out(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for s in self.stints:
+            end = s.get("left", self.answered_at if s.get("answered") else self.last_at)
+            out.append(
+                {
+                    "queue": s["queue"],
+                    "uniqueid": s["uniqueid"],
+                    "wait": round(max(0.0, (end or s["joined"]) - s["joined"]), 3),
+                    **{k: s[k] for k in ("answered", "abandoned", "status") if k in s},
+                }
+            )
+        return out
 
     @property
     def phase(self) -> str:
@@ -120,6 +157,8 @@ class Call:
             extra["cc_outcome"] = self.cc_outcome
         if self.agent_interface:
             extra["agent_interface"] = self.agent_interface
+        if self.stints:
+            extra["stints"] = self._stints_out()
         wait, talk = self.wait_seconds(), self.talk_seconds(ended_at)
         # Cross-check with app_queue's own whole-second figures (HoldTime, TalkTime): a
         # larger gap means events were missed or reordered; statistics should look twice.

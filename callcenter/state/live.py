@@ -411,6 +411,8 @@ class LiveState:
                 waiting = self.queues[call.queue].waiting.get(call.queue_channel)
                 if waiting is not None:
                     waiting.tenant = call.tenant
+            if name == "QUEUESTATUS" and value:
+                call.stint_update(status=value)
         elif name == "CC_OUTCOME":
             call.cc_outcome = value.lower() or None
         elif name == "CC_QUEUE":
@@ -563,6 +565,7 @@ class LiveState:
             self._seen_entries.add((name, channel.uniqueid))
         call.queue = name
         call.queue_channel = channel.uniqueid
+        call.stint_joined(name, channel.uniqueid, t)
         call.position = caller.position
         call.left_queue_at = None
         if call.queued_at is None:
@@ -619,6 +622,8 @@ class LiveState:
         call = self._call_of(channel, t) if channel is not None else None
         if call is not None and call.queue_channel == uid and call.left_queue_at is None:
             call.left_queue_at = t
+        if call is not None:
+            call.stint_left(name, uid, t, abandoned=reason == "unanswered")
         if left is not None or reason == "unanswered":
             out.append(
                 Publish(
@@ -699,6 +704,7 @@ class LiveState:
         out: list[Effect],
     ) -> None:
         """A receptionist is connected: by app_queue (AgentConnect) or by the console."""
+        call.stint_update(answered=True)
         if call.answered_at is not None:
             # Answered again (re-queued after a transfer, retrieved from parking): the first
             # answer stays the call's answer; who has it now changes.
