@@ -96,6 +96,8 @@ def wire_pbx(services: Services) -> None:
     from callcenter.pbx.stasis import StasisDispatcher
     from callcenter.state.live import LiveState
     from callcenter.state.service import LiveStateService
+    from stats.wiring import call_sink
+    from stats.wiring import updater as stats_updater
 
     config = services.config
     ami = AmiClient.from_config(config.pbx)
@@ -103,7 +105,7 @@ def wire_pbx(services: Services) -> None:
         ami,
         LiveState(region=config.tenants.default_region),
         services.bus,
-        CallRepository(services.db),
+        call_sink(services, CallRepository(services.db)),  # + rollups (stats, ADR 0009)
     )
     ari = AriClient.from_config(config.pbx)
     services.ami, services.ari, services.live = ami, ari, live
@@ -125,7 +127,8 @@ def wire_pbx(services: Services) -> None:
     services.checks.append(_ari_check(ari, config))
     from callcenter.records.wiring import wire_records
 
-    wire_records(services)  # queue_log → call rows (docs/decisions/0004)
+    records = wire_records(services)  # queue_log → call rows (docs/decisions/0004)
+    records.on_call_stored = stats_updater(services).call_stored
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await live.start()
@@ -178,3 +181,6 @@ def wire_features(services: Services) -> None:
     registry = wire_ivr(services)
     wire_agents(services, registry)  # queues from the tenants, receptionists, call control
     wire_crm(services)
+    from stats.wiring import wire_stats
+
+    wire_stats(services)

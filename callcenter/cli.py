@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     from callcenter.pbx import simulate
     from crm import cli as crm_cli
     from ivr import cli as ivr_cli
+    from stats import cli as stats_cli
 
     parser = argparse.ArgumentParser(prog="callcenter", description=__doc__)
     parser.add_argument(
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.register(sub)
     ivr_cli.register(sub)
     crm_cli.register(sub)
+    stats_cli.register(sub)
     return parser
 
 

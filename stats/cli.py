@@ -49,7 +49,11 @@ def register(subparsers: Any) -> None:
     reb.set_defaults(func=_run(_rebuild))
 
     rec = sub.add_parser("reconcile", help="compare with Asterisk's queue_log")
-    rec.add_argument("--queue-log", type=Path, required=True, help="the PBX's queue_log file")
+    rec.add_argument(
+        "--queue-log",
+        type=Path,
+        help="the PBX's queue_log file (default: the copy the app keeps in the database)",
+    )
     rec.add_argument("--tenant", metavar="SLUG", help="one tenant's queues (default: all)")
     period_args(rec, "day")
     rec.set_defaults(func=_run(_reconcile))
@@ -125,10 +129,13 @@ async def _rebuild(db: Database, args: argparse.Namespace) -> int:
 async def _reconcile(db: Database, args: argparse.Namespace) -> int:
     tenant_id, tz = await _tenant(db, args.tenant)
     period = _period(args, tz)
-    try:
-        lines = args.queue_log.read_text(errors="replace").splitlines()
-    except OSError as exc:
-        raise CommandError(f"--queue-log: {exc.strerror}: {args.queue_log}") from None
+    if args.queue_log is None:
+        lines = await reconcile.stored_queue_log(db, period.start, period.end)
+    else:
+        try:
+            lines = args.queue_log.read_text(errors="replace").splitlines()
+        except OSError as exc:
+            raise CommandError(f"--queue-log: {exc.strerror}: {args.queue_log}") from None
     result = await reconcile.reconcile(db, lines, period.start, period.end, tenant_id=tenant_id)
     print(json.dumps(result.as_dict(), indent=2, ensure_ascii=False))
     return 0 if result.ok else 1

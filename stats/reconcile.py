@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import column, select, table
 
 from callcenter.db.models import Call
 from callcenter.db.session import Database
@@ -248,6 +248,31 @@ async def reconcile(
     if tenant_id is not None and queues is None:
         queues = {leg.queue for r in records for leg in facts(r).legs}
     return compare(records, pbx, queues)
+
+
+async def stored_queue_log(db: Database, start: datetime, end: datetime) -> list[str]:
+    """queue_log lines from the app's own copy (``pbx_queue_log``, ADR 0004) as text lines,
+    from ``start`` to two hours after ``end`` (ends of legs that entered in the window)."""
+    t = table(
+        "pbx_queue_log",
+        *(column(c) for c in ("id", "time", "callid", "queuename", "agent", "event")),
+        *(column(f"data{i}") for i in range(1, 6)),
+    )
+    query = (
+        select(t)
+        .where(t.c.time >= start, t.c.time < end + timedelta(hours=2))
+        .order_by(t.c.time, t.c.id)
+    )
+    async with db.session() as session:
+        rows = (await session.execute(query)).all()
+    out = []
+    for row in rows:
+        at = row.time if row.time.tzinfo is not None else row.time.replace(tzinfo=UTC)
+        data = [row.data1, row.data2, row.data3, row.data4, row.data5]
+        out.append(
+            "|".join([str(at.timestamp()), row.callid, row.queuename, row.agent, row.event, *data])
+        )
+    return out
 
 
 def queue_params_view(counters: Mapping[str, int | float]) -> dict[str, int]:

@@ -56,6 +56,8 @@ class RecordService:
         self.is_leader = is_leader
         self.clock = clock
         self.stats = RecordStats()
+        # Told the linkedid of every row inserted or completed (the statistics' rollups).
+        self.on_call_stored: Callable[[str], None] = lambda linkedid: None
         self._task: asyncio.Task[None] | None = None
         self._failing = False
         self._path_warned = False
@@ -129,12 +131,14 @@ class RecordService:
                 if row is None:
                     if await self.repo.insert_missing(reconcile.record_from(call, self.region)):
                         self.stats.inserted += 1
+                        self.on_call_stored(call.linkedid)
                         log.info("records: call %s stored from queue_log", call.linkedid)
                     continue
                 updates = reconcile.completion(row, call)
                 if updates:
                     await self.repo.complete(call.linkedid, updates)
                     self.stats.completed += 1
+                    self.on_call_stored(call.linkedid)
             reconciled = ready[-1][0]
             await self.repo.mark_reconciled(reconciled)
             if len(ready) < len(ends):

@@ -480,3 +480,38 @@ async def test_abandoned_list_and_bad_input(day: Day) -> None:
             f"/api/stats/tenants/{day.tenants['a']}/abandoned?{query}", headers=day.h("admin")
         )
         assert resp.status == 400 and (await resp.json())["field"] == field, query
+
+
+async def test_commands_rebuild_reconcile_and_export(
+    day: Day, pbx_config: Config, pg_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from callcenter.cli import build_parser
+    from callcenter.config import load_config
+
+    config = load_config(None, env={}, overrides={"database": {"url": pg_url}})
+    before = (await report(day, "a"))["totals"]
+
+    def run(*argv: str) -> int:
+        args = build_parser().parse_args(["stats", *argv])
+        return int(args.func(config, args))
+
+    slug = day.slugs["a"]
+    assert await asyncio.to_thread(run, "rebuild", "--tenant", slug, "--period", "day") == 0
+    assert "rebuilt rollups" in capsys.readouterr().out
+    assert (await report(day, "a"))["totals"] == before  # recomputing changes nothing
+    log = str(day.pbx.queue_log)
+    assert await asyncio.to_thread(run, "reconcile", "--queue-log", log, "--tenant", slug) == 0
+    assert '"ok": true' in capsys.readouterr().out
+    out = tmp_path / "bill.xlsx"
+    assert (
+        await asyncio.to_thread(
+            run, "billing", "--tenant", slug, "--format", "xlsx", "-o", str(out)
+        )
+        == 0
+    )
+    sheet = openpyxl.load_workbook(out, data_only=True)["Days"]
+    assert next(r for r in sheet.iter_rows(values_only=True) if r[0] == "total")[2] == 4
+    assert await asyncio.to_thread(run, "report", "--tenant", "nobody") == 2
+    assert "--tenant: no tenant 'nobody'" in capsys.readouterr().err
+    assert await asyncio.to_thread(run, "billing", "--tenant", slug, "--month", "2026-13") == 2
+    assert "--month: must be YYYY-MM" in capsys.readouterr().err
