@@ -159,8 +159,16 @@ def parse(
     result = CsvParse(mapping=used, delimiter=delimiter)
     multi = re.compile(r"[|,;]" if delimiter == "\t" else ("[|;]" if delimiter == "," else "[|,]"))
     prev_end = reader.line_num
-    for cells in reader:
+    while True:
         line = prev_end + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a field over the limit: this record only is bad
+            prev_end = reader.line_num
+            result.errors.append(RowError(line, _csv_reason(exc)))
+            continue
         prev_end = reader.line_num
         if not any(c.strip() for c in cells):
             continue
@@ -175,6 +183,13 @@ def parse(
         except ValidationError as exc:
             result.errors.append(RowError(line, exc.reason, _column(exc.field, used)))
     return result
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return f"a field is longer than {csv.field_size_limit()} characters"
+    return f"not CSV: {text}"
 
 
 def _column(fld: str, mapping: Mapping[str, str]) -> str:

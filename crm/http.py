@@ -23,7 +23,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter import auth
+from callcenter import auth, bodies
 from callcenter.db.session import DATABASE, Database
 from crm import csv_import, export, importing, notes, privacy, timeline, webhooks
 from crm import repository as repo
@@ -435,7 +435,8 @@ def _bool_query(request: web.Request, name: str, default: bool) -> bool:
 @routes.post(SHARED + "/import")
 async def import_contacts(request: web.Request) -> web.Response:
     """Body: the CSV or vCard file. Query: ``format=csv|vcard``, ``dry_run`` (default true),
-    ``mapping`` (CSV only, JSON object field → column)."""
+    ``mapping`` (CSV only, JSON object field → column), ``charset`` (default: UTF-8, else
+    Windows-1252; the report says which was used). 413 above :data:`MAX_IMPORT_BYTES`."""
     tenant_id, _ = _scope(request, *STAFF)
     fmt = request.query.get("format", "csv")
     if fmt not in ("csv", "vcard"):
@@ -443,20 +444,18 @@ async def import_contacts(request: web.Request) -> web.Response:
     dry_run = _bool_query(request, "dry_run", True)
     raw_mapping = request.query.get("mapping")
     mapping = csv_import.mapping_from_json(raw_mapping) if raw_mapping is not None else None
-    raw = await request.content.read(MAX_IMPORT_BYTES + 1)
-    if len(raw) > MAX_IMPORT_BYTES:
-        raise _invalid("body", f"larger than {MAX_IMPORT_BYTES} bytes")
+    raw = await bodies.read_limited(request, MAX_IMPORT_BYTES)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _invalid("body", f"not UTF-8 (byte {exc.start})") from None
+        text, encoding = bodies.decode_text(raw, request.query.get("charset"))
+    except bodies.CharsetError as exc:
+        raise _invalid("charset", str(exc)) from None
     async with _db(request).session() as s:
         region = await repo.tenant_region(s, tenant_id)
         rows, errors = importing.parse_file(text, fmt, mapping, region)
         report = await importing.import_contacts(s, tenant_id, rows, errors, dry_run=dry_run)
         if dry_run:
             await s.rollback()
-    return web.json_response(report.to_dict())
+    return web.json_response({**report.to_dict(), "encoding": encoding})
 
 
 @routes.get(PREFIX + "/export")
