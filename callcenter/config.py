@@ -8,6 +8,7 @@ stored in the repository: empty PBX credentials are generated once into ``data_d
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import secrets
@@ -85,7 +86,13 @@ class PbxConfig:
     # One root serves several instances (demo, tests) with their own etc/run/spool dirs.
     instance: str = "default"
     mirror: str = "http://deb.debian.org/debian"
+    # Where AMI and ARI listen and the app connects: loopback or a private address only
+    # (they are plaintext control ports; docs/security.md). SIP may face the world instead:
+    # sip_host (empty: same as host).
     host: str = "127.0.0.1"
+    sip_host: str = ""
+    # The one network AMI logins are accepted from (manager.conf permit; all else denied).
+    ami_permit: str = "127.0.0.1/32"
     ami_port: int = 5038
     http_port: int = 8088
     sip_port: int = 5060
@@ -128,6 +135,19 @@ class PbxConfig:
                 raise ConfigError(f"pbx.{key}", "must be positive")
         if self.reconnect_min > self.reconnect_max:
             raise ConfigError("pbx.reconnect_min", "must not exceed pbx.reconnect_max")
+        _control_host("pbx.host", self.host)
+        try:
+            ipaddress.ip_network(self.ami_permit, strict=False)
+        except ValueError:
+            raise ConfigError(
+                "pbx.ami_permit", f"must be a network such as 10.0.0.0/24, got {self.ami_permit!r}"
+            ) from None
+
+    @property
+    def ami_permit_mask(self) -> str:
+        """:attr:`ami_permit` as Asterisk's ``address/netmask``."""
+        network = ipaddress.ip_network(self.ami_permit, strict=False)
+        return f"{network.network_address}/{network.netmask}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +384,20 @@ def _coerce(key: str, typ: Any, value: Any, source: str) -> Any:
             reason = f"expected a number, got {value!r}"
         raise ConfigError(key, reason, source) from None
     raise ConfigError(key, f"unsupported type {typ!r}", source)  # pragma: no cover
+
+
+def _control_host(key: str, host: str) -> None:
+    """AMI/ARI never on a wildcard or public address (names are resolved by the OS)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return
+    if address.is_unspecified or not (address.is_loopback or address.is_private):
+        raise ConfigError(
+            key,
+            f"{host} would expose AMI/ARI (plaintext control of the PBX) beyond this host "
+            "and private networks: use 127.0.0.1 or a private address",
+        )
 
 
 def _port(key: str, value: int) -> None:

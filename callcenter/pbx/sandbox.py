@@ -40,6 +40,8 @@ from callcenter.config import PbxConfig
 
 PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-wav", "asterisk-prompt-de")
 STAMP_NAME = ".callcenter-root.json"
+SECRET_KEYS = ("ami_secret", "ari_password")
+"""Template placeholders holding credentials: files using one are written mode 0600."""
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "config" / "asterisk"
 INSTANCES_DIR = "srv/callcenter"
 INSTANCE_SUBDIRS = (
@@ -257,6 +259,8 @@ class Sandbox:
             "instance": c.instance,
             "instance_dir": self.instance_rel,
             "host": c.host,
+            "sip_host": c.sip_host or c.host,
+            "ami_permit": c.ami_permit_mask,
             "ami_port": str(c.ami_port),
             "http_port": str(c.http_port),
             "sip_port": str(c.sip_port),
@@ -294,9 +298,12 @@ class Sandbox:
             (instance_dir / sub).mkdir(parents=True, exist_ok=True)
         written = []
         for tpl in templates:
-            text = render_template(tpl.name, tpl.read_text(encoding="utf-8"), values)
+            source = tpl.read_text(encoding="utf-8")
+            text = render_template(tpl.name, source, values)
             target = instance_dir / "etc" / tpl.name
-            _atomic_write(target, text)
+            # Files holding a credential are for Asterisk's user only.
+            secret = any("${" + key + "}" in source for key in SECRET_KEYS)
+            _atomic_write(target, text, 0o600 if secret else 0o644)
             written.append(target)
         moh = instance_dir / "moh" / "cc-tones.wav"
         if not moh.exists():
@@ -593,14 +600,19 @@ def hold_tones_wav(seconds: float = 8.0, rate: int = 8000) -> bytes:
     return buf.getvalue()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    _atomic_write_bytes(path, text.encode("utf-8"))
+def _atomic_write(path: Path, text: str, mode: int = 0o644) -> None:
+    _atomic_write_bytes(path, text.encode("utf-8"), mode)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
+def _atomic_write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    # Created with its final mode: a secret is never readable by others, not even briefly.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
     os.replace(tmp, path)
 
 
