@@ -86,7 +86,7 @@ def test_loopback_private_and_names_are_fine(host: str) -> None:
 def test_docker_compose_publishes_neither_ami_nor_ari() -> None:
     text = (REPO / "docker-compose.yml").read_text()
     assert "0.0.0.0" not in text
-    published = re.findall(r'^\s*ports:\s*\[(.*)\]', text, re.M)
+    published = re.findall(r"^\s*ports:\s*\[(.*)\]", text, re.M)
     for line in published:
         for port in re.findall(r'"([^"]+)"', line):
             assert port.startswith("127.0.0.1:"), port  # nothing on every interface
