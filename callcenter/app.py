@@ -121,7 +121,8 @@ def _filter_snapshot(snap: dict[str, Any], slugs: set[str]) -> dict[str, Any]:
     """Keep only what belongs to the caller's tenants: tenant users never see other tenants."""
     calls = {k: c for k, c in (snap.get("calls") or {}).items() if c.get("tenant") in slugs}
     queues = {k: q for k, q in (snap.get("queues") or {}).items() if q.get("tenant") in slugs}
-    return {**snap, "calls": calls, "queues": queues, "agents": {}}
+    # Lines (trunks, receptionists' phones) are the secretariat's, not a tenant's.
+    return {**snap, "calls": calls, "queues": queues, "agents": {}, "lines": {}}
 
 
 def _dumps(obj: Any) -> str:

@@ -177,10 +177,12 @@ def wire_features(services: Services) -> None:
     from callcenter.agents.wiring import wire_agents
     from crm.http import wire as wire_crm
     from ivr.wiring import wire_ivr
+    from lines.wiring import wire_lines
 
     registry = wire_ivr(services)
     wire_agents(services, registry)  # queues from the tenants, receptionists, call control
     wire_crm(services)
+    wire_lines(services, registry)  # trunks, phones, their status
     from stats.wiring import wire_stats
 
     wire_stats(services)

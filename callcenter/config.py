@@ -231,6 +231,26 @@ class AgentsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LinesConfig:
+    # Carrier trunks: a TOML file of [[trunks]] (config/trunks.example.toml); empty: none.
+    trunks_file: str = ""
+    # The PBX's configuration directory as this app sees it (generated files go below it);
+    # empty: the sandbox instance's etc directory.
+    pbx_etc_dir: str = ""
+    # RTP address bound and announced for trunks and phones; empty: pbx.host when that is
+    # a loopback address (sandbox), else Asterisk's default (all addresses).
+    media_address: str = ""
+    # Seconds between full status polls of trunks and phones (events update in between).
+    status_poll_seconds: float = 15.0
+
+    def validate(self) -> None:
+        if not self.status_poll_seconds > 0:
+            raise ConfigError("lines.status_poll_seconds", "must be positive")
+        if any(c in self.media_address for c in " ;\r\n[]"):
+            raise ConfigError("lines.media_address", "must be a plain IP address")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -239,6 +259,7 @@ class Config:
     tenants: TenantsConfig = field(default_factory=TenantsConfig)
     agents: AgentsConfig = field(default_factory=AgentsConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    lines: LinesConfig = field(default_factory=LinesConfig)
 
     @property
     def database_url(self) -> str:
@@ -253,6 +274,7 @@ class Config:
         self.pbx.validate()
         self.agents.validate()
         self.smtp.validate()
+        self.lines.validate()
 
     def with_secrets(self) -> Config:
         """Fill empty PBX credentials from ``data_dir/secrets.json``, creating it once."""

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+import phonenumbers
+
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.phone.numbers import normalize_number
@@ -44,6 +46,7 @@ from ivr.engine import IvrSession, queue_decision_effect
 from ivr.registry import TenantRegistry
 from ivr.routing import CallContext, ClosedAnnouncement, EnterIvr, QueueLoad, route
 from ivr.tenancy import Tenant
+from lines.did import resolve_did
 
 log = logging.getLogger(__name__)
 # (tenant slug, caller E.164) -> (CRM contact id or None, VIP flag)
@@ -123,6 +126,7 @@ class IvrRunner:
         self._loads = loads
         self._media_root = recordings_media_root.rstrip("/")
         self._region = default_region
+        self._country_code = str(phonenumbers.country_code_for_region(default_region) or 49)
         self._targets = targets
         self._clock = clock
         # (channel id, tenant slug, queue, language) after a queue hand-off, e.g. to start
@@ -133,6 +137,9 @@ class IvrRunner:
         self._lookup_timeout = lookup_timeout
         self._calls: dict[str, _Call] = {}
         self.outcomes: dict[str, int] = {}  # outcome → count, for metrics and the benchmark
+
+    def _is_did(self, number: str) -> bool:
+        return self._registry.by_did(number) is not None
 
     @property
     def active(self) -> int:
@@ -145,7 +152,9 @@ class IvrRunner:
         channel = event.channel
         if channel is None:
             return
-        did = normalize_number(channel.dialplan.exten, self._region) or ""
+        # Carriers send the DID as +49…, 0049…, 0… or without any prefix: the reading
+        # that is one of our DIDs wins (lines.did).
+        did = resolve_did(channel.dialplan.exten, self._is_did, self._country_code) or ""
         tenant = self._registry.by_did(did)
         if tenant is None:  # not ours: let the dialplan's fallback take it
             log.info("ivr: no tenant for DID %r; back to the dialplan", channel.dialplan.exten)

@@ -97,6 +97,9 @@ class LiveStateService:
         self.records_written = 0
         self.write_failures = 0
         self.rejected: collections.deque[tuple[CallRecord, str]] = collections.deque(maxlen=1000)
+        # Extra parts of the snapshot that features keep themselves (e.g. "lines": trunk
+        # and phone status), by key; each is called at snapshot time.
+        self.sections: dict[str, Callable[[], Any]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -204,6 +207,8 @@ class LiveStateService:
         snap = self.state.snapshot(self.clock())
         snap["connected"] = self.ami.connected
         snap["pending_records"] = self.pending_records
+        for key, section in self.sections.items():
+            snap[key] = section()
         return snap
 
     @property

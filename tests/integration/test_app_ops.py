@@ -57,8 +57,14 @@ async def test_healthz_shows_every_component_up(app: TestClient[Any, Any]) -> No
     body = await resp.json()
     assert resp.status == 200, body
     parts = {c["name"]: c for c in body["components"]}
-    assert set(parts) == {"database", "redis", "ami", "ari"}
+    assert set(parts) == {"database", "redis", "ami", "ari", "trunks", "phones"}
     assert all(c["up"] for c in parts.values()), parts
+    assert parts["trunks"] == {
+        "name": "trunks",
+        "up": True,
+        "detail": "no trunks configured",
+        "required": False,
+    }
     assert parts["database"]["detail"].startswith("postgresql")
     assert "connected to 127.0.0.1" in parts["ami"]["detail"]
     assert "22." in parts["ari"]["detail"]  # the Asterisk version ARI reported

@@ -1,0 +1,163 @@
+"""Put trunks and phones into the running app.
+
+Start-up: the trunk file is loaded (a fault stops start-up with its location), the
+generated files are written. Every AMI (re)connect reloads them in the PBX and polls the
+status; a tenant reload updates the numbers outgoing calls present. The status shows in
+``/healthz`` (component ``trunks``: required, so a dead carrier makes the service
+degraded; component ``phones``: informative), in ``/metrics`` and in the live state
+(``lines``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from callcenter.bootstrap import Services
+from callcenter.config import Config, ConfigError
+from callcenter.health import Check, ComponentHealth
+from callcenter.pbx.sandbox import Sandbox
+from ivr.registry import TenantRegistry
+from ivr.tenancy import Tenant
+from lines import http
+from lines.dialplan import presentation_numbers
+from lines.service import GeneratedFiles, LinesService
+from lines.trunks import TrunkConfigError, TrunkSet, load_trunks, resolve_secret
+
+log = logging.getLogger(__name__)
+
+
+def load_trunk_set(config: Config) -> TrunkSet:
+    if not config.lines.trunks_file:
+        return TrunkSet()
+    try:
+        return load_trunks(Path(config.lines.trunks_file))
+    except TrunkConfigError as exc:
+        raise ConfigError("lines.trunks_file", str(exc)) from None
+
+
+def etc_dir(config: Config) -> Path:
+    """Where the PBX reads its configuration (``generated/`` lies below it)."""
+    if config.lines.pbx_etc_dir:
+        return Path(config.lines.pbx_etc_dir)
+    return Sandbox(config.pbx, config.app.data_dir).instance_dir / "etc"
+
+
+def media_address(config: Config) -> str:
+    if config.lines.media_address:
+        return config.lines.media_address
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(config.pbx.host).is_loopback:
+            return config.pbx.host
+    return ""
+
+
+def make_service(services: Services) -> LinesService:
+    config = services.config
+    data_dir = config.app.data_dir
+    return LinesService(
+        services.ami,
+        GeneratedFiles(etc_dir(config)),
+        load_trunk_set(config),
+        lambda name: resolve_secret(name, data_dir),
+        inbound_context=config.pbx.inbound_context,
+        media_address=media_address(config),
+    )
+
+
+def wire_lines(services: Services, registry: TenantRegistry) -> LinesService | None:
+    """Trunks, phones and their status; nothing without a PBX (``services.ami`` None)."""
+    if services.ami is None:
+        return None
+    service = make_service(services)
+    ami = services.ami
+
+    def tenants_changed(tenants: list[Tenant]) -> None:
+        service.set_presentation(presentation_numbers(_tenant_numbers(tenants)))
+        with contextlib.suppress(RuntimeError):  # no loop: applied at start-up instead
+            asyncio.get_running_loop().create_task(service.apply())
+
+    registry.on_replace(tenants_changed)
+    ami.add_event_listener(service.on_event)
+
+    async def connected() -> None:
+        try:
+            await service.reload_all()
+            await service.poll()
+        except Exception:
+            log.exception("lines: applying trunk and phone configuration failed")
+
+    ami.add_connect_listener(connected)
+    services.checks.append(_trunk_check(service))
+    services.checks.append(_phone_check(service))
+    services.metrics.registry.register(_LinesCollector(service))
+    if services.live is not None:
+        services.live.sections["lines"] = service.snapshot
+
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        await service.apply()
+        task = asyncio.create_task(
+            service.watch(services.config.lines.status_poll_seconds), name="lines-status"
+        )
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    services.lifecycles.append(run)
+    services.http_setups.append(lambda app: http.setup(app, service))
+    return service
+
+
+def _tenant_numbers(tenants: Iterable[Tenant]) -> list[tuple[str, list[str]]]:
+    return [(t.slug, [d.number for d in t.dids]) for t in tenants]
+
+
+def _trunk_check(service: LinesService) -> Check:
+    async def trunks() -> ComponentHealth:
+        if not service.trunks.trunks:
+            return ComponentHealth("trunks", True, "no trunks configured", required=False)
+        down = service.status.down("trunk")
+        total = len(service.trunks.trunks)
+        if down:
+            return ComponentHealth("trunks", False, f"down: {', '.join(down)} (of {total})")
+        return ComponentHealth("trunks", True, f"{total} up")
+
+    return trunks
+
+
+def _phone_check(service: LinesService) -> Check:
+    async def phones() -> ComponentHealth:
+        lines = service.status.snapshot()["phones"]
+        assert isinstance(lines, dict)
+        down = service.status.down("phone")
+        detail = f"{len(lines) - len(down)} of {len(lines)} registered"
+        if down:
+            detail += f"; not registered: {', '.join(down)}"
+        # A phone switched off at night is normal: reported, never "degraded".
+        return ComponentHealth("phones", not down, detail, required=False)
+
+    return phones
+
+
+class _LinesCollector(Collector):
+    def __init__(self, service: LinesService) -> None:
+        self._service = service
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        trunk = GaugeMetricFamily("callcenter_trunk_up", "1 if the trunk is up", labels=["trunk"])
+        phone = GaugeMetricFamily(
+            "callcenter_phone_registered", "1 if the phone is registered", labels=["phone"]
+        )
+        for name, line in self._service.status.lines.items():
+            (trunk if line.kind == "trunk" else phone).add_metric([name], 1 if line.up else 0)
+        yield trunk
+        yield phone
