@@ -28,6 +28,7 @@ import phonenumbers
 
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.phone.did import resolve_did
 from callcenter.phone.numbers import normalize_number
 from ivr.effects import (
     ContinueToQueue,
@@ -46,7 +47,6 @@ from ivr.engine import IvrSession, queue_decision_effect
 from ivr.registry import TenantRegistry
 from ivr.routing import CallContext, ClosedAnnouncement, EnterIvr, QueueLoad, route
 from ivr.tenancy import Tenant
-from lines.did import resolve_did
 
 log = logging.getLogger(__name__)
 # (tenant slug, caller E.164) -> (CRM contact id or None, VIP flag)
@@ -153,7 +153,7 @@ class IvrRunner:
         if channel is None:
             return
         # Carriers send the DID as +49…, 0049…, 0… or without any prefix: the reading
-        # that is one of our DIDs wins (lines.did).
+        # that is one of our DIDs wins (callcenter.phone.did).
         did = resolve_did(channel.dialplan.exten, self._is_did, self._country_code) or ""
         tenant = self._registry.by_did(did)
         if tenant is None:  # not ours: let the dialplan's fallback take it

@@ -5,7 +5,7 @@ from the trunk's ``did_from`` sources in order (``P-Called-Party-ID``, the Reque
 ``To`` header); the first whose user part is a number wins (a registration trunk's
 Request-URI carries our contact user, not a number). Visual separators and a carrier prefix
 are removed, and the call continues in the inbound context (``from-trunk``), where the IVR
-maps the digits to a tenant DID (:mod:`lines.did`).
+maps the digits to a tenant DID (:mod:`callcenter.phone.did`).
 
 Outbound: the template's ``[cc-outbound]`` includes ``[cc-outbound-routes]`` generated
 here. A number (E.164, already checked by the app's destination policy) is offered to each
@@ -13,8 +13,8 @@ outbound trunk in file order; the next one is tried only when a trunk is unavail
 congested, never after the callee said busy or no answer. The number presented is the
 tenant's own (``CC_DID`` of the call, else the tenant's first DID, else the trunk's
 ``caller_id``); with ``clip_no_screening`` the original caller stays in ``From`` and the
-tenant number goes into ``P-Asserted-Identity``. Every outgoing leg has a hard limit
-(``max_call_seconds``, Dial option ``S``) against runaway or fraudulent calls.
+tenant number goes into ``P-Asserted-Identity``. Every outgoing leg has the destination
+policy's hard limit (global ``CC_MAX_CALL_SECONDS``, Dial option ``S``).
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def _trunk_out(trunk: Trunk) -> list[str]:
         out.append(' same => n,ExecIf($["${CLI}"!=""]?Set(CALLERID(num)=${CLI}))')
         handler = ""
     out += [
-        f" same => n,Dial(PJSIP/{number}@{trunk.endpoint},60,S({trunk.max_call_seconds}){handler})",
+        f" same => n,Dial(PJSIP/{number}@{trunk.endpoint},60,S(${{CC_MAX_CALL_SECONDS}}){handler})",
         " same => n,Return()",
     ]
     return out

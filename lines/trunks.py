@@ -65,7 +65,6 @@ class Trunk:
     clip_no_screening: bool = False  # carrier allows a foreign From (PAI = our number)
     codecs: tuple[str, ...] = DEFAULT_CODECS
     qualify_seconds: int = 30
-    max_call_seconds: int = 7200
 
     @property
     def endpoint(self) -> str:
@@ -208,7 +207,6 @@ def _trunk(r: _Reader) -> Trunk:
         clip_no_screening=r.get("clip_no_screening", bool, False),
         codecs=codecs or DEFAULT_CODECS,
         qualify_seconds=_bounded(r, "qualify_seconds", 30, 0, 3600),
-        max_call_seconds=_bounded(r, "max_call_seconds", 7200, 60, 86400),
     )
     extra = set(r.data) - r.used
     if extra:

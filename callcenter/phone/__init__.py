@@ -1,1 +1,2 @@
-"""Phone numbers (:mod:`.numbers`) and the one destination policy (:mod:`.policy`)."""
+"""Phone numbers (:mod:`.numbers`), the one destination policy (:mod:`.policy`) and the
+reading of the DIDs carriers send (:mod:`.did`)."""

@@ -1,10 +1,10 @@
-"""Carrier DID formats → E.164 (lines.did)."""
+"""Carrier DID formats → E.164 (callcenter.phone.did)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lines.did import called_user, readings, resolve_did
+from callcenter.phone.did import called_user, readings, resolve_did
 
 OURS = {"+49891230000", "+494921912345"}
 
