@@ -40,8 +40,10 @@ QUEUE_CONTEXT = "cc-callback-queue"  # ;1 of the placeholder: Queue() at a posit
 PURPOSE_SLOT = "callback-slot"
 PURPOSE_CUSTOMER = "callback-customer"
 
-_SLOT = re.compile(r"^cbq-(\d+)-(\d+)(-b)?$")
-_CUSTOMER = re.compile(r"^cb-(\d+)-a(\d+)$")
+# Asterisk checks a new channel id against existing ones by *prefix* (``cb-1-a1`` would
+# clash with a live ``cb-1-a12``), so every id ends in a letter after its last number.
+_SLOT = re.compile(r"^cbq-(\d+)-(\d+)-([ab])$")
+_CUSTOMER = re.compile(r"^cb-(\d+)-a(\d+)-c$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +72,11 @@ class Job:
 
 def slot_ids(job_id: int, token: int) -> tuple[str, str]:
     """ARI ids of the placeholder's halves: ``;1`` (in the queue) and ``;2`` (in Stasis)."""
-    return f"cbq-{job_id}-{token}", f"cbq-{job_id}-{token}-b"
+    return f"cbq-{job_id}-{token}-a", f"cbq-{job_id}-{token}-b"
 
 
 def customer_channel_id(job_id: int, attempt: int) -> str:
-    return f"cb-{job_id}-a{attempt}"
+    return f"cb-{job_id}-a{attempt}-c"
 
 
 ChannelRole = Literal["slot", "slot-b", "customer"]
@@ -90,7 +92,8 @@ class ChannelRef:
 def parse_channel_id(channel_id: str) -> ChannelRef | None:
     """Which callback a channel belongs to, from its deterministic id."""
     if m := _SLOT.match(channel_id):
-        return ChannelRef("slot-b" if m.group(3) else "slot", int(m.group(1)), int(m.group(2)))
+        role: ChannelRole = "slot-b" if m.group(3) == "b" else "slot"
+        return ChannelRef(role, int(m.group(1)), int(m.group(2)))
     if m := _CUSTOMER.match(channel_id):
         return ChannelRef("customer", int(m.group(1)), int(m.group(2)))
     return None

@@ -248,11 +248,15 @@ class LeaseStore:
                 row.outcome, row.done_at = decision.outcome, now
             return decision
 
-    async def expired_leases(self, now: datetime) -> list[Held]:
-        """Active callbacks whose owner stopped renewing (crashed, or this instance before a
-        restart): the reconciler checks them against the PBX."""
+    async def expired_leases(self, now: datetime, mine: bool = False) -> list[Held]:
+        """Active callbacks whose owner stopped renewing (crashed), and with ``mine`` also
+        those of this owner (after a restart with the same instance id): the reconciler
+        checks them against the PBX."""
+        stale = or_(R.lease_until.is_(None), R.lease_until < now)
+        if mine:
+            stale = or_(stale, R.lease_owner == self.owner)
         query = select(R.id, R.lease_token, R.stage, R.attempts).where(
-            R.status == "dialling", or_(R.lease_until.is_(None), R.lease_until < now)
+            R.status == "dialling", stale
         )
         async with self._db.session() as session:
             return [Held(*r) for r in (await session.execute(query)).all()]
@@ -281,6 +285,6 @@ class LeaseStore:
 
     async def queued_of(self, queue: str) -> list[Job]:
         """Callbacks with a placeholder in ``queue`` now (for the announcement count)."""
-        query = select(R).where(and_(R.queue == queue, R.status == "dialling"))
+        query = select(R).where(and_(R.queue == queue, R.stage == "queued"))
         async with self._db.session() as session:
             return [_job(r) for r in (await session.execute(query)).scalars()]

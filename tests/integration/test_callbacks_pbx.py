@@ -1,0 +1,107 @@
+"""Callbacks on the real Asterisk: the virtual place in app_queue, agent-first dialling,
+retries and stored attempts (PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.callbacks.models import CallbackAttempt, CallbackRequest
+from callcenter.callbacks.store import CallbackRepository, NewCallback
+from callcenter.config import Config
+from callcenter.db import migrate
+from callcenter.db.session import Database
+from callcenter.pbx.sandbox import Sandbox
+from tests.integration.callbacks_support import World, make_world, until, utcnow
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def db(pg_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(migrate.upgrade, pg_url)
+    database = Database(pg_url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def world(pbx: Sandbox, pbx_config: Config, db: Database) -> AsyncIterator[World]:
+    w = await make_world(pbx, pbx_config, db, f"q-cbt{uuid.uuid4().hex[:6]}")
+    try:
+        yield w
+    finally:
+        await w.close()
+        for c in await w.channels():
+            if c.get("Channel", "").startswith(
+                ("Local/q-cbt", "Local/s@cc-callback", "Local/+49305")
+            ):
+                await w.ami.send_action("Hangup", {"Channel": c["Channel"]})
+        await w.live.close()
+        await w.ami.close()
+
+
+async def rows(db: Database, request_id: int) -> tuple[CallbackRequest, list[CallbackAttempt]]:
+    async with db.session() as session:
+        row = await session.get(CallbackRequest, request_id)
+        attempts = list(
+            (
+                await session.execute(
+                    select(CallbackAttempt)
+                    .where(CallbackAttempt.request_id == request_id)
+                    .order_by(CallbackAttempt.attempt)
+                )
+            ).scalars()
+        )
+    assert row is not None
+    return row, attempts
+
+
+async def test_callback_keeps_its_place_and_reaches_agent_then_customer(
+    world: World, db: Database
+) -> None:
+    """A (live) came first, B asked for a callback, C came later: served A, B, C; the
+    callback reaches the receptionist first, then the customer; both legs bridged."""
+    a = await world.caller()
+    b_joined = utcnow()
+    await asyncio.sleep(0.05)
+    c = await world.caller()
+    repo = CallbackRepository(db)
+    number = f"+49305550{uuid.uuid4().int % 10_000:04d}"
+    request_id = await repo.add(
+        NewCallback("cbt", number, world.queue, "de", None, utcnow(), arrival_at=b_joined)
+    )
+    inst = await world.instance("one")
+    await inst.dialer.start()
+    slot = f"cbq-{request_id}-1-a"
+    await until(lambda: slot in world.queue_waiting(), what="placeholder in the queue")
+    order = sorted(world.queue_waiting().items(), key=lambda kv: kv[1])
+    assert [k for k, _ in order][:1] == [a]
+    await world.agent(1, talk_s=0.5)
+    await until(lambda: len(world.connects) >= 3, what="three connects", timeout=30)
+    assert world.connects[:3] == [a, slot, c]
+    # The customer leg was dialled once, answered, bridged with the placeholder's ;2.
+    await until(lambda: _status(db, request_id, "done"), what="callback completed", timeout=20)
+    row, attempts = await rows(db, request_id)
+    assert (row.outcome, row.attempts) == ("completed", 1)
+    assert [(t.attempt, t.outcome, t.channel_id) for t in attempts] == [
+        (1, "answered", f"cb-{request_id}-a1-c")
+    ]
+    assert attempts[0].answered_at is not None
+    customer = f"cb-{request_id}-a1-c"
+    assert inst.dialer.dialled == [customer]
+    # Agent first: the receptionist was connected before the customer's channel existed.
+    assert world.log.index(("AgentConnect", slot)) < world.log.index(("Newchannel", customer))
+    assert world.bridged(customer, f"cbq-{request_id}-1-b")
+
+
+async def _status(db: Database, request_id: int, status: str) -> bool:
+    async with db.session() as session:
+        row = await session.get(CallbackRequest, request_id)
+        return row is not None and row.status == status
