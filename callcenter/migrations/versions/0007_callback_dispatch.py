@@ -33,9 +33,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("expires_at", WHEN, nullable=True))
         batch.add_column(sa.Column("attempts", sa.Integer(), server_default="0", nullable=False))
         batch.add_column(sa.Column("requests", sa.Integer(), server_default="1", nullable=False))
-        batch.add_column(
-            sa.Column("source", sa.String(16), server_default="ivr", nullable=False)
-        )
+        batch.add_column(sa.Column("source", sa.String(16), server_default="ivr", nullable=False))
         batch.add_column(sa.Column("outcome", sa.String(16), nullable=True))
         batch.add_column(sa.Column("done_at", WHEN, nullable=True))
         batch.add_column(sa.Column("promised_at", WHEN, nullable=True))
