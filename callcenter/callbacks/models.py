@@ -1,4 +1,4 @@
-"""The callback tables: ``callback_requests`` (0004, extended by 0007) and ``callback_attempts``.
+"""The callback tables: ``callback_requests`` (0004, extended by 0008) and ``callback_attempts``.
 
 One request row per callback (merged: the same number waiting twice for a tenant is one
 row), written the moment the caller confirms, so a request survives any crash right after

@@ -1,7 +1,7 @@
 """Callback dispatch: the virtual place, lease with fencing token, attempts, merged requests.
 
-Revision ID: 0007_callback_dispatch
-Revises: 0006_pbx_records
+Revision ID: 0008_callback_dispatch
+Revises: 0007_stats
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007_callback_dispatch"
-down_revision: str | None = "0006_pbx_records"
+revision: str = "0008_callback_dispatch"
+down_revision: str | None = "0007_stats"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
