@@ -7,6 +7,7 @@ contexts); they never construct infrastructure themselves.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -121,8 +122,18 @@ def wire_pbx(services: Services) -> None:
     metrics.add_counter_source(
         "callcenter_ari_events", "ARI events received", lambda: ari.events_received
     )
-    services.stasis = StasisDispatcher(ari)
-    ari.add_handler(services.stasis)
+    dispatcher = services.stasis = StasisDispatcher(ari)
+    ari.add_handler(dispatcher)
+    recovery: list[asyncio.Task[int]] = []
+
+    async def recover_orphans() -> None:
+        # Only on this process's first connect: after a mere websocket blip the channels
+        # in Stasis are still ours (their handlers run); after a restart they are not. In
+        # a task of its own: the events loop must go on delivering StasisStart meanwhile.
+        if not recovery:
+            recovery.append(asyncio.create_task(dispatcher.recover(ari)))
+
+    ari.on_connect(recover_orphans)
     services.checks.append(_ami_check(ami, config))
     services.checks.append(_ari_check(ari, config))
     from callcenter.records.wiring import wire_records

@@ -41,6 +41,12 @@ def register(subparsers: Any) -> None:
             "print the tenants' app_voicemail mailboxes (for a PBX "
             "outside the sandbox: etc/generated/voicemail-tenants.conf)",
         ),
+        (
+            "fallback",
+            _fallback,
+            "print the dialplan's routes for calls the app does not take (for a PBX "
+            "outside the sandbox: etc/generated/extensions-fallback.conf)",
+        ),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument(
@@ -126,4 +132,19 @@ def _voicemail(config: Config, args: argparse.Namespace) -> int:
     except (ConfigFaults, VoicemailConfigError) as exc:
         print(f"callcenter: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _fallback(config: Config, args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from ivr.fallback import fallback_dialplan
+
+    directory, sources = _paths(config, args)
+    try:
+        tenants = [item.tenant for item in load_directory(directory, sources)]
+    except ConfigFaults as exc:
+        print(f"callcenter: {exc}", file=sys.stderr)
+        return 1
+    print(fallback_dialplan(tenants, datetime.now(UTC)), end="")
     return 0

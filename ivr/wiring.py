@@ -23,7 +23,7 @@ from callcenter.config import PbxConfig
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.pbx.sandbox import Sandbox, SandboxError
 from callcenter.phone.policy import DestinationPolicy, policy_for
-from ivr import http, voicemail
+from ivr import fallback, http, voicemail
 from ivr.callbacks import PURPOSE as CALLBACK
 from ivr.callbacks import CallbackDesk
 from ivr.errors import ConfigFaults
@@ -69,8 +69,9 @@ def publish_recordings(recordings: Path, pbx: PbxConfig, data_dir: Path) -> str:
 
 
 def install_voicemail(pbx: PbxConfig, data_dir: Path, tenants: list[Tenant]) -> bool:
-    """Regenerate the tenants' mailboxes in the local PBX instance (the sandbox), if that is
-    where Asterisk runs; a PBX elsewhere gets them from ``callcenter pbx render``."""
+    """Regenerate the tenants' mailboxes and the dialplan's fallback routes
+    (:mod:`ivr.fallback`) in the local PBX instance (the sandbox), if that is where Asterisk
+    runs; a PBX elsewhere gets them from ``callcenter pbx render``."""
     sandbox = Sandbox(pbx, data_dir)
     try:
         if not sandbox.running():
@@ -78,6 +79,11 @@ def install_voicemail(pbx: PbxConfig, data_dir: Path, tenants: list[Tenant]) -> 
         voicemail.install(sandbox, tenants)
     except (SandboxError, VoicemailConfigError, OSError) as exc:
         log.error("ivr: voicemail boxes not installed: %s", exc)
+        return False
+    try:
+        fallback.install(sandbox, tenants)  # after the mailboxes it may route to
+    except (SandboxError, OSError) as exc:
+        log.error("ivr: fallback routes not installed: %s", exc)
         return False
     return True
 

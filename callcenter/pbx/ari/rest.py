@@ -197,6 +197,12 @@ class AriRest:
     async def channels(self) -> list[Channel]:
         return [Channel.from_json(c) for c in await self.request("GET", "/channels")]
 
+    async def application_channels(self) -> list[str]:
+        """Ids of the channels in our Stasis application now (also those that entered it
+        while no websocket was connected, or under a previous app process)."""
+        data = await self.request("GET", f"/applications/{_seg(self.app)}")
+        return [str(c) for c in (data or {}).get("channel_ids", [])]
+
     async def channel(self, channel_id: str) -> Channel:
         return Channel.from_json(await self.request("GET", f"/channels/{_seg(channel_id)}"))
 
