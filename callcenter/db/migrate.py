@@ -35,6 +35,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "callcenter.agents.models",
     "callcenter.records.models",
     "stats.models",
+    "jobs.models",
 )
 
 
