@@ -18,6 +18,7 @@ from callcenter.bus import Bus, RedisBus, make_bus
 from callcenter.config import Config
 from callcenter.health import Check, ComponentHealth
 from callcenter.metrics import Metrics
+from jobs.worker import Periodic, Task
 
 if TYPE_CHECKING:
     from callcenter.db.session import Database
@@ -42,6 +43,9 @@ class Services:
     checks: list[Check] = field(default_factory=list)
     http_setups: list[Callable[[web.Application], None]] = field(default_factory=list)
     lifecycles: list[Lifecycle] = field(default_factory=list)
+    # Background jobs of every feature (jobs/): run by the in-app worker and `callcenter worker`
+    tasks: list[Task] = field(default_factory=list)
+    periodic: list[Periodic] = field(default_factory=list)
 
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
@@ -189,6 +193,8 @@ def wire_features(services: Services) -> None:
     from crm.http import wire as wire_crm
     from ivr.wiring import wire_ivr
     from lines.wiring import wire_lines
+    from jobs.wiring import wire_jobs
+    from voicemail.wiring import wire_voicemail
 
     registry = wire_ivr(services)
     wire_agents(services, registry)  # queues from the tenants, receptionists, call control
@@ -197,3 +203,5 @@ def wire_features(services: Services) -> None:
     from stats.wiring import wire_stats
 
     wire_stats(services)
+    wire_voicemail(services)
+    wire_jobs(services)  # last: the in-app worker runs the tasks the features registered

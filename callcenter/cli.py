@@ -18,6 +18,8 @@ def build_parser() -> argparse.ArgumentParser:
     from crm import cli as crm_cli
     from ivr import cli as ivr_cli
     from stats import cli as stats_cli
+    from jobs import cli as jobs_cli
+    from voicemail import cli as voicemail_cli
 
     parser = argparse.ArgumentParser(prog="callcenter", description=__doc__)
     parser.add_argument(
@@ -36,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     ivr_cli.register(sub)
     crm_cli.register(sub)
     stats_cli.register(sub)
+    jobs_cli.register(sub)
+    voicemail_cli.register(sub)
     return parser
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from typing import Any
 
 from aiohttp import web
 
-from callcenter.config import Config
+from callcenter.config import Config, ConfigError
 from callcenter.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,11 @@ def make_app(config: Config, *, pbx: bool = True) -> web.Application:
 
 def serve(config: Config, args: argparse.Namespace) -> int:
     setup_logging(config.app.log_level, config.app.log_format)
-    app = make_app(config, pbx=not args.no_pbx)
+    try:
+        app = make_app(config, pbx=not args.no_pbx)
+    except ConfigError as exc:  # e.g. a speech model with a missing file
+        print(f"callcenter serve: {exc}", file=sys.stderr)
+        return 2
     log.info("listening on http://%s:%d", config.app.host, config.app.port)
     web.run_app(app, host=config.app.host, port=config.app.port, print=None)
     return 0

@@ -11,6 +11,7 @@ A link row always wins, so re-linking a call moves it off every other contact's 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -27,13 +28,24 @@ from crm.notes import note_payload
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
-    kind: Literal["call", "note"]
+    kind: Literal["call", "note", "voicemail"]
     at: datetime
     id: int
     data: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "at": self.at.isoformat(), "id": self.id, "data": self.data}
+
+
+# Other features' entries on the timeline (voicemail messages …): (session, tenant id,
+# contact id, limit) -> entries. Registered by the feature's wiring.
+TimelineSource = Callable[[AsyncSession, int, int, int], Awaitable[list[TimelineEntry]]]
+_sources: list[TimelineSource] = []
+
+
+def register_source(source: TimelineSource) -> None:
+    if source not in _sources:
+        _sources.append(source)
 
 
 def call_view(call: Call, link: CallLink | None = None) -> dict[str, Any]:
@@ -94,6 +106,8 @@ async def timeline(
         .limit(limit)
     )
     entries += [TimelineEntry("note", n.taken_at, n.id, note_payload(n)) for n in note_rows]
+    for source in _sources:
+        entries += await source(session, tenant_id, contact_id, limit)
     entries.sort(key=lambda e: (e.at, e.kind == "note", e.id), reverse=True)
     return entries[:limit]
 

@@ -47,7 +47,14 @@ from crm.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("call.ringing", "call.answered", "call.ended", "voicemail.received", "note.taken")
+EVENTS = (
+    "call.ringing",
+    "call.answered",
+    "call.ended",
+    "voicemail.received",
+    "voicemail.transcribed",
+    "note.taken",
+)
 SIGNATURE_HEADER = "X-Callcenter-Signature"
 TIMESTAMP_HEADER = "X-Callcenter-Timestamp"
 EVENT_HEADER = "X-Callcenter-Event"

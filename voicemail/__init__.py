@@ -1,1 +1,1 @@
-"""Voicemail."""
+"""Voicemail: recording over ARI, durable storage, offline transcription, delivery."""

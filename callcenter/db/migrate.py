@@ -36,6 +36,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "callcenter.records.models",
     "stats.models",
     "jobs.models",
+    "voicemail.models",
 )
 
 

@@ -1,0 +1,122 @@
+"""Put voicemail into the app or a worker process.
+
+In ``serve``: the ``voicemail`` Stasis purpose (when a PBX is wired), the inbox routes and
+the pipeline's tasks for the in-app worker. In ``callcenter worker``: the tasks only, with
+an ARI REST client for fetching recordings. Speech models are checked here, at start-up:
+a configured model with a missing file stops the process with the file's name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from callcenter.bootstrap import Services
+from callcenter.pbx.ari.events import AriEvent
+from voicemail import http, speech
+from voicemail.stasis import PURPOSE, VoicemailDesk
+from voicemail.tasks import PERIODIC, Recordings, VoicemailDeps, tasks
+from voicemail.transcribe import Transcriber
+
+
+def connect_crm(deps: VoicemailDeps) -> None:
+    """Contacts and webhooks come from the CRM (late imports: the CRM is optional here)."""
+    from crm import webhooks
+    from crm.lookup import Lookup
+    from crm.models import Contact
+
+    db = deps.db
+    lookup = Lookup(db.engine)
+
+    async def find_contact(tenant_id: int, e164: str) -> tuple[int | None, str | None]:
+        match = await lookup.lookup(tenant_id, e164, "DE")
+        return match.contact_id, None
+
+    async def contact_name(contact_id: int) -> str | None:
+        async with db.session() as s:
+            contact = await s.get(Contact, contact_id)
+            return contact.display_name if contact is not None else None
+
+    deps.webhooks = webhooks.enqueue
+    deps.find_contact = find_contact
+    deps.contact_name = contact_name
+
+
+def voicemail_deps(services: Services, recordings: Recordings | None) -> VoicemailDeps:
+    from crm.mailer import mailer_from_config
+
+    config = services.config
+    models = speech.check_all(config)  # ModelError names the missing file
+    mailer = mailer_from_config(config.smtp)
+    deps = VoicemailDeps(
+        db=services.db,
+        bus=services.bus,
+        recordings=recordings,
+        transcriber=Transcriber(config.voicemail.transcribers),
+        models=models,
+        mailer=mailer,
+        sender=config.smtp.sender,
+    )
+    connect_crm(deps)
+    return deps
+
+
+def wire_voicemail_tasks(services: Services, recordings: Recordings | None) -> VoicemailDeps:
+    deps = voicemail_deps(services, recordings)
+    services.tasks.extend(tasks(deps))
+    services.periodic.extend(PERIODIC)
+
+    async def close(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        if deps.transcriber is not None:
+            deps.transcriber.close()
+
+    services.lifecycles.append(close)
+    return deps
+
+
+def wire_voicemail(services: Services) -> VoicemailDeps:
+    from crm.timeline import register_source
+    from voicemail.timeline import entries
+
+    deps = wire_voicemail_tasks(services, services.ari)
+    register_source(entries)
+    config = services.config
+    desk: VoicemailDesk | None = None
+    if services.ari is not None and services.stasis is not None:
+        desk = VoicemailDesk(
+            services.ari,
+            services.db,
+            region=config.tenants.default_region,
+            max_seconds=config.voicemail.max_seconds,
+            silence_seconds=config.voicemail.silence_seconds,
+        )
+        services.stasis.register(PURPOSE, desk.on_stasis_start)
+        on_event = desk.on_event
+
+        async def events(event: AriEvent) -> None:
+            if event.type != "StasisStart":
+                await on_event(event)
+
+        services.ari.add_handler(events)
+    services.http_setups.append(lambda app: http.setup(app, deps))
+
+    async def close(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        if desk is not None:
+            with contextlib.suppress(Exception):
+                await desk.close()
+
+    services.lifecycles.append(close)
+    return deps
+
+
+def ari_rest(services: Services) -> Any:
+    """An ARI REST client for worker processes (no events websocket: it would displace the
+    app's)."""
+    from callcenter.pbx.ari.rest import AriRest
+
+    return AriRest.from_config(services.config.pbx)
