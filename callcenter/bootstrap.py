@@ -192,8 +192,8 @@ def wire_features(services: Services) -> None:
     from callcenter.agents.wiring import wire_agents
     from crm.http import wire as wire_crm
     from ivr.wiring import wire_ivr
-    from lines.wiring import wire_lines
     from jobs.wiring import wire_jobs
+    from lines.wiring import wire_lines
     from voicemail.wiring import wire_voicemail
 
     registry = wire_ivr(services)

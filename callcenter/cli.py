@@ -17,8 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     from callcenter.pbx import simulate
     from crm import cli as crm_cli
     from ivr import cli as ivr_cli
-    from stats import cli as stats_cli
     from jobs import cli as jobs_cli
+    from stats import cli as stats_cli
     from voicemail import cli as voicemail_cli
 
     parser = argparse.ArgumentParser(prog="callcenter", description=__doc__)

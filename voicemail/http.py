@@ -28,13 +28,9 @@ from sqlalchemy import select, update
 
 from callcenter import auth
 from callcenter.callbacks.models import CallbackRequest
-from callcenter.callbacks.store import (
-    CallbackNumberError,
-    CallbackRepository,
-    NewCallback,
-    callback_number,
-)
+from callcenter.callbacks.store import CallbackRepository, NewCallback, callback_number
 from callcenter.db.models import Queue, Tenant, User, utcnow
+from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 from jobs.models import Job
 from voicemail import audit
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
@@ -242,8 +238,10 @@ async def call_back(request: web.Request) -> web.Response:
     if not queue:
         raise _invalid("queue", "the tenant has no queue to call back from")
     try:
-        number = callback_number(vm.caller_e164, tenant.region or "DE")
-    except CallbackNumberError as exc:
+        # The same destination policy as every outgoing leg (no premium rate, own country).
+        policy = DestinationPolicy.for_country(tenant.region or "DE")
+        number = callback_number(vm.caller_e164, policy)
+    except DestinationRefused as exc:
         raise _invalid("caller", str(exc)) from None
     request_id = await CallbackRepository(db).add(
         NewCallback(tenant.slug, number, queue, vm.language, f"voicemail-{vm.id}", utcnow())

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from callcenter.db.session import Database
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
-from callcenter.state.calls import normalize_number
+from callcenter.phone.numbers import normalize_number
 from voicemail import store
 from voicemail.session import (
     BeginMessage,
