@@ -1,7 +1,7 @@
 """Jobs: the one background-job table (jobs.models).
 
-Revision ID: 0008_jobs
-Revises: 0007_stats
+Revision ID: 0009_jobs
+Revises: 0008_callback_dispatch
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0008_jobs"
-down_revision: str | None = "0007_stats"
+revision: str = "0009_jobs"
+down_revision: str | None = "0008_callback_dispatch"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Voicemail: messages, their audio, mailbox settings (voicemail.models).
 
-Revision ID: 0009_voicemail
-Revises: 0008_jobs
+Revision ID: 0010_voicemail
+Revises: 0009_jobs
 Create Date: 2026-12-01
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0009_voicemail"
-down_revision: str | None = "0008_jobs"
+revision: str = "0010_voicemail"
+down_revision: str | None = "0009_jobs"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
