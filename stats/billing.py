@@ -22,7 +22,7 @@ from sqlalchemy import column, select, table
 from callcenter.db.session import Database
 from stats.definitions import Counters
 from stats.period import Period
-from stats.reports import buckets, by_key, callback_counts, tenant_zone
+from stats.reports import by_key, callback_counts, per_local, series, tenant_zone
 from stats.rollups import settings_for
 
 DAY_COLUMNS = (
@@ -74,6 +74,9 @@ class Billing:
         }
 
 
+_DAY = ("offered", "answered", "billable", "handled", "abandoned", "voicemail")
+
+
 def _line(c: Counters) -> dict[str, Any]:
     seconds = round(c.handled)
     return {
@@ -111,14 +114,15 @@ async def monthly_billing(db: Database, tenant_id: int, period: Period) -> Billi
     async with db.session() as session:
         name, _ = await tenant_zone(session, tenant_id)
         settings = await settings_for(session, tenant_id)
-        rows = await buckets(session, tenant_id, period)
+        rows = await series(session, tenant_id, period, _DAY)
         agents = await by_key(session, tenant_id, "agent", period)
         callbacks = await callback_counts(session, tenant_id, period)
     notes = await _per_day(db, "crm_notes", "taken_at", tenant_id, period)
     cbs = await _per_day(db, "callback_requests", "requested_at", tenant_id, period)
-    per_day: dict[date, Counters] = {}
-    for at, c in rows:
-        per_day.setdefault(at.astimezone(period.tz).date(), Counters()).add(c)
+    per_day = {
+        date.fromisoformat(day): Counters.from_mapping(dict(zip(_DAY, values, strict=True)))
+        for day, values in per_local(rows, period, "%Y-%m-%d").items()
+    }
     total = Counters()
     days = []
     for n in range(period.days):

@@ -169,21 +169,20 @@ class Counters:
     handled: float = 0.0  # talk + wrap-up, seconds, summed over answered
 
     def add(self, other: Counters) -> None:
-        for f in fields(self):
-            if f.name == "wait_max":
-                self.wait_max = max(self.wait_max, other.wait_max)
-            else:
-                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        for name in _SUMMED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.wait_max = max(self.wait_max, other.wait_max)
 
     def as_dict(self) -> dict[str, float | int]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: getattr(self, name) for name in COUNTER_NAMES}
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Counters:
-        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+        return cls(**{name: values[name] for name in COUNTER_NAMES if name in values})
 
 
 COUNTER_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Counters))
+_SUMMED = tuple(name for name in COUNTER_NAMES if name != "wait_max")
 
 
 def _count_end(c: Counters, outcome: str, wait: float, settings: Settings) -> None:

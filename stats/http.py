@@ -7,7 +7,9 @@ the CRM). Receptionists have no controlling figures (403). Bad query values answ
 
 Routes: ``report`` (totals, queues, receptionists, heatmap, trend, definitions),
 ``abandoned`` (the list), ``billing`` (``format=json|csv|xlsx``; the XLSX is written in an
-executor), ``settings`` (GET; PUT by admin/supervisor, then ``rebuild``), ``definitions``.
+executor), ``settings`` (GET; PUT by admin/supervisor, then ``rebuild``); outside a tenant:
+``/api/stats/receptionists`` (staff managers: every receptionist over all tenants) and
+``/api/stats/definitions``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from callcenter import auth
 from callcenter.db.session import DATABASE, Database
 from stats import billing, reports, rollups
 from stats.definitions import HELP, Settings
-from stats.period import Period, PeriodError, parse_period
+from stats.period import Period, PeriodError, parse_period, zone
 
 PREFIX = "/api/stats/tenants/{tenant_id:\\d+}"
 READERS = (auth.ADMIN, auth.SUPERVISOR, "tenant")
@@ -169,6 +171,29 @@ async def rebuild(request: web.Request) -> web.Response:
     calls = await rollups.rebuild(_db(request), period.start, period.end, [tenant_id])
     took = (datetime.now(UTC) - started).total_seconds()
     return web.json_response({"period": period.as_dict(), "calls": calls, "seconds": took})
+
+
+@routes.get("/api/stats/receptionists")
+async def receptionists(request: web.Request) -> web.Response:
+    """Every receptionist's figures over all tenants (admin and supervisor only)."""
+    auth.require_role(request, *MANAGERS)
+    q = request.query
+    name = q.get("timezone", "Europe/Berlin")
+    tz = zone(name)
+    if tz.key != name:
+        raise _invalid("timezone", "unknown time zone (e.g. Europe/Berlin)")
+    try:
+        period = parse_period(
+            q.get("period"),
+            tz,
+            day=q.get("date"),
+            month=q.get("month"),
+            first=q.get("from"),
+            last=q.get("to"),
+        )
+    except PeriodError as exc:
+        raise _invalid(exc.field, exc.reason) from None
+    return web.json_response(await reports.receptionist_report(_db(request), period))
 
 
 @routes.get("/api/stats/definitions")

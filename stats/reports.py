@@ -72,10 +72,24 @@ async def by_key(
     return {row[0]: _counters(row[1:]) for row in await session.execute(query)}
 
 
-async def buckets(
-    session: AsyncSession, tenant_id: int, period: Period
-) -> list[tuple[datetime, Counters]]:
-    cols = [getattr(StatsRollup, n) for n in COUNTER_NAMES]
+async def totals(session: AsyncSession, tenant_id: int, period: Period) -> Counters:
+    """The tenant-grain counters of the period, summed by the database."""
+    query = select(*_SUMS).where(
+        StatsRollup.tenant_key == tenant_id,
+        StatsRollup.grain == "tenant",
+        StatsRollup.key == "",
+        StatsRollup.bucket >= period.start,
+        StatsRollup.bucket < period.end,
+    )
+    row = (await session.execute(query)).one()
+    return _counters(row)
+
+
+async def series(
+    session: AsyncSession, tenant_id: int, period: Period, names: Sequence[str]
+) -> list[tuple[datetime, tuple[float, ...]]]:
+    """``(bucket, values of names)`` of the tenant grain, for heatmaps, trends, days."""
+    cols = [getattr(StatsRollup, n) for n in names]
     query = select(StatsRollup.bucket, *cols).where(
         StatsRollup.tenant_key == tenant_id,
         StatsRollup.grain == "tenant",
@@ -83,7 +97,23 @@ async def buckets(
         StatsRollup.bucket >= period.start,
         StatsRollup.bucket < period.end,
     )
-    return [(row[0], _counters(row[1:])) for row in await session.execute(query)]
+    return [(row[0], tuple(row[1:])) for row in await session.execute(query)]
+
+
+def per_local(
+    rows: list[tuple[datetime, tuple[float, ...]]], period: Period, fmt: str
+) -> dict[str, list[float]]:
+    """Sum series rows per local time label (``strftime`` format, e.g. ``%Y-%m-%d``)."""
+    out: dict[str, list[float]] = {}
+    for at, values in rows:
+        label = at.astimezone(period.tz).strftime(fmt)
+        slot = out.get(label)
+        if slot is None:
+            out[label] = list(values)
+        else:
+            for i, v in enumerate(values):
+                slot[i] += v
+    return out
 
 
 async def callback_counts(session: AsyncSession, tenant_id: int, period: Period) -> dict[str, int]:
@@ -118,13 +148,24 @@ async def note_count(session: AsyncSession, tenant_id: int, period: Period) -> i
     return int(n or 0)
 
 
-def _heatmap(buckets: list[tuple[datetime, Counters]], period: Period) -> dict[str, Any]:
+_TREND = (
+    "offered",
+    "answered",
+    "abandoned",
+    "abandoned_short",
+    "answered_in_sl",
+    "wait_answered",
+)
+
+
+def _heatmap(rows: list[tuple[datetime, tuple[float, ...]]], period: Period) -> dict[str, Any]:
     offered = [[0] * 24 for _ in range(7)]
     answered = [[0] * 24 for _ in range(7)]
-    for at, c in buckets:
-        local = at.astimezone(period.tz)
-        offered[local.weekday()][local.hour] += c.offered
-        answered[local.weekday()][local.hour] += c.answered
+    for label, (o, a, *_) in per_local(rows, period, "%w %H").items():
+        weekday, hour = (int(x) for x in label.split())
+        day = (weekday - 1) % 7  # strftime %w: Sunday is 0; rows start on Monday
+        offered[day][hour] += int(o)
+        answered[day][hour] += int(a)
     return {
         "rows": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
         "columns": list(range(24)),
@@ -133,16 +174,11 @@ def _heatmap(buckets: list[tuple[datetime, Counters]], period: Period) -> dict[s
     }
 
 
-def _trend(buckets: list[tuple[datetime, Counters]], period: Period) -> list[dict[str, Any]]:
-    hourly = period.days == 1
-    slots: dict[str, Counters] = {}
-    for at, c in buckets:
-        local = at.astimezone(period.tz)
-        label = local.strftime("%Y-%m-%dT%H:00") if hourly else local.date().isoformat()
-        slots.setdefault(label, Counters()).add(c)
+def _trend(rows: list[tuple[datetime, tuple[float, ...]]], period: Period) -> list[dict[str, Any]]:
+    fmt = "%Y-%m-%dT%H:00" if period.days == 1 else "%Y-%m-%d"
     out = []
-    for label in sorted(slots):
-        f = figures(slots[label])
+    for label, values in sorted(per_local(rows, period, fmt).items()):
+        f = figures(Counters.from_mapping(dict(zip(_TREND, values, strict=True))))
         out.append(
             {
                 "at": label,
@@ -170,14 +206,12 @@ async def tenant_report(db: Database, tenant_id: int, period: Period) -> dict[st
     async with db.session() as session:
         name, _ = await tenant_zone(session, tenant_id)
         settings = await settings_for(session, tenant_id)
-        rows = await buckets(session, tenant_id, period)
+        total = await totals(session, tenant_id, period)
+        rows = await series(session, tenant_id, period, _TREND)
         queues = await by_key(session, tenant_id, "queue", period)
         agents = await by_key(session, tenant_id, "agent", period)
         callbacks = await callback_counts(session, tenant_id, period)
         notes = await note_count(session, tenant_id, period)
-    total = Counters()
-    for _, c in rows:
-        total.add(c)
     return {
         "tenant": {"id": tenant_id, "name": name},
         "period": period.as_dict(),
@@ -189,6 +223,34 @@ async def tenant_report(db: Database, tenant_id: int, period: Period) -> dict[st
         "receptionists": {k: figures(c).as_dict() for k, c in agents.items()},
         "heatmap": _heatmap(rows, period),
         "trend": _trend(rows, period),
+        "definitions": HELP,
+    }
+
+
+async def receptionist_report(db: Database, period: Period) -> dict[str, Any]:
+    """Each receptionist's answered calls over every tenant (the secretariat's own view)."""
+    query = (
+        select(StatsRollup.key, StatsRollup.tenant_key, *_SUMS)
+        .where(
+            StatsRollup.grain == "agent",
+            StatsRollup.bucket >= period.start,
+            StatsRollup.bucket < period.end,
+        )
+        .group_by(StatsRollup.key, StatsRollup.tenant_key)
+    )
+    people: dict[str, Counters] = {}
+    per_tenant: dict[str, dict[str, int]] = {}
+    async with db.session() as session:
+        for row in await session.execute(query):
+            c = _counters(row[2:])
+            people.setdefault(row[0], Counters()).add(c)
+            per_tenant.setdefault(row[0], {})[str(row[1])] = c.answered
+    return {
+        "period": period.as_dict(),
+        "receptionists": {
+            name: {**figures(c).as_dict(), "answered_per_tenant": per_tenant[name]}
+            for name, c in sorted(people.items())
+        },
         "definitions": HELP,
     }
 

@@ -462,6 +462,18 @@ async def test_tenant_viewer_sees_only_its_own_figures(day: Day) -> None:
     assert resp.status == 403
 
 
+async def test_receptionists_over_all_tenants_for_managers_only(day: Day) -> None:
+    resp = await day.client.get("/api/stats/receptionists?period=day", headers=day.h("admin"))
+    people = (await resp.json())["receptionists"]
+    mine = {k: v for k, v in people.items() if k in ("F1", "F2", "S1", "O1", "B1")}
+    assert {k: v["answered"] for k, v in mine.items()} == {k: 1 for k in mine} and len(mine) == 5
+    assert mine["B1"]["answered_per_tenant"] == {str(day.tenants["b"]): 1}
+    resp = await day.client.get("/api/stats/receptionists", headers=day.h("viewer"))
+    assert resp.status == 403
+    resp = await day.client.get("/api/stats/receptionists?timezone=Mars", headers=day.h("admin"))
+    assert resp.status == 400 and (await resp.json())["field"] == "timezone"
+
+
 async def test_abandoned_list_and_bad_input(day: Day) -> None:
     url = f"/api/stats/tenants/{day.tenants['a']}/abandoned?period=day"
     resp = await day.client.get(url, headers=day.h("viewer"))
