@@ -9,7 +9,7 @@ tenant-grain buckets; the list of abandoned calls comes from the call rows thems
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,7 @@ _CALLBACKS = table(
     column("tenant_id"),
     column("requested_at"),
     column("status"),
+    column("done_at"),
 )
 _NOTES = table("crm_notes", column("tenant_id"), column("taken_at"))
 
@@ -116,25 +117,36 @@ def per_local(
     return out
 
 
-async def callback_counts(session: AsyncSession, tenant_id: int, period: Period) -> dict[str, int]:
-    """Callback requests of the period by status (requested = all of them)."""
+async def callback_counts(session: AsyncSession, tenant_id: int, period: Period) -> dict[str, Any]:
+    """Callback requests of the period by status (requested = all of them), and the time
+    from request to a completed callback (seconds, mean and longest)."""
     rows = await session.execute(
-        select(_CALLBACKS.c.status, func.count())
-        .where(
+        select(_CALLBACKS.c.status, _CALLBACKS.c.requested_at, _CALLBACKS.c.done_at).where(
             _CALLBACKS.c.tenant_id == tenant_id,
             _CALLBACKS.c.requested_at >= period.start,
             _CALLBACKS.c.requested_at < period.end,
         )
-        .group_by(_CALLBACKS.c.status)
     )
-    by_status = {str(s): int(n) for s, n in rows}
+    by_status: dict[str, int] = {}
+    delays: list[float] = []
+    for status, requested, done in rows:
+        by_status[str(status)] = by_status.get(str(status), 0) + 1
+        if status == "done" and done is not None and requested is not None:
+            delays.append((_aware(done) - _aware(requested)).total_seconds())
     return {
         "requested": sum(by_status.values()),
         "completed": by_status.get("done", 0),
         "failed": by_status.get("failed", 0),
         "pending": by_status.get("pending", 0) + by_status.get("dialling", 0),
         "cancelled": by_status.get("cancelled", 0),
+        "time_to_callback": round(sum(delays) / len(delays), 1) if delays else None,
+        "longest_time_to_callback": round(max(delays), 1) if delays else None,
     }
+
+
+def _aware(at: datetime) -> datetime:
+    """A table read by name returns raw values: naive UTC on SQLite."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def note_count(session: AsyncSession, tenant_id: int, period: Period) -> int:

@@ -25,16 +25,18 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import openpyxl
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import update
 
 from callcenter import auth
 from callcenter.bus import InProcessBus
+from callcenter.callbacks.models import CallbackRequest
 from callcenter.callbacks.store import CallbackRepository, NewCallback
 from callcenter.config import Config
 from callcenter.db import migrate
@@ -276,9 +278,17 @@ async def _run_day(
         {"Queue": queue, "Caller": channel, "WithdrawInfo": "callback"},
         check=True,
     )
-    await CallbackRepository(db).add(
-        NewCallback(slugs["a"], "+4917112345678", queue, "de", calls["callback"], datetime.now(UTC))
+    asked = datetime.now(UTC)
+    request_id = await CallbackRepository(db).add(
+        NewCallback(slugs["a"], "+4917112345678", queue, "de", calls["callback"], asked)
     )
+    # The callback is worked 90 s later (the dialler's own tests cover dialling it).
+    async with db.session() as session:
+        await session.execute(
+            update(CallbackRequest)
+            .where(CallbackRequest.id == request_id)
+            .values(status="done", done_at=asked + timedelta(seconds=90))
+        )
     repo = CallRepository(db)
 
     async def all_rows() -> bool:
@@ -364,7 +374,8 @@ async def test_report_equals_queue_log_counts(day: Day) -> None:
     assert t["service_level_answered"] == 0.75
     assert t["abandon_rate"] == 0.2
     assert t["longest_wait"] >= 8.5  # the slow call
-    assert rep["callbacks"]["requested"] == 1
+    assert rep["callbacks"]["requested"] == rep["callbacks"]["completed"] == 1
+    assert rep["callbacks"]["time_to_callback"] == 90.0
     # Each queue's own legs, straight from its queue_log verbs.
     for base, fig in rep["queues"].items():
         qlog = pbx["queues"][base.removesuffix(f"-{day.sfx}")]
