@@ -9,16 +9,21 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from sqlalchemy import select
 
 from callcenter import __version__, auth
 from callcenter.bootstrap import SERVICES, Services
+from callcenter.config import AuthConfig, Config
 from callcenter.db.models import Tenant
 from callcenter.health import run_checks
+from callcenter.login_guard import LoginGuard
 from callcenter.metrics import CONTENT_TYPE
+from callcenter.proxies import forwarded_middleware
 
 log = logging.getLogger(__name__)
 
@@ -129,11 +134,26 @@ def _dumps(obj: Any) -> str:
     return json.dumps(obj, default=str, ensure_ascii=False)
 
 
+def auth_settings(config: AuthConfig) -> auth.AuthSettings:
+    """``[auth]`` as the auth module's settings."""
+    secure = {"auto": None, "true": True, "false": False}[config.cookie_secure]
+    return auth.AuthSettings(token_ttl=timedelta(hours=config.token_hours), cookie_secure=secure)
+
+
+def login_guard(config: Config) -> LoginGuard:
+    """The login throttle: shared through Redis when the app has one, else per process."""
+    return LoginGuard.for_redis(config.redis.url) if config.redis.url else LoginGuard()
+
+
 def build_app(services: Services) -> web.Application:
     """The whole HTTP surface; features add their routes through ``services.http_setups``."""
-    app = web.Application(middlewares=[errors_middleware], client_max_size=32 * 1024 * 1024)
+    config = services.config
+    middlewares: list[Middleware] = [errors_middleware]
+    if config.auth.proxies:  # first, so every later step sees the real client
+        middlewares.insert(0, forwarded_middleware(config.auth.proxies))
+    app = web.Application(middlewares=middlewares, client_max_size=32 * 1024 * 1024)
     app[SERVICES] = services
-    auth.setup(app, services.db)
+    auth.setup(app, services.db, auth_settings(config.auth), login_guard(config))
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -12,13 +12,10 @@ Roles: ``admin`` (everything), ``supervisor`` (all tenants, live control), ``rec
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import secrets
-import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +28,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from callcenter.db.models import ApiToken, Tenant, User, UserTenant
 from callcenter.db.session import DATABASE, Database
+from callcenter.login_guard import LoginGuard, ThrottleLimits
 from callcenter.passwords import (
     InvalidHash,
     burn_verification_time,
@@ -70,58 +68,12 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
-    """Token lifetime, cookie and login throttling knobs."""
+    """Token lifetime, cookie and login throttling knobs (``[auth]`` in the configuration)."""
 
     token_ttl: timedelta = timedelta(hours=12)
     cookie_secure: bool | None = None  # None: Secure when the request came over HTTPS
-    max_failures_per_user: int = 10
-    max_failures_per_ip: int = 50  # a whole office shares one address
-    failure_window: float = 300.0  # seconds
+    throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
     touch_interval: timedelta = timedelta(minutes=1)  # how often last_used_at is written
-
-
-class LoginThrottle:
-    """Counts failed logins per key in a sliding window (in memory, per process)."""
-
-    SWEEP_ABOVE = 10_000
-
-    def __init__(self, window: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._window = window
-        self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        stamps = self._failures.get(key)
-        if stamps is None:
-            return deque()
-        while stamps and stamps[0] <= now - self._window:
-            stamps.popleft()
-        if not stamps:
-            del self._failures[key]
-        return stamps
-
-    def retry_after(self, limits: dict[str, int]) -> float:
-        """Seconds until a login may be tried again (0 if allowed) for ``{key: limit}``."""
-        now = self._clock()
-        wait = 0.0
-        for key, limit in limits.items():
-            stamps = self._recent(key, now)
-            if len(stamps) >= limit:
-                wait = max(wait, stamps[len(stamps) - limit] + self._window - now)
-        return wait
-
-    def failed(self, *keys: str) -> None:
-        now = self._clock()
-        if len(self._failures) > self.SWEEP_ABOVE:
-            # Sprayed usernames would otherwise accumulate forever; drop the stale ones.
-            for stale in list(self._failures):
-                self._recent(stale, now)
-        for key in keys:
-            self._recent(key, now)
-            self._failures.setdefault(key, deque()).append(now)
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
 
 
 PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
@@ -129,7 +81,7 @@ PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 AUTH_PROBLEM: web.RequestKey[str] = web.RequestKey("auth_problem", str)
 """Why a presented token was not accepted (becomes the 401 detail)."""
 AUTH_SETTINGS: web.AppKey[AuthSettings] = web.AppKey("auth_settings", AuthSettings)
-LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle", LoginThrottle)
+LOGIN_GUARD: web.AppKey[LoginGuard] = web.AppKey("login_guard", LoginGuard)
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -322,19 +274,29 @@ async def _credentials(request: web.Request) -> tuple[str, str]:
     return username, password
 
 
-async def _check_password(database: Database, username: str, password: str) -> User | None:
+async def _check_password(
+    guard: LoginGuard, database: Database, username: str, password: str
+) -> User | None:
     async with database.session() as session:
         user = await session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
         # Same cost as a real check: response time must not reveal which usernames exist.
-        await asyncio.to_thread(burn_verification_time, password)
+        await guard.hashing(lambda: burn_verification_time(password))
         return None
+    stored = user.password_hash
     try:
-        ok = await asyncio.to_thread(verify_password, password, user.password_hash)
+        ok = await guard.hashing(lambda: verify_password(password, stored))
     except InvalidHash as exc:
         log.error("user %r has an unreadable password hash: %s", username, exc)
         return None
     return user if ok else None
+
+
+_WINDOW_TEXT = {
+    "pair": "this account from this address",
+    "account": "this account: slowed down",
+    "address": "this address",
+}
 
 
 def _cookie_secure(request: web.Request, settings: AuthSettings) -> bool:
@@ -344,27 +306,29 @@ def _cookie_secure(request: web.Request, settings: AuthSettings) -> bool:
 async def login(request: web.Request) -> web.Response:
     """``POST /api/auth/login`` with ``{"username", "password"}`` → a bearer token."""
     app = request.app
-    settings, throttle, database = app[AUTH_SETTINGS], app[LOGIN_THROTTLE], app[DATABASE]
+    settings, guard, database = app[AUTH_SETTINGS], app[LOGIN_GUARD], app[DATABASE]
     username, password = await _credentials(request)
-    user_key, ip_key = f"user:{username.lower()}", f"ip:{request.remote}"
-    limits = {user_key: settings.max_failures_per_user, ip_key: settings.max_failures_per_ip}
-    wait = throttle.retry_after(limits)
-    if wait > 0:
+    address = request.remote or ""
+    # Counted before the password is checked (login_guard's rule): concurrent guesses
+    # cannot all pass a count that is only written after the slow hash.
+    verdict = await guard.attempt(username, address)
+    if not verdict.allowed:
         raise json_error(
             web.HTTPTooManyRequests,
             "too_many_attempts",
-            "too many failed logins; try again later",
-            {"Retry-After": str(int(wait) + 1)},
+            f"too many login attempts ({_WINDOW_TEXT[verdict.window]}); "
+            f"try again in {verdict.retry_after} s",
+            {"Retry-After": str(verdict.retry_after)},
         )
-    user = await _check_password(database, username, password)
+    user = await _check_password(guard, database, username, password)
     if user is None:
-        throttle.failed(user_key, ip_key)
+        await guard.failed(address)
         raise _unauthorized("wrong username or password")
-    throttle.succeeded(user_key)
+    await guard.succeeded(username, address)
     token, expires = await issue_token(database, user.id, settings.token_ttl)
     values: dict[str, Any] = {"last_login_at": datetime.now(UTC)}
-    if needs_rehash(user.password_hash):
-        values["password_hash"] = await asyncio.to_thread(hash_password, password)
+    if needs_rehash(user.password_hash):  # scrypt or weaker argon2: now argon2id
+        values["password_hash"] = await guard.hashing(lambda: hash_password(password))
     async with database.session() as session:
         await session.execute(update(User).where(User.id == user.id).values(**values))
     response = web.json_response(
@@ -428,12 +392,20 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-def setup(app: web.Application, database: Database, settings: AuthSettings | None = None) -> None:
-    """Install the auth middleware and ``/api/auth/*`` routes; stores ``app[DATABASE]``."""
+def setup(
+    app: web.Application,
+    database: Database,
+    settings: AuthSettings | None = None,
+    guard: LoginGuard | None = None,
+) -> None:
+    """Install the auth middleware and ``/api/auth/*`` routes; stores ``app[DATABASE]``.
+
+    ``guard``: the login throttle (:meth:`LoginGuard.for_redis` to share counts between app
+    instances); default one in this process with ``settings.throttle``."""
     settings = settings or AuthSettings()
     app[DATABASE] = database
     app[AUTH_SETTINGS] = settings
-    app[LOGIN_THROTTLE] = LoginThrottle(settings.failure_window)
+    app[LOGIN_GUARD] = guard or LoginGuard(limits=settings.throttle)
     app.middlewares.append(auth_middleware)
     app.router.add_post("/api/auth/login", login)
     app.router.add_post("/api/auth/logout", logout)

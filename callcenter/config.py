@@ -302,6 +302,34 @@ class VoicemailConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthConfig:
+    # Session cookie flag Secure: "auto" (when the request came over HTTPS, as seen through
+    # trusted proxies), "true" (behind a TLS proxy: always), "false".
+    cookie_secure: str = "auto"
+    # Lifetime of a login (bearer token and cookie), hours.
+    token_hours: float = 12.0
+    # Reverse proxies whose X-Forwarded-For/-Proto are believed (comma-separated addresses
+    # or networks). Empty: none; the peer address is the client (login throttle, logs).
+    trusted_proxies: str = ""
+
+    @property
+    def proxies(self) -> tuple[str, ...]:
+        return tuple(p.strip() for p in self.trusted_proxies.split(",") if p.strip())
+
+    def validate(self) -> None:
+        _choice("auth.cookie_secure", self.cookie_secure, ("auto", "true", "false"))
+        if not 0 < self.token_hours <= 24 * 90:
+            raise ConfigError("auth.token_hours", "must be between 0 and 2160 (90 days)")
+        for proxy in self.proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    "auth.trusted_proxies", f"{proxy!r} is not an address or network"
+                ) from None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     app: AppConfig = field(default_factory=AppConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -313,6 +341,7 @@ class Config:
     lines: LinesConfig = field(default_factory=LinesConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
     voicemail: VoicemailConfig = field(default_factory=VoicemailConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
     @property
     def database_url(self) -> str:
@@ -330,6 +359,7 @@ class Config:
         self.lines.validate()
         self.jobs.validate()
         self.voicemail.validate()
+        self.auth.validate()
 
     def with_secrets(self) -> Config:
         """Fill empty PBX credentials from ``data_dir/secrets.json``, creating it once."""

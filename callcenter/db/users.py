@@ -103,13 +103,13 @@ class UserRepository:
         """Create a user; :class:`UserError` / ``WeakPassword`` say what was refused."""
         check_username(username)
         check_role(role)
-        check_strength(password)
+        check_strength(password, strict=role == "admin", username=username)
         slugs = list(tenant_slugs)
         if role == "tenant" and not slugs:
             raise UserError("a 'tenant' user needs at least one tenant (--tenant SLUG)")
         if role != "tenant" and slugs:
             raise UserError(f"role {role!r} sees all tenants; do not link tenants to it")
-        # scrypt is deliberately slow: keep it off the event loop.
+        # argon2id is deliberately slow: keep it off the event loop.
         password_hash = await asyncio.to_thread(hash_password, password)
         async with self._db.session() as session:
             if await session.scalar(select(User.id).where(User.username == username)):
@@ -139,7 +139,11 @@ class UserRepository:
 
     async def set_password(self, username: str, password: str, *, revoke: bool = True) -> None:
         """Replace the password; by default also revoke the user's open sessions."""
-        check_strength(password)
+        async with self._db.session() as session:
+            role = await session.scalar(select(User.role).where(User.username == username))
+        if role is None:
+            raise UserError(f"no user {username!r}")
+        check_strength(password, strict=role == "admin", username=username)
         password_hash = await asyncio.to_thread(hash_password, password)
         async with self._db.session() as session:
             user_id = await session.scalar(select(User.id).where(User.username == username))

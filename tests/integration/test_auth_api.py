@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from limits import RateLimitItemPerMinute
 from sqlalchemy import select
 
 from callcenter import auth
@@ -18,7 +19,8 @@ from callcenter.db import migrate
 from callcenter.db.models import Tenant, User
 from callcenter.db.session import DATABASE, Database
 from callcenter.db.users import UserRepository
-from callcenter.passwords import Params, hash_password, parse
+from callcenter.login_guard import ThrottleLimits
+from callcenter.passwords import Params, hash_password, needs_rehash, verify_password
 
 PASSWORD = "s3cret-Passw0rd"
 Client = TestClient[web.Request, web.Application]
@@ -242,7 +244,7 @@ async def test_expired_and_disabled(client: Client, world: World) -> None:
 
 
 async def test_rate_limit_per_username(world: World) -> None:
-    settings = auth.AuthSettings(max_failures_per_user=3)
+    settings = auth.AuthSettings(throttle=ThrottleLimits(pair=RateLimitItemPerMinute(3, 5)))
     async with TestClient(TestServer(make_app(world.db, settings))) as client:
         name = world.name("receptionist")
         for _ in range(3):
@@ -266,7 +268,7 @@ async def test_rate_limit_per_username(world: World) -> None:
 async def test_weak_hash_is_upgraded_on_login(client: Client, world: World) -> None:
     name = f"legacy-{world.suffix}"
     await UserRepository(world.db).add(name, PASSWORD, "supervisor")
-    weak = hash_password(PASSWORD, Params(n=2**10))
+    weak = hash_password(PASSWORD, Params(n=2**10))  # a scrypt hash from before argon2id
     async with world.db.session() as session:
         user = await session.scalar(select(User).where(User.username == name))
         assert user is not None
@@ -274,4 +276,5 @@ async def test_weak_hash_is_upgraded_on_login(client: Client, world: World) -> N
     await login(client, name)
     async with world.db.session() as session:
         stored = await session.scalar(select(User.password_hash).where(User.username == name))
-    assert stored is not None and stored != weak and parse(stored)[0] == Params()
+    assert stored is not None and stored.startswith("$argon2id$") and not needs_rehash(stored)
+    assert verify_password(PASSWORD, stored)

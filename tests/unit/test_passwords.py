@@ -1,9 +1,9 @@
-"""scrypt password hashes: round trip, format, upgrade detection, malformed input."""
+"""Password hashes: argon2id by default, legacy scrypt still verified and upgraded; round
+trip, format, upgrade detection, malformed input, strength rules."""
 
 from __future__ import annotations
 
-import hashlib
-
+import argon2
 import pytest
 
 from callcenter import passwords
@@ -44,18 +44,20 @@ def test_format_is_self_describing_and_salted() -> None:
     assert len(digest) == passwords.HASH_BYTES
 
 
-def test_default_parameters_are_used_and_verified() -> None:
+def test_default_is_argon2id_and_needs_no_rehash() -> None:
     stored = hash_password("a default-cost password")
-    assert parse(stored)[0] == passwords.DEFAULT_PARAMS
+    assert stored.startswith("$argon2id$v=19$")
     assert verify_password("a default-cost password", stored)
+    assert not verify_password("a default-cost passwort", stored)
     assert not needs_rehash(stored)
 
 
-def test_weaker_parameters_need_rehash() -> None:
-    assert needs_rehash(hash_password("pw123456", FAST))
+def test_scrypt_and_weaker_argon2_need_rehash() -> None:
+    assert needs_rehash(hash_password("pw123456", FAST))  # any scrypt hash
+    assert needs_rehash(passwords.scrypt_hash("pw123456"))
     assert needs_rehash("garbage")
-    strong = Params(n=2**11, r=8, p=2)
-    assert not needs_rehash(hash_password("pw123456", strong), FAST)
+    weak = argon2.PasswordHasher(time_cost=1, memory_cost=8192).hash("pw123456")
+    assert verify_password("pw123456", weak) and needs_rehash(weak)
 
 
 @pytest.mark.parametrize(
@@ -70,6 +72,7 @@ def test_weaker_parameters_need_rehash() -> None:
         "scrypt$n=1024,r=8,p=1$$ZGlnZXN0ZGlnZXN0ZGlnZXN0",
         "scrypt$n=1024,r=8,p=1$c2FsdA$ZGln",
         "scrypt$n=1024,r=8,p=1$c2FsdA$!!!",
+        "$argon2id$v=19$m=65536,t=3,p=4$broken",
     ],
 )
 def test_malformed_hashes_raise_not_false(stored: str) -> None:
@@ -85,19 +88,36 @@ def test_strength_rules_say_what_is_wrong() -> None:
         check_strength("x" * 1025)
 
 
-def test_burn_verification_time_runs_one_full_cost_derivation(
+def test_burn_verification_time_runs_one_full_cost_verification(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # The cost of the work done, not a timing: one scrypt of the password at the default
+    # The cost of the work done, not a timing: one argon2id verification at today's
     # parameters, as for a real user (so response times do not reveal unknown usernames).
-    real, seen = hashlib.scrypt, []
+    seen: list[tuple[str, str]] = []
+    real = argon2.PasswordHasher.verify
 
-    def spy(password: bytes, **kwargs: int | bytes) -> bytes:
-        seen.append((password, kwargs["n"], kwargs["r"], kwargs["p"]))
-        return real(password, **kwargs)  # type: ignore[arg-type]
+    def spy(self: argon2.PasswordHasher, stored: str, password: str) -> bool:
+        seen.append((stored.split("$")[3], password))
+        return real(self, stored, password)
 
-    monkeypatch.setattr(hashlib, "scrypt", spy)
+    monkeypatch.setattr(argon2.PasswordHasher, "verify", spy)
     for password in ("whatever", "Grüße-ß", ""):
         passwords.burn_verification_time(password)
-    d = passwords.DEFAULT_PARAMS
-    assert seen == [(pw.encode(), d.n, d.r, d.p) for pw in ("whatever", "Grüße-ß", "")]
+    params = hash_password("x").split("$")[3]
+    assert seen == [(params, pw) for pw in ("whatever", "Grüße-ß", "")]
+
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short-pw1", "at least 12"),
+        ("Passwort2024!", "most common"),
+        ("qwertz123456", "most common"),
+        ("chef-admin-2026-x", "username"),
+    ],
+)
+def test_admin_passwords_are_checked_harder(password: str, reason: str) -> None:
+    check_strength(password)  # fine for a receptionist
+    with pytest.raises(WeakPassword, match=reason):
+        check_strength(password, strict=True, username="Chef-Admin")
+    check_strength("Korrekt Pferd Batterie Heftklammer", strict=True, username="chef-admin")
