@@ -1,49 +1,55 @@
-"""LoginThrottle (pure, clock injected) and principal_tenant_filter SQL."""
+"""The login guard's windows (in memory) and principal_tenant_filter SQL."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
+from limits import RateLimitItemPerMinute
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
-from callcenter.auth import LoginThrottle, Principal, principal_tenant_filter
+from callcenter.auth import Principal, principal_tenant_filter
 from callcenter.db.models import Call, Tenant
+from callcenter.login_guard import LoginGuard, ThrottleLimits
 
 PG = PGDialect()  # type: ignore[no-untyped-call]  # SQLAlchemy leaves it unannotated
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_window_slides_and_success_clears_the_user_key() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(window=60, clock=clock)
-    limits = {"user:anna": 3, "ip:10.0.0.1": 5}
+async def test_guard_windows_and_success_clears_the_account() -> None:
+    guard = LoginGuard(
+        limits=ThrottleLimits(
+            pair=RateLimitItemPerMinute(3, 1),
+            account=RateLimitItemPerMinute(5, 1),
+            address=RateLimitItemPerMinute(2, 1),
+        )
+    )
     for _ in range(3):
-        assert throttle.retry_after(limits) == 0
-        throttle.failed("user:anna", "ip:10.0.0.1")
-        clock.now += 10
-    # Third failure was at t=1020: blocked until the first (t=1000) leaves the window.
-    assert throttle.retry_after(limits) == 30
-    clock.now = 1061
-    assert throttle.retry_after(limits) == 0
-    throttle.failed("user:anna", "ip:10.0.0.1")
-    assert throttle.retry_after(limits) > 0
-    throttle.succeeded("user:anna")
-    assert throttle.retry_after(limits) == 0  # the IP counter (4 of 5) still allows it
+        assert (await guard.attempt("Anna", "10.0.0.1")).allowed
+    refused = await guard.attempt("anna ", "10.0.0.1")  # the same account, spelled otherwise
+    assert (refused.allowed, refused.window) == (False, "pair") and 0 < refused.retry_after <= 61
+    assert (await guard.attempt("anna", "10.0.0.2")).allowed  # another address
+    await guard.succeeded("anna", "10.0.0.1")
+    assert (await guard.attempt("anna", "10.0.0.1")).allowed
+    await guard.failed("10.0.0.9")
+    await guard.failed("10.0.0.9")
+    assert (await guard.attempt("ben", "10.0.0.9")).window == "address"
 
 
-def test_ip_limit_applies_across_usernames() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(window=60, clock=clock)
-    for i in range(5):
-        throttle.failed(f"user:u{i}", "ip:10.0.0.9")
-    assert throttle.retry_after({"user:new": 3, "ip:10.0.0.9": 5}) == 60
-    assert throttle.retry_after({"user:new": 3, "ip:10.0.0.8": 5}) == 0
+async def test_hashing_is_bounded() -> None:
+    guard = LoginGuard(max_hashing=2)
+    running, peak = 0, 0
+
+    def work() -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        threading.Event().wait(0.05)
+        running -= 1
+        return 1
+
+    assert sum(await asyncio.gather(*(guard.hashing(work) for _ in range(8)))) == 8
+    assert peak <= 2
 
 
 def _sql(principal: Principal) -> str:
@@ -62,14 +68,3 @@ def test_tenant_filter_clauses() -> None:
     assert "tenants.id IN" in str(default.compile(dialect=PG))
     assert tenant.can_see(3) and not tenant.can_see(4) and not tenant.can_see(None)
     assert staff.can_see(None)
-
-
-def test_stale_keys_are_swept() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(window=60, clock=clock)
-    throttle.SWEEP_ABOVE = 100
-    for i in range(150):
-        throttle.failed(f"user:spray{i}")
-    clock.now += 61
-    throttle.failed("user:late")
-    assert len(throttle._failures) == 1
