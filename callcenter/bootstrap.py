@@ -191,6 +191,7 @@ def wire_features(services: Services) -> None:
     """HTTP routes and workers of the feature packages (CRM, IVR, dashboards)."""
     from callcenter.agents.wiring import wire_agents
     from crm.http import wire as wire_crm
+    from dashboards.wiring import wire_dashboards
     from ivr.wiring import wire_ivr
     from jobs.wiring import wire_jobs
     from lines.wiring import wire_lines
@@ -204,4 +205,5 @@ def wire_features(services: Services) -> None:
 
     wire_stats(services)
     wire_voicemail(services)
+    wire_dashboards(services, registry)
     wire_jobs(services)  # last: the in-app worker runs the tasks the features registered

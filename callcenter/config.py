@@ -198,7 +198,7 @@ class SmtpConfig:
 @dataclass(frozen=True, slots=True)
 class AgentsConfig:
     # Pause reasons receptionists may give, comma-separated plain words.
-    pause_reasons: str = "break,lunch,meeting,training,backoffice,technical"
+    pause_reasons: str = "break,lunch,meeting,training,backoffice,technical,wrapup"
     # Who may transfer to a typed (free-form) number: off, supervisor (supervisors and
     # admins), on (receptionists too). Tenants may set their own in [dialling]. Every number
     # passes the destination policy (callcenter.phone.policy) whoever types it.

@@ -37,6 +37,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "stats.models",
     "jobs.models",
     "voicemail.models",
+    "callcenter.audit",
+    "dashboards.models",
 )
 
 

@@ -1,0 +1,461 @@
+"""Live updates for the console and the wallboard: bus events in, HTML fragments out.
+
+Rule of this module: the hub renders each changed item once per *frame* and per group of
+clients that see the same thing (view × language), then hands the same text to every
+client of the group. Events only mark items dirty; a frame (``frame`` seconds after the
+first dirty mark) renders them from the live state, so a burst of events costs one render.
+
+Each client tracks which item ids its page holds. Its writer sends, per item, the newest
+fragment only: an unknown id is inserted into its container (``hx-swap-oob="beforeend"``),
+a known one replaced (``outerHTML``), a vanished one deleted. A slow client therefore skips
+intermediate versions instead of queueing them, and can never diverge. On (re)connect a
+client first gets every container in full: that is the re-sync after a lost connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from callcenter.bus import Bus
+from callcenter.pbx.ami.message import Message
+from dashboards.render import Fragments
+from dashboards.views import CallFlags, TodayStats, agents_by_queue, element_id, tile
+
+log = logging.getLogger(__name__)
+
+CONSOLE, WALLBOARD = "console", "wallboard"
+VIEWS = (CONSOLE, WALLBOARD)
+TOPICS = ("calls", "queues", "agents")
+ME = "me-state"
+ABANDONED = "abandoned"
+# AMI events that change what a call card shows without a bus event of their own: a
+# Redirect into hold/consultation (bridge left, new context) and parking.
+_BRIDGE_EVENTS = frozenset({"BridgeEnter", "BridgeLeave", "Hold", "Unhold"})
+_CONTROL_CONTEXTS = frozenset({"cc-hold", "cc-agent-wait", "cc-consult", "cc-pickup"})
+_PARK_ENDS = frozenset({"UnParkedCall", "ParkedCallTimeOut", "ParkedCallGiveUp", "ParkedCallSwap"})
+
+Item = tuple[str, str]  # (collection, key)
+
+
+class LiveSource(Protocol):
+    """What the hub reads of the live state (:class:`callcenter.state.live.LiveState`)."""
+
+    def call_view(self, linkedid: str) -> Mapping[str, Any] | None: ...
+
+    def call_flags(self, linkedid: str) -> CallFlags: ...
+
+    def queue_view(self, name: str) -> Mapping[str, Any] | None: ...
+
+    def agent_view(self, interface: str) -> Mapping[str, Any] | None: ...
+
+    def call_ids(self) -> Iterable[str]: ...
+
+    def queue_names(self) -> Iterable[str]: ...
+
+    def agent_views(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+
+@dataclass
+class Today:
+    """Today's numbers per queue and the abandoned calls, refreshed from the database."""
+
+    per_queue: dict[str, TodayStats] = field(default_factory=dict)
+    abandoned: list[Mapping[str, Any]] = field(default_factory=list)
+    callbacks: dict[str, tuple[int, int]] = field(default_factory=dict)
+    tenant_ids: dict[str, int] = field(default_factory=dict)  # slug -> id (for REST paths)
+
+
+TodayLoader = Callable[[], Awaitable[Today]]
+
+# Collections: (view, name) -> container element id. Items get id f"{name}-{key}".
+CONTAINERS = {
+    (CONSOLE, "call"): "calls",
+    (WALLBOARD, "tile"): "tiles",
+    (WALLBOARD, "agent"): "agents",
+}
+
+
+class Client:
+    """One browser: its socket, what its page holds, the newest fragment per element."""
+
+    def __init__(self, ws: web.WebSocketResponse, view: str, locale: str, interface: str | None):
+        self.ws, self.view, self.locale, self.interface = ws, view, locale, interface
+        self.known: set[str] = set()
+        self.pending: dict[str, tuple[str | None, str | None]] = {}  # id -> (container, html)
+        self.full: list[str] = []  # whole-container messages (first sync)
+        self.ready = asyncio.Event()
+        self.sent = 0
+        self.skipped = 0
+
+    def offer(self, elem: str, container: str | None, html: str | None) -> None:
+        if elem in self.pending:
+            self.skipped += 1
+        self.pending[elem] = (container, html)
+        self.ready.set()
+
+    def take(self) -> str:
+        parts = self.full
+        self.full = []
+        for elem, (container, html) in self.pending.items():
+            if html is None:
+                if elem in self.known:
+                    self.known.discard(elem)
+                    parts.append(f'<div id="{elem}" hx-swap-oob="delete"></div>')
+            elif elem in self.known or container is None:
+                parts.append(_oob(html))
+            else:
+                self.known.add(elem)
+                parts.append(f'<div hx-swap-oob="beforeend:#{container}">{html}</div>')
+        self.pending = {}
+        return "".join(parts)
+
+    async def run(self) -> None:
+        """The writer: sends whatever is pending, newest version only."""
+        while not self.ws.closed:
+            await self.ready.wait()
+            self.ready.clear()
+            text = self.take()
+            if text:
+                await self.ws.send_str(text)
+                self.sent += 1
+
+
+def _oob(html: str) -> str:
+    """Mark a fragment's root element for an out-of-band ``outerHTML`` swap by its id."""
+    head, sep, rest = html.partition(" ")
+    return f'{head} hx-swap-oob="true"{sep}{rest}'
+
+
+class Group:
+    """Clients that see the same fragments, and the last fragment each item had."""
+
+    def __init__(self, view: str, locale: str) -> None:
+        self.view, self.locale = view, locale
+        self.clients: set[Client] = set()
+        self.items: dict[str, str] = {}  # element id -> html
+        self.primed = False
+
+
+class Hub:
+    """Fans the live state out to the connected consoles and wallboards."""
+
+    def __init__(
+        self,
+        source: LiveSource,
+        bus: Bus,
+        fragments: Fragments,
+        *,
+        reasons: tuple[str, ...] = (),
+        today: TodayLoader | None = None,
+        frame: float = 0.02,
+        today_every: float = 30.0,
+        today_after_call: float = 1.0,
+    ) -> None:
+        self.source, self.bus, self.fragments = source, bus, fragments
+        self.reasons = reasons
+        self.load_today = today
+        self.today = Today()
+        self.frame = frame
+        self.today_every, self.today_after_call = today_every, today_after_call
+        self.groups: dict[tuple[str, str], Group] = {}
+        self._dirty: dict[str, set[str]] = {"call": set(), "queue": set(), "agent": set()}
+        self._everything = False
+        self._wake = asyncio.Event()
+        self._today_wake = asyncio.Event()
+        self.parked: dict[str, str] = {}  # linkedid -> parking space
+        self.frames = 0
+        self.events = 0
+
+    # ---------------------------------------------------------------- clients
+
+    def group(self, view: str, locale: str) -> Group:
+        key = (view, locale)
+        if key not in self.groups:
+            self.groups[key] = Group(view, locale)
+        return self.groups[key]
+
+    def attach(self, client: Client) -> None:
+        """Register a client and queue the full state for it (first sync / re-sync)."""
+        group = self.group(client.view, client.locale)
+        if not group.primed:
+            self._prime(group)
+        group.clients.add(client)
+        for (view, collection), container in CONTAINERS.items():
+            if view != client.view:
+                continue
+            prefix = collection + "-"
+            ids = [e for e in group.items if e.startswith(prefix)]
+            body = "".join(group.items[e] for e in ids)
+            client.full.append(f'<div id="{container}" hx-swap-oob="innerHTML">{body}</div>')
+            client.known.update(ids)
+        if client.view == WALLBOARD:
+            client.full.append(_oob(self._abandoned_html(group.locale)))
+        if client.view == CONSOLE:
+            client.full.append(_oob(self._me_html(group.locale, client.interface)))
+        client.ready.set()
+
+    def detach(self, client: Client) -> None:
+        group = self.groups.get((client.view, client.locale))
+        if group is not None:
+            group.clients.discard(client)
+
+    @property
+    def clients(self) -> int:
+        return sum(len(g.clients) for g in self.groups.values())
+
+    # ---------------------------------------------------------------- events
+
+    def mark(self, topic: str, event: Mapping[str, Any]) -> None:
+        """Note what an event changed; the next frame renders it."""
+        self.events += 1
+        kind = event.get("type", "")
+        if kind == "resynced":
+            self._everything = True
+        else:
+            linkedid, queue = event.get("linkedid"), event.get("queue")
+            if linkedid:
+                self._dirty["call"].add(str(linkedid))
+            if queue:
+                self._dirty["queue"].add(str(queue))
+            if topic == "agents" and event.get("interface"):
+                self._dirty["agent"].add(str(event["interface"]))
+                for membership in event.get("queues") or ():
+                    self._dirty["queue"].add(str(membership.get("queue")))
+            if kind == "call.ended":
+                self._today_wake.set()
+        self._wake.set()
+
+    def on_ami(self, msg: Message) -> None:
+        """AMI listener (after the live state's): marks calls whose card changed."""
+        name = msg.name
+        if name == "Newexten":
+            if msg.get("Context") not in _CONTROL_CONTEXTS:
+                return
+        elif name == "ParkedCall":
+            lid = msg.get("ParkeeLinkedid") or ""
+            self.parked[lid] = msg.get("ParkingSpace") or "?"
+            self._mark_call(lid)
+            return
+        elif name in _PARK_ENDS:
+            lid = msg.get("ParkeeLinkedid") or ""
+            self.parked.pop(lid, None)
+            self._mark_call(lid)
+            return
+        elif name not in _BRIDGE_EVENTS:
+            return
+        self._mark_call(msg.get("Linkedid") or "")
+
+    def _mark_call(self, linkedid: str) -> None:
+        if linkedid:
+            self._dirty["call"].add(linkedid)
+            self._wake.set()
+
+    def refresh_all(self) -> None:
+        """Everything may have changed (tenants reloaded): render every group anew."""
+        self._everything = True
+        self._wake.set()
+
+    async def consume(self) -> None:
+        async for topic, event in self.bus.subscribe(*TOPICS):
+            self.mark(topic, event)
+
+    async def frames_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            await asyncio.sleep(self.frame)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # a bad fragment must not stop the live updates
+                log.exception("live frame failed")
+
+    async def today_loop(self) -> None:
+        if self.load_today is None:
+            return
+        while True:
+            try:
+                self.today = await self.load_today()
+            except Exception as exc:  # database away: keep the last numbers
+                log.warning("today's numbers not refreshed: %s", exc)
+            self._dirty["queue"].update(self.source.queue_names())
+            self._dirty["abandoned"] = {ABANDONED}
+            self._wake.set()
+            self._today_wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._today_wake.wait(), self.today_every)
+            await asyncio.sleep(self.today_after_call)  # let the writer store the row
+
+    # ---------------------------------------------------------------- rendering
+
+    def _prime(self, group: Group) -> None:
+        group.items = {}
+        if group.view == CONSOLE:
+            for lid in self.source.call_ids():
+                self._render_call(group, lid)
+        else:
+            per_queue = agents_by_queue(self.source.agent_views())
+            for name in self.source.queue_names():
+                self._render_tile(group, name, per_queue)
+            for interface in self.source.agent_views():
+                self._render_agent(group, interface)
+        group.primed = True
+
+    def _render_call(self, group: Group, linkedid: str) -> tuple[str, str | None]:
+        elem = element_id("call", linkedid)
+        view = self.source.call_view(linkedid)
+        if view is not None:
+            view = {
+                **view,
+                "parked_slot": self.parked.get(linkedid),
+                "tenant_id": self.today.tenant_ids.get(str(view.get("tenant"))),
+            }
+        else:
+            self.parked.pop(linkedid, None)
+        card = self.fragments.card(view, self.source.call_flags(linkedid)) if view else None
+        html = self.fragments.call_html(group.locale, card) if card is not None else None
+        return self._store(group, elem, html)
+
+    def _render_tile(
+        self, group: Group, name: str, per_queue: Mapping[str, dict[str, int]]
+    ) -> tuple[str, str | None]:
+        elem = element_id("tile", name)
+        view = self.source.queue_view(name)
+        html = None
+        if view is not None:
+            tenant = self.fragments.tenants(view.get("tenant"))
+            t = tile(
+                view,
+                per_queue.get(name, {}),
+                today=self.today.per_queue.get(name, TodayStats()),
+                thresholds=self.fragments.thresholds(name),
+                tenant_name=tenant.name if tenant else "",
+                callbacks=self.today.callbacks.get(name, (0, 0)),
+            )
+            html = self.fragments.tile_html(group.locale, t)
+        return self._store(group, elem, html)
+
+    def _render_agent(self, group: Group, interface: str) -> tuple[str, str | None]:
+        elem = element_id("agent", interface)
+        view = self.source.agent_view(interface)
+        html = None
+        if view is not None and view.get("status") != "logged_out":
+            html = self.fragments.agent_html(group.locale, self.fragments.agent_row(view))
+        return self._store(group, elem, html)
+
+    def _store(self, group: Group, elem: str, html: str | None) -> tuple[str, str | None]:
+        if html is None:
+            group.items.pop(elem, None)
+        else:
+            group.items[elem] = html
+        return elem, html
+
+    def _me_html(self, locale: str, interface: str | None) -> str:
+        view = self.source.agent_view(interface) if interface else None
+        return self.fragments.me_html(locale, view, self.reasons)
+
+    def _abandoned_html(self, locale: str) -> str:
+        return self.fragments.abandoned_html(locale, self.today.abandoned)
+
+    def flush(self) -> None:
+        """Render what changed since the last frame and offer it to the clients."""
+        dirty, everything = self._dirty, self._everything
+        self._dirty = {"call": set(), "queue": set(), "agent": set()}
+        self._everything = False
+        self.frames += 1
+        for group in list(self.groups.values()):
+            if not group.clients:
+                group.primed = False  # re-rendered in full when somebody connects again
+                continue
+            if everything:
+                self._resync(group)
+                continue
+            changed: list[tuple[str, str | None, str | None]] = []
+            if group.view == CONSOLE:
+                for lid in dirty["call"]:
+                    before = group.items.get(element_id("call", lid))
+                    elem, html = self._render_call(group, lid)
+                    if html != before:
+                        changed.append((elem, "calls", html))
+                if dirty["agent"]:
+                    for client in group.clients:
+                        if client.interface in dirty["agent"]:
+                            client.offer(ME, None, self._me_html(group.locale, client.interface))
+            else:
+                per_queue = agents_by_queue(self.source.agent_views()) if dirty["queue"] else {}
+                for name in dirty["queue"]:
+                    before = group.items.get(element_id("tile", name))
+                    elem, html = self._render_tile(group, name, per_queue)
+                    if html != before:
+                        changed.append((elem, "tiles", html))
+                for interface in dirty["agent"]:
+                    before = group.items.get(element_id("agent", interface))
+                    elem, html = self._render_agent(group, interface)
+                    if html != before:
+                        changed.append((elem, "agents", html))
+                if dirty.get("abandoned"):
+                    changed.append((ABANDONED, None, self._abandoned_html(group.locale)))
+            for elem, container, html in changed:
+                for client in group.clients:
+                    client.offer(elem, container, html)
+
+    def _resync(self, group: Group) -> None:
+        self._prime(group)
+        for client in list(group.clients):
+            client.known.clear()
+            client.pending.clear()
+            self.attach(client)
+
+
+class StateSource:
+    """:class:`LiveSource` over a :class:`callcenter.state.live.LiveState`."""
+
+    def __init__(self, state: Callable[[], Any], clock: Callable[[], float] = time.time) -> None:
+        self._state = state
+        self._clock = clock
+
+    def call_view(self, linkedid: str) -> Mapping[str, Any] | None:
+        state = self._state()
+        call = state.calls.get(linkedid)
+        return None if call is None else call.view(self._clock(), state.region)
+
+    def call_flags(self, linkedid: str) -> CallFlags:
+        from callcenter.callcontrol.rules import facts_of
+
+        facts = facts_of(self._state(), linkedid)
+        if facts is None:
+            return CallFlags()
+        return CallFlags(held=facts.held, consult=facts.consult is not None)
+
+    def queue_view(self, name: str) -> Mapping[str, Any] | None:
+        """A queue the PBX reported, or one the tenants configure that has had no event yet."""
+        state = self._state()
+        queue = state.queues.get(name)
+        if queue is not None:
+            view: Mapping[str, Any] = queue.view(self._clock(), state.queue_tenants.get(name))
+            return view
+        if name in state.queue_tenants:
+            return {"name": name, "tenant": state.queue_tenants[name], "callers": [], "calls": 0}
+        return None
+
+    def agent_view(self, interface: str) -> Mapping[str, Any] | None:
+        view: Mapping[str, Any] = self._state().agents.agent_view(interface, self._clock())
+        return view
+
+    def call_ids(self) -> Iterable[str]:
+        return list(self._state().calls)
+
+    def queue_names(self) -> Iterable[str]:
+        state = self._state()
+        return sorted(set(state.queues) | set(state.queue_tenants))
+
+    def agent_views(self) -> Mapping[str, Mapping[str, Any]]:
+        views: Mapping[str, Mapping[str, Any]] = self._state().agents.views(self._clock())
+        return views

@@ -1,0 +1,559 @@
+"""The web application in a real headless Chromium against the real Asterisk and PostgreSQL.
+
+One app (AMI + live state + agents + call control + CRM + dashboards) on a loopback port;
+callers are real ``Local`` channels originated into the tenant queues, receptionists are
+auto-answering ``Local/agentNN@agents/n`` phones, staff numbers answer in the test-only
+``[cc-transfer-sim]``. Every action is taken in the page (clicks and keyboard shortcuts)
+and checked on the PBX, in the database or in the SMTP server's inbox, never on a mock.
+The tests also write the screenshots in ``docs/screenshots/`` that the README links.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, Page, expect
+from sqlalchemy import select
+
+from callcenter.agents.wiring import wire_agents
+from callcenter.app import build_app
+from callcenter.bootstrap import Services, build_services, wire_pbx
+from callcenter.config import AgentsConfig, Config, DatabaseConfig, SmtpConfig
+from callcenter.db import migrate
+from callcenter.db.models import Agent, Queue, QueueMember, Tenant
+from callcenter.db.users import UserRepository
+from callcenter.pbx.ami.client import AmiClient
+from callcenter.pbx.sandbox import Sandbox
+from crm.http import wire as wire_crm
+from crm.models import Note
+from dashboards.wiring import wire_dashboards
+from ivr.prompts import PromptSources
+from ivr.store import save_tenants
+from ivr.wiring import wire_ivr
+from tests.conftest import fresh_database
+from tests.integration.browser import SCREENSHOTS, chromium, logged_in
+from tests.integration.test_agents_pbx import TEST_DIALPLAN, loaded, tenant_doc, until
+from tests.integration.test_crm_notes import SmtpReceiver
+
+PASSWORD = "s3cret-Passw0rd"
+CALLER = "+4915112345678"
+USERS = (
+    ("rita", "receptionist", ()),
+    ("sam", "supervisor", ()),
+    ("ada", "admin", ()),
+    ("vic", "tenant", ("db-b",)),
+)
+
+
+@dataclass
+class World:
+    services: Services
+    base_url: str
+    ami: AmiClient
+    tenant_ids: dict[str, int]
+    smtp: SmtpReceiver
+    pbx: Sandbox
+    http: ClientSession
+
+    async def call(self, queue: str, tenant: str, name: str = "Erika") -> str:
+        """A caller waiting in ``queue``; returns its linkedid once the live state has it."""
+        linkedid = f"ui-{uuid.uuid4().hex[:12]}"
+        reply = await self.ami.send_action(
+            "Originate",
+            {
+                "Channel": f"Local/{queue}@cc-test-inbound/n",
+                "Context": "cc-test-caller",
+                "Exten": "s",
+                "Priority": "1",
+                "ChannelId": linkedid,
+                "OtherChannelId": f"{linkedid}-in",
+                "CallerID": f"{name} <{CALLER}>",
+                "Variable": f"_CC_T={tenant}",
+                "Async": "true",
+            },
+        )
+        assert reply.get("Response") == "Success", reply
+        return linkedid
+
+    def phase(self, linkedid: str) -> str | None:
+        call = self.services.live.state.calls.get(linkedid)
+        return call.phase if call is not None else None
+
+    async def channels(self) -> list[dict[str, str]]:
+        events = await self.ami.send_list_action("CoreShowChannels")
+        return [dict(m.headers) for m in events if m.name == "CoreShowChannel"]
+
+    async def hangup(self, linkedid: str) -> None:
+        for c in await self.channels():
+            if c.get("Linkedid") == linkedid:
+                await self.ami.send_action("Hangup", {"Channel": c["Channel"]})
+
+    async def api(self, token: str, path: str) -> tuple[int, Any]:
+        async with self.http.get(
+            self.base_url + path, headers={"Authorization": f"Bearer {token}"}
+        ) as resp:
+            return resp.status, await resp.json()
+
+    async def token(self, username: str) -> str:
+        async with self.http.post(
+            self.base_url + "/api/auth/login", json={"username": username, "password": PASSWORD}
+        ) as resp:
+            return str((await resp.json())["token"])
+
+
+HANDLING = "Always put through to Dr. Weber"
+
+
+@pytest.fixture(scope="module")
+def dash_db() -> Iterator[str]:
+    """A database of this module's own (its users and tenants would clash with others')."""
+    with fresh_database("cc_dash") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+async def world(
+    pbx: Sandbox, pbx_config: Config, dash_db: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[World]:
+    url = dash_db
+    if True:
+        await asyncio.to_thread(migrate.upgrade, url)
+        pbx.write_generated("extensions-cc-test.conf", TEST_DIALPLAN)
+        pbx.reload("pbx_config")
+        for n in (81, 82):
+            pbx.cli(f"devstate change Custom:agent{n} NOT_INUSE")
+        smtp = SmtpReceiver()
+        await smtp.start()
+        config = dataclasses.replace(
+            pbx_config,
+            database=DatabaseConfig(url=url),
+            agents=AgentsConfig(transfer_trunk="carrier-test", pause_reasons="break,lunch,wrapup"),
+            smtp=SmtpConfig(host="127.0.0.1", port=smtp.port, timeout=5.0),
+        )
+        sources = PromptSources.for_pbx_root(config.pbx.root, tmp_path_factory.mktemp("rec"))
+        items = loaded(
+            sources,
+            tenant_doc("db-a", "dba", "+49 30 5550300"),
+            tenant_doc("db-b", "dbb", "+49 30 5550400"),
+        )
+        services = build_services(config)
+        async with services.db.session() as session:
+            await save_tenants(session, items)
+        users = UserRepository(services.db)
+        ids = {
+            name: (
+                await users.add(name, PASSWORD, role, display_name=name.title(), tenant_slugs=slugs)
+            ).id
+            for name, role, slugs in USERS
+        }
+        async with services.db.session() as session:
+            queues = {q.name: q.id for q in (await session.scalars(select(Queue))).all()}
+            tenant_ids = {t.slug: t.id for t in (await session.scalars(select(Tenant))).all()}
+            for user, n in (("rita", 81), ("sam", 82)):
+                position = Agent(
+                    user_id=ids[user],
+                    interface=f"Local/agent{n}@agents/n",
+                    state_interface=f"Custom:agent{n}",
+                    name=user.title(),
+                )
+                session.add(position)
+                await session.flush()
+                session.add(QueueMember(queue_id=queues["q-dba-de"], agent_id=position.id))
+        wire_pbx(services)
+        registry = wire_ivr(services)  # loads the tenants saved above when the app starts
+        prov = wire_agents(services, registry)
+        assert prov is not None
+        wire_crm(services)
+        wire_dashboards(services, registry)
+        app = build_app(services)
+        ami = AmiClient.from_config(config.pbx, events=False)
+        await ami.start()
+        await ami.wait_connected(10)
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        base_url = f"http://127.0.0.1:{server.port}"
+        try:
+            async with ClientSession() as http:
+                await services.ami.wait_connected(10)
+                await until(lambda: registry.generation > 0, what="tenants loaded")
+                await until(lambda: prov.generation == registry.generation, what="provisioned")
+                world = World(services, base_url, ami, tenant_ids, smtp, pbx, http)
+                token = await world.token("ada")
+                async with http.post(
+                    f"{base_url}/api/crm/tenants/{tenant_ids['db-a']}/contacts",
+                    json={
+                        "display_name": "Erika Mustermann",
+                        "numbers": [{"number": CALLER, "type": "mobile"}],
+                        "notes": HANDLING,
+                        "vip": True,
+                    },
+                    headers={"Authorization": f"Bearer {token}"},
+                ) as resp:
+                    assert resp.status == 201, await resp.text()
+                yield world
+        finally:
+            await server.close()
+            await ami.close()
+            await smtp.stop()
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as b:
+        yield b
+
+
+async def shoot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+# ---------------------------------------------------------------------------- log in
+
+
+@pytest.mark.parametrize(
+    ("username", "home", "heading"),
+    [
+        ("rita", "/ui/console", "Calls"),
+        ("sam", "/ui/wallboard", "Wallboard"),
+        ("ada", "/ui/wallboard", "Wallboard"),
+        ("vic", "/ui/worklists", "Worklists"),
+    ],
+)
+async def test_each_role_logs_in_to_its_home_page(
+    world: World, browser: Browser, username: str, home: str, heading: str
+) -> None:
+    context, page = await logged_in(browser, world.base_url, username, PASSWORD)
+    try:
+        assert page.url.endswith(home)
+        await expect(page.locator("h1").first).to_contain_text(heading)
+        await page.click("#logout")
+        await page.wait_for_url("**/login")
+        await page.goto(home)
+        assert "/login?next=" in page.url  # the session is gone
+    finally:
+        await context.close()
+
+
+async def test_wrong_password_is_refused_on_the_page(world: World, browser: Browser) -> None:
+    context = await browser.new_context(base_url=world.base_url)
+    page = await context.new_page()
+    try:
+        await page.goto("/login")
+        await page.fill("#username", "rita")
+        await page.fill("#password", "not the password")
+        await page.click("button[type=submit]")
+        await expect(page.locator("#login-error")).to_contain_text("wrong username or password")
+        assert page.url.endswith("/login")
+    finally:
+        await context.close()
+
+
+async def test_language_switch_and_preference(world: World, browser: Browser) -> None:
+    context, page = await logged_in(browser, world.base_url, "rita", PASSWORD, locale="en-GB")
+    try:
+        await expect(page.locator("#calls-title")).to_have_text("Calls")
+        await page.select_option("#lang-switch", "de")
+        await page.wait_for_load_state()
+        await expect(page.locator("#calls-title")).to_have_text("Anrufe")
+        assert await page.get_attribute("html", "lang") == "de"
+    finally:
+        await context.close()
+    # The choice is the user's preference: a fresh English browser gets German too.
+    context, page = await logged_in(browser, world.base_url, "rita", PASSWORD, locale="en-GB")
+    try:
+        await expect(page.locator("#calls-title")).to_have_text("Anrufe")
+        await page.select_option("#lang-switch", "en")
+        await expect(page.locator("#calls-title")).to_have_text("Calls")
+    finally:
+        await context.close()
+
+
+# ---------------------------------------------------------------------------- live calls
+
+APPEARED_AT = """(linkedid) => new Promise((resolve) => {
+  const id = "call-" + linkedid.replace(/[^A-Za-z0-9_-]/g, "_");
+  const seen = () => document.getElementById(id);
+  if (seen()) return resolve(performance.timeOrigin + performance.now());
+  new MutationObserver((_, obs) => {
+    if (seen()) { obs.disconnect(); resolve(performance.timeOrigin + performance.now()); }
+  }).observe(document.body, { childList: true, subtree: true });
+})"""
+
+
+def card(page: Page, linkedid: str) -> Any:
+    return page.locator(f'article.call[data-linkedid="{linkedid}"]')
+
+
+async def test_a_call_rings_on_the_console_and_the_wallboard(
+    world: World, browser: Browser
+) -> None:
+    """The card appears (measured in the page) within a second of the live state having the
+    call, on the console and on the wallboard's queue tile."""
+    rita_ctx, console = await logged_in(browser, world.base_url, "rita", PASSWORD)
+    sam_ctx, board = await logged_in(browser, world.base_url, "sam", PASSWORD)
+    linkedid = ""
+    try:
+        await console.wait_for_function("window.ccLive && window.ccLive.connected")
+        await board.wait_for_function("window.ccLive && window.ccLive.connected")
+        tile = board.locator("#tile-q-dba-de .waiting")
+        before = int(await tile.inner_text())
+        linkedid = await world.call("q-dba-de", "db-a")
+        appeared = asyncio.ensure_future(console.evaluate(APPEARED_AT, linkedid))
+        await until(lambda: world.phase(linkedid) in ("queued", "ringing"), what="queued")
+        # QueueCallerJoin's own Timestamp (the PBX runs on this machine's clock)
+        queued_at = world.services.live.state.calls[linkedid].queued_at
+        seen_at = await asyncio.wait_for(appeared, 5) / 1000.0
+        assert seen_at - queued_at < 1.0, f"card {seen_at - queued_at:.3f} s after the event"
+        on_card = card(console, linkedid)
+        await expect(on_card).to_contain_text("Db-A")  # answer as: the tenant's name
+        await expect(on_card).to_contain_text(CALLER)
+        await expect(on_card.locator(".state")).to_have_text("Waiting")
+        await expect(tile).to_have_text(str(before + 1), timeout=1000)
+        # the CRM screen pop: contact name and VIP on the card, handling notes in the pane
+        await expect(on_card).to_contain_text("Erika Mustermann", timeout=5000)
+        await expect(on_card.locator(".vip-badge")).to_be_visible()
+        await on_card.click()
+        await expect(console.locator("#detail-body .handling")).to_contain_text(HANDLING)
+        await world.hangup(linkedid)
+        await expect(on_card).to_have_count(0, timeout=5000)
+        await expect(tile).to_have_text(str(before), timeout=5000)
+    finally:
+        if linkedid:
+            await world.hangup(linkedid)
+        await rita_ctx.close()
+        await sam_ctx.close()
+
+
+async def test_the_receptionist_answers_holds_transfers_and_takes_a_note(
+    world: World, browser: Browser
+) -> None:
+    context, page = await logged_in(browser, world.base_url, "rita", PASSWORD)
+    linkedid = ""
+    try:
+        await page.wait_for_function("window.ccLive && window.ccLive.connected")
+        linkedid = await world.call("q-dba-de", "db-a", name="Erika")
+        on_card = card(page, linkedid)
+        await expect(on_card.locator(".state")).to_have_text("Waiting")
+        await page.keyboard.press("a")  # answer the longest-waiting call
+        await expect(on_card.locator(".state")).to_have_text("On call", timeout=10000)
+        assert world.phase(linkedid) == "answered"
+        await page.keyboard.press("h")
+        await expect(on_card.locator(".state")).to_have_text("On hold", timeout=5000)
+        contexts = {c["Context"] for c in await world.channels() if c["Linkedid"] == linkedid}
+        assert "cc-hold" in contexts  # the caller hears music on the PBX
+        await on_card.get_by_role("button", name="Retrieve").click()
+        await expect(on_card.locator(".state")).to_have_text("On call", timeout=5000)
+
+        # a telephone note from the card: stored and e-mailed to the staff member
+        await page.keyboard.press("n")
+        dialog = page.locator("#dlg-note")
+        await expect(dialog).to_be_visible()
+        assert await page.input_value("#note-number") == CALLER
+        await page.fill("#note-recipient", "Bernd Boss")
+        await page.fill("#note-email", "bernd@example.org")
+        await page.fill("#note-subject", "Offer for the new building")
+        await page.fill("#note-message", "Please call back before Friday.")
+        await page.check("#note-callback")
+        await page.click("#note-send")
+        await expect(dialog).to_be_hidden(timeout=5000)
+        async with world.services.db.session() as session:
+            note = await session.scalar(
+                select(Note).where(Note.subject == "Offer for the new building")
+            )
+        assert (
+            note is not None and note.callback_wanted and note.tenant_id == world.tenant_ids["db-a"]
+        )
+        await until(lambda: len(world.smtp.messages) > 0, what="note e-mailed")
+        assert "Offer for the new building" in str(world.smtp.messages[-1]["Subject"])
+
+        # blind transfer to the staff directory, searched as you type
+        await page.keyboard.press("t")
+        await expect(page.locator("#dlg-transfer")).to_be_visible()
+        await page.fill("#staff-search", "bern")
+        await expect(page.locator("#staff-list li")).to_have_count(1)
+        await expect(page.locator("#staff-list li[aria-selected=true]")).to_contain_text(
+            "Bernd Boss"
+        )
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#dlg-transfer")).to_be_hidden(timeout=5000)
+
+        async def staff_bridged() -> bool:
+            chans = await world.channels()
+            staff = [c for c in chans if "cc-test-staff" in c["Channel"] and c.get("BridgeId")]
+            mine = [c for c in chans if c.get("Linkedid") == linkedid and c.get("BridgeId")]
+            return any(s["BridgeId"] == m["BridgeId"] for s in staff for m in mine)
+
+        from tests.integration.test_agents_pbx import until_async
+
+        await until_async(staff_bridged, what="caller bridged with the staff member")
+    finally:
+        if linkedid:
+            await world.hangup(linkedid)
+        await context.close()
+
+
+async def test_a_refused_action_says_why_on_the_card(world: World, browser: Browser) -> None:
+    context, page = await logged_in(browser, world.base_url, "rita", PASSWORD)
+    linkedid = ""
+    try:
+        linkedid = await world.call("q-dba-de", "db-a")
+        on_card = card(page, linkedid)
+        await expect(on_card).to_be_visible(timeout=5000)
+        await on_card.click()
+        await page.keyboard.press("p")  # park a call nobody has answered: refused
+        await expect(on_card.locator(".error")).to_contain_text("only a connected or held call")
+    finally:
+        if linkedid:
+            await world.hangup(linkedid)
+        await context.close()
+
+
+# ---------------------------------------------------------------------------- tenants
+
+
+async def test_a_tenant_viewer_sees_only_its_own_tenant(world: World, browser: Browser) -> None:
+    a_id, b_id = world.tenant_ids["db-a"], world.tenant_ids["db-b"]
+    context, page = await logged_in(browser, world.base_url, "vic", PASSWORD)
+    try:
+        # in the browser: own worklists yes, the other tenant's no, no live console
+        await expect(page.locator("h1").first).to_contain_text("Db-B")
+        assert await page.locator("#wl-tenant").count() == 0  # one tenant: no chooser
+        response = await page.goto("/ui/worklists?tenant=db-a")
+        assert response is not None and response.status == 404
+        assert "Db-A" not in await page.content()
+        response = await page.goto("/ui/console")
+        assert response is not None and response.status == 403
+        response = await page.goto("/ui/reports/today")
+        assert response is not None and response.status == 200
+        assert "q-dba-de" not in await page.content() and "q-dbb-de" in await page.content()
+        refused = await page.evaluate(
+            """() => new Promise((resolve) => {
+                 const ws = new WebSocket(location.origin.replace("http", "ws") +
+                                          "/ws/live?view=console");
+                 ws.onopen = () => resolve("open");
+                 ws.onerror = () => resolve("refused");
+               })"""
+        )
+        assert refused == "refused"
+        # at the API, with the same session cookie the page has
+        for path, expected in (
+            (f"/api/crm/tenants/{a_id}/notes", 404),
+            (f"/api/crm/tenants/{a_id}/contacts", 404),
+            (f"/api/crm/tenants/{b_id}/notes", 200),
+        ):
+            status = await page.evaluate(
+                "async (p) => (await fetch(p, {credentials: 'same-origin'})).status", path
+            )
+            assert status == expected, path
+    finally:
+        await context.close()
+    token = await world.token("vic")
+    linkedid = await world.call("q-dba-de", "db-a")
+    try:
+        await until(lambda: world.phase(linkedid) == "queued", what="queued")
+        status, snap = await world.api(token, "/api/live")
+        assert status == 200
+        assert linkedid not in snap["calls"] and "q-dba-de" not in snap["queues"]
+        status, _ = await world.api(token, "/api/ivr/tenants/db-a")
+        assert status == 404
+    finally:
+        await world.hangup(linkedid)
+
+
+async def test_supervisor_listens_in_and_it_is_audited(world: World, browser: Browser) -> None:
+    """Listen on a receptionist's call from the wallboard: the supervisor's phone runs
+    ChanSpy on the PBX, and the admin reads the entry in the audit log page."""
+    rita, console = await logged_in(browser, world.base_url, "rita", PASSWORD)
+    sam, board = await logged_in(browser, world.base_url, "sam", PASSWORD)
+    linkedid = ""
+    try:
+        await console.get_by_role("button", name="Log in to the queues").click()
+        await expect(console.locator("#me-state")).to_have_attribute("data-state", "ready")
+        row = board.locator('.agent[data-interface="Local/agent81@agents/n"]')
+        await expect(row).to_have_attribute("data-state", "ready", timeout=5000)
+        linkedid = await world.call("q-dba-de", "db-a")  # the queue rings Rita's phone
+        on_card = card(console, linkedid)
+        await expect(on_card.locator(".state")).to_have_text("On call", timeout=10000)
+        await expect(row).to_have_attribute("data-state", "on_call", timeout=10000)
+        await row.get_by_role("button", name="Listen").click()
+
+        async def spying() -> bool:
+            return any(c.get("Application") == "ChanSpy" for c in await world.channels())
+
+        from tests.integration.test_agents_pbx import until_async
+
+        await until_async(spying, what="ChanSpy on the PBX")
+    finally:
+        if linkedid:
+            await world.hangup(linkedid)
+        for c in await world.channels():
+            if c.get("Application") == "ChanSpy":
+                await world.ami.send_action("Hangup", {"Channel": c["Channel"]})
+        await console.get_by_role("button", name="Log out of the queues").click()
+        await expect(console.locator("#me-state")).to_have_attribute("data-state", "logged_out")
+        await rita.close()
+        await sam.close()
+    ada, page = await logged_in(browser, world.base_url, "ada", PASSWORD)
+    try:
+        await page.goto("/ui/audit?action=call.listen")
+        await expect(page.locator("table.list tbody tr").first).to_contain_text("sam")
+        await expect(page.locator("table.list tbody tr").first).to_contain_text("Rita")
+    finally:
+        await ada.close()
+
+
+# ---------------------------------------------------------------------------- screenshots
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+async def test_screenshots(world: World, browser: Browser, lang: str) -> None:
+    """docs/screenshots/{console,wallboard,report}-{en,de}.png with live calls on them."""
+    locale = "de-DE" if lang == "de" else "en-GB"
+    rita, console = await logged_in(browser, world.base_url, "rita", PASSWORD, locale=locale)
+    sam, board = await logged_in(browser, world.base_url, "sam", PASSWORD, locale=locale)
+    calls: list[str] = []
+    try:
+        # Rita is logged in and on a break: the queue keeps the new calls waiting
+        await console.locator('#me-state [data-agent-op="login"]').click()
+        await expect(console.locator("#me-state")).to_have_attribute("data-state", "ready")
+        await console.locator('#me-state [data-agent-op="pause"]').click()
+        await expect(console.locator("#me-state")).to_have_attribute("data-state", "paused")
+        first = await world.call("q-dba-de", "db-a", name="Erika")
+        calls.append(first)
+        await expect(card(console, first)).to_be_visible(timeout=5000)
+        await card(console, first).get_by_role("button").first.click()  # answer
+        await expect(card(console, first)).to_have_attribute(
+            "data-phase", "answered", timeout=10000
+        )
+        for tenant, queue, name in (("db-a", "q-dba-de", "Erika"), ("db-b", "q-dbb-de", "John")):
+            calls.append(await world.call(queue, tenant, name=name))
+        for linkedid in calls[1:]:
+            await expect(card(console, linkedid)).to_be_visible(timeout=5000)
+        await card(console, calls[1]).click()
+        await expect(console.locator("#detail-body .caller-pane")).to_be_visible()
+        await console.wait_for_timeout(1200)  # the timers show real seconds
+        await shoot(console, f"console-{lang}")
+        await expect(board.locator("#tile-q-dba-de .waiting")).to_have_text("1", timeout=5000)
+        await board.wait_for_timeout(1200)
+        await shoot(board, f"wallboard-{lang}")
+        report, page = await logged_in(browser, world.base_url, "sam", PASSWORD, locale=locale)
+        await page.goto("/ui/reports/today")
+        await page.wait_for_timeout(300)
+        await shoot(page, f"report-{lang}")
+        await report.close()
+    finally:
+        for linkedid in calls:
+            await world.hangup(linkedid)
+        await console.locator('#me-state [data-agent-op="logout"]').click()
+        await expect(console.locator("#me-state")).to_have_attribute("data-state", "logged_out")
+        await rita.close()
+        await sam.close()

@@ -1,0 +1,117 @@
+"""Pure view rules of the console and wallboard: agent states, tile levels, call cards."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboards.views import (
+    CallFlags,
+    TenantInfo,
+    Thresholds,
+    TodayStats,
+    agent_state,
+    agents_by_queue,
+    call_card,
+    element_id,
+    tile,
+)
+
+
+@pytest.mark.parametrize(
+    ("view", "state"),
+    [
+        ({"status": "logged_out"}, "logged_out"),
+        ({"status": "not_inuse", "in_call": False, "paused": False}, "ready"),
+        ({"status": "ringing", "in_call": False}, "ringing"),
+        ({"status": "inuse", "in_call": True, "paused": True}, "on_call"),
+        ({"status": "not_inuse", "paused": True, "paused_reason": "lunch"}, "paused"),
+        ({"status": "not_inuse", "paused": True, "paused_reason": "wrapup"}, "wrapup"),
+        ({"status": "not_inuse", "paused": True, "paused_reason": "break, wrapup"}, "wrapup"),
+    ],
+)
+def test_agent_state(view: dict[str, object], state: str) -> None:
+    assert agent_state(view) == state
+
+
+def test_agents_are_counted_per_queue() -> None:
+    agents: dict[str, dict[str, object]] = {
+        "a": {"status": "not_inuse", "queues": [{"queue": "q1"}, {"queue": "q2"}]},
+        "b": {"status": "inuse", "in_call": True, "queues": [{"queue": "q1"}]},
+    }
+    assert agents_by_queue(agents) == {"q1": {"ready": 1, "on_call": 1}, "q2": {"ready": 1}}
+
+
+@pytest.mark.parametrize(
+    ("longest", "waiting", "stats", "level"),
+    [
+        (5.0, 1, TodayStats(10, 10, 0, 10, 0), "ok"),
+        (31.0, 1, TodayStats(10, 10, 0, 10, 0), "amber"),
+        (61.0, 1, TodayStats(10, 10, 0, 10, 0), "red"),
+        (5.0, 3, TodayStats(10, 10, 0, 10, 0), "amber"),
+        (5.0, 6, TodayStats(), "red"),
+        (5.0, 0, TodayStats(10, 7, 3, 7, 0), "amber"),  # service level 70 %
+        (5.0, 0, TodayStats(10, 5, 5, 5, 0), "red"),  # 50 %
+        (5.0, 0, TodayStats(10, 8, 2, 8, 2), "ok"),  # short abandons left out: 8/8
+        (5.0, 0, TodayStats(), "ok"),  # nothing offered: no service level, no alarm
+    ],
+)
+def test_tile_levels(longest: float, waiting: int, stats: TodayStats, level: str) -> None:
+    queue = {"name": "q1", "tenant": "t", "calls": waiting, "longest_wait": longest}
+    t = tile(queue, {}, today=stats, thresholds=Thresholds())
+    assert t.level == level
+
+
+def test_service_level_and_abandon_rate() -> None:
+    stats = TodayStats(offered=10, answered=6, abandoned=4, answered_in_time=5, short_abandons=2)
+    assert stats.service_level == pytest.approx(5 / 8)
+    assert stats.abandon_rate == pytest.approx(0.4)
+    assert TodayStats().service_level is None and TodayStats().abandon_rate is None
+
+
+def call_view(**extra: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "linkedid": "1700000000.1",
+        "phase": "queued",
+        "tenant": "acme",
+        "caller": "+4915112345678",
+        "caller_name": "Erika",
+        "queued_at": 1_700_000_100.0,
+        "entered_at": 1_700_000_090.0,
+        "position": 2,
+        "crm_status": "unknown",
+        "contact_name": "Unknown caller",
+    }
+    base.update(extra)
+    return base
+
+
+def test_call_card_of_a_waiting_call() -> None:
+    tenant = TenantInfo("ACME GmbH", "ACME, {agent}", frozenset({"+4915112345678"}))
+    card = call_card(call_view(), tenant)
+    assert card is not None
+    assert card.waiting and card.position == 2 and card.since == 1_700_000_100.0
+    assert card.tenant_name == "ACME GmbH" and card.greeting == "ACME, {agent}"
+    assert card.vip  # the tenant's VIP list
+    assert card.contact_name is None  # "Unknown caller" is the screen pop's description
+    assert card.sort < 10_000_000  # waiting calls before calls in progress
+
+
+def test_call_card_of_an_answered_matched_call() -> None:
+    view = call_view(
+        phase="answered", answered_at=1_700_000_130.0, crm_status="contact", contact_name="E. M."
+    )
+    card = call_card(view, None, CallFlags(held=True))
+    assert card is not None and not card.waiting and card.held
+    assert card.contact_name == "E. M." and card.since == 1_700_000_130.0
+    assert card.sort >= 10_000_000
+
+
+@pytest.mark.parametrize("phase", ["ivr", "left", ""])
+def test_calls_outside_queues_are_not_shown(phase: str) -> None:
+    assert call_card(call_view(phase=phase), None) is None
+
+
+def test_element_ids_are_safe() -> None:
+    assert element_id("call", "1700000000.1") == "call-1700000000_1"
+    assert element_id("agent", "Local/agent1@agents/n") == "agent-Local_agent1_agents_n"
+    assert element_id("x", '"><script>') == "x-___script_"
