@@ -22,7 +22,7 @@ from sqlalchemy import column, select, table
 from callcenter.db.session import Database
 from stats.definitions import Counters
 from stats.period import Period
-from stats.reports import by_key, callback_counts, per_local, series, tenant_zone
+from stats.reports import by_key, callback_counts, daily, tenant_zone
 from stats.rollups import settings_for
 
 DAY_COLUMNS = (
@@ -114,14 +114,14 @@ async def monthly_billing(db: Database, tenant_id: int, period: Period) -> Billi
     async with db.session() as session:
         name, _ = await tenant_zone(session, tenant_id)
         settings = await settings_for(session, tenant_id)
-        rows = await series(session, tenant_id, period, _DAY)
+        rows = await daily(session, tenant_id, period, _DAY)
         agents = await by_key(session, tenant_id, "agent", period)
         callbacks = await callback_counts(session, tenant_id, period)
     notes = await _per_day(db, "crm_notes", "taken_at", tenant_id, period)
     cbs = await _per_day(db, "callback_requests", "requested_at", tenant_id, period)
     per_day = {
-        date.fromisoformat(day): Counters.from_mapping(dict(zip(_DAY, values, strict=True)))
-        for day, values in per_local(rows, period, "%Y-%m-%d").items()
+        day: Counters.from_mapping(dict(zip(_DAY, values, strict=True)))
+        for day, values in rows.items()
     }
     total = Counters()
     days = []

@@ -8,18 +8,19 @@ tenant-grain buckets; the list of abandoned calls comes from the call rows thems
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.db.models import Call, Tenant
 from callcenter.db.session import Database
 from stats.definitions import COUNTER_NAMES, HELP, Counters, Settings, facts, figures
-from stats.models import StatsRollup
+from stats.models import StatsDaily, StatsRollup
 from stats.period import Period, zone
 from stats.rollups import settings_for
 
@@ -34,9 +35,13 @@ _CALLBACKS = table(
 _NOTES = table("crm_notes", column("tenant_id"), column("taken_at"))
 
 _SUMS = [
-    (func.max(getattr(StatsRollup, n)) if n == "wait_max" else func.sum(getattr(StatsRollup, n)))
+    (func.max(getattr(StatsDaily, n)) if n == "wait_max" else func.sum(getattr(StatsDaily, n)))
     for n in COUNTER_NAMES
 ]
+
+
+def _days(period: Period) -> list[ColumnElement[bool]]:
+    return [StatsDaily.day >= period.first, StatsDaily.day <= period.last]
 
 
 class UnknownTenant(LookupError):
@@ -60,15 +65,10 @@ async def by_key(
     session: AsyncSession, tenant_id: int, grain: str, period: Period
 ) -> dict[str, Counters]:
     query = (
-        select(StatsRollup.key, *_SUMS)
-        .where(
-            StatsRollup.tenant_key == tenant_id,
-            StatsRollup.grain == grain,
-            StatsRollup.bucket >= period.start,
-            StatsRollup.bucket < period.end,
-        )
-        .group_by(StatsRollup.key)
-        .order_by(StatsRollup.key)
+        select(StatsDaily.key, *_SUMS)
+        .where(StatsDaily.tenant_key == tenant_id, StatsDaily.grain == grain, *_days(period))
+        .group_by(StatsDaily.key)
+        .order_by(StatsDaily.key)
     )
     return {row[0]: _counters(row[1:]) for row in await session.execute(query)}
 
@@ -76,11 +76,10 @@ async def by_key(
 async def totals(session: AsyncSession, tenant_id: int, period: Period) -> Counters:
     """The tenant-grain counters of the period, summed by the database."""
     query = select(*_SUMS).where(
-        StatsRollup.tenant_key == tenant_id,
-        StatsRollup.grain == "tenant",
-        StatsRollup.key == "",
-        StatsRollup.bucket >= period.start,
-        StatsRollup.bucket < period.end,
+        StatsDaily.tenant_key == tenant_id,
+        StatsDaily.grain == "tenant",
+        StatsDaily.key == "",
+        *_days(period),
     )
     row = (await session.execute(query)).one()
     return _counters(row)
@@ -99,6 +98,20 @@ async def series(
         StatsRollup.bucket < period.end,
     )
     return [(row[0], tuple(row[1:])) for row in await session.execute(query)]
+
+
+async def daily(
+    session: AsyncSession, tenant_id: int, period: Period, names: Sequence[str]
+) -> dict[date, tuple[float, ...]]:
+    """The tenant grain's values of ``names`` per local day of the period."""
+    cols = [getattr(StatsDaily, n) for n in names]
+    query = select(StatsDaily.day, *cols).where(
+        StatsDaily.tenant_key == tenant_id,
+        StatsDaily.grain == "tenant",
+        StatsDaily.key == "",
+        *_days(period),
+    )
+    return {row[0]: tuple(row[1:]) for row in await session.execute(query)}
 
 
 def per_local(
@@ -186,10 +199,9 @@ def _heatmap(rows: list[tuple[datetime, tuple[float, ...]]], period: Period) -> 
     }
 
 
-def _trend(rows: list[tuple[datetime, tuple[float, ...]]], period: Period) -> list[dict[str, Any]]:
-    fmt = "%Y-%m-%dT%H:00" if period.days == 1 else "%Y-%m-%d"
+def _trend(slots: Mapping[str, Sequence[float]]) -> list[dict[str, Any]]:
     out = []
-    for label, values in sorted(per_local(rows, period, fmt).items()):
+    for label, values in sorted(slots.items()):
         f = figures(Counters.from_mapping(dict(zip(_TREND, values, strict=True))))
         out.append(
             {
@@ -219,7 +231,12 @@ async def tenant_report(db: Database, tenant_id: int, period: Period) -> dict[st
         name, _ = await tenant_zone(session, tenant_id)
         settings = await settings_for(session, tenant_id)
         total = await totals(session, tenant_id, period)
-        rows = await series(session, tenant_id, period, _TREND)
+        rows = await series(session, tenant_id, period, _TREND)  # 15-minute rows
+        if period.days == 1:
+            slots = per_local(rows, period, "%Y-%m-%dT%H:00")
+        else:
+            per_day = await daily(session, tenant_id, period, _TREND)
+            slots = {d.isoformat(): list(v) for d, v in per_day.items()}
         queues = await by_key(session, tenant_id, "queue", period)
         agents = await by_key(session, tenant_id, "agent", period)
         callbacks = await callback_counts(session, tenant_id, period)
@@ -234,7 +251,7 @@ async def tenant_report(db: Database, tenant_id: int, period: Period) -> dict[st
         "queues": {k: figures(c).as_dict() for k, c in queues.items()},
         "receptionists": {k: figures(c).as_dict() for k, c in agents.items()},
         "heatmap": _heatmap(rows, period),
-        "trend": _trend(rows, period),
+        "trend": _trend(slots),
         "definitions": HELP,
     }
 
@@ -242,13 +259,9 @@ async def tenant_report(db: Database, tenant_id: int, period: Period) -> dict[st
 async def receptionist_report(db: Database, period: Period) -> dict[str, Any]:
     """Each receptionist's answered calls over every tenant (the secretariat's own view)."""
     query = (
-        select(StatsRollup.key, StatsRollup.tenant_key, *_SUMS)
-        .where(
-            StatsRollup.grain == "agent",
-            StatsRollup.bucket >= period.start,
-            StatsRollup.bucket < period.end,
-        )
-        .group_by(StatsRollup.key, StatsRollup.tenant_key)
+        select(StatsDaily.key, StatsDaily.tenant_key, *_SUMS)
+        .where(StatsDaily.grain == "agent", *_days(period))
+        .group_by(StatsDaily.key, StatsDaily.tenant_key)
     )
     people: dict[str, Counters] = {}
     per_tenant: dict[str, dict[str, int]] = {}

@@ -20,18 +20,20 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, insert, select, text
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from callcenter.db.models import Call
+from callcenter.db.models import Call, Tenant
 from callcenter.db.session import Database
 from callcenter.state.records import CallRecord, EventRow
 from callcenter.state.service import CallSink
-from stats.definitions import Counters, Grain, Settings, contributions
-from stats.models import BUCKET_SECONDS, StatsRollup, StatsSettings
+from stats.definitions import COUNTER_NAMES, Counters, Grain, Settings, contributions
+from stats.models import BUCKET_SECONDS, StatsDaily, StatsRollup, StatsSettings
+from stats.period import zone
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,58 @@ async def recompute(session: AsyncSession, tenant_key: int, start: datetime, end
     ]
     for i in range(0, len(rows), 2000):
         await session.execute(insert(StatsRollup), rows[i : i + 2000])
+    tz = await tenant_tz(session, tenant_key)
+    first = start.astimezone(tz).date()
+    last = (end - timedelta(microseconds=1)).astimezone(tz).date()
+    day = first
+    while day <= last:
+        await _recompute_day(session, tenant_key, day, tz)
+        day += timedelta(days=1)
     return counted
+
+
+async def tenant_tz(session: AsyncSession, tenant_key: int) -> ZoneInfo:
+    """The tenant's time zone (its local days); UTC for calls without a tenant."""
+    if tenant_key == 0:
+        return ZoneInfo("UTC")
+    name = await session.scalar(select(Tenant.timezone).where(Tenant.id == tenant_key))
+    return zone(name or "UTC")
+
+
+_SUMS = [
+    func.max(getattr(StatsRollup, n)) if n == "wait_max" else func.sum(getattr(StatsRollup, n))
+    for n in COUNTER_NAMES
+]
+
+
+async def _recompute_day(session: AsyncSession, tenant_key: int, day: date, tz: ZoneInfo) -> None:
+    """The daily rows of one local day = sums of that day's 15-minute rows, per grain/key."""
+    lo = datetime.combine(day, time(0), tz).astimezone(UTC)
+    hi = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(UTC)
+    found = await session.execute(
+        select(StatsRollup.grain, StatsRollup.key, *_SUMS)
+        .where(
+            StatsRollup.tenant_key == tenant_key,
+            StatsRollup.bucket >= lo,
+            StatsRollup.bucket < hi,
+        )
+        .group_by(StatsRollup.grain, StatsRollup.key)
+    )
+    rows = [
+        {
+            "tenant_key": tenant_key,
+            "grain": grain,
+            "key": key,
+            "day": day,
+            **dict(zip(COUNTER_NAMES, values, strict=True)),
+        }
+        for grain, key, *values in found
+    ]
+    await session.execute(
+        delete(StatsDaily).where(StatsDaily.tenant_key == tenant_key, StatsDaily.day == day)
+    )
+    if rows:
+        await session.execute(insert(StatsDaily), rows)
 
 
 async def rebuild(
@@ -166,9 +219,14 @@ async def rebuild(
         keys = list(tenant_ids)
     total = 0
     for key in keys:
+        async with db.session() as session:
+            tz = await tenant_tz(session, key)
+        # Local days of the tenant, so that each day's daily rows are summed once.
         day = start
         while day < end:
-            stop = min(end, day + timedelta(days=1))
+            local = day.astimezone(tz)
+            midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tz)
+            stop = min(end, max(day + BUCKET, bucket_of(midnight.astimezone(UTC))))
             async with db.session() as session:
                 total += await recompute(session, key, day, stop)
             day = stop
