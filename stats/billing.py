@@ -13,12 +13,13 @@ import asyncio
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
 import xlsxwriter
 from sqlalchemy import column, select, table
 
+from callcenter.db.models import UTCDateTime
 from callcenter.db.session import Database
 from stats.definitions import Counters
 from stats.period import Period
@@ -94,7 +95,7 @@ async def _per_day(
     db: Database, name: str, at_column: str, tenant_id: int, period: Period
 ) -> dict[date, int]:
     """Rows of another feature's table (read by name) per local day of the period."""
-    t = table(name, column("tenant_id"), column(at_column))
+    t = table(name, column("tenant_id"), column(at_column, UTCDateTime))
     at = t.c[at_column]
     async with db.session() as session:
         rows = await session.execute(
@@ -102,9 +103,7 @@ async def _per_day(
         )
         out: dict[date, int] = {}
         for (value,) in rows:
-            # A table read by name returns raw values: naive UTC on SQLite.
-            aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-            local = aware.astimezone(period.tz).date()
+            local = value.astimezone(period.tz).date()
             out[local] = out.get(local, 0) + 1
     return out
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import column, select, table
 
-from callcenter.db.models import Call
+from callcenter.db.models import Call, UTCDateTime
 from callcenter.db.session import Database
 from callcenter.state.records import CallRecord
 from stats.definitions import LegOutcome, facts
@@ -255,7 +255,9 @@ async def stored_queue_log(db: Database, start: datetime, end: datetime) -> list
     from ``start`` to two hours after ``end`` (ends of legs that entered in the window)."""
     t = table(
         "pbx_queue_log",
-        *(column(c) for c in ("id", "time", "callid", "queuename", "agent", "event")),
+        column("id"),
+        column("time", UTCDateTime),
+        *(column(c) for c in ("callid", "queuename", "agent", "event")),
         *(column(f"data{i}") for i in range(1, 6)),
     )
     query = (
@@ -267,7 +269,7 @@ async def stored_queue_log(db: Database, start: datetime, end: datetime) -> list
         rows = (await session.execute(query)).all()
     out = []
     for row in rows:
-        at = row.time if row.time.tzinfo is not None else row.time.replace(tzinfo=UTC)
+        at = row.time
         data = [row.data1, row.data2, row.data3, row.data4, row.data5]
         out.append(
             "|".join([str(at.timestamp()), row.callid, row.queuename, row.agent, row.event, *data])

@@ -9,7 +9,7 @@ tenant-grain buckets; the list of abandoned calls comes from the call rows thems
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from sqlalchemy import column, func, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from callcenter.db.models import Call, Tenant
+from callcenter.db.models import Call, Tenant, UTCDateTime
 from callcenter.db.session import Database
 from stats.definitions import COUNTER_NAMES, HELP, Counters, Settings, facts, figures
 from stats.models import StatsDaily, StatsRollup
@@ -28,11 +28,18 @@ from stats.rollups import settings_for
 _CALLBACKS = table(
     "callback_requests",
     column("tenant_id"),
-    column("requested_at"),
+    column("requested_at", UTCDateTime),
     column("status"),
-    column("done_at"),
+    column("done_at", UTCDateTime),
 )
-_NOTES = table("crm_notes", column("tenant_id"), column("taken_at"))
+_NOTES = table("crm_notes", column("tenant_id"), column("taken_at", UTCDateTime))
+_VOICEMAILS = table(
+    "voicemails",
+    column("tenant_id"),
+    column("created_at", UTCDateTime),
+    column("status"),
+    column("handled_at", UTCDateTime),
+)
 
 _SUMS = [
     (func.max(getattr(StatsDaily, n)) if n == "wait_max" else func.sum(getattr(StatsDaily, n)))
@@ -145,7 +152,7 @@ async def callback_counts(session: AsyncSession, tenant_id: int, period: Period)
     for status, requested, done in rows:
         by_status[str(status)] = by_status.get(str(status), 0) + 1
         if status == "done" and done is not None and requested is not None:
-            delays.append((_aware(done) - _aware(requested)).total_seconds())
+            delays.append((done - requested).total_seconds())
     return {
         "requested": sum(by_status.values()),
         "completed": by_status.get("done", 0),
@@ -155,11 +162,6 @@ async def callback_counts(session: AsyncSession, tenant_id: int, period: Period)
         "time_to_callback": round(sum(delays) / len(delays), 1) if delays else None,
         "longest_time_to_callback": round(max(delays), 1) if delays else None,
     }
-
-
-def _aware(at: datetime) -> datetime:
-    """A table read by name returns raw values: naive UTC on SQLite."""
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 async def note_count(session: AsyncSession, tenant_id: int, period: Period) -> int:
@@ -181,6 +183,26 @@ _TREND = (
     "answered_in_sl",
     "wait_answered",
 )
+
+
+async def voicemail_counts(session: AsyncSession, tenant_id: int, period: Period) -> dict[str, int]:
+    """Messages left in the period (``stored``: with audio; ``empty``: silent or too short)
+    and how many of the stored ones a receptionist has handled."""
+    rows = await session.execute(
+        select(_VOICEMAILS.c.status, _VOICEMAILS.c.handled_at).where(
+            _VOICEMAILS.c.tenant_id == tenant_id,
+            _VOICEMAILS.c.created_at >= period.start,
+            _VOICEMAILS.c.created_at < period.end,
+        )
+    )
+    out = {"messages": 0, "empty": 0, "lost": 0, "handled": 0}
+    for status, handled in rows:
+        if status in ("stored", "recording"):
+            out["messages"] += 1
+            out["handled"] += handled is not None
+        elif status in ("empty", "lost"):
+            out[str(status)] += 1
+    return out
 
 
 def _heatmap(rows: list[tuple[datetime, tuple[float, ...]]], period: Period) -> dict[str, Any]:
@@ -241,6 +263,7 @@ async def tenant_report(db: Database, tenant_id: int, period: Period) -> dict[st
         agents = await by_key(session, tenant_id, "agent", period)
         callbacks = await callback_counts(session, tenant_id, period)
         notes = await note_count(session, tenant_id, period)
+        voicemails = await voicemail_counts(session, tenant_id, period)
     return {
         "tenant": {"id": tenant_id, "name": name},
         "period": period.as_dict(),
@@ -248,6 +271,7 @@ async def tenant_report(db: Database, tenant_id: int, period: Period) -> dict[st
         "totals": figures(total).as_dict(),
         "callbacks": callbacks,
         "notes": notes,
+        "voicemails": voicemails,
         "queues": {k: figures(c).as_dict() for k, c in queues.items()},
         "receptionists": {k: figures(c).as_dict() for k, c in agents.items()},
         "heatmap": _heatmap(rows, period),

@@ -109,3 +109,40 @@ async def test_rebuild_recomputes_the_same_figures(db: Database) -> None:
     assert await rebuild(db, month.start, month.end) >= 12  # all tenants, again
     assert (await reports.tenant_report(db, tenant_id, month))["totals"] == first["totals"]
     assert sum(p["offered"] for p in first["trend"]) == 12
+
+
+async def test_voicemail_messages_and_notes_counted_from_their_tables(db: Database) -> None:
+    from crm.models import Note
+    from voicemail.models import Voicemail
+
+    tenant_id, _ = await tenant(db)
+    async with db.session() as s:
+        for n, status in enumerate(("stored", "stored", "empty")):
+            s.add(
+                Voicemail(
+                    tenant_id=tenant_id,
+                    mailbox="s",
+                    status=status,
+                    language="de",
+                    recording_name=f"vm-{uuid.uuid4().hex}",
+                    created_at=LATE,
+                    handled_at=LATE if n == 0 else None,
+                )
+            )
+        s.add(
+            Note(
+                tenant_id=tenant_id,
+                recipient_name="Frau Weber",
+                recipient_email="weber@example.org",
+                subject="Rückruf",
+                taken_at=LATE,
+            )
+        )
+    day = parse_period("day", BERLIN, day="2026-03-02")
+    rep = await reports.tenant_report(db, tenant_id, day)
+    assert rep["voicemails"] == {"messages": 2, "empty": 1, "lost": 0, "handled": 1}
+    assert rep["notes"] == 1
+    bill = await billing.monthly_billing(
+        db, tenant_id, parse_period("month", BERLIN, month="2026-03")
+    )
+    assert bill.totals["notes"] == 1 and bill.days[1]["notes"] == 1
