@@ -23,6 +23,7 @@ from typing import Protocol
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.pbx.ari.models import Channel
+from callcenter.state.channels import is_helper_channel
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,6 @@ class RecoverApi(ContinueApi, Protocol):
     async def channel(self, channel_id: str) -> Channel: ...
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
-
-
-def is_helper_leg(channel: Channel) -> bool:
-    """Snoop (announcement) and other helper channels: never a call of their own."""
-    return channel.name.startswith(("Snoop/", "Announcer/", "Recorder/"))
 
 
 class StasisDispatcher:
@@ -111,7 +107,7 @@ class StasisDispatcher:
     async def _recover_one(self, api: RecoverApi, channel_id: str) -> bool:
         try:
             channel = await api.channel(channel_id)
-            if is_helper_leg(channel):
+            if is_helper_channel(channel.name):
                 await api.hangup(channel_id)
             else:
                 await api.continue_in_dialplan(channel_id)

@@ -26,6 +26,15 @@ CHANNEL_STATES = {
 }
 
 
+# Channel technologies that only serve another call: snoops (position announcements,
+# whisper), ARI announcers and recorders. They are never calls of their own (issue #8).
+HELPER_PREFIXES = ("Snoop/", "Announcer/", "Recorder/")
+
+
+def is_helper_channel(name: str) -> bool:
+    return name.startswith(HELPER_PREFIXES)
+
+
 @dataclass(slots=True)
 class Channel:
     """One channel of a call; mutable, owned by :class:`ChannelTable`."""

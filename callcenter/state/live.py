@@ -28,6 +28,7 @@ from callcenter.state.channels import (
     Channel,
     ChannelTable,
     int_header,
+    is_helper_channel,
     parse_duration,
 )
 from callcenter.state.effects import (
@@ -240,6 +241,10 @@ class LiveState:
 
     def _attach(self, channel: Channel, t: float, out: list[Effect] | None) -> Call:
         call = self.calls.get(channel.linkedid)
+        if call is None and is_helper_channel(channel.name):
+            # A helper leg with a linkedid of its own: tracked as a channel, never a call
+            # (a detached Call absorbs its events and is never shown or stored).
+            return Call(linkedid=channel.linkedid, entered_at=channel.created_at, last_at=t)
         if call is None:
             call = Call(linkedid=channel.linkedid, entered_at=channel.created_at, last_at=t)
             self.calls[call.linkedid] = call

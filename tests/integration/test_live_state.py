@@ -339,3 +339,27 @@ async def test_asterisk_killed_and_back_state_matches_and_calls_are_lost(live: L
         assert record.entered_at <= record.ended_at
     phases = {lost[r]: (await live.repo.get(r)).extra["phase_at_loss"] for r in lost}  # type: ignore[union-attr]
     assert phases == {talking: "answered", waiting: "queued"}
+
+
+async def test_announcement_snoop_legs_are_never_calls(live: Live, ari: Any) -> None:
+    """Issue #8, defect 3: a position-announcement snoop (``<uniqueid>-annN``) is a helper
+    leg: it shows in the channels, never as a call of its own, and leaves no call row."""
+    await live.agents(ring=30, talk=3)  # rings on: the caller stays waiting
+    caller = "+4930111209"
+    linkedid = await live.place_call(caller, "Snoop Test", 30)
+    inbound = f"{linkedid}-in"
+    await eventually(lambda: live.call_of(caller), "the caller's call")
+    snoop_id = f"{inbound}-ann1"
+    await ari.snoop(inbound, whisper="out", spy="none", app_args="announce", snoop_id=snoop_id)
+    await eventually(
+        lambda: any(c.uniqueid == snoop_id for c in live.service.state.channels.by_id.values()),
+        "the snoop channel in the live state",
+    )
+    assert snoop_id not in live.service.snapshot()["calls"]
+    assert set(live.service.snapshot()["calls"]) == {linkedid}
+    await ari.hangup(snoop_id)
+    await ari.hangup(linkedid)
+    record = await row_for(live, linkedid)
+    assert record.caller == caller
+    await asyncio.sleep(0.5)
+    assert await live.repo.get(snoop_id) is None
