@@ -17,6 +17,7 @@ from aiohttp import web
 from callcenter.bus import Bus, RedisBus, make_bus
 from callcenter.config import Config
 from callcenter.health import Check, ComponentHealth
+from callcenter.lease import Leadership, LeaseStore
 from callcenter.metrics import Metrics
 from jobs.worker import Periodic, Task
 
@@ -38,6 +39,9 @@ class Services:
     ari: Any = None
     live: Any = None
     stasis: Any = None  # StasisDispatcher: features register their Stasis purposes
+    # True while this instance owns the ARI application (callcenter.lease); work that must
+    # run once per installation (reconciliation, dialling) runs only on the owner.
+    leader: Callable[[], bool] = field(default=lambda: True)
     # CRM caller lookup for routing: (tenant slug, caller E.164) -> (contact id, VIP)
     caller_lookup: Callable[[str, str], Awaitable[tuple[str | None, bool]]] | None = None
     checks: list[Check] = field(default_factory=list)
@@ -128,18 +132,38 @@ def wire_pbx(services: Services) -> None:
     )
     dispatcher = services.stasis = StasisDispatcher(ari)
     ari.add_handler(dispatcher)
-    recovery: list[asyncio.Task[int]] = []
+    recovery: dict[str, asyncio.Task[int] | bool] = {"pending": True}
 
     async def recover_orphans() -> None:
-        # Only on this process's first connect: after a mere websocket blip the channels
-        # in Stasis are still ours (their handlers run); after a restart they are not. In
-        # a task of its own: the events loop must go on delivering StasisStart meanwhile.
-        if not recovery:
-            recovery.append(asyncio.create_task(dispatcher.recover(ari)))
+        # Only on the first connect after taking the app (start-up or a lease take-over):
+        # after a mere websocket blip the channels in Stasis are still ours (their handlers
+        # run); after a restart or take-over they are not. In a task of its own: the events
+        # loop must go on delivering StasisStart meanwhile.
+        if recovery.pop("pending", False):
+            recovery["task"] = asyncio.create_task(dispatcher.recover(ari))
 
     ari.on_connect(recover_orphans)
+
+    async def gained() -> None:
+        recovery["pending"] = True
+        await ari.start()
+
+    leadership = Leadership(
+        LeaseStore(services.db),
+        f"ari:{config.pbx.host}:{config.pbx.http_port}:{config.pbx.ari_app}",
+        ttl=config.pbx.lease_ttl,
+        on_gain=gained,
+        on_loss=ari.close,
+        on_renew=ari.start,  # no-op while running; back after an ApplicationReplaced
+    )
+    services.leader = lambda: leadership.is_leader
+    metrics.add_counter_source(
+        "callcenter_ari_ownership_gained",
+        "times this instance took the ARI application (lease)",
+        lambda: leadership.changes,
+    )
     services.checks.append(_ami_check(ami, config))
-    services.checks.append(_ari_check(ari, config))
+    services.checks.append(_ari_check(ari, config, leadership))
     from callcenter.records.wiring import wire_records
 
     records = wire_records(services)  # queue_log → call rows (docs/decisions/0004)
@@ -148,8 +172,9 @@ def wire_pbx(services: Services) -> None:
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await live.start()
         await ami.start()
-        await ari.start()
+        await leadership.start()  # owner: starts the ARI client; standby: waits
         yield
+        await leadership.close()
         await ari.close()
         await ami.close()
         await live.close()
@@ -172,9 +197,13 @@ def _ami_check(client: Any, config: Config) -> Check:
     return ami
 
 
-def _ari_check(client: Any, config: Config) -> Check:
+def _ari_check(client: Any, config: Config, leadership: Leadership) -> Check:
     async def ari() -> ComponentHealth:
         where = f"http://{config.pbx.host}:{config.pbx.http_port}/ari"
+        if not leadership.is_leader:
+            return ComponentHealth(
+                "ari", True, f"standby: another instance owns app {config.pbx.ari_app!r}"
+            )
         if not client.connected:
             return ComponentHealth(
                 "ari", False, f"events websocket down ({where}): {client.last_error}"

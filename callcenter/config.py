@@ -116,6 +116,9 @@ class PbxConfig:
     # state writes first), and how often the file is read.
     reconcile_grace: float = 3.0
     reconcile_interval: float = 1.0
+    # Seconds an app instance's ownership of the ARI application lasts without renewal
+    # (renewed every third of it): a standby takes over at most this long after a crash.
+    lease_ttl: float = 6.0
 
     def validate(self) -> None:
         for key in ("ami_port", "http_port", "sip_port", "rtp_start", "rtp_end"):
@@ -130,6 +133,7 @@ class PbxConfig:
             "reconnect_min",
             "reconnect_max",
             "reconcile_interval",
+            "lease_ttl",
         ):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"pbx.{key}", "must be positive")

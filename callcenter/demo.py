@@ -18,6 +18,7 @@ import logging
 import os
 import random
 import secrets
+import sys
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,12 +93,17 @@ def demo(config: Config, args: argparse.Namespace) -> int:
     _prepare_demo_phones(sandbox)
     _print_banner(config, logins, queues)
 
-    from callcenter.serve import make_app
+    from callcenter.serve import ListenError, bind, make_app, run
 
+    try:
+        sock = bind(config.app.host, config.app.port)
+    except ListenError as exc:
+        print(f"callcenter demo: {exc}", file=sys.stderr)
+        return 1
     app = make_app(config)
     if args.traffic_interval > 0:
         app.cleanup_ctx.append(_traffic(config, args.traffic_interval))
-    web.run_app(app, host=config.app.host, port=config.app.port, print=None)
+    run(app, sock)
     return 0
 
 

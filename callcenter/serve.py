@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import socket
 import sys
 from typing import Any
 
@@ -36,13 +37,50 @@ def make_app(config: Config, *, pbx: bool = True) -> web.Application:
     return build_app(services)
 
 
+class ListenError(OSError):
+    """The HTTP port could not be bound; the message names address and reason."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything connects to the PBX: a second instance
+    on a taken port must stop here, not after it has taken over the ARI application."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, _, _, _, address = infos[0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(128)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise ListenError(
+            f"cannot listen on {host}:{port} (app.host/app.port): {exc.strerror or exc}"
+        ) from None
+    sock.setblocking(False)
+    return sock
+
+
+def run(app: web.Application, sock: socket.socket) -> None:
+    host, port = sock.getsockname()[:2]
+    log.info("listening on http://%s:%d", host, port)
+    web.run_app(app, sock=sock, print=None)
+
+
 def serve(config: Config, args: argparse.Namespace) -> int:
     setup_logging(config.app.log_level, config.app.log_format)
     try:
+        sock = bind(config.app.host, config.app.port)
+    except ListenError as exc:
+        print(f"callcenter serve: {exc}", file=sys.stderr)
+        return 1
+    try:
         app = make_app(config, pbx=not args.no_pbx)
     except ConfigError as exc:  # e.g. a speech model with a missing file
+        sock.close()
         print(f"callcenter serve: {exc}", file=sys.stderr)
         return 2
-    log.info("listening on http://%s:%d", config.app.host, config.app.port)
-    web.run_app(app, host=config.app.host, port=config.app.port, print=None)
+    run(app, sock)
     return 0

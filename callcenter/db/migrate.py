@@ -34,6 +34,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "callcenter.callbacks.models",
     "callcenter.agents.models",
     "callcenter.records.models",
+    "callcenter.lease",
     "stats.models",
     "jobs.models",
     "voicemail.models",

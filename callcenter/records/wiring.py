@@ -21,6 +21,7 @@ def wire_records(services: Services) -> RecordService:
         region=config.tenants.default_region,
         grace=config.pbx.reconcile_grace,
         interval=config.pbx.reconcile_interval,
+        is_leader=services.leader,  # the ARI owner only (callcenter.lease)
     )
     stats = service.stats
     metrics = services.metrics
