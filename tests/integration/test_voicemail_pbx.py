@@ -7,6 +7,7 @@ message, a corrupt file on the PBX, a missing model."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -37,6 +38,7 @@ from crm import repository as repo
 from crm import timeline
 from crm.contact import contact_from_mapping
 from crm.mailer import SmtpMailer
+from crm.models import WebhookDelivery
 from ivr.loader import load_tenant_text
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry
@@ -51,6 +53,7 @@ from tests.integration.voicemail_support import (
     smtp_port,
 )
 from voicemail import http as vm_http
+from voicemail import store
 from voicemail.accuracy import cer
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
 from voicemail.speech import SpeechModel
@@ -325,3 +328,106 @@ async def test_caller_leaves_a_message_that_is_stored_transcribed_mailed_listed(
     async with world.db.session() as s:
         shown = await timeline.timeline(s, world.tenant_id, world.contact_id)
     assert ("voicemail", vm.id) in [(e.kind, e.id) for e in shown]
+
+
+async def _emails_for(world: World, voicemail_id: int) -> list[Any]:
+    await asyncio.sleep(0.5)  # a second e-mail would have arrived by now
+    return [
+        m for m in world.inbox.messages
+        if any(a.get_filename() == f"voicemail-{voicemail_id}.wav" for a in m.iter_attachments())
+        or f"voicemail-{voicemail_id}" in str(m.get_body(("plain",)))
+    ]  # fmt: skip
+
+
+async def test_caller_hanging_up_mid_message_keeps_what_was_said(
+    world: World, desk: VoicemailDesk, ari: AriClient, pbx_config: Config
+) -> None:
+    before = await _last_id(world.db)
+    await _call(ari, pbx_config, *_speaking(world, finish=""))  # hangs up after speaking
+    vm = await _run_worker(world, _message(world.db, world.tenant_id, before))
+    assert (vm.status, vm.transcript_status) == ("stored", "done"), vm.transcript_error
+    assert vm.duration_seconds is not None and vm.duration_seconds >= 4.0
+    assert vm.transcript_text
+    assert len(await _emails_for(world, vm.id)) == 1
+
+
+async def test_empty_message_is_recorded_as_such_and_not_delivered(
+    world: World, desk: VoicemailDesk, ari: AriClient, pbx_config: Config
+) -> None:
+    before, mails = await _last_id(world.db), len(world.inbox.messages)
+    silent = (Wait(1.0), Dtmf("2"), Wait(2.0), Dtmf("5"), Wait(3.0), Dtmf("#"), Wait(4.0))
+    await _call(ari, pbx_config, *silent)
+    vm = await _run_worker(world, _message(world.db, world.tenant_id, before))
+    assert (vm.status, vm.transcript_status) == ("empty", "none")
+    async with world.db.session() as s:
+        assert await s.get(VoicemailAudio, vm.id) is None
+        hooks = await s.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.body.contains(f'"id":{vm.id},'))
+        )
+        assert list(hooks) == []
+    await asyncio.sleep(0.5)
+    assert len(world.inbox.messages) == mails
+    async with TestClient(TestServer(_app(world.db, world.deps))) as c:
+        h = {"Authorization": f"Bearer {world.token}"}
+        listed = await (
+            await c.get(f"/api/voicemail/tenants/{world.tenant_id}/messages?status=all", headers=h)
+        ).json()
+    assert vm.id not in [m["id"] for m in listed["messages"]]
+
+
+async def _planted(world: World, pbx: Sandbox, data: bytes) -> int:
+    """A message whose recording on the PBX is ``data`` (as if the caller had just hung up):
+    the row and fetch job as the desk writes them, the file where Asterisk keeps it."""
+    name = f"vm-{world.slug}-{uuid.uuid4().hex}"
+    (pbx.recordings_dir / f"{name}.wav").write_bytes(data)
+    msg = store.NewMessage(
+        world.slug, world.slug, name, "de", CALLER, "Kim", None, None, "planted", "wav", 60
+    )
+    voicemail_id = await store.begin(world.db, world.tenant_id, msg)
+    await store.finish(world.db, name, "hangup")
+    return voicemail_id
+
+
+async def test_corrupt_audio_keeps_the_file_says_why_and_is_delivered_once(
+    world: World, desk: VoicemailDesk, pbx: Sandbox
+) -> None:
+    garbage = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(range(256)) * 40
+    voicemail_id = await _planted(world, pbx, garbage)
+    vm = await _run_worker(world, _message(world.db, world.tenant_id, voicemail_id - 1))
+    assert (vm.status, vm.transcript_status) == ("stored", "failed")
+    assert vm.transcript_error is not None and vm.transcript_error.startswith("corrupt audio")
+    async with world.db.session() as s:
+        stored = await s.get(VoicemailAudio, vm.id)
+    assert stored is not None and stored.data == garbage
+    assert vm.sha256 == hashlib.sha256(garbage).hexdigest()
+    [mail] = await _emails_for(world, vm.id)
+    body = mail.get_body(("plain",))
+    assert body is not None and "Keine Abschrift: corrupt audio" in body.get_content()
+    assert not (pbx.recordings_dir / f"{vm.recording_name}.wav").exists()  # fetched, removed
+
+
+async def test_missing_model_keeps_the_message_untranscribed_until_retried(
+    world: World, desk: VoicemailDesk, pbx: Sandbox
+) -> None:
+    voicemail_id = await _planted(world, pbx, world.clip_8k)
+    without = dataclasses.replace(world.deps, models={})
+    worker = Worker(world.db, tasks(without), poll_interval=0.1)
+    await worker.drain(timeout=60)
+    async with world.db.session() as s:
+        vm = await s.get(Voicemail, voicemail_id)
+    assert vm is not None and (vm.status, vm.transcript_status) == ("stored", "failed")
+    assert vm.transcript_error is not None
+    assert "no speech model for language 'de'" in vm.transcript_error
+    assert vm.emailed_at is not None and len(await _emails_for(world, voicemail_id)) == 1
+
+    async with TestClient(TestServer(_app(world.db, world.deps))) as c:
+        h = {"Authorization": f"Bearer {world.token}"}
+        url = f"/api/voicemail/tenants/{world.tenant_id}/messages/{voicemail_id}/retry"
+        resp = await c.post(url, headers=h)
+        assert resp.status == 202
+        assert (await c.post(url, headers=h)).status == 409  # pending now, not failed
+    await Worker(world.db, tasks(world.deps), poll_interval=0.1).drain(timeout=60)
+    async with world.db.session() as s:
+        vm = await s.get(Voicemail, voicemail_id)
+    assert vm is not None and vm.transcript_status == "done" and vm.transcript_text
+    assert len(await _emails_for(world, voicemail_id)) == 1  # not delivered twice
