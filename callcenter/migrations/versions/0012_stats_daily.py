@@ -1,7 +1,7 @@
 """Statistics: daily rollups per tenant-local day (sums of the 15-minute rows, ADR 0009).
 
-Revision ID: 0011_stats_daily
-Revises: 0010_voicemail
+Revision ID: 0012_stats_daily
+Revises: 0011_audit_preferences
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_stats_daily"
-down_revision: str | None = "0010_voicemail"
+revision: str = "0012_stats_daily"
+down_revision: str | None = "0011_audit_preferences"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
