@@ -1,7 +1,7 @@
 """Leader lease of app instances (which one owns the ARI application).
 
-Revision ID: 0011_app_leases
-Revises: 0010_voicemail
+Revision ID: 0013_app_leases
+Revises: 0012_stats_daily
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_app_leases"
-down_revision: str | None = "0010_voicemail"
+revision: str = "0013_app_leases"
+down_revision: str | None = "0012_stats_daily"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
