@@ -15,12 +15,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from callcenter import __version__, auth
 from callcenter.bootstrap import SERVICES, Services
 from callcenter.config import AuthConfig, Config
 from callcenter.db.models import Tenant
 from callcenter.health import run_checks
+from callcenter.inputs import input_guard
 from callcenter.login_guard import LoginGuard
 from callcenter.metrics import CONTENT_TYPE
 from callcenter.proxies import forwarded_middleware
@@ -49,6 +51,18 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                 {"error": error, "detail": exc.text}, status=exc.status, headers=headers
             )
         raise
+    except DBAPIError as exc:
+        # The last net for input no handler checked: the database refused a value (out of
+        # range, not text) or a reference (foreign key). A client's fault, never a 500.
+        status = 409 if isinstance(exc, IntegrityError) else 400
+        log.warning("database refused %s %s: %s", request.method, request.path, exc.orig)
+        error = "conflict" if status == 409 else "invalid"
+        detail = (
+            "the request refers to something that does not exist or already exists"
+            if status == 409
+            else "a value is out of range or not acceptable text"
+        )
+        return web.json_response({"error": error, "detail": detail}, status=status)
     except Exception:
         log.exception("unhandled error", extra={"path": request.path, "method": request.method})
         raise auth.json_error(
@@ -148,7 +162,7 @@ def login_guard(config: Config) -> LoginGuard:
 def build_app(services: Services) -> web.Application:
     """The whole HTTP surface; features add their routes through ``services.http_setups``."""
     config = services.config
-    middlewares: list[Middleware] = [errors_middleware]
+    middlewares: list[Middleware] = [errors_middleware, input_guard]
     if config.auth.proxies:  # first, so every later step sees the real client
         middlewares.insert(0, forwarded_middleware(config.auth.proxies))
     app = web.Application(middlewares=middlewares, client_max_size=32 * 1024 * 1024)

@@ -24,6 +24,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter import auth, bodies
+from callcenter.db.models import Call, Tenant
 from callcenter.db.session import DATABASE, Database
 from crm import csv_import, export, importing, notes, privacy, timeline, webhooks
 from crm import repository as repo
@@ -78,6 +79,13 @@ async def crm_errors(request: web.Request, handler: Handler) -> web.StreamRespon
     """Translate domain errors into HTTP answers (only for ``/api/crm``)."""
     if not request.path.startswith("/api/crm/"):
         return await handler(request)
+    if "tenant_id" in request.match_info:
+        # Writes to a tenant that does not exist broke a foreign key (500) while reads
+        # answered empty lists: both are 404 now.
+        tenant_id = int(request.match_info["tenant_id"])
+        async with _db(request).session() as s:
+            if await s.get(Tenant, tenant_id) is None:
+                raise _not_found(f"no tenant {tenant_id}")
     try:
         return await handler(request)
     except ValidationError as exc:
@@ -374,9 +382,13 @@ async def put_organisation(request: web.Request) -> web.Response:
 async def take_note(request: web.Request) -> web.Response:
     tenant_id, principal = _tenant(request, *STAFF)
     data = notes.note_from_mapping(await _body(request))
-    if data.contact_id is not None:
-        async with _db(request).session() as s:
+    async with _db(request).session() as s:
+        if data.contact_id is not None:
             await repo.get_contact(s, data.contact_id, tenant_id)
+        if data.call_id is not None:
+            owner = await s.scalar(select(Call.tenant_id).where(Call.id == data.call_id))
+            if owner != tenant_id:  # unknown, or another tenant's: the same answer
+                raise _invalid("call_id", f"no call {data.call_id} of this tenant")
     note = await notes.take_note(
         _db(request), tenant_id, data, request.app[CRM_MAILER], taken_by=principal.user_id
     )

@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter import auth
+from callcenter import auth, bodies
 from callcenter.bus import Bus
 from callcenter.db.models import Tenant as TenantRow
 from callcenter.db.session import DATABASE
@@ -137,9 +137,13 @@ async def get_document(request: web.Request) -> web.Response:
 async def put_document(request: web.Request) -> web.Response:
     auth.require_role(request, "admin")
     slug = request.match_info["slug"]
-    if request.content_length is not None and request.content_length > MAX_DOCUMENT:
-        raise auth.json_error(web.HTTPRequestEntityTooLarge, "too_large", f"max {MAX_DOCUMENT}")
-    text = await request.text()
+    raw = await bodies.read_limited(request, MAX_DOCUMENT)  # 413 above, whole body below
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise auth.json_error(
+            web.HTTPBadRequest, "invalid", f"body: a tenant file is UTF-8 (byte {exc.start} is not)"
+        ) from None
     registry = request.app[REGISTRY]
     try:
         loaded = load_tenant_text(text, request.app[SOURCES], f"api:{slug}")

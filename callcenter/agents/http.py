@@ -22,6 +22,7 @@ from callcenter.agents.service import AgentError, AgentService
 from callcenter.callcontrol.service import CallControl, ControlError
 from callcenter.db.models import Agent, Tenant
 from callcenter.db.session import DATABASE
+from callcenter.inputs import has_line_break
 from callcenter.pbx.ami.client import AmiError
 
 AGENTS: web.AppKey[AgentService] = web.AppKey("agent_service", AgentService)
@@ -39,12 +40,15 @@ _STATUS = {
 }
 
 
+MAX_AGENT_NAME = 200  # agents.name is VARCHAR(200); AMI shows it as the member name
+
+
 def _error(status: int, error: str, detail: str, reason: str | None = None) -> web.HTTPException:
     return auth.json_error(_STATUS.get(status, web.HTTPBadRequest), error, detail, reason=reason)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
+    if not request.body_exists:  # (can_read_body is False once a middleware read it)
         return {}
     try:
         body = await request.json()
@@ -191,6 +195,8 @@ async def create_agent(request: web.Request) -> web.Response:
     state_interface, user_id = body.get("state_interface") or "", body.get("user_id")
     if not isinstance(name, str) or not isinstance(interface, str):
         raise _error(400, "invalid_request", "name and interface: strings required")
+    if not name.strip() or len(name) > MAX_AGENT_NAME or has_line_break(name):
+        raise _error(400, "invalid_request", f"name: 1 to {MAX_AGENT_NAME} characters on one line")
     if not isinstance(state_interface, str):
         raise _error(400, "invalid_request", "state_interface: must be a string")
     if user_id is not None and (not isinstance(user_id, int) or isinstance(user_id, bool)):

@@ -445,6 +445,14 @@ async def test_admin_creates_a_position_and_sets_its_queues(world: World) -> Non
     assert status == 200 and iface not in await world.members("q-cca-en")
 
 
+async def test_agent_names_are_bounded_and_on_one_line(world: World) -> None:
+    for name in ("x" * 500, "Anna\u2028Action: Originate", "  "):
+        status, body = await world.post(
+            "root", "/api/agents", {"name": name, "interface": "Local/agent99@agents/n"}
+        )
+        assert status == 400 and body["detail"].startswith("name: "), body
+
+
 async def test_membership_restored_from_database_on_reconnect(world: World) -> None:
     """app_queue forgets runtime members on restart; the reconcile after every AMI login
     (the same listener a reconnect runs) puts them back from the database."""
