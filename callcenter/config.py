@@ -246,12 +246,16 @@ class LinesConfig:
     media_address: str = ""
     # Seconds between full status polls of trunks and phones (events update in between).
     status_poll_seconds: float = 15.0
+    # SIP digest realm of the receptionists' phones (their stored digests depend on it).
+    realm: str = "callcenter"
 
     def validate(self) -> None:
         if not self.status_poll_seconds > 0:
             raise ConfigError("lines.status_poll_seconds", "must be positive")
         if any(c in self.media_address for c in " ;\r\n[]"):
             raise ConfigError("lines.media_address", "must be a plain IP address")
+        if not self.realm or not all(c.isalnum() or c in ".-_" for c in self.realm):
+            raise ConfigError("lines.realm", "must be a plain name (letters, digits, . - _)")
 
 
 @dataclass(frozen=True, slots=True)

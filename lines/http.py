@@ -1,20 +1,134 @@
-"""HTTP routes of the lines feature: the status of trunks and phones."""
+"""HTTP routes of the lines feature: trunk and phone status, phone provisioning.
+
+A new phone's (or a reset) password is in the answer of that one request and nowhere
+else: the database keeps only its digest.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 from aiohttp import web
 
 from callcenter import auth
+from lines.models import Phone
+from lines.phones import PhoneError, check_kind, check_label, check_name
 from lines.service import LINES, LinesService
+from lines.store import NewCredentials, PhoneStore
+
+ADMIN = ("admin",)
+VIEW = ("admin", "supervisor")
+STORE: web.AppKey[PhoneStore] = web.AppKey("lines_phone_store", PhoneStore)
 
 
 async def lines_status(request: web.Request) -> web.Response:
     """``GET /api/lines``: every trunk and phone with ``up`` and what it is based on."""
-    auth.require_role(request, "admin", "supervisor")
+    auth.require_role(request, *VIEW)
+    return web.json_response(request.app[LINES].snapshot())
+
+
+async def list_phones(request: web.Request) -> web.Response:
+    """``GET /api/phones``: the provisioned phones with their registration state."""
+    auth.require_role(request, *VIEW)
     service = request.app[LINES]
-    return web.json_response(service.snapshot())
+    phones = await request.app[STORE].all()
+    return web.json_response({"phones": [_view(p, service) for p in phones]})
 
 
-def setup(app: web.Application, service: LinesService) -> None:
+async def create_phone(request: web.Request) -> web.Response:
+    """``POST /api/phones {name, kind, label, auto_answer}`` → 201 with the password once."""
+    auth.require_role(request, *ADMIN)
+    body = await _body(request)
+    unknown = set(body) - {"name", "kind", "label", "auto_answer"}
+    if unknown:
+        raise _invalid(sorted(unknown)[0], "unknown field")
+    try:
+        name = check_name(body.get("name"))
+        kind = check_kind(body.get("kind", "sip"))
+        label = check_label(body.get("label", ""))
+    except PhoneError as exc:
+        raise _invalid(exc.field, str(exc)) from None
+    auto_answer = body.get("auto_answer", True)
+    if not isinstance(auto_answer, bool):
+        raise _invalid("auto_answer", "must be true or false")
+    service = request.app[LINES]
+    try:
+        phone, creds = await request.app[STORE].create(
+            name, kind, label, service.realm, auto_answer=auto_answer
+        )
+    except PhoneError as exc:
+        raise auth.json_error(web.HTTPConflict, "conflict", str(exc)) from None
+    await service.refresh_phones(request.app[STORE], announce=True)
+    body = {"phone": _view(phone, service), "credentials": _credentials(service, creds)}
+    return web.json_response(body, status=201)
+
+
+async def reset_password(request: web.Request) -> web.Response:
+    """``POST /api/phones/{name}/password`` → a new password, shown once."""
+    auth.require_role(request, *ADMIN)
+    service = request.app[LINES]
+    creds = await request.app[STORE].new_password(request.match_info["name"], service.realm)
+    if creds is None:
+        raise _missing(request.match_info["name"])
+    await service.refresh_phones(request.app[STORE], announce=True)
+    return web.json_response({"credentials": _credentials(service, creds)})
+
+
+async def delete_phone(request: web.Request) -> web.Response:
+    auth.require_role(request, *ADMIN)
+    if not await request.app[STORE].delete(request.match_info["name"]):
+        raise _missing(request.match_info["name"])
+    await request.app[LINES].refresh_phones(request.app[STORE], announce=True)
+    return web.Response(status=204)
+
+
+def _view(phone: Phone, service: LinesService) -> dict[str, Any]:
+    line = service.status.lines.get(phone.name)
+    return {
+        "name": phone.name,
+        "kind": phone.kind,
+        "label": phone.label,
+        "auto_answer": phone.auto_answer,
+        "interface": f"PJSIP/{phone.name}",
+        "registered": bool(line and line.up),
+        "device_state": line.device_state if line else "unknown",
+    }
+
+
+def _credentials(service: LinesService, creds: NewCredentials) -> dict[str, Any]:
+    return {
+        "username": creds.name,
+        "password": creds.password,
+        "realm": creds.realm,
+        "registrar": service.registrar,
+        "note": "shown once: the server keeps only a digest of this password",
+    }
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except (ValueError, json.JSONDecodeError):
+        raise _invalid("body", "must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise _invalid("body", "must be a JSON object")
+    return body
+
+
+def _invalid(field: str, detail: str) -> web.HTTPException:
+    return auth.json_error(web.HTTPBadRequest, "invalid_request", {field: detail})
+
+
+def _missing(name: str) -> web.HTTPException:
+    return auth.json_error(web.HTTPNotFound, "not_found", f"no phone {name!r}")
+
+
+def setup(app: web.Application, service: LinesService, store: PhoneStore) -> None:
     app[LINES] = service
+    app[STORE] = store
     app.router.add_get("/api/lines", lines_status)
+    app.router.add_get("/api/phones", list_phones)
+    app.router.add_post("/api/phones", create_phone)
+    app.router.add_post("/api/phones/{name}/password", reset_password)
+    app.router.add_delete("/api/phones/{name}", delete_phone)

@@ -66,7 +66,7 @@ def trunk_sections(trunk: Trunk, password: str, media_address: str = "") -> list
         endpoint.append(("from_domain", trunk.realm or trunk.host))
         auth: list[tuple[str, str]] = [
             ("type", "auth"),
-            ("auth_type", "userpass"),
+            ("auth_type", "digest"),
             ("username", trunk.username),
             ("password", password),
         ]

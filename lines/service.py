@@ -21,8 +21,10 @@ from typing import Protocol
 
 from aiohttp import web
 
+from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
 from lines import dialplan, pjsip
+from lines.phones import PhoneSpec, render_phones
 from lines.status import LineStatus
 from lines.trunks import TrunkSet
 
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 TRUNKS_FILE = "pjsip-trunks.conf"
 DIALPLAN_FILE = "extensions-lines.conf"
 PHONES_FILE = "pjsip-phones.conf"
+PHONES_TOPIC = "lines.phones.changed"
 _RELOAD = {TRUNKS_FILE: "res_pjsip.so", PHONES_FILE: "res_pjsip.so", DIALPLAN_FILE: "pbx_config.so"}
 
 
@@ -52,6 +55,10 @@ class LinesAmi(Protocol):
     async def send_list_action(
         self, name: str, headers: Mapping[str, str] | None = None, *, timeout: float | None = None
     ) -> list[Message]: ...
+
+
+class PhoneSource(Protocol):
+    async def specs(self) -> list[PhoneSpec]: ...
 
 
 class GeneratedFiles:
@@ -88,12 +95,18 @@ class LinesService:
         *,
         inbound_context: str,
         media_address: str = "",
+        realm: str = "callcenter",
+        registrar: str = "",
+        bus: Bus | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.ami, self.files, self.trunks = ami, files, trunks
+        self.bus = bus
         self._secret = secret
         self.inbound_context = inbound_context
         self.media_address = media_address
+        self.realm = realm
+        self.registrar = registrar  # "host:port" phones register to (shown with credentials)
         self.clock = clock
         self.status = LineStatus()
         self.reloads = 0
@@ -134,6 +147,15 @@ class LinesService:
         for name in endpoints:
             self.status.expect(name, "phone")
         self.status.keep_only([t.endpoint for t in self.trunks.trunks] + list(endpoints))
+
+    async def refresh_phones(self, store: PhoneSource, *, announce: bool = False) -> None:
+        """Render the phones from the database and apply them (reload without restart);
+        ``announce``: tell the other app instances (bus) that the phones changed."""
+        specs = await store.specs()
+        self.set_phones(render_phones(specs, self.media_address), [p.name for p in specs])
+        await self.apply()
+        if announce and self.bus is not None:
+            await self.bus.publish(PHONES_TOPIC, {"type": "phones.changed"})
 
     async def apply(self) -> list[str]:
         """Write what changed and reload its module; returns the files written."""

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.bootstrap import Services
 from callcenter.config import Config, ConfigError
@@ -29,7 +30,8 @@ from ivr.registry import TenantRegistry
 from ivr.tenancy import Tenant
 from lines import http
 from lines.dialplan import presentation_numbers
-from lines.service import GeneratedFiles, LinesService
+from lines.service import PHONES_TOPIC, GeneratedFiles, LinesService
+from lines.store import PhoneStore
 from lines.trunks import TrunkConfigError, TrunkSet, load_trunks, resolve_secret
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,9 @@ def make_service(services: Services) -> LinesService:
         lambda name: resolve_secret(name, data_dir),
         inbound_context=config.pbx.inbound_context,
         media_address=media_address(config),
+        realm=config.lines.realm,
+        registrar=f"{config.pbx.host}:{config.pbx.sip_port}",
+        bus=services.bus,
     )
 
 
@@ -102,19 +107,39 @@ def wire_lines(services: Services, registry: TenantRegistry) -> LinesService | N
     if services.live is not None:
         services.live.sections["lines"] = service.snapshot
 
+    store = PhoneStore(services.db)
+
     async def run(_app: web.Application) -> AsyncIterator[None]:
-        await service.apply()
-        task = asyncio.create_task(
-            service.watch(services.config.lines.status_poll_seconds), name="lines-status"
-        )
+        try:
+            await service.refresh_phones(store)
+        except SQLAlchemyError as exc:  # not migrated yet: trunks still work
+            log.error("lines: phones not loaded from the database: %s", exc)
+            await service.apply()
+        tasks = [
+            asyncio.create_task(
+                service.watch(services.config.lines.status_poll_seconds), name="lines-status"
+            ),
+            asyncio.create_task(_follow(service, store, services), name="lines-phones"),
+        ]
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     services.lifecycles.append(run)
-    services.http_setups.append(lambda app: http.setup(app, service))
+    services.http_setups.append(lambda app: http.setup(app, service, store))
     return service
+
+
+async def _follow(service: LinesService, store: PhoneStore, services: Services) -> None:
+    """Re-render the phones when another app instance changed them."""
+    async for _topic, _event in services.bus.subscribe(PHONES_TOPIC):
+        try:
+            await service.refresh_phones(store)
+        except Exception:
+            log.exception("lines: phone refresh after a change elsewhere failed")
 
 
 def _tenant_numbers(tenants: Iterable[Tenant]) -> list[tuple[str, list[str]]]:

@@ -40,6 +40,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "voicemail.models",
     "callcenter.audit",
     "dashboards.models",
+    "lines.models",
 )
 
 
