@@ -11,8 +11,8 @@ Outbound: the template's ``[cc-outbound]`` includes ``[cc-outbound-routes]`` gen
 here. A number (E.164, already checked by the app's destination policy) is offered to each
 outbound trunk in file order; the next one is tried only when a trunk is unavailable or
 congested, never after the callee said busy or no answer. The number presented is the
-tenant's own (``CC_DID`` of the call, else the tenant's first DID, else the trunk's
-``caller_id``); with ``clip_no_screening`` the original caller stays in ``From`` and the
+tenant's own (``CC_DID`` of the call, else the tenant's first DID, else an E.164 caller id
+the dialler set, else the trunk's ``caller_id``); with ``clip_no_screening`` the original caller stays in ``From`` and the
 tenant number goes into ``P-Asserted-Identity``. Every outgoing leg has the destination
 policy's hard limit (global ``CC_MAX_CALL_SECONDS``, Dial option ``S``).
 """
@@ -84,7 +84,13 @@ def outbound(trunks: TrunkSet, presentation: Mapping[str, str]) -> list[str]:
             f' same => n,ExecIf($["${{CC_OUT_CLI}}"=""&"${{CC_TENANT}}"="{slug}"]'
             f"?Set(CC_OUT_CLI={number}))"
         )
-    out += [" same => n,Return()", ""]
+    # A dialler that set an E.164 caller id itself (callbacks: the tenant's number) keeps it.
+    out += [
+        ' same => n,ExecIf($["${CC_OUT_CLI}"=""&"${CALLERID(num):0:1}"="+"]'
+        "?Set(CC_OUT_CLI=${CALLERID(num)}))",
+        " same => n,Return()",
+        "",
+    ]
     routes = trunks.outbound()
     out += ["[cc-outbound-routes]", "exten => _+X.,1,Gosub(cc-outbound-cli,s,1)"]
     for trunk in routes:

@@ -51,6 +51,7 @@ class PhoneSpec:
     label: str
     realm: str
     password_digest: str
+    auto_answer: bool = True
 
 
 def check_name(name: object) -> str:
@@ -95,11 +96,16 @@ def phone_sections(phone: PhoneSpec, media_address: str = "") -> list[Section]:
         ("transport", "transport-ws" if webrtc else "transport-udp"),
         *_COMMON,
         ("allow", "opus,g722,alaw,ulaw" if webrtc else "g722,opus,alaw,ulaw"),
+        # Our order (wideband first) in offers to the phone, whatever the caller's codec.
+        ("outgoing_call_offer_pref", "local_merge"),
+        ("incoming_call_offer_pref", "local_first"),
         ("aors", phone.name),
         ("auth", f"{phone.name}-auth"),
         ("callerid", f'"{phone.label or phone.name}" <{phone.name}>'),
         *media(media_address),
     ]
+    if phone.auto_answer:  # read by [cc-auto-answer] on console pickups
+        endpoint.append(("set_var", "CC_AUTO_ANSWER=1"))
     if webrtc:
         endpoint.append(("webrtc", "yes"))
     return [

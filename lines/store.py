@@ -32,7 +32,8 @@ class PhoneStore:
 
     async def specs(self) -> list[PhoneSpec]:
         return [
-            PhoneSpec(p.name, p.kind, p.label, p.realm, p.password_digest) for p in await self.all()
+            PhoneSpec(p.name, p.kind, p.label, p.realm, p.password_digest, p.auto_answer)
+            for p in await self.all()
         ]
 
     async def create(

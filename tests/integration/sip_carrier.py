@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from callcenter.config import PbxConfig
 from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.sandbox import Sandbox
+from lines.phones import render_phones
 from lines.service import GeneratedFiles, LinesService
 from lines.trunks import TrunkSet, parse_trunks
 
@@ -37,7 +38,8 @@ exten => s,1,GotoIf($["${CC_PCPI}"=""]?done)
  same => n(done),Return()
 
 [carrier-in]
-exten => _[+0-9].,1,Set(CC_PAI=${PJSIP_HEADER(read,P-Asserted-Identity)})
+exten => _[+0-9a-z].,1,Set(CC_PAI=${PJSIP_HEADER(read,P-Asserted-Identity)})
+ same => n,Set(CC_CALL_INFO=${PJSIP_HEADER(read,Call-Info)})
  same => n,Stasis(${APP},carrier)
  same => n,Hangup()
 """
@@ -97,6 +99,27 @@ remove_existing = yes
 """
 
 
+def phone_registration(system: PbxConfig, user: str, password: str) -> str:
+    """The carrier instance registering to the call center as the phone ``user``."""
+    return f"""
+{ip_peer(system)}
+[phone-auth]
+type = auth
+auth_type = digest
+username = {user}
+password = {password}
+
+[phone-reg]
+type = registration
+outbound_auth = phone-auth
+server_uri = sip:127.0.0.1:{system.sip_port}
+client_uri = sip:{user}@127.0.0.1:{system.sip_port}
+contact_user = {user}
+retry_interval = 2
+expiration = 120
+"""
+
+
 def start_carrier(carrier: Sandbox, pjsip: str) -> None:
     carrier.write_generated("pjsip-carrier.conf", pjsip)
     carrier.write_generated(
@@ -145,7 +168,7 @@ async def system_lines(
     pbx: Sandbox, trunks: TrunkSet, secrets: dict[str, str] | None = None
 ) -> AsyncIterator[SystemLines]:
     """The app's lines service on the system instance, with a real AMI client; the
-    instance is left without trunks afterwards (it is shared by the whole session)."""
+    instance is left without trunks and phones afterwards (the session shares it)."""
     store = dict(secrets or {})
     ami = AmiClient.from_config(pbx.config)
     files = GeneratedFiles(pbx.instance_dir / "etc")
@@ -170,5 +193,19 @@ async def system_lines(
         yield SystemLines(service, ami)
     finally:
         with contextlib.suppress(Exception):
-            await make(TrunkSet()).reload_all()
+            empty = make(TrunkSet())
+            empty.set_phones(render_phones([]), [])
+            await empty.reload_all()
         await ami.close()
+
+
+def rtp_received(channelstats: str, channel_prefix: str) -> tuple[str, int] | None:
+    """(codec, packets received) of the channel starting with ``channel_prefix`` in the
+    output of ``pjsip show channelstats`` (Asterisk's own RTP counters); the first
+    column is the bridge id when the channel is bridged, so the channel is looked up."""
+    for line in channelstats.splitlines():
+        parts = line.split()
+        for i, part in enumerate(parts[:2]):
+            if part.startswith(channel_prefix) and len(parts) > i + 3:
+                return parts[i + 2], int(parts[i + 3])
+    return None

@@ -199,10 +199,9 @@ async def _rtp_received_until_hangup(carrier: Sandbox, events: Subscription) -> 
     received = 0
     while True:
         out = await asyncio.to_thread(carrier.cli, "pjsip show channelstats")
-        for line in out.splitlines():
-            parts = line.split()
-            if parts and parts[0].startswith(sip_carrier.PEER) and len(parts) > 4:
-                received = max(received, int(parts[3]))
+        seen = sip_carrier.rtp_received(out, sip_carrier.PEER)
+        if seen is not None:
+            received = max(received, seen[1])
         with contextlib.suppress(TimeoutError):
             await events.wait_for("ChannelHangupRequest", timeout=0.5)
             return received
