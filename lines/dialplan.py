@@ -12,9 +12,9 @@ here. A number (E.164, already checked by the app's destination policy) is offer
 outbound trunk in file order; the next one is tried only when a trunk is unavailable or
 congested, never after the callee said busy or no answer. The number presented is the
 tenant's own (``CC_DID`` of the call, else the tenant's first DID, else an E.164 caller id
-the dialler set, else the trunk's ``caller_id``); with ``clip_no_screening`` the original caller stays in ``From`` and the
-tenant number goes into ``P-Asserted-Identity``. Every outgoing leg has the destination
-policy's hard limit (global ``CC_MAX_CALL_SECONDS``, Dial option ``S``).
+the dialler set, else the trunk's ``caller_id``); with ``clip_no_screening`` the original
+caller stays in ``From`` and the tenant number goes into ``P-Asserted-Identity``. Every
+outgoing leg has the destination policy's hard limit (``CC_MAX_CALL_SECONDS``, Dial ``S``).
 """
 
 from __future__ import annotations
