@@ -1,7 +1,7 @@
 """Phones: receptionists' SIP phones and browser softphones (lines feature).
 
-Revision ID: 0011_phones
-Revises: 0010_voicemail
+Revision ID: 0012_phones
+Revises: 0011_stats_daily
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_phones"
-down_revision: str | None = "0010_voicemail"
+revision: str = "0012_phones"
+down_revision: str | None = "0011_stats_daily"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
