@@ -1,7 +1,7 @@
 """Phones: receptionists' SIP phones and browser softphones (lines feature).
 
-Revision ID: 0012_phones
-Revises: 0011_stats_daily
+Revision ID: 0014_phones
+Revises: 0013_app_leases
 Create Date: 2026-12-01
 """
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_phones"
-down_revision: str | None = "0011_stats_daily"
+revision: str = "0014_phones"
+down_revision: str | None = "0013_app_leases"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
