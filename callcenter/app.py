@@ -84,7 +84,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 async def index(request: web.Request) -> web.Response:
-    """What this service offers, so that the URL the demo prints leads somewhere."""
+    """What this service offers, so that the URL the demo prints leads somewhere.
+
+    A browser (``Accept: text/html``) is sent to the web application when one is wired
+    (its ``/ui`` route decides between the login page and the user's home page)."""
+    accept = request.headers.get("Accept", "")
+    if "text/html" in accept and any(
+        r.resource is not None and r.resource.canonical == "/ui"
+        for r in request.app.router.routes()
+    ):
+        raise web.HTTPFound("/ui")
     routes = sorted(
         {
             f"{r.method} {r.resource.canonical}"

@@ -10,16 +10,18 @@ entry still says who it was after the user is deleted.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import ForeignKey, Integer, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter import auth
 from callcenter.db.base import Base
-from callcenter.db.models import UTCDateTime, bigint_pk, json_type, utcnow
+from callcenter.db.models import User, UTCDateTime, bigint_pk, json_type, utcnow
 from callcenter.db.session import DATABASE, Database
 
 ACTION_MAX = 64
@@ -67,6 +69,39 @@ async def record(
         session.add(entry)
         await session.flush()
         return entry.id
+
+
+async def record_plain(
+    database: Database, session: AsyncSession | None, entry: Mapping[str, Any]
+) -> None:
+    """Write an entry given as ``{action, user_id, tenant_id, target, detail}`` (the shape
+    of feature-local audit hooks such as ``voicemail.audit``), in ``session`` when given so
+    it commits with the action; the user's name and role are looked up."""
+
+    async def write(s: AsyncSession) -> None:
+        user_id = entry.get("user_id")
+        who = None
+        if user_id is not None:
+            who = (
+                await s.execute(select(User.username, User.role).where(User.id == user_id))
+            ).one_or_none()
+        s.add(
+            AuditEntry(
+                user_id=user_id if who is not None else None,
+                username=who[0] if who is not None else "(system)",
+                role=who[1] if who is not None else "",
+                action=str(entry.get("action", ""))[:ACTION_MAX],
+                tenant_id=entry.get("tenant_id"),
+                target=str(entry.get("target") or "")[:200],
+                detail=dict(entry.get("detail") or {}),
+            )
+        )
+
+    if session is not None:
+        await write(session)
+        return
+    async with database.session() as own:
+        await write(own)
 
 
 def entry_json(entry: AuditEntry) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from callcenter.db.session import DATABASE
 from crm.models import Note
 from dashboards.pages import ALL_ROLES, N_, STAFF, Page, PageRegistry, Viewer
 from dashboards.views import TodayStats
+from voicemail.models import Voicemail
 
 SUPERVISORS = (auth.ADMIN, auth.SUPERVISOR)
 
@@ -71,6 +72,18 @@ async def worklists(request: web.Request, viewer: Viewer) -> Mapping[str, Any]:
                 .limit(50)
             )
         ).all()
+        voicemail = (
+            await session.scalars(
+                select(Voicemail)
+                .where(
+                    Voicemail.tenant_id == tenant_id,
+                    Voicemail.status == "stored",
+                    Voicemail.handled_at.is_(None),
+                )
+                .order_by(Voicemail.created_at.desc())
+                .limit(100)
+            )
+        ).all()
         callbacks = (
             await session.scalars(
                 select(CallbackRequest)
@@ -84,8 +97,21 @@ async def worklists(request: web.Request, viewer: Viewer) -> Mapping[str, Any]:
         "tenant": {"id": tenant_id, "slug": slug, "name": name},
         "notes": notes,
         "callbacks": list(enumerate(callbacks, start=1)),  # virtual position in the list
-        "voicemail": [],
-        "voicemail_available": False,
+        "voicemail": [
+            {
+                "id": vm.id,
+                "caller": vm.caller_e164,
+                "caller_name": vm.caller_name,
+                "at": vm.created_at,
+                "duration": vm.duration_seconds,
+                "transcript": vm.transcript_text,
+                "transcript_status": vm.transcript_status,
+                "audio": f"/api/voicemail/tenants/{tenant_id}/messages/{vm.id}/audio",
+                "handled": f"/api/voicemail/tenants/{tenant_id}/messages/{vm.id}/handled",
+            }
+            for vm in voicemail
+        ],
+        "voicemail_available": True,
     }
 
 

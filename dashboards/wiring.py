@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter import audit
 from callcenter.bootstrap import Services
@@ -22,6 +23,7 @@ from dashboards import callback_requests, http, pages, render, screens, supervis
 from dashboards.push import Hub, StateSource
 from dashboards.today import TodayLoader
 from dashboards.views import TenantInfo, Thresholds
+from voicemail import audit as vm_audit
 
 STATIC = Path(__file__).resolve().parent / "static"
 _IMMUTABLE = "public, max-age=31536000, immutable"
@@ -111,6 +113,12 @@ def wire_dashboards(services: Services, registry: Any) -> PageRegistry:
 
     services.http_setups.append(setup)
     services.lifecycles.append(run)
+
+    async def voicemail_audit(session: AsyncSession | None, entry: dict[str, Any]) -> None:
+        await audit.record_plain(services.db, session, entry)
+
+    # Listening to voicemail, retention deletions and erasure go to the one audit log.
+    vm_audit.redirect(voicemail_audit)
     return page_registry
 
 

@@ -343,6 +343,10 @@
     else if (el.dataset.supervise) supervise(el);
     else if (el.hasAttribute("data-agent-logout")) logoutAgent(el);
     else if (el.hasAttribute("data-abandoned-callback")) abandonedCallback(el);
+    else if (el.dataset.post) {
+      const result = await api("POST", el.dataset.post, {});
+      if (result.ok) { const item = el.closest("li"); if (item) item.remove(); } else toast(explain(result));
+    }
   });
 
   // ------------------------------------------------------------------ wallboard
