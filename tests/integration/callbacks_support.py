@@ -17,10 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.bus import make_bus
+from callcenter.callbacks.desk import OfferDesk, QueuePlace
 from callcenter.callbacks.dialer import Dialer
 from callcenter.callbacks.leases import LeaseStore
 from callcenter.callbacks.ordering import Place
+from callcenter.callbacks.prompts import Media, install_placeholders
 from callcenter.callbacks.retry import RetryPolicy, RetryRule
+from callcenter.callbacks.store import CallbackRepository
 from callcenter.config import Config
 from callcenter.db.calls import CallRepository
 from callcenter.db.session import Database
@@ -35,7 +38,7 @@ from callcenter.state.service import LiveStateService
 CUSTOMERS = """
 [cc-transfer-sim]
 exten => _+49305550XXXX,1,Answer()
- same => n,Wait(${IF($["${CC_CB_TALK}"=""]?1:${CC_CB_TALK})})
+ same => n,Wait(${IF($["${CC_CB_TALK}"=""]?3:${CC_CB_TALK})})
  same => n,Hangup()
 exten => _+49305560XXXX,1,Busy(5)
 exten => _+49305570XXXX,1,Ringing()
@@ -139,10 +142,18 @@ class World:
             task.add_done_callback(inst.tasks.discard)
 
     async def instance(
-        self, owner: str, *, policy: RetryPolicy = FAST_RETRY, lease_s: float = 30.0, **kw: Any
+        self,
+        owner: str,
+        *,
+        policy: RetryPolicy = FAST_RETRY,
+        lease_s: float = 30.0,
+        main_app: bool = False,
+        **kw: Any,
     ) -> Instance:
+        """``main_app``: use the configured ARI app (the dialplan's ``${ari_app}``, where the
+        callback key enters Stasis); otherwise an app of its own."""
         pbx = self.config.pbx
-        app = f"cbtest-{owner}-{uuid.uuid4().hex[:6]}"
+        app = pbx.ari_app if main_app else f"cbtest-{owner}-{uuid.uuid4().hex[:6]}"
         ari = AriClient(
             f"http://{pbx.host}:{pbx.http_port}", pbx.ari_username, pbx.ari_password, app
         )
@@ -196,20 +207,26 @@ class World:
             )
         self.agents.clear()
 
-    async def caller(self, tenant: str = "cbt", number: str = "+4915112345678") -> str:
-        """A live caller waiting in the queue (until hung up); returns its queue channel id."""
+    async def caller(
+        self, tenant: str = "cbt", number: str = "+4915112345678", steps: str | None = None
+    ) -> str:
+        """A live caller waiting in the queue (until hung up); returns its queue channel id.
+        ``steps``: a caller script (``w:2^d:*^w:3^d:1^w:30``) run by the caller's side."""
         uid = f"cbc-{uuid.uuid4().hex[:10]}-in"
+        variables = f"_CC_T={tenant}"
+        if steps is not None:
+            variables += f",CC_SIM_STEPS={steps}"
         msg = await self.ami.send_action(
             "Originate",
             {
                 "Channel": f"Local/{self.queue}@cc-cb-test-inbound/n",
-                "Context": "cc-cb-test-caller",
+                "Context": "caller-script" if steps is not None else "cc-cb-test-caller",
                 "Exten": "s",
                 "Priority": "1",
                 "ChannelId": uid.replace("-in", "-out"),
                 "OtherChannelId": uid,
                 "CallerID": f"Caller <{number}>",
-                "Variable": f"_CC_T={tenant}",
+                "Variable": variables,
                 "Async": "true",
             },
         )
@@ -220,6 +237,27 @@ class World:
     def queue_waiting(self) -> dict[str, float]:
         q = self.live.state.queues.get(self.queue)
         return {w.uniqueid: w.joined_at for w in q.waiting.values()} if q else {}
+
+    def desk(self, inst: Instance, **kw: Any) -> OfferDesk:
+        """The callback-key desk of ``inst`` (Stasis purpose ``callback``), prompts installed."""
+        install_placeholders(self.pbx.sounds_dir)
+        desk = OfferDesk(
+            inst.ari,
+            CallbackRepository(self.db),
+            Media(self.pbx.sound_path("callbacks")),
+            place_of=self.place_of,
+            on_stored=lambda _id: inst.dialer.wake(),
+            **kw,
+        )
+        inst.stasis.register("callback", desk.on_stasis_start)
+        inst.ari.add_handler(desk.on_event)
+        return desk
+
+    def place_of(self, linkedid: str) -> QueuePlace | None:
+        call = self.live.state.calls.get(linkedid)
+        if call is None or call.queued_at is None:
+            return None
+        return QueuePlace(call.queued_at, call.position or 1, 120.0)
 
     def bridged(self, a: str, b: str) -> bool:
         return any({a, b} <= members for members in self.bridges.values())

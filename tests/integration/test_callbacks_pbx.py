@@ -83,7 +83,7 @@ async def test_callback_keeps_its_place_and_reaches_agent_then_customer(
     await until(lambda: slot in world.queue_waiting(), what="placeholder in the queue")
     order = sorted(world.queue_waiting().items(), key=lambda kv: kv[1])
     assert [k for k, _ in order][:1] == [a]
-    await world.agent(1, talk_s=0.5)
+    await world.agent(1, talk_s=5.0)
     await until(lambda: len(world.connects) >= 3, what="three connects", timeout=30)
     assert world.connects[:3] == [a, slot, c]
     # The customer leg was dialled once, answered, bridged with the placeholder's ;2.
@@ -105,3 +105,44 @@ async def _status(db: Database, request_id: int, status: str) -> bool:
     async with db.session() as session:
         row = await session.get(CallbackRequest, request_id)
         return row is not None and row.status == status
+
+
+async def test_caller_presses_the_key_confirms_and_keeps_the_place(
+    world: World, db: Database
+) -> None:
+    """Done-when scenario: a caller waiting in the queue presses the key, confirms their
+    number, hangs up; the live caller before and the one after and the callback are served
+    in arrival order; receptionist first, then the customer's number; outcome stored."""
+    inst = await world.instance("desk", main_app=True)
+    desk = world.desk(inst)
+    await inst.dialer.start()
+    a = await world.caller()
+    number = f"+49305550{uuid.uuid4().int % 10_000:04d}"
+    b = await world.caller(number=number, steps="w:1^d:*^w:3^d:1^w:30")
+    b_joined = world.queue_waiting()[b]
+    await until(lambda: bool(desk.stored), what="request stored", timeout=20)
+    request_id = desk.stored[0]
+    c = await world.caller()
+    slot = f"cbq-{request_id}-1-a"
+    await until(lambda: slot in world.queue_waiting(), what="placeholder in the queue")
+    assert b not in world.queue_waiting()
+    played = desk.played[b]
+    assert played[0][1] == "digits:0305550" + number[-4:]  # read back digit by digit
+    row, _ = await rows(db, request_id)
+    assert row.arrival_at is not None and abs(row.arrival_at.timestamp() - b_joined) < 0.01
+    assert (row.source, row.number, row.linkedid is not None) == ("queue", number, True)
+    await world.agent(1, talk_s=5.0)
+    await until(lambda: len(world.connects) >= 3, what="three served", timeout=30)
+    assert world.connects[:3] == [a, slot, c]
+    await until(lambda: _status(db, request_id, "done"), what="completed", timeout=20)
+    row, attempts = await rows(db, request_id)
+    customer = f"cb-{request_id}-a1-c"
+    assert (row.outcome, row.attempts, [t.outcome for t in attempts]) == (
+        "completed",
+        1,
+        ["answered"],
+    )
+    assert world.log.index(("AgentConnect", slot)) < world.log.index(("Newchannel", customer))
+    assert world.bridged(customer, f"cbq-{request_id}-1-b")
+    # The caller who pressed the key left the queue as diverted (callback), not abandoned.
+    await until(lambda: b not in world.live.state.calls, what="caller gone", timeout=20)
