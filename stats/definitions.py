@@ -244,6 +244,10 @@ def contributions(record: CallRecord, settings: Settings) -> Iterable[tuple[Grai
     ``tenant`` once with key ``""``; ``queue`` once per leg (key = queue name); ``agent``
     once for an answered call (key = the receptionist who has it in the row).
     """
+    if record.extra.get("callback_leg"):
+        # A callback's placeholder or customer leg: the caller who asked was counted once,
+        # as diverted to a callback (never an abandon); its dialling is in callback_requests.
+        return
     f = facts(record)
     yield "tenant", "", call_counters(f, settings)
     for leg in f.legs:

@@ -13,11 +13,10 @@ it is closed or about to close). A caller who leaves this way is ``diverted``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -92,6 +91,7 @@ class _Call:
     pending_timer: float | None = None
     timer: asyncio.Task[None] | None = None
     seq: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 def _utcnow() -> datetime:
@@ -138,19 +138,26 @@ class OfferDesk:
         self._spawn(self._begin(channel_id, queue))
 
     async def on_event(self, event: AriEvent) -> None:
+        """Never waits for the PBX or the database: the ARI event loop must go on (an ARI
+        request awaited here would hold back every other feature's events)."""
         channel_id = event.channel_id or ""
         if event.type == "ChannelDtmfReceived" and channel_id in self._calls:
             call = self._calls[channel_id]
-            await self._run(call, call.dialog.on_digit(event.digit))
+            self._spawn(self._locked(call, lambda: call.dialog.on_digit(event.digit)))
         elif event.type == "PlaybackFinished" and event.playback is not None:
             for call in list(self._calls.values()):
                 if call.playback == event.playback.id:
                     call.playback = None
                     if call.pending_timer is not None:
                         self._arm(call, call.pending_timer)
-                    await self._run(call, call.dialog.on_playback_finished())
+                    self._spawn(self._locked(call, call.dialog.on_playback_finished))
         elif event.type in ("StasisEnd", "ChannelDestroyed") and channel_id in self._calls:
             self._drop(channel_id)
+
+    async def _locked(self, call: _Call, step: Callable[[], list[DialogEffect]]) -> None:
+        """One step of one caller's dialog at a time, in the order the events came."""
+        async with call.lock:
+            await self._run(call, step())
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -191,7 +198,7 @@ class OfferDesk:
             channel_id, dialog, tenant, queue, language, linkedid, _int(prio), place, joined
         )
         self._calls[channel_id] = call
-        await self._run(call, dialog.start())
+        await self._locked(call, dialog.start)
 
     async def _run(self, call: _Call, effects: list[DialogEffect]) -> None:
         for effect in effects:
@@ -206,6 +213,7 @@ class OfferDesk:
 
     async def _apply(self, call: _Call, effect: DialogEffect) -> None:
         ari = self._ari
+        log.debug("callback offer on %s: %s", call.channel_id, effect)
         match effect:
             case Play(media=media):
                 if call.timer is not None:
@@ -220,8 +228,10 @@ class OfferDesk:
             case StopPlayback():
                 if call.playback is not None:
                     playback, call.playback = call.playback, None
-                    with contextlib.suppress(AriError):
+                    try:
                         await ari.stop_playback(playback)
+                    except AriError as exc:  # finished meanwhile
+                        log.debug("callback offer: stop %s: %s", playback, exc)
             case StartTimer(seconds=seconds):
                 if call.playback is not None:  # counts from the end of the prompt
                     call.pending_timer = seconds
@@ -247,7 +257,7 @@ class OfferDesk:
         async def fire() -> None:
             await asyncio.sleep(seconds * self._scale)
             call.timer = None
-            await self._run(call, call.dialog.on_timeout())
+            await self._locked(call, call.dialog.on_timeout)
 
         call.timer = asyncio.get_running_loop().create_task(fire())
 

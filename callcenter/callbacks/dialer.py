@@ -29,6 +29,7 @@ from callcenter.callbacks.dispatch import (
     QUEUE_CONTEXT,
     SLOT_CONTEXT,
     Bridge,
+    ChannelRef,
     CreatePlaceholder,
     DialCustomer,
     Effect,
@@ -134,6 +135,8 @@ class Dialer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()  # one claim/placement pass at a time per instance
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[int, asyncio.Lock] = {}
         self.dialled: list[str] = []  # customer channel ids this instance originated
 
     # ------------------------------------------------------------------ lifecycle
@@ -141,6 +144,8 @@ class Dialer:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="callback-dialer")
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -188,11 +193,17 @@ class Dialer:
 
     # ------------------------------------------------------------------ events
     async def on_ami_event(self, msg: Message) -> None:
-        if msg.name != "AgentConnect":
-            return
+        if msg.name == "AgentConnect":
+            self._spawn(self._agent_connect(msg))
+
+    async def _agent_connect(self, msg: Message) -> None:
         ref = parse_channel_id(msg.get("Uniqueid") or "")
         if ref is None or ref.role != "slot":
             return
+        async with self._job_lock(ref.job_id):
+            await self._offer(msg, ref)
+
+    async def _offer(self, msg: Message, ref: ChannelRef) -> None:
         agent = msg.get("MemberName") or msg.get("Interface") or ""
         began = await self.leases.begin_attempt(ref.job_id, ref.number, agent, self._clock())
         if began is None:
@@ -203,26 +214,53 @@ class Dialer:
         self._attempt[job.id] = attempt
         await self._execute(job, dispatch.offer(job, attempt, agent, self._ring_timeout))
 
+    def _job_lock(self, job_id: int) -> asyncio.Lock:
+        """Events of one callback are handled one at a time, in arrival order (FIFO lock)."""
+        lock = self._locks.get(job_id)
+        if lock is None:
+            lock = self._locks[job_id] = asyncio.Lock()
+        return lock
+
+    def _spawn(self, coro: Any) -> None:
+        """Event handlers return at once: the ARI/AMI event loops must never wait for the
+        database or an ARI request here."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def on_stasis_start(self, event: AriEvent) -> None:
         """``callback-slot`` (nothing to do: the placeholder waits) and
         ``callback-customer`` (the customer answered)."""
+        self._spawn(self._stasis_start(event))
+
+    async def _stasis_start(self, event: AriEvent) -> None:
         ref = parse_channel_id(event.channel_id or "")
         if ref is None or ref.role != "customer":
             return
-        job = self.jobs.get(ref.job_id)
-        if job is None or not await self.leases.answered(ref.job_id, ref.number, self._clock()):
+        async with self._job_lock(ref.job_id):
+            await self._customer_answered(event, ref.job_id, ref.number)
+
+    async def _customer_answered(self, event: AriEvent, job_id: int, attempt: int) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or not await self.leases.answered(job_id, attempt, self._clock()):
             with contextlib.suppress(AriError):
                 await self._ari.hangup(event.channel_id or "")
             return
-        self._answered.add(ref.job_id)
-        await self._execute(job, dispatch.connect(job, ref.number))
+        self._answered.add(job_id)
+        await self._execute(job, dispatch.connect(job, attempt))
 
     async def on_ari_event(self, event: AriEvent) -> None:
-        if event.type != "ChannelDestroyed" or not event.channel_id:
-            return
-        ref = parse_channel_id(event.channel_id)
+        if event.type == "ChannelDestroyed" and event.channel_id:
+            self._spawn(self._destroyed(event))
+
+    async def _destroyed(self, event: AriEvent) -> None:
+        ref = parse_channel_id(event.channel_id or "")
         if ref is None:
             return
+        async with self._job_lock(ref.job_id):
+            await self._on_destroyed(event, ref)
+
+    async def _on_destroyed(self, event: AriEvent, ref: ChannelRef) -> None:
         job = self.jobs.get(ref.job_id)
         now = self._clock()
         if ref.role == "customer":
@@ -262,6 +300,9 @@ class Dialer:
     def _forget(self, job_id: int) -> None:
         self.jobs.pop(job_id, None)
         self._attempt.pop(job_id, None)
+        lock = self._locks.get(job_id)
+        if lock is not None and not lock.locked():
+            del self._locks[job_id]
 
     # ------------------------------------------------------------------ recovery
     async def reconcile(self, *, mine: bool = False) -> None:
@@ -317,6 +358,7 @@ class Dialer:
 
     async def _apply(self, job: Job, effect: Effect) -> None:
         ari = self._ari
+        log.debug("callback %s: %s", job.id, effect)
         match effect:
             case CreatePlaceholder():
                 await ari.originate(

@@ -168,6 +168,7 @@ def place(job: Job, waiting: Sequence[Place]) -> list[Effect]:
     position = queue_position(job.as_place(), waiting)
     variables = {
         "CC_CALLBACK_ID": str(job.id),
+        "CC_CALLBACK_LEG": "placeholder",
         "CC_TENANT": job.tenant,
         "CC_LANGUAGE": job.language,
         "QUEUE_PRIO": str(job.priority),
@@ -183,7 +184,11 @@ def offer(job: Job, attempt: int, agent: str, ring_timeout_s: int) -> list[Effec
     """A receptionist took the placeholder: show the context, then dial the customer."""
     _, other = slot_ids(job.id, job.token)
     channel = customer_channel_id(job.id, attempt)
-    variables = {"CC_CALLBACK_ID": str(job.id), "CC_TENANT": job.tenant}
+    variables = {
+        "CC_CALLBACK_ID": str(job.id),
+        "CC_CALLBACK_LEG": "customer",
+        "CC_TENANT": job.tenant,
+    }
     return [
         Publish("callback.offered", _view(job, attempt=attempt, agent=agent)),
         Ring(other),

@@ -106,10 +106,12 @@ class OfferDialog:
     def _confirm(self, number: str) -> list[DialogEffect]:
         self.candidate = number
         self._to("confirm")
+        # One sound file per digit, not ``digits:``: Asterisk cannot stop a say_digits
+        # playback, so a caller pressing 1 early would wait for the whole read-back.
         digits = spoken_digits(number, self.region)
         media = (
             self.media.phrase("cb-number-is"),
-            f"digits:{digits}",
+            *(f"sound:digits/{d}" for d in digits),
             self.media.phrase("cb-confirm"),
         )
         return [Play(media), StartTimer(CONFIRM_TIMEOUT_S)]

@@ -58,6 +58,9 @@ WATCHED_VARIABLES = frozenset(
         # Set on the receptionist's leg when a call picked up or unparked by the console
         # (dialplan cc-pickup) is answered: app_queue sends no AgentConnect then.
         "CC_ANSWERED_BY",
+        # The legs of a callback (callcenter.callbacks): its placeholder in the queue and
+        # the customer leg. Statistics count the caller who asked once, not these legs.
+        "CC_CALLBACK_LEG",
     }
     | {"CC_CRM_STATUS", "CC_CRM_LABEL", "CC_CRM_VIP"}  # the CRM screen pop (crm.screenpop)
 )
@@ -428,6 +431,8 @@ class LiveState:
             call.extra[_CRM_VARIABLES[name]] = value or None
         elif name == "CC_CRM_VIP":
             call.extra["contact_vip"] = value == "1"
+        elif name == "CC_CALLBACK_LEG":
+            call.extra["callback_leg"] = value or None
         if name in ("CC_TENANT", "CC_CONTACT", "CC_LANGUAGE", "CC_OUTCOME"):
             out.append(
                 Publish(

@@ -14,8 +14,10 @@ from callcenter.callbacks.models import CallbackAttempt, CallbackRequest
 from callcenter.callbacks.store import CallbackRepository, NewCallback
 from callcenter.config import Config
 from callcenter.db import migrate
+from callcenter.db.calls import CallRepository
 from callcenter.db.session import Database
 from callcenter.pbx.sandbox import Sandbox
+from stats.definitions import Counters, Settings, contributions
 from tests.integration.callbacks_support import World, make_world, until, utcnow
 
 pytestmark = pytest.mark.postgres
@@ -127,7 +129,8 @@ async def test_caller_presses_the_key_confirms_and_keeps_the_place(
     await until(lambda: slot in world.queue_waiting(), what="placeholder in the queue")
     assert b not in world.queue_waiting()
     played = desk.played[b]
-    assert played[0][1] == "digits:0305550" + number[-4:]  # read back digit by digit
+    spoken = "0305550" + number[-4:]  # read back digit by digit, in the national form
+    assert played[0][1:-1] == tuple(f"sound:digits/{d}" for d in spoken)
     row, _ = await rows(db, request_id)
     assert row.arrival_at is not None and abs(row.arrival_at.timestamp() - b_joined) < 0.01
     assert (row.source, row.number, row.linkedid is not None) == ("queue", number, True)
@@ -144,5 +147,24 @@ async def test_caller_presses_the_key_confirms_and_keeps_the_place(
     )
     assert world.log.index(("AgentConnect", slot)) < world.log.index(("Newchannel", customer))
     assert world.bridged(customer, f"cbq-{request_id}-1-b")
-    # The caller who pressed the key left the queue as diverted (callback), not abandoned.
-    await until(lambda: b not in world.live.state.calls, what="caller gone", timeout=20)
+    # Statistics count each caller once: A, B (diverted to the callback, not abandoned)
+    # and C are offered; the placeholder and customer legs add nothing.
+    calls = CallRepository(db)
+    linkedids = [a.replace("-in", "-out"), b.replace("-in", "-out"), c.replace("-in", "-out")]
+    legs = [slot, customer]
+
+    async def all_written() -> bool:
+        await world.live.wait_written()
+        return all([await calls.get(x) is not None for x in linkedids + legs])
+
+    await until(all_written, what="call rows written", timeout=40)
+    records = [await calls.get(x) for x in linkedids + legs]
+    assert records[1] is not None and records[1].outcome == "diverted"
+    assert records[3] is not None and records[3].extra.get("callback_leg") == "placeholder"
+    total = Counters()
+    for record in records:
+        assert record is not None
+        for grain, _key, counters in contributions(record, Settings()):
+            if grain == "tenant":
+                total.add(counters)
+    assert (total.offered, total.answered, total.abandoned, total.callback) == (3, 2, 0, 1)
