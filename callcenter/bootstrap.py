@@ -234,5 +234,8 @@ def wire_features(services: Services) -> None:
 
     wire_stats(services)
     wire_voicemail(services)
-    wire_dashboards(services, registry)
+    pages = wire_dashboards(services, registry)
+    from stats.pages import register as stats_pages
+
+    stats_pages(pages)  # /ui/reports/controlling
     wire_jobs(services)  # last: the in-app worker runs the tasks the features registered

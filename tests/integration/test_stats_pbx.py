@@ -538,3 +538,56 @@ async def test_commands_rebuild_reconcile_and_export(
     assert "--tenant: no tenant 'nobody'" in capsys.readouterr().err
     assert await asyncio.to_thread(run, "billing", "--tenant", slug, "--month", "2026-13") == 2
     assert "--month: must be YYYY-MM" in capsys.readouterr().err
+
+
+async def test_controlling_page_in_the_browser_shows_only_the_viewers_tenant(day: Day) -> None:
+    from dashboards import pages as dash_pages
+    from dashboards import render
+    from dashboards.wiring import STATIC
+    from stats.pages import PATH
+    from stats.pages import register as register_pages
+    from tests.integration.browser import chromium
+
+    registry = dash_pages.PageRegistry()
+    register_pages(registry)
+    app = web.Application()
+    auth.setup(app, day.db)
+    stats_http.setup(app)
+    render.install_environments(app, registry.template_dirs)
+    app[dash_pages.REGISTRY] = registry
+    registry.install(app)
+    app.router.add_static("/static/", STATIC)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    base = f"http://127.0.0.1:{server.port}"
+    month = datetime.now(UTC).strftime("%Y-%m")
+    try:
+        async with chromium() as browser:
+            for who, tenants in (("viewer", ["a"]), ("admin", ["a", "b"])):
+                context = await browser.new_context(base_url=base, locale="en-GB")
+                login = await context.request.post(
+                    "/api/auth/login",
+                    data={"username": f"st-{who}-{day.sfx}", "password": PASSWORD},
+                )
+                assert login.ok
+                page = await context.new_page()
+                url = f"{PATH}?tenant={day.tenants['a']}&period=month&month={month}"
+                await page.goto(url)
+                offered = page.locator("#stats-kpis [data-metric=offered]")
+                assert await offered.inner_text() == "10"
+                answered = page.locator("#stats-kpis [data-metric=answered]")
+                assert await answered.inner_text() == "4"
+                options = await page.locator("#stats-tenant option").all_inner_texts()
+                assert options == [f"Tenant {t.upper()}" for t in tenants], who
+                assert await page.locator("#stats-abandoned tbody tr").count() == 2
+                assert "(short)" in await page.locator("#stats-abandoned").inner_text()
+                heat = await page.locator("#stats-heatmap td[title]").evaluate_all(
+                    "cells => cells.reduce((s, c) => s + Number(c.title), 0)"
+                )
+                assert heat == 10
+                other = await page.goto(f"{PATH}?tenant={day.tenants['b']}")
+                assert other is not None
+                assert other.status == (404 if who == "viewer" else 200), who
+                await context.close()
+    finally:
+        await server.close()
