@@ -44,8 +44,14 @@ class AppConfig:
     log_format: str = "console"  # "console" or "json"
     data_dir: Path = Path("var")
     demo: bool = False
+    # HTTPS/WSS (the browser softphone needs a secure page): PEM certificate chain and key.
+    # Both empty: plain HTTP (behind a TLS-terminating proxy, or localhost only).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
 
     def validate(self) -> None:
+        if bool(self.tls_cert_file) != bool(self.tls_key_file):
+            raise ConfigError("app.tls_cert_file", "set both app.tls_cert_file and tls_key_file")
         _port("app.port", self.port)
         _choice("app.log_level", self.log_level, ("debug", "info", "warning", "error"))
         _choice("app.log_format", self.log_format, ("console", "json"))
@@ -248,12 +254,20 @@ class LinesConfig:
     status_poll_seconds: float = 15.0
     # SIP digest realm of the receptionists' phones (their stored digests depend on it).
     realm: str = "callcenter"
+    # Browser softphones announce only ICE candidates in these networks (comma-separated
+    # CIDRs, e.g. the office LAN; 127.0.0.0/8 for a demo on one machine); empty: all.
+    webrtc_networks: str = ""
 
     def validate(self) -> None:
         if not self.status_poll_seconds > 0:
             raise ConfigError("lines.status_poll_seconds", "must be positive")
         if any(c in self.media_address for c in " ;\r\n[]"):
             raise ConfigError("lines.media_address", "must be a plain IP address")
+        for net in filter(None, (n.strip() for n in self.webrtc_networks.split(","))):
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ConfigError("lines.webrtc_networks", f"{net!r} is not a network") from None
         if not self.realm or not all(c.isalnum() or c in ".-_" for c in self.realm):
             raise ConfigError("lines.realm", "must be a plain name (letters, digits, . - _)")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import socket
+import ssl
 import sys
 from typing import Any
 
@@ -63,10 +64,22 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run(app: web.Application, sock: socket.socket) -> None:
+def ssl_context(config: Config) -> ssl.SSLContext | None:
+    """The HTTPS context for ``app.tls_cert_file``/``tls_key_file``; None for plain HTTP."""
+    if not config.app.tls_cert_file:
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(config.app.tls_cert_file, config.app.tls_key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError("app.tls_cert_file", f"cannot load certificate/key: {exc}") from None
+    return ctx
+
+
+def run(app: web.Application, sock: socket.socket, tls: ssl.SSLContext | None = None) -> None:
     host, port = sock.getsockname()[:2]
-    log.info("listening on http://%s:%d", host, port)
-    web.run_app(app, sock=sock, print=None)
+    log.info("listening on %s://%s:%d", "https" if tls else "http", host, port)
+    web.run_app(app, sock=sock, print=None, ssl_context=tls)
 
 
 def serve(config: Config, args: argparse.Namespace) -> int:
@@ -77,10 +90,11 @@ def serve(config: Config, args: argparse.Namespace) -> int:
         print(f"callcenter serve: {exc}", file=sys.stderr)
         return 1
     try:
+        tls = ssl_context(config)
         app = make_app(config, pbx=not args.no_pbx)
     except ConfigError as exc:  # e.g. a speech model with a missing file
         sock.close()
         print(f"callcenter serve: {exc}", file=sys.stderr)
         return 2
-    run(app, sock)
+    run(app, sock, tls)
     return 0

@@ -28,7 +28,7 @@ from callcenter.health import Check, ComponentHealth
 from callcenter.pbx.sandbox import Sandbox
 from ivr.registry import TenantRegistry
 from ivr.tenancy import Tenant
-from lines import http
+from lines import http, softphone
 from lines.dialplan import presentation_numbers
 from lines.service import PHONES_TOPIC, GeneratedFiles, LinesService
 from lines.store import PhoneStore
@@ -130,6 +130,7 @@ def wire_lines(services: Services, registry: TenantRegistry) -> LinesService | N
 
     services.lifecycles.append(run)
     services.http_setups.append(lambda app: http.setup(app, service, store))
+    services.http_setups.append(lambda app: softphone.setup(app, services.config))
     return service
 
 

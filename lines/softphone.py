@@ -1,0 +1,103 @@
+"""The browser softphone: its page, its settings and the SIP-over-WebSocket relay.
+
+The browser speaks SIP over ``wss://<app>/ws/sip`` to the app, which relays every frame
+unchanged to Asterisk's WebSocket transport (``ws://<pbx>/ws``, sub-protocol ``sip``). So
+the browser needs one origin and one certificate (the app's), the relay admits only
+logged-in staff, and Asterisk's HTTP port stays on loopback or the app's network. Media
+does not pass the app: DTLS-SRTP flows between browser and Asterisk (ICE).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+import aiohttp
+from aiohttp import WSMsgType, web
+
+from callcenter import auth
+from callcenter.config import Config
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).resolve().parent / "static"
+STAFF = ("admin", "supervisor", "receptionist")
+CONFIG: web.AppKey[Config] = web.AppKey("lines_softphone_config", Config)
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    """``GET /softphone``: the self-contained softphone page."""
+    auth.require_role(request, *STAFF)
+    return web.FileResponse(STATIC / "softphone.html", headers={"Cache-Control": "no-cache"})
+
+
+async def settings(request: web.Request) -> web.Response:
+    """``GET /api/softphone``: where to connect, which SIP domain, which ICE networks."""
+    auth.require_role(request, *STAFF)
+    config = request.app[CONFIG]
+    scheme = "wss" if request.secure else "ws"
+    networks = [n.strip() for n in config.lines.webrtc_networks.split(",") if n.strip()]
+    return web.json_response(
+        {
+            "websocket": f"{scheme}://{request.host}/ws/sip",
+            "domain": config.pbx.host,
+            "ice_networks": networks,
+        }
+    )
+
+
+async def relay(request: web.Request) -> web.WebSocketResponse:
+    """``GET /ws/sip``: relay SIP over WebSocket between the browser and Asterisk."""
+    auth.require_role(request, *STAFF)
+    config = request.app[CONFIG]
+    browser = web.WebSocketResponse(protocols=("sip",), heartbeat=30.0)
+    await browser.prepare(request)
+    url = f"http://{config.pbx.host}:{config.pbx.http_port}/ws"
+    try:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(url, protocols=("sip",), heartbeat=30.0) as pbx,
+        ):
+            await _pump(browser, pbx)
+    except aiohttp.ClientError as exc:
+        log.warning("softphone relay: PBX websocket %s: %s", url, exc)
+    finally:
+        await browser.close()
+    return browser
+
+
+async def _pump(browser: web.WebSocketResponse, pbx: aiohttp.ClientWebSocketResponse) -> None:
+    async def up() -> None:
+        async for msg in browser:
+            if msg.type == WSMsgType.TEXT:
+                await pbx.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await pbx.send_bytes(msg.data)
+
+    async def down() -> None:
+        async for msg in pbx:
+            if msg.type == WSMsgType.TEXT:
+                await browser.send_str(msg.data)
+            elif msg.type == WSMsgType.BINARY:
+                await browser.send_bytes(msg.data)
+
+    tasks = [asyncio.create_task(up()), asyncio.create_task(down())]
+    try:
+        # Either side closing ends the relay (a SIP registration lives on its connection).
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def setup(app: web.Application, config: Config) -> None:
+    app[CONFIG] = config
+    app.router.add_get("/softphone", page)
+    app.router.add_get("/api/softphone", settings)
+    app.router.add_get("/ws/sip", relay)
+    app.router.add_static("/softphone/static", STATIC, append_version=False)
