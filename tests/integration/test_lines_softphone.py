@@ -145,6 +145,8 @@ async def test_browser_softphone_registers_answers_a_queue_call_and_sends_rtp(
                 await page.click("#hangup")
                 await page.wait_for_selector("#status[data-state=registered]", timeout=10000)
                 await browser.close()
+            gone = await http.delete(f"/api/phones/{name}", headers=headers)
+            assert gone.status == 204
     finally:
         await services.ami.send_action(
             "QueueRemove", {"Queue": QUEUE, "Interface": f"PJSIP/{name}"}
