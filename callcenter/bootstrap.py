@@ -66,6 +66,14 @@ def build_services(config: Config) -> Services:
     services = Services(config=config, bus=make_bus(config.redis.url), metrics=Metrics(), db=db)
     services.checks.append(_database_check(db))
     services.checks.append(_redis_check(services.bus, config.redis.url))
+    if isinstance(services.bus, RedisBus):
+        outage = services.bus.outage
+        services.metrics.add_counter_source(
+            "callcenter_redis_failures", "Redis operations that failed", lambda: outage.failures
+        )
+        services.metrics.add_counter_source(
+            "callcenter_redis_outages", "Redis outages begun", lambda: outage.outages
+        )
     services.lifecycles.append(_close_on_exit(services))
     return services
 

@@ -8,11 +8,15 @@ port from the test port range.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -138,3 +142,101 @@ async def eventually(
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(step)
     return time.monotonic() - began
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on ``port`` (never the machine's shared one)."""
+
+    def __init__(self, port: int, log: Path) -> None:
+        self.port = port
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                ["redis-server", *args, "no"], stdout=out, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 0.2),
+            ):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"private redis-server on {self.port} did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb in a temp dir, trust auth, loopback
+    on ``port``), restartable; the machine's shared 5432 is never touched."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        # Not under pytest's tmp_path: that is private to root, and the server runs as
+        # the postgres user.
+        self.dir = Path(tempfile.mkdtemp(prefix=f"cc-faults-pg-{port}-"))
+        self.data = self.dir / "data"
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not bins:
+            raise AssertionError("PostgreSQL server binaries not installed")
+        self.bin = bins[-1].parent
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+
+    def init(self) -> None:
+        self.dir.chmod(0o755)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+
+    def start(self) -> None:
+        opts = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.dir / "log"), "-w", "start"
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop("immediate")
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def http_get(url: str, token: str | None = None) -> str:
+    """Blocking GET (call through ``asyncio.to_thread``)."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as resp:
+        return str(resp.read().decode())
+
+
+def login(app: AppProcess, username: str, password: str) -> str:
+    """A bearer token from ``POST /api/auth/login`` (blocking)."""
+    request = urllib.request.Request(
+        f"{app.url}/api/auth/login",
+        data=json.dumps({"username": username, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as resp:
+        return str(json.load(resp)["token"])
