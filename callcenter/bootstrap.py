@@ -235,6 +235,9 @@ def wire_features(services: Services) -> None:
     from voicemail.wiring import wire_voicemail
 
     registry = wire_ivr(services)
+    from callcenter.callbacks.wiring import wire_callbacks
+
+    wire_callbacks(services, registry)  # the callback key, the dialler, /api/callbacks
     wire_agents(services, registry)  # queues from the tenants, receptionists, call control
     wire_crm(services)
     wire_lines(services, registry)  # trunks, phones, their status

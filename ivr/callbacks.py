@@ -36,14 +36,6 @@ class CallbackStore(Protocol):
     async def add(self, request: NewCallback) -> int: ...
 
 
-class OfferHandler(Protocol):
-    async def on_stasis_start(self, event: AriEvent) -> None: ...
-
-    async def on_event(self, event: AriEvent) -> None: ...
-
-    async def close(self) -> None: ...
-
-
 class CallbackAri(Protocol):
     async def get_var(self, channel_id: str, name: str) -> str | None: ...
 
@@ -85,12 +77,8 @@ class CallbackDesk:
         policy: Callable[[str], DestinationPolicy] | None = None,
         confirm_media: Sequence[str] = CONFIRM_MEDIA,
         clock: Callable[[], datetime] = _utcnow,
-        offer: OfferHandler | None = None,
     ) -> None:
         self._ari = ari
-        # The callback key while waiting in a queue (args: queue, "queue"): the number is
-        # confirmed or keyed in first (callcenter.callbacks.desk).
-        self._offer = offer
         self._store = store
         # Tenant slug → its destination policy; without one, the default of ``region``.
         default = DestinationPolicy.for_country(region)
@@ -105,9 +93,6 @@ class CallbackDesk:
     async def on_stasis_start(self, event: AriEvent) -> None:
         if event.channel_id is None:
             return
-        if self._offer is not None and event.args[2:3] == ["queue"]:
-            await self._offer.on_stasis_start(event)
-            return
         queue = event.args[1] if len(event.args) > 1 else ""
         # Own task: the event dispatcher must not wait for the database.
         task = asyncio.get_running_loop().create_task(self._accept(event.channel_id, queue))
@@ -115,8 +100,6 @@ class CallbackDesk:
         task.add_done_callback(self._tasks.discard)
 
     async def on_event(self, event: AriEvent) -> None:
-        if self._offer is not None:
-            await self._offer.on_event(event)
         if event.type == "StasisEnd" and event.channel_id:  # hung up during the thanks
             self._confirming.pop(f"{event.channel_id}-cbok", None)
             return
@@ -128,8 +111,6 @@ class CallbackDesk:
                 await self._ari.hangup(channel_id)
 
     async def close(self) -> None:
-        if self._offer is not None:
-            await self._offer.close()
         for task in list(self._tasks):
             task.cancel()
 

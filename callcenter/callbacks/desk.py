@@ -1,7 +1,7 @@
 """The callback key while waiting in a queue: runs :class:`~.offer.OfferDialog` over ARI.
 
 app_queue lets the caller out on the callback key (``[cc-queue-exit]``) and the channel
-enters Stasis with purpose ``callback`` and arguments ``(queue, "queue")``. The caller
+enters Stasis with purpose ``callback-offer`` and the queue as argument. The caller
 keeps the place they had: the request stores when they joined the queue (``arrival_at``)
 and their queue priority, so the dispatcher puts the placeholder exactly there
 (:mod:`.ordering`). The row is committed before the caller hears the promise; the promise
@@ -40,6 +40,7 @@ from callcenter.pbx.ari.events import AriEvent
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 
 log = logging.getLogger(__name__)
+PURPOSE = "callback-offer"
 
 
 @dataclass(frozen=True, slots=True)

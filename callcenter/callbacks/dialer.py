@@ -152,6 +152,14 @@ class Dialer:
                 await self._task
             self._task = None
 
+    async def drop_slot(self, channel_id: str) -> None:
+        """Hang up a placeholder whose callback was changed (cancelled, moved)."""
+        ref = parse_channel_id(channel_id)
+        if ref is not None:
+            self.jobs.pop(ref.job_id, None)
+        with contextlib.suppress(AriError):
+            await self._ari.hangup(channel_id)
+
     def wake(self) -> None:
         """A request was stored or changed: place it without waiting for the next tick."""
         self._wake.set()
@@ -206,8 +214,12 @@ class Dialer:
     async def _offer(self, msg: Message, ref: ChannelRef) -> None:
         agent = msg.get("MemberName") or msg.get("Interface") or ""
         began = await self.leases.begin_attempt(ref.job_id, ref.number, agent, self._clock())
-        if began is None:
-            return  # another instance took it, or the token is stale
+        if began is None:  # another instance took it, or the token is stale
+            if not await self.leases.slot_current(ref.job_id, ref.number):
+                # Cancelled or moved meanwhile: free the receptionist at once.
+                with contextlib.suppress(AriError):
+                    await self._ari.hangup(slot_ids(ref.job_id, ref.number)[1])
+            return
         job, attempt = began
         job = _with_caller_id(job, self._caller_id(job.tenant))
         self.jobs[job.id] = job

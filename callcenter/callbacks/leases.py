@@ -278,6 +278,13 @@ class LeaseStore:
             row = (await session.execute(stmt)).scalar_one_or_none()
             return _job(row) if row is not None else None
 
+    async def slot_current(self, job_id: int, token: int) -> bool:
+        """True while the placeholder with ``token`` is the callback's live one (another
+        instance may be dialling it); False once it was cancelled, moved or re-leased."""
+        query = select(R.id).where(R.id == job_id, R.lease_token == token, R.status == "dialling")
+        async with self._db.session() as session:
+            return (await session.execute(query)).first() is not None
+
     async def job(self, job_id: int) -> Job | None:
         async with self._db.session() as session:
             row = await session.get(R, job_id)

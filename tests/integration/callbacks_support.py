@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callcenter.bus import make_bus
+from callcenter.callbacks.desk import PURPOSE as OFFER_PURPOSE
 from callcenter.callbacks.desk import OfferDesk, QueuePlace
 from callcenter.callbacks.dialer import Dialer
 from callcenter.callbacks.leases import LeaseStore
@@ -239,7 +240,8 @@ class World:
         return {w.uniqueid: w.joined_at for w in q.waiting.values()} if q else {}
 
     def desk(self, inst: Instance, **kw: Any) -> OfferDesk:
-        """The callback-key desk of ``inst`` (Stasis purpose ``callback``), prompts installed."""
+        """The callback-key desk of ``inst`` (Stasis purpose ``callback-offer``), prompts
+        installed."""
         install_placeholders(self.pbx.sounds_dir)
         desk = OfferDesk(
             inst.ari,
@@ -249,7 +251,7 @@ class World:
             on_stored=lambda _id: inst.dialer.wake(),
             **kw,
         )
-        inst.stasis.register("callback", desk.on_stasis_start)
+        inst.stasis.register(OFFER_PURPOSE, desk.on_stasis_start)
         inst.ari.add_handler(desk.on_event)
         return desk
 
