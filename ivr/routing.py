@@ -121,9 +121,20 @@ def language_from_number(tenant: Tenant, caller_e164: str | None) -> str | None:
         number = phonenumbers.parse(caller_e164, None)
     except phonenumbers.NumberParseException:
         return None
-    region = phonenumbers.region_code_for_number(number)
-    language = rules.language_by_region.get(region or "")
-    return language if language in tenant.languages else None
+    # The country calling code decides, whether or not the library deems the number valid
+    # (new or fictional ranges have no region): the number's own region if it has one
+    # (+43 → AT), then the code's main region (+44 → GB, not GG/JE/IM), then the others.
+    code = number.country_code or 0
+    candidates = [
+        phonenumbers.region_code_for_number(number),
+        phonenumbers.region_code_for_country_code(code),
+        *phonenumbers.region_codes_for_country_code(code),
+    ]
+    for region in candidates:
+        language = rules.language_by_region.get(region or "")
+        if language in tenant.languages:
+            return language
+    return None
 
 
 def pick_language(tenant: Tenant, call: CallContext) -> Language:

@@ -191,6 +191,23 @@ async def test_uk_vip_caller_gets_english_and_priority(
         await hangup(ari, leg)
 
 
+@pytest.mark.parametrize("caller", ["+447700900123", "+447911123456"])
+async def test_uk_caller_of_an_unassigned_range_still_gets_english(
+    ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path, caller: str
+) -> None:
+    """Issue #8, defect 9: the country calling code decides, not the number's validity
+    (+44 7700 900xxx is a drama range, +44 7911 one the library does not know)."""
+    make_runner(ari, pbx_config, tmp_path, OPEN)
+    leg = await call(ari, pbx_config, caller, Wait(1.0), Dtmf("1"))
+    try:
+        played = await played_until_stasis_end(events, leg)
+        assert played == [("sound:vm-reachoper", "en")]
+        variables = await queued_variables(ari, leg)
+        assert (variables["CC_LANGUAGE"], variables["CHANNEL(language)"]) == ("en", "en")
+    finally:
+        await hangup(ari, leg)
+
+
 async def test_invalid_key_then_timeout_reaches_the_receptionist(
     ari: AriClient, events: Subscription, pbx_config: Config, tmp_path: Path
 ) -> None:
