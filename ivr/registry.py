@@ -8,10 +8,13 @@ Other app instances follow through the bus topic :data:`RELOAD_TOPIC` and read t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import select
 
 from callcenter.bus import Bus
 from callcenter.db.session import Database
@@ -103,15 +106,56 @@ async def reload_from_db(registry: TenantRegistry, db: Database, sources: Prompt
     registry.replace(loaded)
 
 
+async def tenant_fingerprint(db: Database) -> tuple[tuple[int, int, str], ...]:
+    """(tenant id, version, checksum) of every stored configuration: changes with every
+    ``tenants load`` that changes anything."""
+    from ivr.models import TenantConfig
+
+    async with db.session() as session:
+        rows = await session.execute(
+            select(TenantConfig.tenant_id, TenantConfig.version, TenantConfig.checksum).order_by(
+                TenantConfig.tenant_id
+            )
+        )
+        return tuple((int(a), int(b), str(c)) for a, b, c in rows.all())
+
+
 async def follow_reloads(
-    registry: TenantRegistry, db: Database, sources: PromptSources, bus: Bus
+    registry: TenantRegistry,
+    db: Database,
+    sources: PromptSources,
+    bus: Bus,
+    poll: float = 2.0,
 ) -> None:
-    """Run forever: reload from the database whenever another instance announces a reload.
+    """Run forever: reload from the database whenever another instance or ``tenants load``
+    announces a reload on the bus, or the stored configuration changed (polled every
+    ``poll`` s: without Redis the in-process bus cannot hear another process).
 
     A faulty stored configuration is logged and the current set kept.
     """
-    async for _topic, _event in bus.subscribe(RELOAD_TOPIC):
+
+    async def reload() -> None:
         try:
             await reload_from_db(registry, db, sources)
         except Exception:  # keep serving with the previous set; the log says why
             log.exception("reloading tenants from the database failed; keeping the old set")
+
+    async def announced() -> None:
+        async for _topic, _event in bus.subscribe(RELOAD_TOPIC):
+            await reload()
+
+    async def polled() -> None:
+        last: tuple[tuple[int, int, str], ...] | None = None
+        while True:
+            try:
+                now = await tenant_fingerprint(db)
+            except Exception:  # database away: the next round tries again
+                now = None
+            if now is not None:
+                if last is not None and now != last:
+                    log.info("tenant configuration changed in the database; reloading")
+                    await reload()
+                last = now
+            await asyncio.sleep(poll)
+
+    await asyncio.gather(announced(), polled())

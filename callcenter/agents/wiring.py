@@ -64,6 +64,7 @@ class Provisioning:
                 for d in self.provisioner.applied:
                     if d.tenant:
                         live.state.queue_tenants[d.name] = d.tenant
+                await live.refresh_queues()  # strategy, service level of new queues
             self.generation = generation
             await self.agents.reconcile_all()
 

@@ -202,6 +202,14 @@ class LiveStateService:
             len(self.state.queues),
         )
 
+    async def refresh_queues(self) -> None:
+        """Read every queue's parameters and members again (``QueueStatus``), e.g. after
+        queues were provisioned or changed: app_queue announces neither, so a queue added
+        after the last resync would show no strategy, service level or PBX figures."""
+        for msg in await self.ami.send_list_action("QueueStatus"):
+            if msg.name in ("QueueParams", "QueueMember"):
+                self._execute(self.state.apply(msg))
+
     def snapshot(self) -> dict[str, Any]:
         """The live picture now (JSON-able), for dashboards and the API."""
         snap = self.state.snapshot(self.clock())
