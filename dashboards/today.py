@@ -1,16 +1,16 @@
 """Today's numbers for the wallboard, from the call rows (the same rows controlling counts).
 
-*Today* starts at local midnight of the server's time zone. Per queue (guide §5): offered =
-calls that reached the queue, answered, abandoned (hung up while waiting; timeouts and
-diversions are not abandons), answered within the queue's service-level threshold, and
-abandons within the grace time (left out of the service level, as the wallboard's help text
-says). Callback requests pending per queue, and how many of them wait longer than
-``overdue_after``.
+*Today* starts at local midnight of the server's time zone. Per queue, with controlling's
+definitions (stats.definitions, guide §5): offered = legs that reached the queue, answered,
+abandoned (hung up while waiting; timeouts and diversions are not abandons), answered
+within the queue's service-level threshold, and abandons within the grace time (left out
+of the service level, as the wallboard's help text says). Callback requests pending per
+queue, and how many of them wait longer than ``overdue_after``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,8 +19,10 @@ from sqlalchemy import case, func, select
 from callcenter.callbacks.models import CallbackRequest
 from callcenter.db.models import Call, Tenant
 from callcenter.db.session import Database
+from callcenter.state.records import CallRecord
 from dashboards.push import Today
 from dashboards.views import TodayStats
+from stats.definitions import Settings, facts, leg_counters
 
 ABANDONED_SHOWN = 50
 
@@ -31,24 +33,29 @@ def local_midnight(now: datetime) -> datetime:
 
 
 def aggregate(
-    rows: list[tuple[str, str, float | None]],
+    records: Iterable[CallRecord],
     threshold: Callable[[str], float],
     grace: float,
 ) -> dict[str, TodayStats]:
-    """``(queue, outcome, wait)`` rows → per-queue :class:`TodayStats` (pure)."""
-    counts: dict[str, list[int]] = {}
-    for queue, outcome, wait in rows:
-        c = counts.setdefault(queue, [0, 0, 0, 0, 0])
-        c[0] += 1
-        if outcome == "answered":
-            c[1] += 1
-            if wait is not None and wait <= threshold(queue):
-                c[3] += 1
-        elif outcome == "abandoned":
-            c[2] += 1
-            if wait is not None and wait < grace:
-                c[4] += 1
-    return {q: TodayStats(*c) for q, c in counts.items()}
+    """Call rows → per-queue :class:`TodayStats` (pure), with controlling's definitions
+    (stats.definitions): each queue counts its own leg of a call (an overflow is a timeout
+    in the first queue and an answer in the second), callbacks are never abandons."""
+    counts: dict[str, TodayStats] = {}
+    for record in records:
+        if record.extra.get("callback_leg"):
+            continue  # the dialler's own legs: the caller was counted once already
+        f = facts(record)
+        for leg in f.legs:
+            settings = Settings(
+                service_level_seconds=int(threshold(leg.queue)),
+                short_abandon_seconds=int(grace),
+            )
+            c = leg_counters(leg, f, settings)
+            stats = TodayStats(
+                c.offered, c.answered, c.abandoned, c.answered_in_sl, c.abandoned_short
+            )
+            counts[leg.queue] = counts.get(leg.queue, TodayStats()).plus(stats)
+    return counts
 
 
 class TodayLoader:
@@ -74,10 +81,8 @@ class TodayLoader:
         since = local_midnight(now)
         async with self.db.session() as session:
             rows = (
-                await session.execute(
-                    select(Call.queue, Call.outcome, Call.wait_seconds).where(
-                        Call.entered_at >= since, Call.queue.is_not(None)
-                    )
+                await session.scalars(
+                    select(Call).where(Call.entered_at >= since, Call.queue.is_not(None))
                 )
             ).all()
             abandoned = (
@@ -114,9 +119,7 @@ class TodayLoader:
                 )
             ).all()
             tenant_ids = {s: i for s, i in await session.execute(select(Tenant.slug, Tenant.id))}
-        per_queue = aggregate(
-            [(str(q), str(o), w) for q, o, w in rows], self.service_level, self.grace
-        )
+        per_queue = aggregate([r.to_record() for r in rows], self.service_level, self.grace)
         items: list[Mapping[str, Any]] = [
             {
                 "id": i,
