@@ -283,9 +283,9 @@ async def test_language_switch_and_preference(world: World, browser: Browser) ->
 APPEARED_AT = """(linkedid) => new Promise((resolve) => {
   const id = "call-" + linkedid.replace(/[^A-Za-z0-9_-]/g, "_");
   const seen = () => document.getElementById(id);
-  if (seen()) return resolve(performance.timeOrigin + performance.now());
+  if (seen()) return resolve(Date.now());
   new MutationObserver((_, obs) => {
-    if (seen()) { obs.disconnect(); resolve(performance.timeOrigin + performance.now()); }
+    if (seen()) { obs.disconnect(); resolve(Date.now()); }
   }).observe(document.body, { childList: true, subtree: true });
 })"""
 
@@ -303,8 +303,8 @@ async def test_a_call_rings_on_the_console_and_the_wallboard(
     sam_ctx, board = await logged_in(browser, world.base_url, "sam", PASSWORD)
     linkedid = ""
     try:
-        await console.wait_for_function("window.ccLive && window.ccLive.connected")
-        await board.wait_for_function("window.ccLive && window.ccLive.connected")
+        await console.wait_for_function("window.ccLive && window.ccLive.connected", polling=100)
+        await board.wait_for_function("window.ccLive && window.ccLive.connected", polling=100)
         tile = board.locator("#tile-q-dba-de .waiting")
         before = int(await tile.inner_text())
         linkedid = await world.call("q-dba-de", "db-a")
@@ -340,7 +340,7 @@ async def test_the_receptionist_answers_holds_transfers_and_takes_a_note(
     context, page = await logged_in(browser, world.base_url, "rita", PASSWORD)
     linkedid = ""
     try:
-        await page.wait_for_function("window.ccLive && window.ccLive.connected")
+        await page.wait_for_function("window.ccLive && window.ccLive.connected", polling=100)
         linkedid = await world.call("q-dba-de", "db-a", name="Erika")
         on_card = card(page, linkedid)
         await expect(on_card.locator(".state")).to_have_text("Waiting")
