@@ -13,7 +13,6 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter import audit, auth
-from callcenter.callbacks.models import CallbackRequest
 from callcenter.db.models import Tenant
 from callcenter.db.session import DATABASE
 from crm.models import Note
@@ -84,19 +83,10 @@ async def worklists(request: web.Request, viewer: Viewer) -> Mapping[str, Any]:
                 .limit(100)
             )
         ).all()
-        callbacks = (
-            await session.scalars(
-                select(CallbackRequest)
-                .where(CallbackRequest.tenant_id == tenant_id, CallbackRequest.status == "pending")
-                .order_by(CallbackRequest.requested_at)
-                .limit(200)
-            )
-        ).all()
     return {
         "tenants": tenants,
         "tenant": {"id": tenant_id, "slug": slug, "name": name},
         "notes": notes,
-        "callbacks": list(enumerate(callbacks, start=1)),  # virtual position in the list
         "voicemail": [
             {
                 "id": vm.id,

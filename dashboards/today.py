@@ -93,6 +93,7 @@ class TodayLoader:
                         Tenant.name,
                         Call.caller,
                         Call.queue,
+                        Call.language,
                         Call.wait_seconds,
                         Call.ended_at,
                     )
@@ -127,10 +128,11 @@ class TodayLoader:
                 "tenant_name": n,
                 "caller": c,
                 "queue": q,
+                "language": lang,
                 "wait": w,
                 "ended_at": e.timestamp(),
             }
-            for i, t, n, c, q, w, e in abandoned
+            for i, t, n, c, q, lang, w, e in abandoned
         ]
         pending = {str(q): (int(n), int(o or 0)) for q, n, o in callbacks}
         return Today(per_queue=per_queue, abandoned=items, callbacks=pending, tenant_ids=tenant_ids)

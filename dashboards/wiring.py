@@ -19,7 +19,7 @@ from callcenter import audit
 from callcenter.bootstrap import Services
 from callcenter.db.models import Agent
 from callcenter.state.live import LiveState
-from dashboards import callback_requests, http, pages, render, screens, supervision
+from dashboards import http, pages, render, screens, supervision
 from dashboards.push import Hub, StateSource
 from dashboards.today import TodayLoader
 from dashboards.views import TenantInfo, Thresholds
@@ -37,17 +37,6 @@ def tenant_lookup(registry: Any) -> render.TenantLookup:
         return TenantInfo(tenant.name, tenant.greeting, tenant.routing.vip_numbers)
 
     return lookup
-
-
-def queue_defaults(registry: Any) -> callback_requests.QueueDefaults:
-    def first_queue(slug: str) -> tuple[str, str] | None:
-        tenant = registry.get(slug)
-        if tenant is None or not tenant.routing.queues:
-            return None
-        queue = tenant.routing.queues[0]
-        return str(queue.name), str(queue.language or tenant.default_language)
-
-    return first_queue
 
 
 async def _static_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -87,7 +76,6 @@ def wire_dashboards(services: Services, registry: Any) -> PageRegistry:
         http.setup(app, hub, source)
         page_registry.install(app)
         audit.setup(app)
-        callback_requests.setup(app, queue_defaults(registry), source.call_view)
         if services.ami is not None:
             supervision.setup(app, services.ami, source)
             services.ami.add_event_listener(hub.on_ami)

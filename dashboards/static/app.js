@@ -294,9 +294,13 @@
     const form = $("#callback-form");
     if (!form.reportValidity()) return false;
     const data = Object.fromEntries(new FormData(form).entries());
-    data.tenant = dialogCard ? dialogCard.dataset.tenant : (dlg.dataset.tenant || "");
-    if (dialogCard) data.linkedid = dialogCard.dataset.linkedid;
-    const result = await api("POST", "/ui/api/callbacks", data);
+    const card = dialogCard || {};
+    const ds = card.dataset || {};
+    const note = [data.name, data.note].filter(Boolean).join(": ");
+    const result = await api("POST", "/api/callbacks", {
+      tenant: ds.tenant || "", queue: ds.queue || "", language: ds.language || undefined,
+      number: data.number, note: note || undefined,
+    });
     if (!result.ok) { showError(dlg, explain(result)); return false; }
     toast(T("Callback created"));
     return true;
@@ -374,12 +378,34 @@
   }
   async function abandonedCallback(button) {
     const li = button.closest("li");
-    const result = await api("POST", "/ui/api/callbacks", {
-      tenant: li.dataset.tenant, number: li.dataset.caller, call_id: li.dataset.callId,
+    const result = await api("POST", "/api/callbacks", {
+      tenant: li.dataset.tenant, queue: li.dataset.queue, number: li.dataset.caller,
+      language: li.dataset.language || undefined,
     });
     toast(result.ok ? T("Callback created") : explain(result));
     if (result.ok) button.disabled = true;
   }
+
+  // Worklists: pending callbacks with their virtual positions, from the callbacks API.
+  async function loadCallbacks() {
+    const table = $("#callback-rows");
+    if (!table) return;
+    const r = await api("GET", `/api/callbacks?tenant=${encodeURIComponent(table.dataset.tenant)}`);
+    const rows = r.ok ? r.body.callbacks : [];
+    table.innerHTML = "";
+    for (const cb of rows) {
+      const tr = document.createElement("tr");
+      for (const value of [cb.position ?? "–", cb.number, cb.queue, cb.language, (cb.requested_at || "").slice(0, 16).replace("T", " "), cb.status]) {
+        const td = document.createElement("td"); td.textContent = value; tr.append(td);
+      }
+      table.append(tr);
+    }
+    const count = $("#callback-count");
+    if (count) count.textContent = `(${rows.length})`;
+    const empty = $("#callbacks-empty");
+    if (empty) empty.hidden = rows.length > 0;
+  }
+  document.addEventListener("DOMContentLoaded", loadCallbacks);
 
   const alerted = new Set();
   function raiseAlerts() {

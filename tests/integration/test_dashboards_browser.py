@@ -23,21 +23,17 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
-from callcenter.agents.wiring import wire_agents
 from callcenter.app import build_app
-from callcenter.bootstrap import Services, build_services, wire_pbx
+from callcenter.bootstrap import Services, build_services, wire_features, wire_pbx
 from callcenter.config import AgentsConfig, Config, DatabaseConfig, SmtpConfig
 from callcenter.db import migrate
 from callcenter.db.models import Agent, Queue, QueueMember, Tenant
 from callcenter.db.users import UserRepository
 from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.sandbox import Sandbox
-from crm.http import wire as wire_crm
 from crm.models import Note
-from dashboards.wiring import wire_dashboards
 from ivr.prompts import PromptSources
 from ivr.store import save_tenants
-from ivr.wiring import wire_ivr
 from tests.conftest import fresh_database
 from tests.integration.browser import SCREENSHOTS, chromium, logged_in
 from tests.integration.test_agents_pbx import TEST_DIALPLAN, loaded, tenant_doc, until
@@ -168,11 +164,7 @@ async def world(
                 await session.flush()
                 session.add(QueueMember(queue_id=queues["q-dba-de"], agent_id=position.id))
         wire_pbx(services)
-        registry = wire_ivr(services)  # loads the tenants saved above when the app starts
-        prov = wire_agents(services, registry)
-        assert prov is not None
-        wire_crm(services)
-        wire_dashboards(services, registry)
+        wire_features(services)  # every feature, as `callcenter serve` wires them
         app = build_app(services)
         ami = AmiClient.from_config(config.pbx, events=False)
         await ami.start()
@@ -183,8 +175,8 @@ async def world(
         try:
             async with ClientSession() as http:
                 await services.ami.wait_connected(10)
-                await until(lambda: registry.generation > 0, what="tenants loaded")
-                await until(lambda: prov.generation == registry.generation, what="provisioned")
+                queues = services.live.state.queue_tenants
+                await until(lambda: queues.get("q-dbb-en") == "db-b", what="queues provisioned")
                 world = World(services, base_url, ami, tenant_ids, smtp, pbx, http)
                 token = await world.token("ada")
                 async with http.post(
@@ -375,6 +367,22 @@ async def test_the_receptionist_answers_holds_transfers_and_takes_a_note(
         )
         await until(lambda: len(world.smtp.messages) > 0, what="note e-mailed")
         assert "Offer for the new building" in str(world.smtp.messages[-1]["Subject"])
+
+        # a callback from the card: through the callbacks API, on the worklist
+        await page.keyboard.press("c")
+        await expect(page.locator("#dlg-callback")).to_be_visible()
+        assert await page.input_value("#callback-number") == CALLER
+        await page.fill("#callback-note", "wants the offer")
+        await page.locator("#dlg-callback button.primary").click()
+        await expect(page.locator("#dlg-callback")).to_be_hidden(timeout=5000)
+        token = await world.token("rita")
+        status, listed = await world.api(token, "/api/callbacks?tenant=db-a")
+        assert status == 200
+        assert any(c["number"] == CALLER and c["queue"] == "q-dba-de" for c in listed["callbacks"])
+        worklist = await context.new_page()
+        await worklist.goto("/ui/worklists?tenant=db-a")
+        await expect(worklist.locator("#callback-rows tr").first).to_contain_text(CALLER)
+        await worklist.close()
 
         # blind transfer to the staff directory, searched as you type
         await page.keyboard.press("t")
