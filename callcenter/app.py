@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from callcenter import __version__, auth
 from callcenter.bootstrap import SERVICES, Services
 from callcenter.config import AuthConfig, Config
+from callcenter.contract import http as contract_http
 from callcenter.db.models import Tenant
 from callcenter.health import run_checks
 from callcenter.inputs import input_guard
@@ -177,6 +178,7 @@ def build_app(services: Services) -> web.Application:
     app = web.Application(middlewares=middlewares, client_max_size=32 * 1024 * 1024)
     app[SERVICES] = services
     auth.setup(app, services.db, auth_settings(config.auth), login_guard(config))
+    contract_http.setup(app)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -26,6 +26,8 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, delete, false, select, true, update
 from sqlalchemy.orm import InstrumentedAttribute
 
+from callcenter.auth_schemas import LoggedOut, LoginIn, LoginOut, MeOut
+from callcenter.contract.describe import described
 from callcenter.db.models import ApiToken, Tenant, User, UserTenant
 from callcenter.db.session import DATABASE, Database
 from callcenter.login_guard import LoginGuard, ThrottleLimits
@@ -303,6 +305,13 @@ def _cookie_secure(request: web.Request, settings: AuthSettings) -> bool:
     return request.secure if settings.cookie_secure is None else settings.cookie_secure
 
 
+@described(
+    "Log in: a bearer token for username and password",
+    body=LoginIn,
+    responses={200: LoginOut},
+    tags=("auth",),
+    public=True,
+)
 async def login(request: web.Request) -> web.Response:
     """``POST /api/auth/login`` with ``{"username", "password"}`` → a bearer token."""
     app = request.app
@@ -356,6 +365,7 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
+@described("Log out: revoke this token", responses={200: LoggedOut}, tags=("auth",))
 async def logout(request: web.Request) -> web.Response:
     """``POST /api/auth/logout``: revoke the token used for this request."""
     principal = require_role(request)
@@ -366,6 +376,7 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
+@described("Who am I: role and visible tenants", responses={200: MeOut}, tags=("auth",))
 async def me(request: web.Request) -> web.Response:
     """``GET /api/auth/me``: who am I, which role, which tenants (``null``: all)."""
     principal = require_role(request)
