@@ -122,6 +122,8 @@ async def test_schemathesis_finds_no_server_error(running: Running, tmp_path: Pa
         "--workers",
         "1",
         "--generation-deterministic",
+        "--generation-database",
+        "none",  # no example cache in the work tree
         "--suppress-health-check",
         "all",
         "--report",
@@ -133,6 +135,7 @@ async def test_schemathesis_finds_no_server_error(running: Running, tmp_path: Pa
         args += ["--exclude-path", path]
     proc = await asyncio.create_subprocess_exec(
         *args,
+        cwd=tmp_path,  # whatever schemathesis writes stays out of the work tree
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": ""},
