@@ -16,6 +16,7 @@ from callcenter.state.records import CallRecord
 
 SOURCE = "queue_log"
 _MAX = 255  # width of the data columns
+BATCH = 1000  # lines per INSERT
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,8 +77,10 @@ class RecordRepository:
         """Store ``lines`` (a line seen before is skipped) and move the read cursor, in one
         transaction: a crash between the two never loses or doubles a line."""
         async with self._db.session() as session:
-            if lines:
-                stmt = self._db.insert(QueueLogRow).values([_row(self.pbx, x) for x in lines])
+            # Batches: SQLite takes at most 32,766 bound values per statement (12 a row).
+            for start in range(0, len(lines), BATCH):
+                rows = [_row(self.pbx, x) for x in lines[start : start + BATCH]]
+                stmt = self._db.insert(QueueLogRow).values(rows)
                 await session.execute(stmt.on_conflict_do_nothing())
             await self._save_cursor(session, byte_offset=byte_offset)
 
