@@ -317,6 +317,18 @@ class Dialer:
             del self._locks[job_id]
 
     # ------------------------------------------------------------------ recovery
+    async def on_ari_connected(self) -> None:
+        """ARI (re)connected: Asterisk may have restarted, taking placeholders and customer
+        legs with it (no ChannelDestroyed reaches us then): check this owner's callbacks."""
+        self._spawn(self._reconcile_logged())
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile(mine=True)
+        except Exception:
+            log.exception("callback reconcile after ARI reconnect failed")
+        self.wake()
+
     async def reconcile(self, *, mine: bool = False) -> None:
         """Check callbacks whose lease ran out (or, at start, this owner's) against the PBX."""
         now = self._clock()

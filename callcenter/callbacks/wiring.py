@@ -104,6 +104,7 @@ def wire_callbacks(services: Services, registry: TenantRegistry) -> Dialer | Non
                 await dialer.on_ari_event(event)
 
         services.ari.add_handler(ari_events)
+        services.ari.on_connect(dialer.on_ari_connected)
         if services.ami is not None:
             services.ami.add_event_listener(lambda msg: _spawn_ami(dialer, msg))
 

@@ -44,6 +44,11 @@ exten => _+49305550XXXX,1,Answer()
 exten => _+49305560XXXX,1,Busy(5)
 exten => _+49305570XXXX,1,Ringing()
  same => n,Wait(60)
+exten => _+49305580XXXX,1,Ringing()
+ same => n,Wait(3)
+ same => n,Answer()
+ same => n,Wait(3)
+ same => n,Hangup()
 
 [cc-cb-test-caller]
 exten => s,1,Answer()
@@ -104,6 +109,15 @@ class Instance:
         await self.dialer.close()
         await self.ari.close()
 
+    async def crash(self, world: World) -> None:
+        """Stop as a killed process would: no lease released, nothing hung up, no more
+        events reach it."""
+        world.instances.remove(self)
+        for task in list(self.tasks):
+            task.cancel()
+        await self.dialer.close()
+        await self.ari.close()
+
 
 @dataclass
 class World:
@@ -149,12 +163,14 @@ class World:
         policy: RetryPolicy = FAST_RETRY,
         lease_s: float = 30.0,
         main_app: bool = False,
+        app: str | None = None,
         **kw: Any,
     ) -> Instance:
         """``main_app``: use the configured ARI app (the dialplan's ``${ari_app}``, where the
         callback key enters Stasis); otherwise an app of its own."""
         pbx = self.config.pbx
-        app = pbx.ari_app if main_app else f"cbtest-{owner}-{uuid.uuid4().hex[:6]}"
+        if app is None:
+            app = pbx.ari_app if main_app else f"cbtest-{owner}-{uuid.uuid4().hex[:6]}"
         ari = AriClient(
             f"http://{pbx.host}:{pbx.http_port}", pbx.ari_username, pbx.ari_password, app
         )
@@ -174,6 +190,7 @@ class World:
         stasis.register("callback-customer", dialer.on_stasis_start)
         ari.add_handler(stasis)
         ari.add_handler(dialer.on_ari_event)
+        ari.on_connect(dialer.on_ari_connected)
         await ari.start()
         await ari.wait_connected(timeout=10.0)
         inst = Instance(ari, dialer, stasis)
