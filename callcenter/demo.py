@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -62,6 +63,11 @@ def register(sub: Any) -> None:
         default=20.0,
         help="seconds between demo calls (0: no demo traffic)",
     )
+    parser.add_argument(
+        "--https",
+        action="store_true",
+        help="serve HTTPS with a local self-signed certificate (made once in data_dir/tls)",
+    )
     parser.set_defaults(func=demo)
 
 
@@ -91,9 +97,23 @@ def demo(config: Config, args: argparse.Namespace) -> int:
     asyncio.run(_ensure_agents(config, queues))
     asyncio.run(_demo_contacts(config))
     _prepare_demo_phones(sandbox)
-    _print_banner(config, logins, queues)
+    from lines import demo as lines_demo
 
-    from callcenter.serve import ListenError, bind, make_app, run
+    if args.https and not config.app.tls_cert_file:
+        cert, key = lines_demo.local_certificate(config.app.data_dir, config.app.host)
+        app_config = dataclasses.replace(config.app, tls_cert_file=str(cert), tls_key_file=str(key))
+        config = dataclasses.replace(config, app=app_config)
+    phones = asyncio.run(lines_demo.ensure_demo_phones(config, queues))
+    _print_banner(config, logins, queues)
+    scheme = "https" if config.app.tls_cert_file else "http"
+    print(
+        "\n".join(
+            lines_demo.banner(config, phones, f"{scheme}://{config.app.host}:{config.app.port}")
+        )
+    )
+    print()
+
+    from callcenter.serve import ListenError, bind, make_app, run, ssl_context
 
     try:
         sock = bind(config.app.host, config.app.port)
@@ -103,7 +123,7 @@ def demo(config: Config, args: argparse.Namespace) -> int:
     app = make_app(config)
     if args.traffic_interval > 0:
         app.cleanup_ctx.append(_traffic(config, args.traffic_interval))
-    run(app, sock)
+    run(app, sock, ssl_context(config))
     return 0
 
 
@@ -247,7 +267,8 @@ def _write_private(path: Path, text: str) -> None:
 
 
 def _print_banner(config: Config, logins: list[tuple[str, str, str]], queues: list[str]) -> None:
-    url = f"http://{config.app.host}:{config.app.port}"
+    scheme = "https" if config.app.tls_cert_file else "http"
+    url = f"{scheme}://{config.app.host}:{config.app.port}"
     print()
     print(f"  callcenter demo on {url}")
     print(f"  open {url}/ in a browser: log in as anna for the receptionist console,")

@@ -19,6 +19,7 @@ from aiohttp import WSMsgType, web
 
 from callcenter import auth
 from callcenter.config import Config
+from lines.settings import media_address
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ async def settings(request: web.Request) -> web.Response:
     auth.require_role(request, *STAFF)
     config = request.app[CONFIG]
     scheme = "wss" if request.secure else "ws"
-    networks = [n.strip() for n in config.lines.webrtc_networks.split(",") if n.strip()]
+    networks = ice_networks(config)
     return web.json_response(
         {
             "websocket": f"{scheme}://{request.host}/ws/sip",
@@ -46,6 +47,15 @@ async def settings(request: web.Request) -> web.Response:
             "ice_networks": networks,
         }
     )
+
+
+def ice_networks(config: Config) -> list[str]:
+    """``lines.webrtc_networks``; unset with RTP on loopback (a demo on one machine): only
+    loopback candidates can ever connect, so only those are announced."""
+    networks = [n.strip() for n in config.lines.webrtc_networks.split(",") if n.strip()]
+    if not networks and media_address(config).startswith("127."):
+        return ["127.0.0.0/8"]
+    return networks
 
 
 async def relay(request: web.Request) -> web.WebSocketResponse:

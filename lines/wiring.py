@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 from collections.abc import AsyncIterator, Iterable
-from pathlib import Path
 
 from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
@@ -23,43 +21,17 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.bootstrap import Services
-from callcenter.config import Config, ConfigError
 from callcenter.health import Check, ComponentHealth
-from callcenter.pbx.sandbox import Sandbox
 from ivr.registry import TenantRegistry
 from ivr.tenancy import Tenant
 from lines import http, softphone
 from lines.dialplan import presentation_numbers
 from lines.service import PHONES_TOPIC, GeneratedFiles, LinesService
+from lines.settings import etc_dir, load_trunk_set, media_address
 from lines.store import PhoneStore
-from lines.trunks import TrunkConfigError, TrunkSet, load_trunks, resolve_secret
+from lines.trunks import resolve_secret
 
 log = logging.getLogger(__name__)
-
-
-def load_trunk_set(config: Config) -> TrunkSet:
-    if not config.lines.trunks_file:
-        return TrunkSet()
-    try:
-        return load_trunks(Path(config.lines.trunks_file))
-    except TrunkConfigError as exc:
-        raise ConfigError("lines.trunks_file", str(exc)) from None
-
-
-def etc_dir(config: Config) -> Path:
-    """Where the PBX reads its configuration (``generated/`` lies below it)."""
-    if config.lines.pbx_etc_dir:
-        return Path(config.lines.pbx_etc_dir)
-    return Sandbox(config.pbx, config.app.data_dir).instance_dir / "etc"
-
-
-def media_address(config: Config) -> str:
-    if config.lines.media_address:
-        return config.lines.media_address
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(config.pbx.host).is_loopback:
-            return config.pbx.host
-    return ""
 
 
 def make_service(services: Services) -> LinesService:
