@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 MODES = ("register", "ip")
-TRANSPORTS = ("udp", "tcp", "tls")
+# Only UDP is rendered in config/asterisk/pjsip.conf so far (TCP/TLS: ADR 0010, open points).
+TRANSPORTS = ("udp",)
 DID_SOURCES = ("p-called-party-id", "request-uri", "to")
 NUMBER_FORMATS = ("e164", "international", "national")
 # Wideband first: G.722 and Opus help transcription (GUIDE §4, Vosk); G.711 as fallback.
