@@ -92,7 +92,7 @@ async def test_phone_registers_answers_a_queue_call_and_unregisters(
             lambda m: connects.append(m) if m.get("Event") == "AgentConnect" else None
         )
         with sip_phone.baresip(tmp_path / "phone", name, password, creds["registrar"], SPEECH):
-            await _until(lambda: registered(True), 15, "phone registered")
+            await _until(lambda: registered(True), 30, "phone registered")
             health = await (await client.get("/healthz")).json()
             phones = next(c for c in health["components"] if c["name"] == "phones")
             assert phones["up"] is True
@@ -111,7 +111,7 @@ async def test_phone_registers_answers_a_queue_call_and_unregisters(
             async def answered() -> bool:
                 return any(m.get("Interface") == f"PJSIP/{name}" for m in connects)
 
-            await _until(answered, 15, "queue call answered by the phone")
+            await _until(answered, 30, "queue call answered by the phone")
             rx = 0
 
             async def speech_received() -> bool:
@@ -123,8 +123,8 @@ async def test_phone_registers_answers_a_queue_call_and_unregisters(
                     rx = max(rx, seen[1])
                 return rx >= 100  # 2 s of the phone's microphone, counted by Asterisk
 
-            await _until(speech_received, 15, "RTP from the phone")
-        await _until(lambda: registered(False), 15, "phone shown unregistered")
+            await _until(speech_received, 30, "RTP from the phone")
+        await _until(lambda: registered(False), 30, "phone shown unregistered")
         health = await (await client.get("/healthz")).json()
         phones = next(c for c in health["components"] if c["name"] == "phones")
         assert phones["up"] is False and f"not registered: {name}" in phones["detail"]
@@ -162,7 +162,7 @@ async def test_console_pickup_asks_an_auto_answer_phone_to_answer(
             await lines.service.poll()
             return lines.service.status.lines[name].up
 
-        await _until(registered, 15, "phone registered")
+        await _until(registered, 30, "phone registered")
         phone_ari = AriClient.from_config(phone.config)
         await phone_ari.start()
         try:

@@ -115,8 +115,8 @@ async def test_browser_softphone_registers_answers_a_queue_call_and_sends_rtp(
                 await page.fill("#sip-user", name)
                 await page.fill("#sip-password", password)
                 await page.click("#register")
-                await page.wait_for_selector("#status[data-state=registered]", timeout=15000)
-                await _until(registered, 10, "softphone registered in /api/phones")
+                await page.wait_for_selector("#status[data-state=registered]", timeout=30000)
+                await _until(registered, 20, "softphone registered in /api/phones")
 
                 reply = await services.ami.send_action(
                     "QueueAdd", {"Queue": QUEUE, "Interface": f"PJSIP/{name}"}
@@ -129,9 +129,9 @@ async def test_browser_softphone_registers_answers_a_queue_call_and_sends_rtp(
                     variables={"CC_SIM_STEPS": "p:tt-monkeys^w:8"},
                     formats=["alaw"],
                 )
-                await page.wait_for_selector("#status[data-state=ringing]", timeout=15000)
+                await page.wait_for_selector("#status[data-state=ringing]", timeout=30000)
                 await page.click("#answer")
-                await page.wait_for_selector("#status[data-state=in-call]", timeout=15000)
+                await page.wait_for_selector("#status[data-state=in-call]", timeout=30000)
                 seen: tuple[str, int] | None = None
 
                 async def rtp_from_browser() -> bool:
@@ -140,7 +140,7 @@ async def test_browser_softphone_registers_answers_a_queue_call_and_sends_rtp(
                     seen = sip_carrier.rtp_received(out, name) or seen
                     return seen is not None and seen[1] >= 100
 
-                await _until(rtp_from_browser, 15, "RTP from the browser counted by Asterisk")
+                await _until(rtp_from_browser, 30, "RTP from the browser counted by Asterisk")
                 assert seen is not None and seen[0] == "opus", seen
                 await page.click("#hangup")
                 await page.wait_for_selector("#status[data-state=registered]", timeout=10000)

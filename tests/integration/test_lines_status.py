@@ -50,7 +50,7 @@ async def test_registration_trunk_registers_takes_calls_and_goes_down(
     trunks = sip_carrier.register_trunk(carrier.config)
     async with sip_carrier.system_lines(pbx, trunks, {"trunk_carrier": password}) as lines:
         service = lines.service
-        await _until(_trunk_up(service), 15, "registered at the carrier")
+        await _until(_trunk_up(service), 30, "registered at the carrier")
         line = service.status.lines["trunk-carrier"]
         assert line.registration == "Registered"
         # The carrier calls our registered contact (no number in the Request-URI) with the
@@ -86,7 +86,7 @@ async def test_registration_trunk_registers_takes_calls_and_goes_down(
         async def down() -> bool:
             return not await _trunk_up(service)()
 
-        await _until(down, 20, "trunk reported down after the carrier stopped")
+        await _until(down, 30, "trunk reported down after the carrier stopped")
         assert service.status.down("trunk") == ["trunk-carrier"]
 
 
@@ -127,14 +127,14 @@ qualify_seconds = 2
             parts = {c["name"]: c for c in body["components"]}
             return bool(parts["trunks"]["up"] is up and (resp.status == 200) is up)
 
-        await _until(lambda: component(True), 20, "trunk up in /healthz")
+        await _until(lambda: component(True), 30, "trunk up in /healthz")
         live = services.live.snapshot()["lines"]
         assert live["trunks"]["trunk-carrier"]["up"] is True
         metrics = await (await client.get("/metrics")).text()
         assert 'callcenter_trunk_up{trunk="trunk-carrier"} 1.0' in metrics
 
         await asyncio.to_thread(carrier.down)
-        await _until(lambda: component(False), 20, "trunk down in /healthz")
+        await _until(lambda: component(False), 30, "trunk down in /healthz")
         body = await (await client.get("/healthz")).json()
         trunks = next(c for c in body["components"] if c["name"] == "trunks")
         assert trunks["detail"] == "down: trunk-carrier (of 1)"
