@@ -33,6 +33,7 @@ CONTROL_ROLES = (auth.ADMIN, auth.SUPERVISOR, auth.RECEPTIONIST)
 OPERATIONS = ("login", "logout", "pause", "unpause")
 _STATUS = {
     400: web.HTTPBadRequest,
+    403: web.HTTPForbidden,
     404: web.HTTPNotFound,
     409: web.HTTPConflict,
     422: web.HTTPUnprocessableEntity,

@@ -13,7 +13,8 @@ PBX's own. Mechanisms (all AMI, so PJSIP phones and Local test agents behave ali
   ``cc-consult,<E.164>``; complete = ``Bridge`` caller with the consulted channel and hang
   the receptionist up; cancel = hang the consulted channel up and ``Bridge`` back;
 - park: AMI ``Park`` (res_parking, music on hold); hang up: ``Hangup``; voicemail:
-  ``Redirect`` to ``cc-voicemail,<box>``.
+  ``Redirect`` to ``cc-voicemail,<box>``; move (a waiting caller to another queue, the
+  supervisors' action): ``Redirect`` to ``cc-queue,<queue>``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ Action = Literal[
     "unpark",
     "hangup",
     "voicemail",
+    "move",
 ]
 ACTIONS: tuple[str, ...] = Action.__args__  # type: ignore[attr-defined]
 
@@ -269,6 +271,16 @@ def unpark(f: CallFacts, interface: str) -> list[AmiAction]:
 def hangup(f: CallFacts) -> list[AmiAction]:
     caller = _need_caller(f)
     return [_a("Hangup", Channel=caller.name, Cause="16")]
+
+
+def move(f: CallFacts, queue: str) -> list[AmiAction]:
+    """A caller still waiting in a queue into ``queue`` (validated by the caller)."""
+    caller = _need_caller(f)
+    if f.phase not in ("queued", "ringing") or f.connected or f.parked:
+        raise CallConflict(f"call is {f.state}: only a waiting caller can be moved to a queue")
+    if f.queue == queue:
+        raise CallConflict(f"the caller is already waiting in {queue}")
+    return [_redirect(caller, QUEUE_CONTEXT, queue)]
 
 
 def voicemail(f: CallFacts, box: str) -> list[AmiAction]:

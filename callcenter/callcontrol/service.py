@@ -208,6 +208,14 @@ class CallControl:
                 plan = rules.hangup(facts)
             elif action == "voicemail":
                 plan = rules.voicemail(facts, self._mailbox(facts, body))
+            elif action == "move":
+                if not privileged:
+                    raise ControlError(403, "forbidden", "move: supervisors and admins only")
+                target = self.target(facts, body, queues=True, privileged=privileged)
+                if target.kind != "queue":
+                    raise ControlError(400, "invalid_request", "queue: required to move a call")
+                plan = rules.move(facts, target.exten)
+                extra = {"target": target.label, "kind": target.kind}
             else:
                 raise ControlError(
                     404, "not_found", f"no action {action!r}; known: {', '.join(rules.ACTIONS)}"

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
@@ -32,6 +33,7 @@ from callcenter.db.users import UserRepository
 from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.sandbox import Sandbox
 from crm.models import Note
+from dashboards.http import SOCKETS
 from ivr.prompts import PromptSources
 from ivr.store import save_tenants
 from tests.conftest import fresh_database
@@ -58,6 +60,7 @@ class World:
     smtp: SmtpReceiver
     pbx: Sandbox
     http: ClientSession
+    app: web.Application
 
     async def call(self, queue: str, tenant: str, name: str = "Erika") -> str:
         """A caller waiting in ``queue``; returns its linkedid once the live state has it."""
@@ -177,7 +180,7 @@ async def world(
                 await services.ami.wait_connected(10)
                 queues = services.live.state.queue_tenants
                 await until(lambda: queues.get("q-dbb-en") == "db-b", what="queues provisioned")
-                world = World(services, base_url, ami, tenant_ids, smtp, pbx, http)
+                world = World(services, base_url, ami, tenant_ids, smtp, pbx, http, app)
                 token = await world.token("ada")
                 async with http.post(
                     f"{base_url}/api/crm/tenants/{tenant_ids['db-a']}/contacts",
@@ -564,5 +567,88 @@ async def test_screenshots(world: World, browser: Browser, lang: str) -> None:
             await world.hangup(linkedid)
         await console.locator('#me-state [data-agent-op="logout"]').click()
         await expect(console.locator("#me-state")).to_have_attribute("data-state", "logged_out")
+        await rita.close()
+        await sam.close()
+
+
+async def test_supervisor_moves_a_waiting_call_and_park_shows_the_slot(
+    world: World, browser: Browser
+) -> None:
+    sam, page = await logged_in(browser, world.base_url, "sam", PASSWORD)
+    linkedid = ""
+    try:
+        await page.goto("/ui/console")
+        linkedid = await world.call("q-dba-de", "db-a")
+        on_card = card(page, linkedid)
+        await expect(on_card).to_be_visible(timeout=5000)
+        await on_card.get_by_role("button", name="Move").click()
+        await page.select_option("#move-queue", "q-dba-en")
+        await page.locator("#dlg-move button.primary").click()
+        await expect(page.locator("#dlg-move")).to_be_hidden(timeout=5000)
+        await until(
+            lambda: world.services.live.state.calls[linkedid].queue == "q-dba-en",
+            what="moved to q-dba-en",
+        )
+        await expect(on_card.locator(".facts")).to_contain_text("q-dba-en", timeout=5000)
+        # receptionists may not move calls: the same API says no
+        rita_token = await world.token("rita")
+        async with world.http.post(
+            f"{world.base_url}/api/calls/{linkedid}/move",
+            json={"queue": "q-dba-de"},
+            headers={"Authorization": f"Bearer {rita_token}"},
+        ) as resp:
+            assert resp.status == 403
+        # answer (sam has a phone), park: the card shows the parking slot; retrieve it
+        await on_card.get_by_role("button", name="Answer").click()
+        await expect(on_card).to_have_attribute("data-phase", "answered", timeout=10000)
+        await on_card.get_by_role("button", name="Park").click()
+        await expect(on_card.locator(".slot")).to_have_text(re.compile(r"^\d+$"), timeout=5000)
+        await on_card.get_by_role("button", name="Retrieve from parking").click()
+        await expect(on_card.locator(".slot")).to_have_count(0, timeout=10000)
+        await expect(on_card.locator(".state")).to_have_text("On call", timeout=10000)
+    finally:
+        if linkedid:
+            await world.hangup(linkedid)
+        await sam.close()
+
+
+async def test_a_lost_connection_shows_a_banner_and_resyncs(world: World, browser: Browser) -> None:
+    context, page = await logged_in(browser, world.base_url, "rita", PASSWORD)
+    linkedid = ""
+    try:
+        await page.wait_for_function("window.ccLive && window.ccLive.connected", polling=100)
+        opens = await page.evaluate("window.ccLive.opens")
+        await context.set_offline(True)  # new connections fail from now on
+        sockets: set[web.WebSocketResponse] = world.app[SOCKETS]
+        for ws in list(sockets):  # and the open one drops (a server restart)
+            await ws.close(code=1012, message=b"restart")
+        await expect(page.locator("#conn-banner")).to_be_visible(timeout=10000)
+        linkedid = await world.call("q-dba-de", "db-a")  # while the page is cut off
+        await until(lambda: world.phase(linkedid) == "queued", what="queued")
+        assert await card(page, linkedid).count() == 0
+        await context.set_offline(False)
+        await expect(page.locator("#conn-banner")).to_be_hidden(timeout=15000)
+        await expect(card(page, linkedid)).to_be_visible(timeout=5000)  # re-synced
+        assert await page.evaluate("window.ccLive.opens") > opens
+    finally:
+        if linkedid:
+            await world.hangup(linkedid)
+        await context.close()
+
+
+async def test_kiosk_mode_has_no_controls(world: World, browser: Browser) -> None:
+    rita, console = await logged_in(browser, world.base_url, "rita", PASSWORD)
+    sam, board = await logged_in(browser, world.base_url, "sam", PASSWORD)
+    try:
+        await board.goto("/ui/wallboard?kiosk=1")
+        assert await board.locator("header.top").count() == 0  # no navigation, no account
+        await console.get_by_role("button", name="Log in to the queues").click()
+        row = board.locator('.agent[data-interface="Local/agent81@agents/n"]')
+        await expect(row).to_be_visible(timeout=5000)
+        await expect(row.get_by_role("button", name="Log out")).to_be_hidden()
+        size = await board.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+        assert size >= 20  # large type for a wall screen
+    finally:
+        await console.get_by_role("button", name="Log out of the queues").click()
         await rita.close()
         await sam.close()

@@ -176,3 +176,23 @@ def test_facts_from_the_live_state() -> None:
     assert f.consult is not None and f.consult.uniqueid == "T1"
     assert f.state == "consulting" and f.tenant == "acme"
     assert facts_of(state, "nope") is None
+
+
+def test_move_redirects_a_waiting_caller_to_the_other_queue() -> None:
+    from callcenter.callcontrol.rules import CallFacts, Leg, move
+
+    caller = Leg("u1", "Local/q@in-1;2", "cc-queue", None)
+    waiting = CallFacts("l1", "t", "queued", "q-a", caller, None, None, False)
+    (action,) = move(waiting, "q-b")
+    assert action.name == "Redirect"
+    assert dict(action.headers) == {
+        "Channel": "Local/q@in-1;2",
+        "Context": "cc-queue",
+        "Exten": "q-b",
+        "Priority": "1",
+    }
+    with pytest.raises(CallConflict, match="already waiting in q-a"):
+        move(waiting, "q-a")
+    answered = CallFacts("l1", "t", "answered", "q-a", caller, None, None, False)
+    with pytest.raises(CallConflict, match="only a waiting caller"):
+        move(answered, "q-b")
