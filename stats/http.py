@@ -175,7 +175,8 @@ async def rebuild(request: web.Request) -> web.Response:
 
 @routes.get("/api/stats/receptionists")
 async def receptionists(request: web.Request) -> web.Response:
-    """Every receptionist's figures over all tenants (admin and supervisor only)."""
+    """Every receptionist's figures over all tenants, with billable and non-billable pauses
+    (``billable_pauses=wrapup,notes``; default ``wrapup``). Admin and supervisor only."""
     auth.require_role(request, *MANAGERS)
     q = request.query
     name = q.get("timezone", "Europe/Berlin")
@@ -193,7 +194,12 @@ async def receptionists(request: web.Request) -> web.Response:
         )
     except PeriodError as exc:
         raise _invalid(exc.field, exc.reason) from None
-    return web.json_response(await reports.receptionist_report(_db(request), period))
+    raw = q.get("billable_pauses", "wrapup")
+    billable = frozenset(r.strip() for r in raw.split(",") if r.strip())
+    if any(len(r) > 64 for r in billable):
+        raise _invalid("billable_pauses", "reasons are at most 64 characters")
+    report = await reports.receptionist_report(_db(request), period, billable)
+    return web.json_response(report)
 
 
 @routes.get("/api/stats/definitions")

@@ -9,7 +9,7 @@ tenant-grain buckets; the list of abandoned calls comes from the call rows thems
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,9 @@ from callcenter.db.models import Call, Tenant, UTCDateTime
 from callcenter.db.session import Database
 from stats.definitions import COUNTER_NAMES, HELP, Counters, Settings, facts, figures
 from stats.models import StatsDaily, StatsRollup
+from stats.pauses import PauseTime, pause_times
 from stats.period import Period, zone
+from stats.reconcile import stored_queue_log
 from stats.rollups import settings_for
 
 # Other features' tables, read by name: stats depends on their schema, not their code.
@@ -280,8 +282,11 @@ async def tenant_report(db: Database, tenant_id: int, period: Period) -> dict[st
     }
 
 
-async def receptionist_report(db: Database, period: Period) -> dict[str, Any]:
-    """Each receptionist's answered calls over every tenant (the secretariat's own view)."""
+async def receptionist_report(
+    db: Database, period: Period, billable_pauses: frozenset[str] = frozenset({"wrapup"})
+) -> dict[str, Any]:
+    """Each receptionist's answered calls over every tenant (the secretariat's own view),
+    and their pauses from the PBX's queue_log (billable reasons: ``billable_pauses``)."""
     query = (
         select(StatsDaily.key, StatsDaily.tenant_key, *_SUMS)
         .where(StatsDaily.grain == "agent", *_days(period))
@@ -294,12 +299,21 @@ async def receptionist_report(db: Database, period: Period) -> dict[str, Any]:
             c = _counters(row[2:])
             people.setdefault(row[0], Counters()).add(c)
             per_tenant.setdefault(row[0], {})[str(row[1])] = c.answered
+    # Pauses begun up to 12 h before the period still count from its start.
+    lines = await stored_queue_log(db, period.start - timedelta(hours=12), period.end)
+    paused = pause_times(lines, period.start.timestamp(), period.end.timestamp(), billable_pauses)
+    out: dict[str, dict[str, Any]] = {}
+    for name in sorted(set(people) | set(paused)):
+        c = people.get(name, Counters())
+        out[name] = {
+            **figures(c).as_dict(),
+            "answered_per_tenant": per_tenant.get(name, {}),
+            "pauses": paused.get(name, PauseTime()).as_dict(),
+        }
     return {
         "period": period.as_dict(),
-        "receptionists": {
-            name: {**figures(c).as_dict(), "answered_per_tenant": per_tenant[name]}
-            for name, c in sorted(people.items())
-        },
+        "billable_pauses": sorted(billable_pauses),
+        "receptionists": out,
         "definitions": HELP,
     }
 

@@ -595,3 +595,47 @@ async def test_controlling_page_in_the_browser_shows_only_the_viewers_tenant(day
                 await context.close()
     finally:
         await server.close()
+
+
+async def test_receptionist_pauses_billable_and_not_from_queue_log(day: Day) -> None:
+    from callcenter.records.repository import RecordRepository
+    from callcenter.records.service import RecordService
+
+    member = f"Local/agentf1{day.sfx}@agents/n"
+    queue = day.q("qa-fast")
+    for reason, seconds in (("wrapup", 2.2), ("break", 1.2)):
+        for paused in ("true", "false"):
+            headers = {"Queue": queue, "Interface": member, "Paused": paused}
+            await day.ami.send_action("QueuePause", headers | {"Reason": reason}, check=True)
+            if paused == "true":
+                await asyncio.sleep(seconds)
+    # The app's own copy of queue_log (ADR 0004), read by the same service the app runs.
+    service = RecordService(RecordRepository(day.db, day.pbx.config.instance), day.pbx.queue_log)
+
+    async def ingested() -> bool:
+        await service.ingest()
+        lines = day.pbx.queue_log.read_text().splitlines()
+        return sum(f"|{queue}|F1|UNPAUSE|" in ln for ln in lines) >= 2
+
+    await _until(ingested, "both UNPAUSE lines in queue_log")
+    # Independently from the file: seconds between each PAUSE and the UNPAUSE after it.
+    expected: Counter[str] = Counter()
+    began: tuple[int, str] | None = None
+    for p in _queue_log(day):
+        if p[2] == queue and p[3] == "F1" and p[4] == "PAUSE":
+            began = (int(p[0]), p[5])
+        elif p[2] == queue and p[3] == "F1" and p[4] == "UNPAUSE" and began:
+            expected[began[1]] += int(p[0]) - began[0]
+            began = None
+    url = "/api/stats/receptionists?period=day&billable_pauses=wrapup,notes"
+    resp = await day.client.get(url, headers=day.h("admin"))
+    pauses = (await resp.json())["receptionists"]["F1"]["pauses"]
+    assert pauses["billable_seconds"] == expected["wrapup"] and expected["wrapup"] >= 2
+    assert pauses["non_billable_seconds"] == expected["break"] and expected["break"] >= 1
+    assert pauses["by_reason"] == {"break": expected["break"], "wrapup": expected["wrapup"]}
+    # The same copy reconciles the day like the file does.
+    start = datetime.fromtimestamp(time.time() - 3600, UTC)
+    end = datetime.fromtimestamp(time.time() + 60, UTC)
+    stored = await reconcile.stored_queue_log(day.db, start, end)
+    result = await reconcile.reconcile(day.db, stored, start, end, tenant_id=day.tenants["a"])
+    assert result.ok and result.matched == 10, result.as_dict()["differences"]

@@ -212,3 +212,27 @@ def test_xlsx_reads_back_with_totals_and_formula_safe_text() -> None:
     cached = openpyxl.load_workbook(io.BytesIO(to_xlsx(billing())), data_only=True)["Days"]
     assert cached["C5"].value == 3 and cached["E5"].value == 120
     assert wb["Receptionists"]["A2"].value == "'-Anna"
+
+
+def test_pause_times_union_over_queues_split_billable() -> None:
+    from stats.pauses import pause_times
+
+    log = [
+        "100|NONE|q-a|Rita|PAUSE|break",
+        "100|NONE|q-b|Rita|PAUSE|break",
+        "130|NONE|q-a|Rita|UNPAUSE|",
+        "160|NONE|q-b|Rita|UNPAUSE|",  # paused in q-b until 160: 60 s of break
+        "200|NONE|q-a|Rita|PAUSE|wrapup",
+        "245|NONE|q-a|Rita|UNPAUSE|",
+        "300|NONE|q-a|Sam|PAUSE|",  # still paused at the end of the period
+        "50|u1|q-a|Rita|ENTERQUEUE||+4930|1",
+    ]
+    got = pause_times(log, 0, 400, frozenset({"wrapup"}))
+    assert got["Rita"].as_dict() == {
+        "billable_seconds": 45.0,
+        "non_billable_seconds": 60.0,
+        "by_reason": {"break": 60.0, "wrapup": 45.0},
+    }
+    assert got["Sam"].non_billable == 100.0 and got["Sam"].by_reason == {"pause": 100.0}
+    clipped = pause_times(log, 120, 150, frozenset())
+    assert clipped["Rita"].non_billable == 30.0 and "Sam" not in clipped
