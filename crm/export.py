@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.spreadsheets import safe_cell
 from crm import repository as repo
 from crm import vcard
 from crm.contact import ContactData
@@ -47,7 +48,7 @@ def to_csv(contacts: Iterable[ContactData]) -> str:
         for n in c.numbers:
             col = kind_to_col.get(n.kind, "phone")
             row[col] = f"{row[col]}|{n.raw}" if row.get(col) else n.raw
-        writer.writerow([row.get(col, "") for col in CSV_COLUMNS])
+        writer.writerow([safe_cell(row.get(col, "")) for col in CSV_COLUMNS])
     return out.getvalue()
 
 

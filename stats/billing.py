@@ -21,6 +21,7 @@ from sqlalchemy import column, select, table
 
 from callcenter.db.models import UTCDateTime
 from callcenter.db.session import Database
+from callcenter.spreadsheets import safe_cell
 from stats.definitions import Counters
 from stats.period import Period
 from stats.reports import by_key, callback_counts, daily, tenant_zone
@@ -45,13 +46,6 @@ AGENT_COLUMNS = (
     ("handled_seconds", "Handled seconds"),
     ("handled_minutes", "Handled minutes"),
 )
-
-
-def safe_text(value: str) -> str:
-    """A text cell a spreadsheet will not run as a formula (CSV/formula injection)."""
-    if value and value[0] in "=+-@\t\r":
-        return "'" + value
-    return value
 
 
 @dataclass(slots=True)
@@ -163,7 +157,7 @@ def to_csv(billing: Billing) -> str:
     w.writerow([])
     w.writerow([label for _, label in AGENT_COLUMNS])
     for row in billing.receptionists:
-        w.writerow([safe_text(row["receptionist"]), *(row[k] for k, _ in AGENT_COLUMNS[1:])])
+        w.writerow([safe_cell(row["receptionist"]), *(row[k] for k, _ in AGENT_COLUMNS[1:])])
     return buf.getvalue()
 
 
@@ -173,7 +167,7 @@ def to_xlsx(billing: Billing) -> bytes:
     wb = xlsxwriter.Workbook(buf, {"in_memory": True, "strings_to_formulas": False})
     bold = wb.add_format({"bold": True})
     days = wb.add_worksheet("Days")
-    days.write_string(0, 0, safe_text(f"{billing.tenant_name} {billing.month}"), bold)
+    days.write_string(0, 0, safe_cell(f"{billing.tenant_name} {billing.month}"), bold)
     for col, (_, label) in enumerate(DAY_COLUMNS):
         days.write_string(1, col, label, bold)
     first = 2
@@ -198,7 +192,7 @@ def to_xlsx(billing: Billing) -> bytes:
     for col, (_, label) in enumerate(AGENT_COLUMNS):
         agents.write_string(0, col, label, bold)
     for r, row in enumerate(billing.receptionists, start=1):
-        agents.write_string(r, 0, safe_text(row["receptionist"]))
+        agents.write_string(r, 0, safe_cell(row["receptionist"]))
         for col, (key, _) in enumerate(AGENT_COLUMNS[1:], start=1):
             agents.write_number(r, col, row[key])
     wb.close()

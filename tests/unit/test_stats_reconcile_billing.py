@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 import openpyxl
 
 from callcenter.state.records import CallRecord
-from stats.billing import Billing, safe_text, to_csv, to_xlsx
+from callcenter.spreadsheets import safe_cell
+from stats.billing import Billing, to_csv, to_xlsx
 from stats.reconcile import compare, parse_queue_log
 
 QUEUE_LOG = """\
@@ -186,10 +187,10 @@ def billing() -> Billing:
     )
 
 
-def test_safe_text_neutralises_formulas() -> None:
-    assert [safe_text(v) for v in ("=1+1", "+49", "-x", "@a", "Anna", "")] == [
+def test_safe_cell_neutralises_formulas() -> None:
+    assert [safe_cell(v) for v in ("=1+1", "+49", "-x", "@a", "Anna", "")] == [
         "'=1+1",
-        "'+49",
+        "+49",  # a plain number is no formula (phone numbers stay usable)
         "'-x",
         "'@a",
         "Anna",
