@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from callcenter.inputs import has_line_break
 from callcenter.phone.numbers import DEFAULT_REGION, NUMBER_KINDS, NumberError, normalise
 from crm.models import CONSENT_BASES
 
@@ -77,7 +78,7 @@ def clean_text(value: Any, name: str, max_len: int, *, multiline: bool = False) 
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         if _CONTROL.search(text.replace("\n", "").replace("\t", "")):
             raise ValidationError(name, "contains control characters")
-    elif "\n" in text or "\r" in text or _CONTROL.search(text):
+    elif has_line_break(text) or _CONTROL.search(text):  # U+2028 & co. end lines too
         raise ValidationError(name, "must be a single line without control characters")
     if len(text) > max_len:
         raise ValidationError(name, f"longer than {max_len} characters")

@@ -7,6 +7,7 @@ e-mailed in the tenant's language. A mail failure never loses the note: it stays
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.db.models import Tenant, utcnow
 from callcenter.db.session import Database
+from callcenter.emailaddr import AddressError, header_address, normalise_address
+from callcenter.inputs import has_line_break
 from callcenter.phone.numbers import classify_caller
 from crm import webhooks
 from crm.contact import ValidationError, clean_text, parse_bool
@@ -27,7 +30,7 @@ from crm.lookup import Lookup
 from crm.mailer import Mailer, MailError
 from crm.models import URGENCIES, Note
 
-_EMAIL_CHECK = "@"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +52,12 @@ class NoteInput:
 def note_from_mapping(data: Mapping[str, Any]) -> NoteInput:
     """Validate a JSON body; raises :class:`ValidationError` with the field."""
     recipient_email = clean_text(data.get("recipient_email"), "recipient_email", 254)
-    if _EMAIL_CHECK not in recipient_email or recipient_email.startswith("@"):
+    if not recipient_email:
         raise ValidationError("recipient_email", "an e-mail address is required")
+    try:
+        recipient_email = normalise_address(recipient_email)
+    except AddressError as exc:
+        raise ValidationError("recipient_email", str(exc)) from None
     subject = clean_text(data.get("subject"), "subject", 300)
     if not subject:
         raise ValidationError("subject", "required")
@@ -136,11 +143,10 @@ def render_email(
     msg = EmailMessage()
     prefix = t["urgent"] if note.urgency == "urgent" else ""
     msg["Subject"] = prefix + t["subject"].format(subject=note.subject)
-    msg["To"] = (
-        f"{note.recipient_name} <{note.recipient_email}>"
-        if note.recipient_name
-        else (note.recipient_email)
-    )
+    # One Address object: the name is quoted, the address is exactly one (no injection).
+    msg["To"] = header_address(note.recipient_email, note.recipient_name or "")
+    if has_line_break(note.subject):  # stored before the input checks existed
+        raise AddressError("the subject must be on one line")
     if sender:
         msg["From"] = sender
     if note.urgency in ("high", "urgent"):
@@ -261,18 +267,22 @@ async def deliver(db: Database, note_id: int, mailer: Mailer, *, sender: str | N
         if note is None or note.delivery_status == "sent":
             return note is not None
         tenant = await _tenant(s, note.tenant_id)
-        message = render_email(
-            note,
-            tenant_name=tenant.name,
-            language=note.language,
-            timezone=tenant.timezone or "Europe/Berlin",
-            sender=sender,
-        )
-    error: str | None = None
-    try:
-        await mailer.send(message)
-    except MailError as exc:
-        error = str(exc)
+        error: str | None = None
+        try:
+            message: EmailMessage | None = render_email(
+                note,
+                tenant_name=tenant.name,
+                language=note.language,
+                timezone=tenant.timezone or "Europe/Berlin",
+                sender=sender,
+            )
+        except (AddressError, ValueError) as exc:  # this note can never be sent as it is
+            message, error = None, f"bad recipient or header: {exc}"
+    if message is not None:
+        try:
+            await mailer.send(message)
+        except MailError as exc:
+            error = str(exc)
     async with db.session() as s:
         note = await s.get(Note, note_id)
         assert note is not None
@@ -294,5 +304,8 @@ async def deliver_pending(db: Database, mailer: Mailer, *, sender: str | None = 
         )
     sent = 0
     for note_id in ids:
-        sent += await deliver(db, note_id, mailer, sender=sender)
+        try:
+            sent += await deliver(db, note_id, mailer, sender=sender)
+        except Exception:  # one bad item never blocks the queue: log, go on
+            log.exception("note %s: delivery failed unexpectedly; the others go on", note_id)
     return sent

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import openpyxl
 
-from callcenter.state.records import CallRecord
 from callcenter.spreadsheets import safe_cell
+from callcenter.state.records import CallRecord
 from stats.billing import Billing, to_csv, to_xlsx
 from stats.reconcile import compare, parse_queue_log
 
