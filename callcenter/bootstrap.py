@@ -113,16 +113,16 @@ def wire_pbx(services: Services) -> None:
     from callcenter.pbx.stasis import StasisDispatcher
     from callcenter.state.live import LiveState
     from callcenter.state.service import LiveStateService
-    from stats.wiring import call_sink
-    from stats.wiring import updater as stats_updater
+    from stats.wiring import call_sink, rollups
 
     config = services.config
+    stats_rollups = rollups(services)  # one updater for both writers of call rows
     ami = AmiClient.from_config(config.pbx)
     live = LiveStateService(
         ami,
         LiveState(region=config.tenants.default_region),
         services.bus,
-        call_sink(services, CallRepository(services.db)),  # + rollups (stats, ADR 0009)
+        call_sink(CallRepository(services.db), stats_rollups),  # + rollups (ADR 0009)
     )
     ari = AriClient.from_config(config.pbx)
     services.ami, services.ari, services.live = ami, ari, live
@@ -175,7 +175,7 @@ def wire_pbx(services: Services) -> None:
     from callcenter.records.wiring import wire_records
 
     records = wire_records(services)  # queue_log → call rows (docs/decisions/0004)
-    records.on_call_stored = stats_updater(services).call_stored
+    records.on_call_stored = stats_rollups.call_stored
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
         await live.start()

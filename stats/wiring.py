@@ -2,48 +2,45 @@
 
 Two writers store call rows: the live state (as calls end) and the queue_log reconciler
 (calls the app missed or saw only in part, ADR 0004). Both report the linkedid to the one
-:class:`~stats.rollups.RollupUpdater`, which recomputes the call's bucket (ADR 0009).
+:class:`~stats.rollups.RollupUpdater` that :func:`rollups` makes, which recomputes the
+call's bucket (ADR 0009).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import web
 
+from callcenter.bootstrap import Services
 from callcenter.state.service import CallSink
 from stats import http
 from stats.rollups import RollupUpdater, StatsCallSink
 
 
-def updater(services: Any) -> RollupUpdater:
-    """The app's one rollup updater (made, and started with the app, on first use)."""
-    existing: RollupUpdater | None = getattr(services, "stats_rollups", None)
-    if existing is not None:
-        return existing
-    made = RollupUpdater(services.db)
-    services.stats_rollups = made
+def rollups(services: Services) -> RollupUpdater:
+    """The app's rollup updater, started and stopped with the app (call once)."""
+    updater = RollupUpdater(services.db)
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
-        await made.start()
+        await updater.start()
         yield
-        await made.close()
+        await updater.close()
 
     services.lifecycles.append(run)
     services.metrics.add_counter_source(
         "callcenter_stats_buckets_recomputed",
         "15-minute statistics buckets recomputed",
-        lambda: made.recomputed,
+        lambda: updater.recomputed,
     )
-    return made
+    return updater
 
 
-def call_sink(services: Any, inner: CallSink) -> CallSink:
+def call_sink(inner: CallSink, updater: RollupUpdater) -> CallSink:
     """``inner`` (the call repository) with the rollups kept current."""
-    return StatsCallSink(inner, updater(services))
+    return StatsCallSink(inner, updater)
 
 
-def wire_stats(services: Any) -> None:
+def wire_stats(services: Services) -> None:
     """Routes (``/api/stats/…``)."""
     services.http_setups.append(http.setup)
