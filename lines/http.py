@@ -12,22 +12,27 @@ from typing import Any
 from aiohttp import web
 
 from callcenter import auth
+from callcenter.contract import described
 from lines.models import Phone
 from lines.phones import PhoneError, check_kind, check_label, check_name
+from lines.schemas import LinesStatus, NewPassword, PhoneCreated, PhoneIn, PhoneList
 from lines.service import LINES, LinesService
 from lines.store import NewCredentials, PhoneStore
 
+TAGS = ("lines",)
 ADMIN = ("admin",)
 VIEW = ("admin", "supervisor")
 STORE: web.AppKey[PhoneStore] = web.AppKey("lines_phone_store", PhoneStore)
 
 
+@described("Trunks and phones with their status", responses={200: LinesStatus}, tags=TAGS)
 async def lines_status(request: web.Request) -> web.Response:
     """``GET /api/lines``: every trunk and phone with ``up`` and what it is based on."""
     auth.require_role(request, *VIEW)
     return web.json_response(request.app[LINES].snapshot())
 
 
+@described("Provisioned phones and their registration", responses={200: PhoneList}, tags=TAGS)
 async def list_phones(request: web.Request) -> web.Response:
     """``GET /api/phones``: the provisioned phones with their registration state."""
     auth.require_role(request, *VIEW)
@@ -36,6 +41,12 @@ async def list_phones(request: web.Request) -> web.Response:
     return web.json_response({"phones": [_view(p, service) for p in phones]})
 
 
+@described(
+    "Provision a phone (the password is in this answer only)",
+    body=PhoneIn,
+    responses={201: PhoneCreated},
+    tags=TAGS,
+)
 async def create_phone(request: web.Request) -> web.Response:
     """``POST /api/phones {name, kind, label, auto_answer}`` → 201 with the password once."""
     auth.require_role(request, *ADMIN)
@@ -64,6 +75,7 @@ async def create_phone(request: web.Request) -> web.Response:
     return web.json_response(body, status=201)
 
 
+@described("A new password for a phone (shown once)", responses={200: NewPassword}, tags=TAGS)
 async def reset_password(request: web.Request) -> web.Response:
     """``POST /api/phones/{name}/password`` → a new password, shown once."""
     auth.require_role(request, *ADMIN)
@@ -75,6 +87,7 @@ async def reset_password(request: web.Request) -> web.Response:
     return web.json_response({"credentials": _credentials(service, creds)})
 
 
+@described("Remove a phone from the PBX", responses={204: None}, tags=TAGS)
 async def delete_phone(request: web.Request) -> web.Response:
     auth.require_role(request, *ADMIN)
     if not await request.app[STORE].delete(request.match_info["name"]):

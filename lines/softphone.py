@@ -19,6 +19,8 @@ from aiohttp import WSMsgType, web
 
 from callcenter import auth
 from callcenter.config import Config
+from callcenter.contract import described
+from lines.schemas import SoftphoneSettings
 from lines.settings import media_address
 
 log = logging.getLogger(__name__)
@@ -28,12 +30,14 @@ STAFF = ("admin", "supervisor", "receptionist")
 CONFIG: web.AppKey[Config] = web.AppKey("lines_softphone_config", Config)
 
 
+@described("The browser softphone page", responses={200: "text/html"}, tags=("lines",))
 async def page(request: web.Request) -> web.FileResponse:
     """``GET /softphone``: the self-contained softphone page."""
     auth.require_role(request, *STAFF)
     return web.FileResponse(STATIC / "softphone.html", headers={"Cache-Control": "no-cache"})
 
 
+@described("Where the softphone connects", responses={200: SoftphoneSettings}, tags=("lines",))
 async def settings(request: web.Request) -> web.Response:
     """``GET /api/softphone``: where to connect, which SIP domain, which ICE networks."""
     auth.require_role(request, *STAFF)
@@ -58,6 +62,11 @@ def ice_networks(config: Config) -> list[str]:
     return networks
 
 
+@described(
+    "SIP over WebSocket relay to the PBX (sub-protocol sip)",
+    responses={101: None},
+    tags=("lines",),
+)
 async def relay(request: web.Request) -> web.WebSocketResponse:
     """``GET /ws/sip``: relay SIP over WebSocket between the browser and Asterisk."""
     auth.require_role(request, *STAFF)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -58,7 +59,11 @@ async def test_healthz_shows_every_component_up(app: TestClient[Any, Any]) -> No
     assert resp.status == 200, body
     parts = {c["name"]: c for c in body["components"]}
     assert set(parts) == {"database", "redis", "ami", "ari", "trunks", "phones"}
-    assert all(c["up"] for c in parts.values()), parts
+    # Phones are informative: the shared test database may hold phones other tests made
+    # (none of them registered), which never makes the service degraded.
+    assert all(c["up"] for c in parts.values() if c["required"]), parts
+    assert parts["phones"]["required"] is False
+    assert re.fullmatch(r"\d+ of \d+ registered(; not registered: .+)?", parts["phones"]["detail"])
     assert parts["trunks"] == {
         "name": "trunks",
         "up": True,
