@@ -189,6 +189,13 @@ def _own(contact: Contact, tenant_id: int | None) -> None:
 async def lookup(request: web.Request) -> web.Response:
     """Screen pop: ``?caller=<number as delivered>``."""
     tenant_id, _ = _tenant(request)
+    unknown = sorted(set(request.query) - {"caller"})
+    if unknown:  # e.g. ?number=…: answering "anonymous" would hide the mistake
+        raise auth.json_error(
+            web.HTTPBadRequest,
+            "bad_request",
+            f"unknown query parameter(s) {', '.join(unknown)}; use ?caller=<number>",
+        )
     async with _db(request).session() as s:
         region = await repo.tenant_region(s, tenant_id)
     match = await Lookup(_db(request).engine).lookup(tenant_id, request.query.get("caller"), region)

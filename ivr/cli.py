@@ -17,7 +17,7 @@ from callcenter.bus import make_bus
 from callcenter.config import Config
 from callcenter.db.session import Database
 from ivr.errors import ConfigFaults
-from ivr.loader import load_directory
+from ivr.loader import load_directory, load_files
 from ivr.placeholders import generate_for_file
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry, reload_from_files
@@ -61,7 +61,21 @@ def register(subparsers: Any) -> None:
             default=None,
             help="tenant recordings root (default: <data_dir>/recordings)",
         )
+        if name == "check":
+            cmd.add_argument(
+                "files",
+                nargs="*",
+                type=Path,
+                metavar="FILE",
+                help="check only these tenant files (default: every *.toml of the directory)",
+            )
         cmd.set_defaults(func=func)
+
+
+PLACEHOLDER_HINT = (
+    "hint: tenant recordings are missing; `callcenter tenants placeholders` creates "
+    "clearly marked synthetic stand-ins until real ones are recorded"
+)
 
 
 def _paths(config: Config, args: argparse.Namespace) -> tuple[Path, PromptSources]:
@@ -70,13 +84,33 @@ def _paths(config: Config, args: argparse.Namespace) -> tuple[Path, PromptSource
     return directory, PromptSources.for_pbx_root(config.pbx.root, recordings)
 
 
+def _no_tenants(directory: Path) -> str | None:
+    """Why ``directory`` cannot be a tenant directory (missing, or no ``*.toml``)."""
+    if not directory.is_dir():
+        return f"tenant directory {directory} does not exist (--dir or tenants.directory)"
+    if not any(directory.glob("*.toml")):
+        return f"no tenant files (*.toml) in {directory}"
+    return None
+
+
+def _faults(exc: ConfigFaults) -> int:
+    print(exc, file=sys.stderr)
+    if any("rec:" in f.reason and "missing" in f.reason for f in exc.faults):
+        print(PLACEHOLDER_HINT, file=sys.stderr)
+    return 1
+
+
 def _check(config: Config, args: argparse.Namespace) -> int:
     directory, sources = _paths(config, args)
-    try:
-        loaded = load_directory(directory, sources)
-    except ConfigFaults as exc:
-        print(exc, file=sys.stderr)
+    files: list[Path] = list(getattr(args, "files", None) or [])
+    problem = None if files else _no_tenants(directory)
+    if problem:
+        print(f"callcenter tenants check: {problem}", file=sys.stderr)
         return 1
+    try:
+        loaded = load_files(files, sources) if files else load_directory(directory, sources)
+    except ConfigFaults as exc:
+        return _faults(exc)
     for item in loaded:
         for warning in item.warnings:
             print(f"warning: {warning}")
@@ -86,6 +120,10 @@ def _check(config: Config, args: argparse.Namespace) -> int:
 
 def _load(config: Config, args: argparse.Namespace) -> int:
     directory, sources = _paths(config, args)
+    problem = _no_tenants(directory)
+    if problem:  # loading "nothing" would deactivate every tenant
+        print(f"callcenter tenants load: {problem}; nothing changed", file=sys.stderr)
+        return 1
 
     async def run() -> int:
         db = Database(config.database_url)
@@ -93,8 +131,7 @@ def _load(config: Config, args: argparse.Namespace) -> int:
         try:
             report = await reload_from_files(TenantRegistry(), db, directory, sources, bus)
         except ConfigFaults as exc:
-            print(exc, file=sys.stderr)
-            return 1
+            return _faults(exc)
         finally:
             await db.close()
             if bus is not None:

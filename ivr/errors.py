@@ -17,11 +17,16 @@ class ConfigFault(ValueError):
     ``file`` is the file it came from (or ``<memory>`` for documents parsed from strings).
     """
 
-    def __init__(self, file: str, path: str, reason: str) -> None:
+    def __init__(self, file: str, path: str, reason: str, line: int | None = None) -> None:
         self.file = file
         self.path = path
         self.reason = reason
-        super().__init__(f"{file}: {path or '<document>'}: {reason}")
+        self.line = line  # 1-based line in the file, where the loader could tell
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {path or '<document>'}: {reason}")
+
+    def at_line(self, line: int | None) -> ConfigFault:
+        return ConfigFault(self.file, self.path, self.reason, line)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ConfigFault):

@@ -32,6 +32,7 @@ from ivr import announce
 from ivr.errors import ConfigFault, ConfigFaults, ConfigWarning
 from ivr.flow import DTMF_DIGITS, Flow, Node, NodeKind, check_flow
 from ivr.holidays import check_rule
+from ivr.locate import line_index, line_of
 from ivr.prompts import PromptSources, check_ref_syntax
 from ivr.tenancy import (
     WEEKDAYS,
@@ -223,7 +224,8 @@ def load_tenant_text(text: str, sources: PromptSources, file: str = "<memory>") 
         raise ConfigFaults([ConfigFault(file, "", f"invalid TOML: {exc}")]) from None
     tenant = _parse(doc, raw, sources)
     if doc.faults or tenant is None:
-        raise ConfigFaults(doc.faults)
+        index = line_index(text)
+        raise ConfigFaults([f.at_line(line_of(index, f.path)) for f in doc.faults])
     return LoadedTenant(tenant, tuple(doc.warnings), text)
 
 
@@ -232,9 +234,14 @@ def load_directory(directory: Path, sources: PromptSources) -> list[LoadedTenant
 
     Faults of all files are collected and raised at once.
     """
+    return load_files(sorted(directory.glob("*.toml")), sources)
+
+
+def load_files(paths: Iterable[Path], sources: PromptSources) -> list[LoadedTenant]:
+    """The tenant files ``paths``, checked together like :func:`load_directory`."""
     faults: list[ConfigFault] = []
     loaded: list[LoadedTenant] = []
-    for path in sorted(directory.glob("*.toml")):
+    for path in paths:
         try:
             loaded.append(load_tenant_file(path, sources))
         except ConfigFaults as exc:

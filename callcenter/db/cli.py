@@ -157,7 +157,7 @@ def _show(user: UserInfo) -> str:
     tenants = ",".join(user.tenant_slugs) or "*"
     state = "active" if user.active else "disabled"
     last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "never"
-    return f"{user.username:<24} {user.role:<13} {state:<9} {tenants:<24} {last}"
+    return f"{user.id:>5} {user.username:<24} {user.role:<13} {state:<9} {tenants:<24} {last}"
 
 
 async def _user_add(config: Config, args: argparse.Namespace) -> int:
@@ -177,7 +177,7 @@ async def _user_add(config: Config, args: argparse.Namespace) -> int:
 async def _user_list(config: Config, args: argparse.Namespace) -> int:
     async with _users(config) as users:
         rows = await users.list()
-    print(f"{'USERNAME':<24} {'ROLE':<13} {'STATE':<9} {'TENANTS':<24} LAST LOGIN")
+    print(f"{'ID':>5} {'USERNAME':<24} {'ROLE':<13} {'STATE':<9} {'TENANTS':<24} LAST LOGIN")
     for row in rows:
         print(_show(row))
     return 0

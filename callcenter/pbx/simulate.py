@@ -200,6 +200,12 @@ async def place_call(
     return channel_id
 
 
+def dial_string(number: str) -> str:
+    """``number`` without the separators people (and tenant files) write: ``+49 89 123-45``
+    → ``+498912345``; anything else is left for :meth:`Scenario.validate` to refuse."""
+    return re.sub(r"[\s\-/().]", "", number)
+
+
 def inbound_leg_id(channel_id: str) -> str:
     """Channel id of the inbound leg of the simulated call ``channel_id``."""
     return f"{channel_id}-in"
@@ -291,6 +297,7 @@ def load_scenario_file(path: Path) -> ScenarioFile:
     did = raw.get("did")
     if not isinstance(did, str):
         raise ScenarioError(f"{where}: did: required, a phone number string")
+    did = dial_string(did)
     caller = raw.get("caller", "")
     if not isinstance(caller, str):
         raise ScenarioError(f"{where}: caller: expected a string, got {caller!r}")
@@ -375,6 +382,7 @@ def _simulate(config: Config, args: argparse.Namespace) -> int:
         elif not args.did:
             raise ScenarioError("give --did or --scenario")
         else:
+            args.did = dial_string(args.did)
             play = args.play
             if play and (Path(play).is_file() or "." in Path(play).name):
                 play = import_sound(Sandbox(config.pbx, config.app.data_dir), Path(play))

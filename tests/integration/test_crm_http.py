@@ -106,6 +106,11 @@ async def test_contact_crud_search_and_lookup(client: Client, world: World) -> N
         f"{base}/lookup", params={"caller": "anonymous"}, headers=h(world, "tenant")
     )
     assert (await resp.json())["label"] == "Anonymous"
+    # An unknown parameter is named, not answered as an anonymous caller (issue #8).
+    resp = await client.get(
+        f"{base}/lookup", params={"number": "+491715559001"}, headers=h(world, "tenant")
+    )
+    assert resp.status == 400 and "number" in (await resp.json())["detail"]
     resp = await client.get(
         f"{base}/contacts", params={"q": "0171 5559001"}, headers=h(world, "tenant")
     )

@@ -95,8 +95,11 @@ def test_user_add_list_passwd_disable(config: Config, capsys: pytest.CaptureFixt
     capsys.readouterr()
     assert run(config, "user", "list") == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[1].split()[:4] == ["anna", "receptionist", "active", "*"]
-    assert out[2].split()[:4] == ["mgmbh", "tenant", "active", "mueller"]
+    # The id first (issue #8, defect 13: agents and the API refer to users by id).
+    assert out[0].split()[:2] == ["ID", "USERNAME"]
+    assert out[1].split()[0].isdigit() and out[2].split()[0].isdigit()
+    assert out[1].split()[1:5] == ["anna", "receptionist", "active", "*"]
+    assert out[2].split()[1:5] == ["mgmbh", "tenant", "active", "mueller"]
 
     assert run(config, "user", "passwd", "anna", "--password-stdin", stdin="second-password\n") == 0
     stored = asyncio.run(_stored_user(config, "anna"))

@@ -144,7 +144,7 @@ async def test_simulate_command_places_calls(
         [
             "simulate",
             "--did",
-            "+4930222333",
+            "+49 30 222333",  # as tenant files write it (issue #8, defect 13)
             "--calls",
             "2",
             "--rate",

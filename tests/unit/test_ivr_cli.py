@@ -46,7 +46,36 @@ def test_check_reports_location(tmp_path: Path, capsys: pytest.CaptureFixture[st
         run(["tenants", "check", "--dir", str(directory), "--recordings", str(tmp_path / "rec")])
         == 1
     )
-    assert f"{path}: hours.fri.0: time '16:60' out of range" in capsys.readouterr().err
+    line = next(
+        n for n, text in enumerate(path.read_text().splitlines(), 1) if text.startswith("fri =")
+    )
+    # file:line as compilers print it (issue #8, defect 13: the README promises locations)
+    assert f"{path}:{line}: hours.fri.0: time '16:60' out of range" in capsys.readouterr().err
+    # One file given on the command line: checked alone, same location.
+    recordings = str(tmp_path / "rec")
+    assert run(["tenants", "check", "--recordings", recordings, str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: hours.fri.0" in err and "mueller" not in err
+
+
+def test_missing_recordings_point_to_placeholders(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = ["--dir", str(REPO_TENANTS), "--recordings", str(tmp_path / "rec")]
+    assert run(["tenants", "check", *common]) == 1
+    assert "`callcenter tenants placeholders` creates" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["check", "load"])
+def test_missing_or_empty_directory_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """Issue #8, defect 13: exit 1 (``load`` would otherwise deactivate every tenant)."""
+    assert run(["tenants", command, "--dir", str(tmp_path / "nope")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert run(["tenants", command, "--dir", str(tmp_path / "empty")]) == 1
+    assert "no tenant files (*.toml)" in capsys.readouterr().err
 
 
 def test_voicemail_prints_the_mailboxes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
