@@ -15,11 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 from sqlalchemy import ForeignKey, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter import auth
+from callcenter.contract import described
 from callcenter.db.base import Base
 from callcenter.db.models import User, UTCDateTime, bigint_pk, json_type, utcnow
 from callcenter.db.session import DATABASE, Database
@@ -143,6 +145,37 @@ async def entries(
         return list((await session.scalars(stmt)).all())
 
 
+class AuditEntryOut(BaseModel):
+    id: int
+    at: str
+    user_id: int | None
+    username: str
+    role: str
+    action: str
+    tenant_id: int | None
+    target: str
+    detail: dict[str, Any]
+    remote: str
+
+
+class AuditListOut(BaseModel):
+    """Newest first; page with ``?before=<smallest id seen>``."""
+
+    items: list[AuditEntryOut]
+
+
+class AuditQuery(BaseModel):
+    action: str | None = None
+    limit: int = 100
+    before: int | None = None
+
+
+@described(
+    "The audit log (admin): listening in, exports, erasure, configuration changes",
+    query=AuditQuery,
+    responses={200: AuditListOut},
+    tags=("audit",),
+)
 async def list_entries(request: web.Request) -> web.Response:
     """``GET /api/audit`` (admin)."""
     auth.require_role(request, auth.ADMIN)

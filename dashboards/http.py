@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
 from callcenter import audit, auth
+from callcenter.contract import described
 from callcenter.db.models import Tenant, User
 from callcenter.db.session import DATABASE
 from callcenter.db.users import UserRepository
@@ -34,6 +35,12 @@ from crm.repository import NotFound
 from dashboards import i18n, pages
 from dashboards.models import UserPreference
 from dashboards.push import VIEWS, Client, Hub, StateSource
+from dashboards.schemas import (
+    PasswordChangedOut,
+    PasswordChangeIn,
+    PreferencesIn,
+    PreferencesOut,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,7 @@ def _safe_next(target: str | None, default: str = "/ui") -> str:
     return target
 
 
+@described("The login page", responses={200: "text/html"}, tags=("ui",), public=True)
 async def login_page(request: web.Request) -> web.StreamResponse:
     viewer = await pages.viewer_of(request)
     target = _safe_next(request.query.get("next"), "/ui")
@@ -60,11 +68,13 @@ async def login_page(request: web.Request) -> web.StreamResponse:
     return await pages.render(request, None, "login.html", {"next": target})
 
 
+@described("Redirect to the home page of the user's role", responses={302: None}, tags=("ui",))
 async def home(request: web.Request) -> web.StreamResponse:
     viewer = await pages.viewer_or_redirect(request)
     raise web.HTTPFound(request.app[pages.REGISTRY].home_for(viewer.role))
 
 
+@described("Switch the UI language (form: locale, next)", responses={302: None}, tags=("ui",))
 async def set_language(request: web.Request) -> web.StreamResponse:
     data: Any = await request.post() if request.method == "POST" else request.query
     locale = str(data.get("locale") or "")
@@ -101,6 +111,12 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return body
 
 
+@described(
+    "Save the user's UI language",
+    body=PreferencesIn,
+    responses={200: PreferencesOut},
+    tags=("ui",),
+)
 async def put_preferences(request: web.Request) -> web.Response:
     principal = auth.require_role(request)
     locale = (await _json_object(request)).get("locale")
@@ -112,6 +128,12 @@ async def put_preferences(request: web.Request) -> web.Response:
     return web.json_response({"locale": locale})
 
 
+@described(
+    "Change the own password (ends every other session)",
+    body=PasswordChangeIn,
+    responses={200: PasswordChangedOut},
+    tags=("auth",),
+)
 async def change_password(request: web.Request) -> web.Response:
     principal = auth.require_role(request)
     body = await _json_object(request)
@@ -154,6 +176,9 @@ async def change_password(request: web.Request) -> web.Response:
 # ---------------------------------------------------------------- the caller pane
 
 
+@described(
+    "The caller pane of a live call (HTML fragment)", responses={200: "text/html"}, tags=("ui",)
+)
 async def caller_part(request: web.Request) -> web.StreamResponse:
     """The CRM record of a live call's caller: contact, handling notes, recent history."""
     viewer = await pages.viewer_or_redirect(request)
@@ -195,6 +220,11 @@ async def _contact_context(request: web.Request, slug: str, contact: Any) -> dic
 # ---------------------------------------------------------------- websocket
 
 
+@described(
+    "Live fragments of the console or the wallboard (websocket, staff only)",
+    responses={101: None},
+    tags=("ui",),
+)
 async def live_ws(request: web.Request) -> web.StreamResponse:
     viewer = await pages.viewer_of(request)
     view = request.query.get("view", "")

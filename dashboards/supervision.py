@@ -17,9 +17,11 @@ from aiohttp import web
 from sqlalchemy import select
 
 from callcenter import audit, auth
+from callcenter.contract import described
 from callcenter.db.models import Agent
 from callcenter.db.session import DATABASE
 from callcenter.pbx.ami.message import Message
+from dashboards.schemas import SupervisionOut
 
 MODES = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}
 _PREFIX = re.compile(r"[A-Za-z0-9/@._-]{1,120}")
@@ -64,6 +66,11 @@ def _error(status: type[web.HTTPException], code: str, detail: str) -> web.HTTPE
     return auth.json_error(status, code, detail)
 
 
+@described(
+    "Listen, whisper or barge on a receptionist's call from the own phone (audited)",
+    responses={202: SupervisionOut},
+    tags=("supervision",),
+)
 async def supervise(request: web.Request) -> web.Response:
     principal = auth.require_role(request, auth.ADMIN, auth.SUPERVISOR)
     mode, who = request.match_info["mode"], request.match_info["agent_id"]
