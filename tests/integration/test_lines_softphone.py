@@ -111,6 +111,8 @@ async def test_browser_softphone_registers_answers_a_queue_call_and_sends_rtp(
                     "/api/auth/login", data={"username": admin, "password": PASSWORD}
                 )
                 assert resp.ok, await resp.text()
+                await page.goto("/ui/password")  # any console page: the header links it
+                assert await page.locator('header a[href="/softphone"]').count() == 1
                 await page.goto("/softphone")
                 await page.fill("#sip-user", name)
                 await page.fill("#sip-password", password)
