@@ -217,14 +217,6 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-class _NoTenants:
-    def get(self, _slug: str) -> None:
-        return None
-
-    def on_replace(self, _cb: Any) -> None:
-        return None
-
-
 DOM_PROBE = """() => { window.__cards = {};
   new MutationObserver((records) => { const t = Date.now();  // wall clock, like the sender's
     for (const r of records) for (const n of r.addedNodes)
@@ -250,11 +242,13 @@ async def measure(args: argparse.Namespace) -> list[Result]:
     from playwright.async_api import async_playwright
 
     from callcenter.app import build_app
-    from callcenter.bootstrap import build_services, wire_pbx
     from callcenter.config import load_config
     from callcenter.db.migrate import upgrade
     from callcenter.db.users import UserRepository
-    from dashboards.wiring import wire_dashboards
+    from callcenter.services import attach_pbx, build_services
+    from dashboards import plugin as dashboards_plugin
+    from ivr.plugin import TENANTS
+    from ivr.registry import TenantRegistry
     from tests.integration.browser import CHROMIUM, FLAGS
 
     proc = subprocess.Popen(  # noqa: ASYNC220  (started once, before the app)
@@ -302,8 +296,9 @@ async def measure(args: argparse.Namespace) -> list[Result]:
     await asyncio.to_thread(upgrade, config.database_url)
     services = build_services(config)
     await UserRepository(services.db).add("bench", "bench-Passw0rd!", "receptionist")
-    wire_pbx(services)
-    wire_dashboards(services, _NoTenants())
+    attach_pbx(services)
+    services.provide(TENANTS, TenantRegistry())  # no tenants: the bench's calls name none
+    dashboards_plugin.wire(services)
     app = build_app(services)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -313,7 +308,7 @@ async def measure(args: argparse.Namespace) -> list[Result]:
     base = f"http://127.0.0.1:{port}"
     results: list[Result] = []
     try:
-        await services.ami.wait_connected(10)
+        await services.require_pbx().ami.wait_connected(10)
         from callcenter import auth
 
         token, _ = await auth.issue_token(services.db, 1, auth.AuthSettings().token_ttl)

@@ -69,10 +69,9 @@ def pct(values: list[float], p: float) -> float:
 async def run(args: argparse.Namespace) -> None:
     from sqlalchemy import select
 
-    from callcenter.agents.provisioning import QueueProvisioner
-    from callcenter.agents.service import AgentService
+    from agents.provisioning import QueueProvisioner
+    from agents.service import AgentService
     from callcenter.bus import InProcessBus
-    from callcenter.callcontrol.service import CallControl
     from callcenter.config import load_config
     from callcenter.db.migrate import upgrade
     from callcenter.db.models import Agent, Queue, QueueMember
@@ -81,6 +80,7 @@ async def run(args: argparse.Namespace) -> None:
     from callcenter.pbx.sandbox import Sandbox
     from callcenter.state.live import LiveState
     from callcenter.state.service import LiveStateService
+    from callcontrol.service import CallControl
 
     base = int(os.environ.get("CALLCENTER_BENCH_PORT_BASE", "27000"))
     tmp = Path(tempfile.mkdtemp(prefix="bench-recep-"))
@@ -194,7 +194,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def _calls(args: argparse.Namespace, ami: Any, live: Any, control: Any, queue: str) -> None:
-    from callcenter.callcontrol.rules import facts_of
+    from callcontrol.rules import facts_of
 
     async def until(lid: str, state: str | None) -> None:
         deadline = time.monotonic() + 10

@@ -1,7 +1,7 @@
 """The aiohttp application: operations endpoints plus each feature's routes.
 
 Long-lived tasks (AMI, ARI, live state, workers) are owned by ``cleanup_ctx`` entries that
-:mod:`callcenter.bootstrap` adds, so they start with the app and are cancelled cleanly.
+:mod:`callcenter.services` adds, so they start with the app and are cancelled cleanly.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from callcenter import __version__, auth
-from callcenter.bootstrap import SERVICES, Services
 from callcenter.config import AuthConfig, Config
 from callcenter.contract import http as contract_http
 from callcenter.db.models import Tenant
@@ -27,6 +26,7 @@ from callcenter.inputs import input_guard
 from callcenter.login_guard import LoginGuard
 from callcenter.metrics import CONTENT_TYPE
 from callcenter.proxies import forwarded_middleware
+from callcenter.services import SERVICES, Services
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,9 @@ async def live_snapshot(request: web.Request) -> web.Response:
     """The live state (calls, queues, agents) as the dashboards see it, tenant-filtered."""
     principal = auth.require_role(request, "admin", "supervisor", "receptionist", "tenant")
     services = request.app[SERVICES]
-    if services.live is None:
+    if services.pbx is None:
         raise auth.json_error(web.HTTPServiceUnavailable, "unavailable", "live state not running")
-    snap = services.live.snapshot()
+    snap = services.pbx.live.snapshot()
     if principal.tenant_ids is not None:
         snap = _filter_snapshot(snap, await _tenant_slugs(services, principal.tenant_ids))
     return web.json_response(snap, dumps=_dumps)

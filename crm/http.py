@@ -5,21 +5,18 @@ tenant the caller may not see). Staff roles (admin, supervisor, receptionist) re
 ``tenant`` users (a client company's own staff) only read. Erasure and webhook configuration
 need admin or supervisor. Bad input answers 400 ``{"error": "invalid", "field", "reason"}``.
 
-Wire it with :func:`wire` (adds the routes and the webhook delivery worker to ``Services``)
-or call :func:`setup` on an application that already ran ``callcenter.auth.setup``.
+The feature is wired by :mod:`crm.plugin` (routes, webhook worker, screen pop); tests
+may call :func:`setup` on an application that already ran ``callcenter.auth.setup``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from sqlalchemy import select
 
@@ -35,10 +32,9 @@ from crm.contact import (
     contact_from_mapping,
     contact_to_mapping,
 )
-from crm.lookup import CallerLookup, Lookup, PgLookup
-from crm.mailer import Mailer, MailError, mailer_from_config
+from crm.lookup import Lookup
+from crm.mailer import Mailer, MailError
 from crm.models import Contact, Note, Organisation, WebhookEndpoint
-from crm.screenpop import ScreenPop
 
 log = logging.getLogger(__name__)
 
@@ -551,130 +547,3 @@ def setup(app: web.Application, *, mailer: Mailer | None = None) -> None:
     app[CRM_MAILER] = mailer or _NoMailer()
     app.middlewares.append(crm_errors)
     app.router.add_routes(routes)
-
-
-def worker_lifecycle(
-    db: Database, **worker_options: Any
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """An aiohttp cleanup context running the webhook delivery worker."""
-
-    async def run(_app: web.Application) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        async with aiohttp.ClientSession() as http:
-            worker = webhooks.WebhookWorker(db, http, **worker_options)
-            task = asyncio.create_task(worker.run(stop), name="crm-webhooks")
-            yield
-            stop.set()
-            await task
-
-    return run
-
-
-class LookupHolder:
-    """The running app's caller lookup, shared by the screen pop and routing (the IVR)."""
-
-    def __init__(self) -> None:
-        self.lookup: CallerLookup | None = None
-
-
-def routing_lookup(
-    db: Database, holder: LookupHolder
-) -> Callable[[str, str], Awaitable[tuple[str | None, bool]]]:
-    """``(tenant slug, caller) -> (contact id, VIP)`` for the IVR's routing decision."""
-
-    async def lookup(slug: str, caller: str) -> tuple[str | None, bool]:
-        if holder.lookup is None:
-            return None, False
-        async with db.session() as s:
-            tenant = await repo.tenant_by_slug(s, slug)
-        if tenant is None:
-            return None, False
-        match = await holder.lookup.lookup(tenant[0], caller, tenant[1])
-        contact = str(match.contact_id) if match.contact_id is not None else None
-        return contact, match.vip
-
-    return lookup
-
-
-def screenpop_lifecycle(
-    db: Database, bus: Any, set_var: Any = None, holder: LookupHolder | None = None
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """An aiohttp cleanup context running the screen pop (asyncpg fast path on PostgreSQL)."""
-
-    async def run(_app: web.Application) -> AsyncIterator[None]:
-        lookup: CallerLookup
-        fast: PgLookup | None = None
-        if db.backend == "postgresql":
-            fast = await PgLookup.connect(db.url)
-            lookup = fast
-        else:
-            lookup = Lookup(db.engine)
-        if holder is not None:
-            holder.lookup = lookup
-        pop = ScreenPop(db, lookup, bus, set_var=set_var)
-        task = asyncio.create_task(pop.run(), name="crm-screenpop")
-        yield
-        if holder is not None:
-            holder.lookup = None
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        if fast is not None:
-            await fast.close()
-
-    return run
-
-
-def notes_retry_lifecycle(
-    db: Database, mailer: Mailer, interval: float = 300.0
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """Re-send telephone notes whose e-mail failed (mail server down), every ``interval`` s."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await notes.deliver_pending(db, mailer)
-            except Exception:  # keep retrying through database outages
-                log.exception("telephone notes: retry pass failed")
-            await asyncio.sleep(interval)
-
-    async def run(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(loop(), name="crm-notes-retry")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return run
-
-
-def wire(services: Any, *, mailer: Mailer | None = None) -> None:
-    """Register routes, the webhook worker and the screen pop on
-    :class:`callcenter.bootstrap.Services` (call from ``wire_features``).
-
-    Without an explicit ``mailer``, notes are e-mailed through the ``[smtp]`` server of the
-    configuration when ``smtp.host`` is set (otherwise they are kept and retried later)."""
-    if mailer is None:
-        mailer = mailer_from_config(services.config.smtp)
-    services.http_setups.append(lambda app: setup(app, mailer=mailer))
-    services.lifecycles.append(worker_lifecycle(services.db))
-
-    async def set_var(channel_id: str, name: str, value: str) -> None:
-        # The match also goes onto the channel (CC_CONTACT, CC_VIP, ...); looked up per
-        # call because the PBX wiring may run after this function. AMI Setvar first: ARI
-        # refuses channels outside Stasis (409), and by the time the lookup is done the
-        # inbound leg has usually left Stasis for the queue. AMI accepts the uniqueid.
-        ami = getattr(services, "ami", None)
-        if ami is not None:
-            headers = {"Channel": channel_id, "Variable": name, "Value": value}
-            await ami.send_action("Setvar", headers, check=True)
-            return
-        ari = getattr(services, "ari", None)
-        if ari is not None:
-            await ari.set_var(channel_id, name, value)
-
-    holder = LookupHolder()
-    services.caller_lookup = routing_lookup(services.db, holder)
-    services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var, holder))
-    if mailer is not None:
-        services.lifecycles.append(notes_retry_lifecycle(services.db, mailer))

@@ -427,7 +427,7 @@ class StateSource:
         return None if call is None else call.view(self._clock(), state.region)
 
     def call_flags(self, linkedid: str) -> CallFlags:
-        from callcenter.callcontrol.rules import facts_of
+        from callcontrol.rules import facts_of
 
         facts = facts_of(self._state(), linkedid)
         if facts is None:

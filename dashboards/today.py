@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from callcenter.callbacks.models import CallbackRequest
+from callbacks.models import CallbackRequest
 from callcenter.db.models import Call, Tenant
 from callcenter.db.session import Database
 from callcenter.state.records import CallRecord

@@ -1,4 +1,4 @@
-"""``callcenter worker`` (a job worker process) and ``callcenter jobs list|retry``."""
+"""``callcenter jobs list|retry`` (``callcenter worker`` is :mod:`composition.worker`)."""
 
 from __future__ import annotations
 
@@ -12,24 +12,11 @@ from typing import Any
 from sqlalchemy import select
 
 from callcenter.config import Config
-from callcenter.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
 
 def register(sub: Any) -> None:
-    worker: argparse.ArgumentParser = sub.add_parser(
-        "worker",
-        help="run a background-job worker (transcription, e-mail, webhooks, retention)",
-        description="Claims jobs from the database until SIGTERM/SIGINT (graceful stop). "
-        "Runs on any machine that reaches the database and the PBX's ARI.",
-    )
-    worker.add_argument(
-        "--queue", action="append", default=None, help="only this queue (repeatable; default all)"
-    )
-    worker.add_argument("--concurrency", type=int, default=None, help="jobs at once")
-    worker.add_argument("--once", action="store_true", help="run what is due, then exit")
-    worker.set_defaults(func=_worker)
     jobs: argparse.ArgumentParser = sub.add_parser("jobs", help="inspect and retry jobs")
     jsub = jobs.add_subparsers(dest="jobs_command", required=True)
     listing = jsub.add_parser("list", help="jobs per status, and the failed ones")
@@ -37,14 +24,6 @@ def register(sub: Any) -> None:
     retry = jsub.add_parser("retry", help="queue a failed job again")
     retry.add_argument("job_id", type=int)
     retry.set_defaults(func=_retry)
-
-
-def _worker(config: Config, args: argparse.Namespace) -> int:
-    from callcenter.worker import run_worker
-
-    setup_logging(config.app.log_level, config.app.log_format)
-    return asyncio.run(run_worker(config, queues=args.queue, concurrency=args.concurrency,
-                                  once=args.once))  # fmt: skip
 
 
 def install_signal_handlers(stop: asyncio.Event) -> None:

@@ -27,7 +27,7 @@ DEMO_PHONES = (("demo-desk", "sip", "Demo-Tischtelefon"), ("demo-web", "webrtc",
 
 async def ensure_demo_phones(config: Config, queues: Sequence[str]) -> list[tuple[str, str, str]]:
     """(name, kind, password) of the demo phones, made once; positions in every queue."""
-    from callcenter.agents.models import AgentPresence
+    from agents.models import AgentPresence
     from callcenter.db.models import Agent, Queue, QueueMember
 
     path = config.app.data_dir / "demo-phones.json"

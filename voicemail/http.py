@@ -26,9 +26,9 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select, update
 
+from callbacks.models import CallbackRequest
+from callbacks.store import CallbackRepository, NewCallback, callback_number
 from callcenter import auth
-from callcenter.callbacks.models import CallbackRequest
-from callcenter.callbacks.store import CallbackRepository, NewCallback, callback_number
 from callcenter.db.models import Queue, Tenant, User, utcnow
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 from jobs.models import Job

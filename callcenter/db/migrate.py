@@ -4,14 +4,16 @@ Alembic is configured in code, so no ``alembic.ini`` is needed. :func:`upgrade` 
 :func:`current` are synchronous (they run their own event loop); from async code call them
 through ``await asyncio.to_thread(upgrade, url)``.
 
-Every module that declares tables must be listed in :data:`MODEL_MODULES`, so that the
-drift check (models vs migrations) and autogenerate see the whole schema.
+Features declare their model modules in their plug-in (:class:`callcenter.plugin.Feature`
+``models``); the composition root passes them to :func:`target_metadata`, so that the drift
+check (models vs migrations) sees the whole schema without the core naming a feature.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Iterable
 from pathlib import Path
 
 from alembic import command
@@ -26,27 +28,18 @@ from callcenter.db.session import create_engine, parse_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
-# Modules whose import registers tables on Base.metadata. Feature packages append theirs.
-MODEL_MODULES: tuple[str, ...] = (
+# The core's own tables; the features' modules come from their plug-ins.
+CORE_MODELS: tuple[str, ...] = (
     "callcenter.db.models",
-    "crm.models",
-    "ivr.models",
-    "callcenter.callbacks.models",
-    "callcenter.agents.models",
     "callcenter.records.models",
     "callcenter.lease",
-    "stats.models",
-    "jobs.models",
-    "voicemail.models",
     "callcenter.audit",
-    "dashboards.models",
-    "lines.models",
 )
 
 
-def target_metadata() -> MetaData:
-    """``Base.metadata`` after importing every module in :data:`MODEL_MODULES`."""
-    for name in MODEL_MODULES:
+def target_metadata(model_modules: Iterable[str] = ()) -> MetaData:
+    """``Base.metadata`` after importing the core models and every module named."""
+    for name in (*CORE_MODELS, *model_modules):
         importlib.import_module(name)
     return Base.metadata
 

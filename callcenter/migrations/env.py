@@ -11,7 +11,6 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from callcenter.db.migrate import target_metadata
 from callcenter.db.session import create_engine
 
 config = context.config
@@ -20,7 +19,8 @@ config = context.config
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
-        target_metadata=target_metadata(),
+        # Only autogenerate/compare needs the models; plain upgrades run the scripts.
+        target_metadata=config.attributes.get("target_metadata"),
         compare_type=True,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",

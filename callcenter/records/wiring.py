@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from callcenter.bootstrap import Services
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.records.repository import RecordRepository
 from callcenter.records.service import RecordService
+from callcenter.services import Services
 
 
 def wire_records(services: Services) -> RecordService:

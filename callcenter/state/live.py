@@ -58,7 +58,7 @@ WATCHED_VARIABLES = frozenset(
         # Set on the receptionist's leg when a call picked up or unparked by the console
         # (dialplan cc-pickup) is answered: app_queue sends no AgentConnect then.
         "CC_ANSWERED_BY",
-        # The legs of a callback (callcenter.callbacks): its placeholder in the queue and
+        # The legs of a callback (callbacks): its placeholder in the queue and
         # the customer leg. Statistics count the caller who asked once, not these legs.
         "CC_CALLBACK_LEG",
     }

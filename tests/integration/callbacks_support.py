@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from callbacks.desk import PURPOSE as OFFER_PURPOSE
+from callbacks.desk import OfferDesk, QueuePlace
+from callbacks.dialer import Dialer
+from callbacks.leases import LeaseStore
+from callbacks.ordering import Place
+from callbacks.prompts import Media, install_placeholders
+from callbacks.retry import RetryPolicy, RetryRule
+from callbacks.store import CallbackRepository
 from callcenter.bus import make_bus
-from callcenter.callbacks.desk import PURPOSE as OFFER_PURPOSE
-from callcenter.callbacks.desk import OfferDesk, QueuePlace
-from callcenter.callbacks.dialer import Dialer
-from callcenter.callbacks.leases import LeaseStore
-from callcenter.callbacks.ordering import Place
-from callcenter.callbacks.prompts import Media, install_placeholders
-from callcenter.callbacks.retry import RetryPolicy, RetryRule
-from callcenter.callbacks.store import CallbackRepository
 from callcenter.config import Config
 from callcenter.db.calls import CallRepository
 from callcenter.db.session import Database

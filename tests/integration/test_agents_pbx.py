@@ -21,9 +21,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from callcenter.agents.wiring import Provisioning, wire_agents
+from agents import plugin as agents_plugin
+from agents.plugin import PROVISIONING, Provisioning
 from callcenter.app import build_app
-from callcenter.bootstrap import Services, build_services, wire_pbx
 from callcenter.config import AgentsConfig, Config, DatabaseConfig
 from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
@@ -32,7 +32,10 @@ from callcenter.db.users import UserRepository
 from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.ami.message import Message
 from callcenter.pbx.sandbox import Sandbox
+from callcenter.services import Services, attach_pbx, build_services
+from callcontrol import plugin as callcontrol_plugin
 from ivr.loader import LoadedTenant, load_tenant_text
+from ivr.plugin import TENANTS
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry
 from ivr.store import save_tenants
@@ -152,14 +155,14 @@ class World:
         return linkedid
 
     def state_of(self, linkedid: str) -> str | None:
-        from callcenter.callcontrol.rules import facts_of
+        from callcontrol.rules import facts_of
 
-        live = self.services.live
+        live = self.services.require_pbx().live
         facts = facts_of(live.state, linkedid)
         return facts.state if facts is not None else None
 
     async def facts(self, linkedid: str) -> Any:
-        from callcenter.agents.http import CALLCONTROL
+        from callcontrol.http import CALLCONTROL
 
         return await self.client.app[CALLCONTROL].facts(linkedid)
 
@@ -258,15 +261,17 @@ async def world(
         session.add(QueueMember(queue_id=queues["q-cca-de"], agent_id=agents["anna"], penalty=0))
         session.add(QueueMember(queue_id=queues["q-cca-en"], agent_id=agents["anna"], penalty=2))
         session.add(QueueMember(queue_id=queues["q-ccb-de"], agent_id=agents["ben"], penalty=0))
-    wire_pbx(services)
-    prov = wire_agents(services, registry)
-    assert prov is not None
+    attach_pbx(services)
+    services.provide(TENANTS, registry)
+    agents_plugin.wire(services)
+    callcontrol_plugin.wire(services)
+    prov = services.require(PROVISIONING)
     app = build_app(services)
     ami = AmiClient.from_config(config.pbx, events=False)
     await ami.start()
     await ami.wait_connected(10)
     async with TestClient(TestServer(app)) as client:
-        await services.ami.wait_connected(10)
+        await services.require_pbx().ami.wait_connected(10)
         await until(lambda: prov.generation == registry.generation, what="provisioned")
         tokens = {}
         for name in ids:
@@ -292,7 +297,7 @@ async def test_tenant_queues_are_provisioned_through_ami(world: World) -> None:
     for name in ("q-cca-de", "q-cca-en", "q-ccb-de", "q-ccb-en"):
         assert f"[{name}]" in text
     assert "servicelevel = 20" in text  # spelled out from q-default / cc-queue-defaults
-    assert world.services.live.state.queue_tenants["q-ccb-en"] == "cc-b"
+    assert world.services.require_pbx().live.state.queue_tenants["q-ccb-en"] == "cc-b"
     report = await world.prov.provisioner.apply(world.registry.tenants())
     assert report.changed is False  # nothing to do: no reload
     trunk = await world.ami.send_action("Getvar", {"Variable": "CC_TRANSFER_TRUNK"})
@@ -527,7 +532,7 @@ async def test_pickup_hold_retrieve_hangup(world: World) -> None:
     assert status == 200, body
     await _gone(world, lid)
     # A console pickup is an answer by that receptionist (no AgentConnect from app_queue).
-    await world.services.live.wait_written(10)
+    await world.services.require_pbx().live.wait_written(10)
     record = await CallRepository(world.services.db).get(lid)
     assert record is not None and record.outcome == "answered", record
     assert record.agent is not None and record.agent.startswith(AGENT)
@@ -629,8 +634,7 @@ async def test_toll_fraud_destinations_never_reach_the_pbx(world: World) -> None
         if msg.name in ("Newchannel", "DialBegin"):
             dialled.append(f"{msg.get('Channel')} {msg.get('DestChannel')} {msg.get('Exten')}")
 
-    services_ami = world.services.ami
-    assert services_ami is not None
+    services_ami = world.services.require_pbx().ami
     services_ami.add_event_listener(watch)  # the app's own client has events on
     lid = await _picked_up(world)
     refused = {

@@ -17,9 +17,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from callcenter.agents.wiring import Provisioning, wire_agents
+from agents import plugin as agents_plugin
+from agents.plugin import PROVISIONING, Provisioning
 from callcenter.app import build_app
-from callcenter.bootstrap import build_services, wire_pbx
 from callcenter.config import Config, DatabaseConfig
 from callcenter.db import migrate
 from callcenter.db.models import Agent, Queue, QueueMember
@@ -27,7 +27,10 @@ from callcenter.db.session import Database
 from callcenter.db.users import UserRepository
 from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.sandbox import Sandbox
+from callcenter.services import attach_pbx, build_services
+from callcontrol import plugin as callcontrol_plugin
 from ivr.loader import load_tenant_text
+from ivr.plugin import TENANTS
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry
 from ivr.store import save_tenants
@@ -65,9 +68,11 @@ async def running_app(
     config: Config, registry: TenantRegistry
 ) -> AsyncIterator[tuple[Client, Provisioning]]:
     services = build_services(config)
-    wire_pbx(services)
-    prov = wire_agents(services, registry)
-    assert prov is not None
+    attach_pbx(services)
+    services.provide(TENANTS, registry)
+    agents_plugin.wire(services)
+    callcontrol_plugin.wire(services)
+    prov = services.require(PROVISIONING)
     async with TestClient(TestServer(build_app(services))) as client:
         yield client, prov
 

@@ -19,13 +19,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.bootstrap import SERVICES
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.users import UserRepository
 from callcenter.pbx.sandbox import Sandbox
-from callcenter.serve import make_app
+from callcenter.services import SERVICES
+from composition.app import make_app
 
 from .conftest import test_port_base
 
@@ -69,8 +69,7 @@ async def running(
     await UserRepository(db).add(f"contract-{sfx}", PASSWORD, "admin")
     port = test_port_base() + 150
     async with TestClient(TestServer(app, host="127.0.0.1", port=port)) as client:
-        assert services.ami is not None and services.ari is not None
-        await services.ami.wait_connected(15)
+        await services.require_pbx().ami.wait_connected(15)
         resp = await client.post(
             "/api/auth/login", json={"username": f"contract-{sfx}", "password": PASSWORD}
         )

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.bootstrap import SERVICES
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.pbx.sandbox import Sandbox
-from callcenter.serve import make_app
+from callcenter.services import SERVICES
+from composition.app import make_app
 
 
 async def _client(config: Config) -> TestClient[Any, Any]:
@@ -45,7 +45,7 @@ async def app(
     services = client.app[SERVICES]
     try:
         for _ in range(200):
-            if services.ami.connected and services.ari.connected:
+            if services.require_pbx().ami.connected and services.require_pbx().ari.connected:
                 break
             await asyncio.sleep(0.05)
         yield client

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from callbacks.models import CallbackAttempt, CallbackRequest
+from callbacks.retry import RetryPolicy, RetryRule
+from callbacks.store import CallbackRepository, NewCallback
 from callcenter.bus import RedisBus
-from callcenter.callbacks.models import CallbackAttempt, CallbackRequest
-from callcenter.callbacks.retry import RetryPolicy, RetryRule
-from callcenter.callbacks.store import CallbackRepository, NewCallback
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.session import Database

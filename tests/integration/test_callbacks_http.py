@@ -13,10 +13,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from callbacks import http
+from callbacks.leases import LeaseStore
+from callbacks.store import CallbackRepository
 from callcenter import auth
-from callcenter.callbacks import http
-from callcenter.callbacks.leases import LeaseStore
-from callcenter.callbacks.store import CallbackRepository
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from callcenter.callbacks.models import CallbackAttempt, CallbackRequest
-from callcenter.callbacks.store import CallbackRepository, NewCallback
+from callbacks.models import CallbackAttempt, CallbackRequest
+from callbacks.store import CallbackRepository, NewCallback
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.calls import CallRepository

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 from callcenter.db import migrate
 from callcenter.db.session import create_engine
+from composition.features import target_metadata
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ async def crm_db_url(pg_url: str) -> str:
 
 def _diff(conn: Connection) -> list[Any]:
     ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-    return [d for d in compare_metadata(ctx, migrate.target_metadata()) if "crm_" in repr(d)]
+    return [d for d in compare_metadata(ctx, target_metadata()) if "crm_" in repr(d)]
 
 
 async def _run_sync(url: str, fn: Any) -> Any:

@@ -113,22 +113,23 @@ def test_channel_vars_are_safe_for_ami() -> None:
 
 
 async def test_wire_runs_routes_worker_and_screen_pop(db: Database) -> None:
-    from types import SimpleNamespace
-
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
     from callcenter import auth
-    from crm import http as crm_http
+    from callcenter.config import Config
+    from callcenter.metrics import Metrics
+    from callcenter.services import Services
+    from crm import plugin as crm_plugin
     from crm.mailer import SmtpMailer
 
     slug = f"wire-{uuid.uuid4().hex[:8]}"
     async with db.session() as s:
         s.add(Tenant(slug=slug, name="Wired"))
     bus = InProcessBus()
-    services = SimpleNamespace(db=db, bus=bus, http_setups=[], lifecycles=[])
+    services = Services(config=Config(), bus=bus, metrics=Metrics(), db=db)
     # a real SMTP client aimed at a closed port: the notes retry loop must shrug it off
-    crm_http.wire(services, mailer=SmtpMailer("127.0.0.1", 9, timeout=1))
+    crm_plugin.wire(services, mailer=SmtpMailer("127.0.0.1", 9, timeout=1))
     app = web.Application()
     auth.setup(app, db)
     for setup in services.http_setups:
@@ -159,7 +160,7 @@ async def test_wire_runs_routes_worker_and_screen_pop(db: Database) -> None:
 
 
 async def test_routing_lookup_uses_the_tenants_region(db: Database) -> None:
-    from crm.http import LookupHolder, routing_lookup
+    from crm.plugin import LookupHolder, routing_lookup
 
     slug = f"rt-{uuid.uuid4().hex[:8]}"
     async with db.session() as s:

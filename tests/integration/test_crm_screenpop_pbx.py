@@ -1,6 +1,6 @@
 """The CRM screen pop against the real Asterisk, through the real app wiring.
 
-The app (``callcenter.serve.make_app``: AMI, ARI, live state, IVR, CRM) runs on a migrated
+The app (``composition.app.make_app``: AMI, ARI, live state, IVR, CRM) runs on a migrated
 PostgreSQL database; simulated callers dial a tenant's DID that goes straight to a queue
 with no agent, so the call waits unanswered while we read the live state snapshot: a
 known number shows the contact (id, name, VIP), an unknown number "unknown", a withheld
@@ -20,7 +20,6 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from callcenter.bootstrap import SERVICES, Services
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
@@ -28,7 +27,8 @@ from callcenter.db.session import Database
 from callcenter.pbx.ari import AriError
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Scenario, Wait, inbound_leg_id, place_call
-from callcenter.serve import make_app
+from callcenter.services import SERVICES, Services
+from composition.app import make_app
 from crm import repository as repo
 from crm.contact import contact_from_mapping
 from ivr.prompts import PromptSources
@@ -107,10 +107,10 @@ async def app(pbx: Sandbox, pbx_config: Config, pg_url: str, tmp_path: Path) -> 
     await server.start_server()
     try:
         for _ in range(200):
-            if services.ami.connected and services.ari.connected:
+            if services.require_pbx().ami.connected and services.require_pbx().ari.connected:
                 break
             await asyncio.sleep(0.05)
-        assert services.ami.connected and services.ari.connected
+        assert services.require_pbx().ami.connected and services.require_pbx().ari.connected
         async with services.db.session() as s:
             tenant_id = (await s.execute(select(Tenant.id).where(Tenant.slug == SLUG))).scalar_one()
         yield App(services, tenant_id)
@@ -133,7 +133,10 @@ async def _contact(app: App, name: str, number: str, vip: bool) -> int:
 async def _call(app: App, caller: str, name: str = "") -> str:
     scenario = Scenario(DID, caller, name, (Wait(30),))
     return await place_call(
-        app.services.ari, app.services.config.pbx, scenario, f"pop-{uuid.uuid4().hex[:10]}"
+        app.services.require_pbx().ari,
+        app.services.config.pbx,
+        scenario,
+        f"pop-{uuid.uuid4().hex[:10]}",
     )
 
 
@@ -141,7 +144,7 @@ async def _matched_view(app: App, linkedid: str) -> dict[str, Any]:
     """The call's live view once the CRM match is on it (polled, 10 s at most)."""
     view: dict[str, Any] | None = None
     for _ in range(200):
-        view = app.services.live.snapshot()["calls"].get(linkedid)
+        view = app.services.require_pbx().live.snapshot()["calls"].get(linkedid)
         if view is not None and view["crm_status"] is not None and view["queued_at"]:
             return view
         await asyncio.sleep(0.05)
@@ -151,7 +154,7 @@ async def _matched_view(app: App, linkedid: str) -> dict[str, Any]:
 async def _hangup(app: App, channel_id: str) -> None:
     for channel in (channel_id, inbound_leg_id(channel_id)):
         try:
-            await app.services.ari.hangup(channel)
+            await app.services.require_pbx().ari.hangup(channel)
         except AriError as exc:
             assert exc.status == 404
 
@@ -170,11 +173,11 @@ async def test_known_caller_shows_contact_before_answer(app: App) -> None:
         assert view["contact_vip"] is True
         # On the inbound leg too, for the queue hand-off and the agent's channel.
         leg = inbound_leg_id(call)
-        assert await app.services.ari.get_var(leg, "CC_CONTACT") == str(contact_id)
-        assert await app.services.ari.get_var(leg, "CC_CRM_VIP") == "1"
+        assert await app.services.require_pbx().ari.get_var(leg, "CC_CONTACT") == str(contact_id)
+        assert await app.services.require_pbx().ari.get_var(leg, "CC_CRM_VIP") == "1"
         # The IVR asked the CRM before routing: a CRM VIP (not on the tenant's static
         # list) waits in the queue with the VIP priority.
-        assert await app.services.ari.get_var(leg, "QUEUE_PRIO") == "10"
+        assert await app.services.require_pbx().ari.get_var(leg, "QUEUE_PRIO") == "10"
     finally:
         await _hangup(app, call)
 
@@ -188,7 +191,10 @@ async def test_unknown_caller_shows_unknown(app: App) -> None:
         assert view["crm_status"] == "unknown"
         assert view["contact"] is None and view["contact_vip"] is False
         assert view["contact_name"] == "Unknown caller"
-        assert await app.services.ari.get_var(inbound_leg_id(call), "QUEUE_PRIO") in ("0", None)
+        assert await app.services.require_pbx().ari.get_var(inbound_leg_id(call), "QUEUE_PRIO") in (
+            "0",
+            None,
+        )
     finally:
         await _hangup(app, call)
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.bootstrap import SERVICES
 from callcenter.config import load_config
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.users import UserRepository
-from callcenter.serve import make_app
+from callcenter.services import SERVICES
+from composition.app import make_app
 from crm.mailer import SmtpMailer, mailer_from_config
 from tests.integration.test_crm_notes import SmtpReceiver
 

@@ -25,13 +25,14 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
 from callcenter.app import build_app
-from callcenter.bootstrap import Services, build_services, wire_features, wire_pbx
 from callcenter.config import AgentsConfig, Config, DatabaseConfig, SmtpConfig
 from callcenter.db import migrate
 from callcenter.db.models import Agent, Queue, QueueMember, Tenant
 from callcenter.db.users import UserRepository
 from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.sandbox import Sandbox
+from callcenter.services import Services, attach_pbx, build_services
+from composition.app import wire_features
 from crm.models import Note
 from dashboards.http import SOCKETS
 from ivr.prompts import PromptSources
@@ -83,7 +84,7 @@ class World:
         return linkedid
 
     def phase(self, linkedid: str) -> str | None:
-        call = self.services.live.state.calls.get(linkedid)
+        call = self.services.require_pbx().live.state.calls.get(linkedid)
         return call.phase if call is not None else None
 
     async def channels(self) -> list[dict[str, str]]:
@@ -166,7 +167,7 @@ async def world(
                 session.add(position)
                 await session.flush()
                 session.add(QueueMember(queue_id=queues["q-dba-de"], agent_id=position.id))
-        wire_pbx(services)
+        attach_pbx(services)
         wire_features(services)  # every feature, as `callcenter serve` wires them
         app = build_app(services)
         ami = AmiClient.from_config(config.pbx, events=False)
@@ -177,9 +178,9 @@ async def world(
         base_url = f"http://127.0.0.1:{server.port}"
         try:
             async with ClientSession() as http:
-                await services.ami.wait_connected(10)
-                queues = services.live.state.queue_tenants
-                await until(lambda: queues.get("q-dbb-en") == "db-b", what="queues provisioned")
+                await services.require_pbx().ami.wait_connected(10)
+                queue_tenants = services.require_pbx().live.state.queue_tenants
+                await until(lambda: queue_tenants.get("q-dbb-en") == "db-b", what="provisioned")
                 world = World(services, base_url, ami, tenant_ids, smtp, pbx, http, app)
                 token = await world.token("ada")
                 async with http.post(
@@ -306,7 +307,7 @@ async def test_a_call_rings_on_the_console_and_the_wallboard(
         appeared = asyncio.ensure_future(console.evaluate(APPEARED_AT, linkedid))
         await until(lambda: world.phase(linkedid) in ("queued", "ringing"), what="queued")
         # QueueCallerJoin's own Timestamp (the PBX runs on this machine's clock)
-        queued_at = world.services.live.state.calls[linkedid].queued_at
+        queued_at = world.services.require_pbx().live.state.calls[linkedid].queued_at
         seen_at = await asyncio.wait_for(appeared, 5) / 1000.0
         assert seen_at - queued_at < 1.0, f"card {seen_at - queued_at:.3f} s after the event"
         on_card = card(console, linkedid)
@@ -586,7 +587,7 @@ async def test_supervisor_moves_a_waiting_call_and_park_shows_the_slot(
         await page.locator("#dlg-move button.primary").click()
         await expect(page.locator("#dlg-move")).to_be_hidden(timeout=5000)
         await until(
-            lambda: world.services.live.state.calls[linkedid].queue == "q-dba-en",
+            lambda: world.services.require_pbx().live.state.calls[linkedid].queue == "q-dba-en",
             what="moved to q-dba-en",
         )
         await expect(on_card.locator(".facts")).to_contain_text("q-dba-en", timeout=5000)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from callcenter.db import migrate
 from callcenter.db.session import Database, DatabaseURLError, create_engine
+from composition.features import target_metadata
 
 CORE_TABLES = {
     "tenants", "dids", "queues", "users", "user_tenants", "agents",
@@ -28,7 +29,7 @@ def _tables(conn: Connection) -> set[str]:
 
 def _diff(conn: Connection) -> list[Any]:
     ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-    return list(compare_metadata(ctx, migrate.target_metadata()))
+    return list(compare_metadata(ctx, target_metadata()))
 
 
 async def _run_sync(url: str, fn: Any) -> Any:

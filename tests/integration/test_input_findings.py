@@ -15,12 +15,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.bootstrap import SERVICES
 from callcenter.config import load_config
 from callcenter.db import migrate
 from callcenter.db.models import Call, Tenant
 from callcenter.db.users import UserRepository
-from callcenter.serve import make_app
+from callcenter.services import SERVICES
+from composition.app import make_app
 
 PASSWORD = "findings-Test-Passw0rd"
 NOTE = {"subject": "Rückruf", "recipient_email": "chef@a.example"}

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from callcenter.callbacks.models import CallbackRequest
-from callcenter.callbacks.store import CallbackRepository, NewCallback
+from callbacks.models import CallbackRequest
+from callbacks.store import CallbackRepository, NewCallback
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database

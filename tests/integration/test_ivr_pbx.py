@@ -17,11 +17,11 @@ from callcenter.pbx.simulate import Dtmf, Scenario, Wait, inbound_leg_id, place_
 from callcenter.pbx.stasis import StasisDispatcher
 from ivr.loader import load_tenant_text
 from ivr.placeholders import generate_placeholders
+from ivr.plugin import publish_recordings
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry
 from ivr.routing import QueueLoad
 from ivr.stasis import PURPOSE, IvrRunner
-from ivr.wiring import publish_recordings
 
 OPEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin
 CLOSED = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # Friday 19:00 in Berlin
@@ -99,7 +99,7 @@ def make_runner(
     runner = IvrRunner(
         ari, registry, lambda: loads, clock=lambda: now, recordings_media_root=media_root
     )
-    stasis = StasisDispatcher(ari)  # as the app wires it (ivr.wiring)
+    stasis = StasisDispatcher(ari)  # as the app wires it (ivr.plugin)
     stasis.register(PURPOSE, runner.on_stasis_start)
     ari.add_handler(stasis)
     ari.add_handler(runner.on_event)

@@ -25,8 +25,10 @@ from typing import Any
 
 import pytest
 
+from callbacks.handoff import PURPOSE as CALLBACK
+from callbacks.handoff import CallbackDesk
+from callbacks.store import CallbackRepository
 from callcenter.bus import InProcessBus
-from callcenter.callbacks.store import CallbackRepository
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
@@ -40,18 +42,16 @@ from callcenter.phone.policy import policy_for
 from callcenter.state.live import LiveState
 from callcenter.state.service import LiveStateService
 from ivr import voicemail
-from ivr.callbacks import PURPOSE as CALLBACK
-from ivr.callbacks import CallbackDesk
 from ivr.load import queue_loads
 from ivr.loader import load_tenant_file
 from ivr.placeholders import generate_for_file
+from ivr.plugin import announce_position, publish_recordings
 from ivr.position import PURPOSE as ANNOUNCE
 from ivr.position import PositionAnnouncer, Waiting, waiting_in
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry
 from ivr.routing import QueueLoad
 from ivr.stasis import PURPOSE, IvrRunner
-from ivr.wiring import announce_position, publish_recordings
 
 pytestmark = [pytest.mark.pbx, pytest.mark.postgres]
 

@@ -19,6 +19,7 @@ from callcenter.db import migrate
 from callcenter.db.models import Did, Queue
 from callcenter.db.models import Tenant as TenantRow
 from callcenter.db.session import Database, create_engine
+from composition.features import target_metadata
 from ivr.errors import ConfigFaults
 from ivr.models import TenantConfig
 from ivr.placeholders import generate_for_file
@@ -68,7 +69,7 @@ def sources(tmp_path: Path, tenants_dir: Path) -> PromptSources:
 
 def _ivr_diff(conn: Connection) -> list[Any]:
     ctx = MigrationContext.configure(conn, opts={"compare_type": True})
-    return [d for d in compare_metadata(ctx, migrate.target_metadata()) if "ivr_" in repr(d)]
+    return [d for d in compare_metadata(ctx, target_metadata()) if "ivr_" in repr(d)]
 
 
 async def _run_sync(url: str, fn: Any) -> Any:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from callcenter.bootstrap import build_services
 from callcenter.config import load_config
 from callcenter.db import migrate
+from callcenter.services import build_services
 from ivr.http import REGISTRY
 from ivr.placeholders import generate_for_file
-from ivr.wiring import media_root_for, wire_ivr
+from ivr.plugin import TENANTS, media_root_for, wire
 
 REPO_TENANTS = Path(__file__).resolve().parents[2] / "config" / "tenants"
 
@@ -39,7 +39,8 @@ async def test_startup_loads_files_then_database(tmp_path: Path) -> None:
 
     for round_ in range(2):  # first start: from the files; second: from the database
         services = build_services(config)
-        registry = wire_ivr(services)
+        wire(services)
+        registry = services.require(TENANTS)
         app = web.Application()
         for setup in services.http_setups:
             setup(app)

@@ -14,7 +14,6 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from callcenter.bootstrap import SERVICES
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.session import Database
@@ -22,7 +21,8 @@ from callcenter.db.users import UserRepository
 from callcenter.pbx.ami.message import Message
 from callcenter.pbx.ari import AriClient
 from callcenter.pbx.sandbox import Sandbox
-from callcenter.serve import make_app
+from callcenter.services import SERVICES
+from composition.app import make_app
 from lines.models import Phone
 from lines.phones import PhoneSpec, new_password, password_digest, render_phones
 from lines.trunks import TrunkSet
@@ -88,7 +88,7 @@ async def test_phone_registers_answers_a_queue_call_and_unregisters(
             return any(p["name"] == name and p["registered"] is up for p in body["phones"])
 
         connects: list[Message] = []
-        services.ami.add_event_listener(
+        services.require_pbx().ami.add_event_listener(
             lambda m: connects.append(m) if m.get("Event") == "AgentConnect" else None
         )
         with sip_phone.baresip(tmp_path / "phone", name, password, creds["registrar"], SPEECH):
@@ -96,11 +96,11 @@ async def test_phone_registers_answers_a_queue_call_and_unregisters(
             health = await (await client.get("/healthz")).json()
             phones = next(c for c in health["components"] if c["name"] == "phones")
             assert phones["up"] is True
-            reply = await services.ami.send_action(
+            reply = await services.require_pbx().ami.send_action(
                 "QueueAdd", {"Queue": QUEUE, "Interface": f"PJSIP/{name}", "MemberName": "Anna"}
             )
             assert reply.get("Response") == "Success", reply.headers
-            await services.ari.originate(
+            await services.require_pbx().ari.originate(
                 f"Local/{QUEUE}@cc-queue",
                 context="caller-script",
                 extension="s",
@@ -128,12 +128,12 @@ async def test_phone_registers_answers_a_queue_call_and_unregisters(
         health = await (await client.get("/healthz")).json()
         phones = next(c for c in health["components"] if c["name"] == "phones")
         assert phones["up"] is False and f"not registered: {name}" in phones["detail"]
-        assert services.live.snapshot()["lines"]["phones"][name]["up"] is False
+        assert services.require_pbx().live.snapshot()["lines"]["phones"][name]["up"] is False
         gone = await client.delete(f"/api/phones/{name}", headers=headers)
         assert gone.status == 204
         assert name not in await asyncio.to_thread(pbx.cli, "pjsip show endpoints")
     finally:
-        await services.ami.send_action(
+        await services.require_pbx().ami.send_action(
             "QueueRemove", {"Queue": QUEUE, "Interface": f"PJSIP/{name}"}
         )
         await client.close()

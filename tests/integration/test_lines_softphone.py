@@ -16,13 +16,14 @@ import aiohttp
 from aiohttp import web
 from playwright.async_api import async_playwright
 
-from callcenter.bootstrap import SERVICES
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.session import Database
 from callcenter.db.users import UserRepository
 from callcenter.pbx.sandbox import Sandbox
-from callcenter.serve import make_app, ssl_context
+from callcenter.services import SERVICES
+from composition.app import make_app
+from composition.serve import ssl_context
 from tests.integration import sip_carrier
 from tests.integration.browser import CHROMIUM, FLAGS
 from tests.integration.conftest import test_port_base
@@ -120,11 +121,11 @@ async def test_browser_softphone_registers_answers_a_queue_call_and_sends_rtp(
                 await page.wait_for_selector("#status[data-state=registered]", timeout=30000)
                 await _until(registered, 20, "softphone registered in /api/phones")
 
-                reply = await services.ami.send_action(
+                reply = await services.require_pbx().ami.send_action(
                     "QueueAdd", {"Queue": QUEUE, "Interface": f"PJSIP/{name}"}
                 )
                 assert reply.get("Response") == "Success", reply.headers
-                await services.ari.originate(
+                await services.require_pbx().ari.originate(
                     f"Local/{QUEUE}@cc-queue",
                     context="caller-script",
                     extension="s",
@@ -150,7 +151,7 @@ async def test_browser_softphone_registers_answers_a_queue_call_and_sends_rtp(
             gone = await http.delete(f"/api/phones/{name}", headers=headers)
             assert gone.status == 204
     finally:
-        await services.ami.send_action(
+        await services.require_pbx().ami.send_action(
             "QueueRemove", {"Queue": QUEUE, "Interface": f"PJSIP/{name}"}
         )
         await runner.cleanup()

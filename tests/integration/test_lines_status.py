@@ -13,13 +13,13 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter.bootstrap import SERVICES
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.pbx.ari import AriClient
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Scenario, Wait, place_call
-from callcenter.serve import make_app
+from callcenter.services import SERVICES
+from composition.app import make_app
 from lines.service import LinesService
 from tests.integration import sip_carrier
 from tests.integration.conftest import SandboxFactory
@@ -128,7 +128,7 @@ qualify_seconds = 2
             return bool(parts["trunks"]["up"] is up and (resp.status == 200) is up)
 
         await _until(lambda: component(True), 30, "trunk up in /healthz")
-        live = services.live.snapshot()["lines"]
+        live = services.require_pbx().live.snapshot()["lines"]
         assert live["trunks"]["trunk-carrier"]["up"] is True
         metrics = await (await client.get("/metrics")).text()
         assert 'callcenter_trunk_up{trunk="trunk-carrier"} 1.0' in metrics
@@ -138,7 +138,7 @@ qualify_seconds = 2
         body = await (await client.get("/healthz")).json()
         trunks = next(c for c in body["components"] if c["name"] == "trunks")
         assert trunks["detail"] == "down: trunk-carrier (of 1)"
-        live = services.live.snapshot()["lines"]
+        live = services.require_pbx().live.snapshot()["lines"]
         assert live["trunks"]["trunk-carrier"]["up"] is False
         assert live["trunks"]["trunk-carrier"]["device_state"] == "Unavailable"
         metrics = await (await client.get("/metrics")).text()

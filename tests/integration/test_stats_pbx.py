@@ -34,10 +34,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
+from callbacks.models import CallbackRequest
+from callbacks.store import CallbackRepository, NewCallback
 from callcenter import auth
 from callcenter.bus import InProcessBus
-from callcenter.callbacks.models import CallbackRequest
-from callcenter.callbacks.store import CallbackRepository, NewCallback
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
@@ -508,8 +508,8 @@ async def test_abandoned_list_and_bad_input(day: Day) -> None:
 async def test_commands_rebuild_reconcile_and_export(
     day: Day, pbx_config: Config, pg_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from callcenter.cli import build_parser
     from callcenter.config import load_config
+    from composition.cli import build_parser
 
     config = load_config(None, env={}, overrides={"database": {"url": pg_url}})
     before = (await report(day, "a"))["totals"]
@@ -543,9 +543,9 @@ async def test_commands_rebuild_reconcile_and_export(
 async def test_controlling_page_in_the_browser_shows_only_the_viewers_tenant(day: Day) -> None:
     from dashboards import pages as dash_pages
     from dashboards import render
-    from dashboards.wiring import STATIC
-    from stats.pages import PATH
-    from stats.pages import register as register_pages
+    from dashboards.controlling import PATH
+    from dashboards.controlling import register as register_pages
+    from dashboards.plugin import STATIC
     from tests.integration.browser import chromium
 
     registry = dash_pages.PageRegistry()

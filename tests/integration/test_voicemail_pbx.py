@@ -56,13 +56,13 @@ from voicemail import http as vm_http
 from voicemail import store
 from voicemail.accuracy import cer
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
+from voicemail.plugin import connect_crm
 from voicemail.speech import SpeechModel
 from voicemail.stasis import PURPOSE as VOICEMAIL
 from voicemail.stasis import VoicemailDesk
 from voicemail.tasks import VoicemailDeps, tasks
 from voicemail.timeline import entries
 from voicemail.transcribe import Transcriber
-from voicemail.wiring import connect_crm
 
 OPEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin
 DID = "+49891239900"

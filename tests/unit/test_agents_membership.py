@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.agents.membership import (
+from agents.membership import (
     AgentSpec,
     LiveMember,
     MembershipError,

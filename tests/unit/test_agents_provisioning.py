@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from callcenter.agents.provisioning import (
+from agents.provisioning import (
     QUEUES_FILE,
     STAGING_FILE,
     ProvisioningError,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callcenter.callbacks.offer import (
+from callbacks.offer import (
     Finish,
     OfferDialog,
     Play,
@@ -12,7 +12,7 @@ from callcenter.callbacks.offer import (
     Validate,
     spoken_digits,
 )
-from callcenter.callbacks.prompts import Media
+from callbacks.prompts import Media
 
 MEDIA = Media("/snd/callbacks")
 OWN = "+493012345678"

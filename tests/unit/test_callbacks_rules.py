@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from callcenter.callbacks import dispatch
-from callcenter.callbacks.dispatch import (
+from callbacks import dispatch
+from callbacks.dispatch import (
     Bridge,
     ChannelRef,
     CreatePlaceholder,
@@ -19,14 +19,14 @@ from callcenter.callbacks.dispatch import (
     Ring,
     parse_channel_id,
 )
-from callcenter.callbacks.ordering import (
+from callbacks.ordering import (
     Place,
     callbacks_ahead,
     queue_position,
     service_order,
     virtual_positions,
 )
-from callcenter.callbacks.retry import (
+from callbacks.retry import (
     Final,
     Retry,
     RetryPolicy,
@@ -34,7 +34,7 @@ from callcenter.callbacks.retry import (
     after_attempt,
     classify_hangup,
 )
-from callcenter.callbacks.window import dial_window
+from callbacks.window import dial_window
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from callcenter.callcontrol import rules
-from callcenter.callcontrol.rules import AmiAction, CallConflict, CallFacts, Leg, facts_of
 from callcenter.state.calls import Call
 from callcenter.state.channels import Channel
 from callcenter.state.live import LiveState
+from callcontrol import rules
+from callcontrol.rules import AmiAction, CallConflict, CallFacts, Leg, facts_of
 
 CALLER = Leg("c1", "PJSIP/trunk-0001", "cc-queue", None)
 IFACE = "PJSIP/anna"
@@ -179,7 +179,7 @@ def test_facts_from_the_live_state() -> None:
 
 
 def test_move_redirects_a_waiting_caller_to_the_other_queue() -> None:
-    from callcenter.callcontrol.rules import CallFacts, Leg, move
+    from callcontrol.rules import CallFacts, Leg, move
 
     caller = Leg("u1", "Local/q@in-1;2", "cc-queue", None)
     waiting = CallFacts("l1", "t", "queued", "q-a", caller, None, None, False)

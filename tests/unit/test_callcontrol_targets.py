@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from callcenter.callcontrol import rules
-from callcenter.callcontrol.rules import CallFacts, Leg
-from callcenter.callcontrol.service import CallControl, ControlError, Target
 from callcenter.phone.policy import DestinationPolicy, FreeNumbers
 from callcenter.state.live import LiveState
+from callcontrol import rules
+from callcontrol.rules import CallFacts, Leg
+from callcontrol.service import CallControl, ControlError, Target
 
 FACTS = CallFacts(
     "c1", "acme", "answered", "q-acme", Leg("c1", "PJSIP/t-1", "", "b1"), None, None, False

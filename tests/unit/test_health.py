@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from callcenter.bootstrap import build_services, wire_pbx
 from callcenter.config import load_config
 from callcenter.health import ComponentHealth, run_checks
+from callcenter.services import attach_pbx, build_services
 
 
 async def test_hanging_or_raising_check_is_down_under_its_name() -> None:
@@ -35,7 +35,7 @@ async def test_hanging_or_raising_check_is_down_under_its_name() -> None:
 async def test_app_checks_are_named_after_their_components(tmp_path: Path) -> None:
     config = load_config(None, env={"CALLCENTER__APP__DATA_DIR": str(tmp_path)})
     services = build_services(config)
-    wire_pbx(services)
+    attach_pbx(services)
     try:
         assert [c.__name__ for c in services.checks] == ["database", "redis", "ami", "ari"]
     finally:

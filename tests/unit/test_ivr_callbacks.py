@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from callcenter.callbacks.store import NewCallback, callback_number
+from callbacks.handoff import CallbackDesk
+from callbacks.store import NewCallback, callback_number
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused, Refusal
-from ivr.callbacks import CallbackDesk
 from ivr.testing import ari_event
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)

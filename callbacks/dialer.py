@@ -1,0 +1,442 @@
+"""The callback dialler: runs :mod:`callbacks.dispatch` against ARI and AMI.
+
+Thin on purpose: it asks the lease store for the fence, the pure dispatcher for effects,
+and executes them. Every decision that must survive a crash is in PostgreSQL before the
+PBX is asked for anything, so after an app, Redis or Asterisk restart :meth:`reconcile`
+rebuilds the picture from the tables and the PBX's live channels:
+
+- placeholder still in app_queue: adopt it; gone (Asterisk restarted): back to pending at
+  the same virtual place (not an attempt);
+- customer leg still up: adopt it; gone before an answer was stored: attempt
+  ``interrupted``, retried at once (the number was never bridged, so it is no double call).
+
+Bus events are best effort (Redis may be down): the console re-reads the REST list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from callbacks import dispatch
+from callbacks.dispatch import (
+    PURPOSE_CUSTOMER,
+    QUEUE_CONTEXT,
+    SLOT_CONTEXT,
+    Bridge,
+    ChannelRef,
+    CreatePlaceholder,
+    DialCustomer,
+    Effect,
+    HangUp,
+    Job,
+    Publish,
+    Ring,
+    parse_channel_id,
+    slot_ids,
+)
+from callbacks.leases import Held, LeaseStore
+from callbacks.ordering import Place
+from callbacks.retry import Final, RetryPolicy, classify_hangup
+from callcenter.pbx.ami.message import Message
+from callcenter.pbx.ari.errors import AriError
+from callcenter.pbx.ari.events import AriEvent
+
+log = logging.getLogger(__name__)
+
+Publisher = Callable[[str, Mapping[str, Any]], Awaitable[None]]
+
+
+class DialerAri(Protocol):
+    app: str
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        app: str | None = None,
+        app_args: Sequence[str] | str | None = None,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+        label: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        caller_id: str | None = None,
+        timeout: int | None = None,
+        channel_id: str | None = None,
+        other_channel_id: str | None = None,
+        formats: Sequence[str] | None = None,
+    ) -> object: ...
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+
+    async def ring(self, channel_id: str) -> None: ...
+
+    async def create_bridge(
+        self,
+        type: Sequence[str] = ("mixing",),
+        name: str | None = None,
+        bridge_id: str | None = None,
+    ) -> object: ...
+
+    async def add_channel(self, bridge_id: str, channels: Sequence[str]) -> None: ...
+
+    async def channel(self, channel_id: str) -> object: ...
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _no_publish(_event: str, _payload: Mapping[str, Any]) -> None:
+    return None
+
+
+class Dialer:
+    """One instance's dialler. Feed it AMI events (:meth:`on_ami_event`) and ARI events
+    (:meth:`on_ari_event`, and the ``callback-slot`` / ``callback-customer`` Stasis purposes)."""
+
+    def __init__(
+        self,
+        leases: LeaseStore,
+        ari: DialerAri,
+        *,
+        waiting: Callable[[str], list[Place]],
+        open_tenants: Callable[[datetime], Collection[str] | None] = lambda _now: None,
+        caller_id: Callable[[str], str | None] = lambda _tenant: None,
+        publish: Publisher = _no_publish,
+        policy: RetryPolicy | None = None,
+        endpoint: str = "Local/{number}@cc-transfer/n",
+        ring_timeout_s: int = 30,
+        tick_s: float = 1.0,
+        reconcile_s: float = 5.0,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self.leases = leases
+        self._ari = ari
+        self._waiting = waiting
+        self._open_tenants = open_tenants
+        self._caller_id = caller_id
+        self._publish = publish
+        self.policy = policy or RetryPolicy()
+        self._endpoint = endpoint
+        self._ring_timeout = ring_timeout_s
+        self._tick_s = tick_s
+        self._reconcile_s = reconcile_s
+        self._clock = clock
+        self.jobs: dict[int, Job] = {}  # callbacks this instance drives now
+        self._attempt: dict[int, int] = {}  # job id → attempt being dialled
+        self._answered: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one claim/placement pass at a time per instance
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._locks: dict[int, asyncio.Lock] = {}
+        self.dialled: list[str] = []  # customer channel ids this instance originated
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="callback-dialer")
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def drop_slot(self, channel_id: str) -> None:
+        """Hang up a placeholder whose callback was changed (cancelled, moved)."""
+        ref = parse_channel_id(channel_id)
+        if ref is not None:
+            self.jobs.pop(ref.job_id, None)
+        with contextlib.suppress(AriError):
+            await self._ari.hangup(channel_id)
+
+    def wake(self) -> None:
+        """A request was stored or changed: place it without waiting for the next tick."""
+        self._wake.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_reconcile = 0.0
+        first = True
+        while True:
+            try:
+                if loop.time() >= next_reconcile:
+                    await self.reconcile(mine=first)
+                    await self.leases.renew(self._clock())
+                    first = False
+                    next_reconcile = loop.time() + self._reconcile_s
+                await self.place_due()
+            except Exception:  # the database or the PBX is away: retry on the next tick
+                log.exception("callback dialer pass failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._tick_s)
+
+    # ------------------------------------------------------------------ placing
+    async def place_due(self) -> int:
+        """Claim due callbacks of open tenants and put their placeholders in app_queue."""
+        async with self._lock:
+            now = self._clock()
+            jobs = await self.leases.claim(now, self._open_tenants(now))
+            for claimed in jobs:
+                job = _with_caller_id(claimed, self._caller_id(claimed.tenant))
+                self.jobs[job.id] = job
+                waiting = self._waiting(job.queue) + [
+                    other.as_place()
+                    for other in await self.leases.queued_of(job.queue)
+                    if other.id != job.id
+                ]
+                await self._execute(job, dispatch.place(job, waiting))
+            return len(jobs)
+
+    # ------------------------------------------------------------------ events
+    async def on_ami_event(self, msg: Message) -> None:
+        if msg.name == "AgentConnect":
+            self._spawn(self._agent_connect(msg))
+
+    async def _agent_connect(self, msg: Message) -> None:
+        ref = parse_channel_id(msg.get("Uniqueid") or "")
+        if ref is None or ref.role != "slot":
+            return
+        async with self._job_lock(ref.job_id):
+            await self._offer(msg, ref)
+
+    async def _offer(self, msg: Message, ref: ChannelRef) -> None:
+        agent = msg.get("MemberName") or msg.get("Interface") or ""
+        began = await self.leases.begin_attempt(ref.job_id, ref.number, agent, self._clock())
+        if began is None:  # another instance took it, or the token is stale
+            if not await self.leases.slot_current(ref.job_id, ref.number):
+                # Cancelled or moved meanwhile: free the receptionist at once.
+                with contextlib.suppress(AriError):
+                    await self._ari.hangup(slot_ids(ref.job_id, ref.number)[1])
+            return
+        job, attempt = began
+        job = _with_caller_id(job, self._caller_id(job.tenant))
+        self.jobs[job.id] = job
+        self._attempt[job.id] = attempt
+        await self._execute(job, dispatch.offer(job, attempt, agent, self._ring_timeout))
+
+    def _job_lock(self, job_id: int) -> asyncio.Lock:
+        """Events of one callback are handled one at a time, in arrival order (FIFO lock)."""
+        lock = self._locks.get(job_id)
+        if lock is None:
+            lock = self._locks[job_id] = asyncio.Lock()
+        return lock
+
+    def _spawn(self, coro: Any) -> None:
+        """Event handlers return at once: the ARI/AMI event loops must never wait for the
+        database or an ARI request here."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def on_stasis_start(self, event: AriEvent) -> None:
+        """``callback-slot`` (nothing to do: the placeholder waits) and
+        ``callback-customer`` (the customer answered)."""
+        self._spawn(self._stasis_start(event))
+
+    async def _stasis_start(self, event: AriEvent) -> None:
+        ref = parse_channel_id(event.channel_id or "")
+        if ref is None or ref.role != "customer":
+            return
+        async with self._job_lock(ref.job_id):
+            await self._customer_answered(event, ref.job_id, ref.number)
+
+    async def _customer_answered(self, event: AriEvent, job_id: int, attempt: int) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or not await self.leases.answered(job_id, attempt, self._clock()):
+            with contextlib.suppress(AriError):
+                await self._ari.hangup(event.channel_id or "")
+            return
+        self._answered.add(job_id)
+        await self._execute(job, dispatch.connect(job, attempt))
+
+    async def on_ari_event(self, event: AriEvent) -> None:
+        if event.type == "ChannelDestroyed" and event.channel_id:
+            self._spawn(self._destroyed(event))
+
+    async def _destroyed(self, event: AriEvent) -> None:
+        ref = parse_channel_id(event.channel_id or "")
+        if ref is None:
+            return
+        async with self._job_lock(ref.job_id):
+            await self._on_destroyed(event, ref)
+
+    async def _on_destroyed(self, event: AriEvent, ref: ChannelRef) -> None:
+        job = self.jobs.get(ref.job_id)
+        now = self._clock()
+        if ref.role == "customer":
+            await self._customer_gone(ref.job_id, ref.number, int(event.raw.get("cause", 0)), now)
+        elif ref.role == "slot-b" and job is not None and job.token == ref.number:
+            attempt = self._attempt.get(job.id)
+            if attempt is None:  # still waiting in the queue: keep the place
+                if await self.leases.release(job.id, job.token, now):
+                    self.jobs.pop(job.id, None)
+                    self.wake()
+            else:  # the receptionist hung up: end the customer leg too
+                with contextlib.suppress(AriError):
+                    await self._ari.hangup(dispatch.customer_channel_id(job.id, attempt))
+
+    async def _customer_gone(self, job_id: int, attempt: int, cause: int, now: datetime) -> None:
+        job = self.jobs.get(job_id)
+        if job_id in self._answered:
+            self._answered.discard(job_id)
+            await self.leases.hung_up(job_id, attempt, now)
+            if job is not None:  # the conversation is over: free the receptionist
+                await self._execute(job, [HangUp(slot_ids(job.id, job.token)[1])])
+            self._forget(job_id)
+            return
+        outcome = classify_hangup(cause, answered=False)
+        decision = await self.leases.ended(
+            job_id, attempt, outcome, cause=str(cause), now=now, policy=self.policy
+        )
+        if decision is None or job is None:
+            self._forget(job_id)
+            return
+        final = decision.outcome if isinstance(decision, Final) else None
+        due = None if isinstance(decision, Final) else decision.due_at
+        await self._execute(job, dispatch.end(job, attempt, outcome, final, due))
+        self._forget(job_id)
+        self.wake()
+
+    def _forget(self, job_id: int) -> None:
+        self.jobs.pop(job_id, None)
+        self._attempt.pop(job_id, None)
+        lock = self._locks.get(job_id)
+        if lock is not None and not lock.locked():
+            del self._locks[job_id]
+
+    # ------------------------------------------------------------------ recovery
+    async def on_ari_connected(self) -> None:
+        """ARI (re)connected: Asterisk may have restarted, taking placeholders and customer
+        legs with it (no ChannelDestroyed reaches us then): check this owner's callbacks."""
+        self._spawn(self._reconcile_logged())
+
+    async def _reconcile_logged(self) -> None:
+        try:
+            await self.reconcile(mine=True)
+        except Exception:
+            log.exception("callback reconcile after ARI reconnect failed")
+        self.wake()
+
+    async def reconcile(self, *, mine: bool = False) -> None:
+        """Check callbacks whose lease ran out (or, at start, this owner's) against the PBX."""
+        now = self._clock()
+        for held in await self.leases.expired_leases(now, mine=mine):
+            if held.id in self.jobs and not mine:
+                continue
+            await self._reconcile_one(held, now)
+
+    async def _reconcile_one(self, held: Held, now: datetime) -> None:
+        if held.stage == "queued":
+            slot = slot_ids(held.id, held.token)[0]
+            if await self._exists(slot):
+                job = await self.leases.adopt(held.id, held.token, now)
+                if job is not None:
+                    self.jobs[job.id] = _with_caller_id(job, self._caller_id(job.tenant))
+            else:
+                await self.leases.release(held.id, held.token, now)
+                self.jobs.pop(held.id, None)
+        elif held.stage == "ringing":
+            customer = dispatch.customer_channel_id(held.id, held.attempts)
+            if await self._exists(customer):
+                job = await self.leases.adopt(held.id, held.token, now)
+                if job is not None:
+                    self.jobs[job.id] = _with_caller_id(job, self._caller_id(job.tenant))
+                    self._attempt[job.id] = held.attempts
+                return
+            await self.leases.ended(
+                held.id, held.attempts, "interrupted", cause=None, now=now, policy=self.policy
+            )
+            with contextlib.suppress(AriError):  # a receptionist may still hold the slot
+                await self._ari.hangup(slot_ids(held.id, held.token)[1])
+            self._forget(held.id)
+
+    async def _exists(self, channel_id: str) -> bool:
+        try:
+            await self._ari.channel(channel_id)
+        except AriError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    # ------------------------------------------------------------------ effects
+    async def _execute(self, job: Job, effects: list[Effect]) -> None:
+        for effect in effects:
+            try:
+                await self._apply(job, effect)
+            except AriError as exc:
+                log.warning("callback %s: %s failed: %s", job.id, type(effect).__name__, exc)
+                await self._failed(job, effect, exc)
+
+    async def _apply(self, job: Job, effect: Effect) -> None:
+        ari = self._ari
+        log.debug("callback %s: %s", job.id, effect)
+        match effect:
+            case CreatePlaceholder():
+                await ari.originate(
+                    f"Local/s@{SLOT_CONTEXT}/n",
+                    context=QUEUE_CONTEXT,
+                    extension=effect.queue,
+                    priority=1,
+                    variables={**effect.variables, "CC_CB_APP": ari.app},
+                    channel_id=effect.slot_id,
+                    other_channel_id=effect.other_id,
+                )
+            case DialCustomer():
+                self.dialled.append(effect.channel_id)
+                await ari.originate(
+                    self._endpoint.format(number=effect.number),
+                    app=ari.app,
+                    app_args=[PURPOSE_CUSTOMER],
+                    caller_id=effect.caller_id,
+                    timeout=effect.timeout_s,
+                    variables=effect.variables,
+                    channel_id=effect.channel_id,
+                )
+            case Ring():
+                await ari.ring(effect.channel_id)
+            case Bridge():
+                await ari.create_bridge(bridge_id=effect.bridge_id)
+                await ari.add_channel(effect.bridge_id, list(effect.channels))
+            case HangUp():
+                try:
+                    await ari.hangup(effect.channel_id)
+                except AriError as exc:
+                    if exc.status != 404:
+                        raise
+            case Publish():
+                try:
+                    await self._publish(effect.event, effect.payload)
+                except Exception as exc:  # Redis down: the tables stay the truth
+                    log.info("callback event %s not published: %s", effect.event, exc)
+
+    async def _failed(self, job: Job, effect: Effect, exc: AriError) -> None:
+        now = self._clock()
+        match effect:
+            case CreatePlaceholder() if exc.status != 409:
+                # 409: that placeholder exists already (the PBX refused a second one).
+                await self.leases.release(job.id, job.token, now)
+                self.jobs.pop(job.id, None)
+            case DialCustomer() if exc.status != 409:
+                attempt = self._attempt.get(job.id, job.attempts)
+                await self._customer_gone(job.id, attempt, 0, now)
+            case _:
+                pass
+
+
+def _with_caller_id(job: Job, caller_id: str | None) -> Job:
+    if caller_id is None or job.caller_id == caller_id:
+        return job
+    return replace(job, caller_id=caller_id)

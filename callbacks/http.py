@@ -1,0 +1,223 @@
+"""REST routes for callbacks (documented in docs/callbacks.md).
+
+``GET /api/callbacks`` (pending list with virtual positions; ``?tenant=&queue=``),
+``POST /api/callbacks`` (create: receptionist or API, e.g. from a voicemail or an abandoned
+call), ``GET /api/callbacks/{id}`` (with every attempt) and ``POST /api/callbacks/{id}/
+{cancel|priority|schedule|note|assign}``. Reading needs a login (tenant users see their own
+tenants); changing needs a staff role. Every refusal names the field: 400 for a malformed
+body, 422 with the destination policy's ``reason`` for a number that may not be called back,
+409 for a callback that is already being dialled, 429 for too many requests for one number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+from sqlalchemy import select
+
+from callbacks.manage import CallbackAdmin, NotChangeable
+from callbacks.ordering import Place
+from callbacks.store import CallbackRateLimited, CallbackRepository, NewCallback
+from callcenter import auth
+from callcenter.db.models import Tenant
+from callcenter.db.session import Database
+from callcenter.phone.policy import DestinationPolicy, DestinationRefused
+
+WRITE_ROLES = (auth.ADMIN, auth.SUPERVISOR, auth.RECEPTIONIST)
+MAX_NOTE = 2000
+MAX_PRIORITY = 100
+
+
+class DialerHooks(Protocol):
+    def wake(self) -> None: ...
+
+    async def drop_slot(self, channel_id: str) -> None: ...
+
+
+def _invalid(field: str, detail: str) -> web.HTTPException:
+    return auth.json_error(web.HTTPBadRequest, "invalid_request", f"{field}: {detail}")
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _invalid("body", "must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise _invalid("body", "must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], field: str, *, required: bool, limit: int = 200) -> str | None:
+    value = body.get(field)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _invalid(field, "non-empty string required")
+    if len(value) > limit:
+        raise _invalid(field, f"at most {limit} characters")
+    if any(ch in value for ch in "\r\n") and field != "note":
+        raise _invalid(field, "line breaks are not allowed")
+    return value.strip()
+
+
+def _when(body: dict[str, Any], field: str) -> datetime | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise _invalid(field, "ISO 8601 date and time required") from None
+    if when.tzinfo is None:
+        raise _invalid(field, "a time zone offset is required (e.g. 2026-12-01T14:00:00+01:00)")
+    return when.astimezone(UTC)
+
+
+def _priority(body: dict[str, Any]) -> int:
+    value = body.get("priority", 0)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_PRIORITY:
+        raise _invalid("priority", f"whole number 0..{MAX_PRIORITY} required")
+    return value
+
+
+def _id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise auth.json_error(web.HTTPNotFound, "not_found", f"no callback {raw!r}")
+    return int(raw)
+
+
+def setup(
+    app: web.Application,
+    db: Database,
+    repo: CallbackRepository,
+    policy: Callable[[str], DestinationPolicy],
+    dialer: DialerHooks | None,
+    *,
+    live: Callable[[str], list[Place]] | None = None,
+    publish: Callable[[str, dict[str, Any]], Any] | None = None,
+) -> None:
+    admin = CallbackAdmin(db)
+
+    async def emit(event: str, payload: dict[str, Any]) -> None:
+        if publish is not None:
+            with contextlib.suppress(Exception):  # Redis down: the tables stay the truth
+                await publish(event, payload)
+
+    async def list_callbacks(request: web.Request) -> web.Response:
+        principal = auth.require_role(request)
+        tenant = request.query.get("tenant")
+        queue = request.query.get("queue")
+        rows = await admin.pending(
+            principal.tenant_ids, tenant=tenant, queue=queue, live=live or (lambda _q: [])
+        )
+        return web.json_response({"callbacks": rows})
+
+    async def create(request: web.Request) -> web.Response:
+        principal = auth.require_role(request, *WRITE_ROLES)
+        body = await _body(request)
+        tenant = _text(body, "tenant", required=True, limit=64) or ""
+        queue = _text(body, "queue", required=True, limit=80) or ""
+        language = _text(body, "language", required=False, limit=16) or "de"
+        note = _text(body, "note", required=False, limit=MAX_NOTE)
+        raw = _text(body, "number", required=True, limit=40) or ""
+        due = _when(body, "due_at")
+        expires = _when(body, "expires_at")
+        priority = _priority(body)
+        async with db.session() as session:
+            tenant_id = (
+                await session.execute(select(Tenant.id).where(Tenant.slug == tenant))
+            ).scalar_one_or_none()
+        if tenant_id is None or not principal.can_see(tenant_id):
+            raise auth.json_error(web.HTTPNotFound, "not_found", f"tenant: no tenant {tenant!r}")
+        try:
+            number = policy(tenant).check(raw).e164
+            added = await repo.add_or_merge(
+                NewCallback(
+                    tenant,
+                    number,
+                    queue,
+                    language,
+                    None,
+                    datetime.now(UTC),
+                    priority=priority,
+                    source="api",
+                    note=note,
+                    due_at=due,
+                    expires_at=expires,
+                )
+            )
+        except DestinationRefused as exc:
+            raise auth.json_error(
+                web.HTTPUnprocessableEntity,
+                "invalid_number",
+                f"number: {exc.detail}",
+                reason=str(exc.reason),
+            ) from None
+        except CallbackRateLimited as exc:
+            raise auth.json_error(
+                web.HTTPTooManyRequests, "rate_limited", f"number: {exc}", reason=exc.reason
+            ) from None
+        if dialer is not None:
+            dialer.wake()
+        await emit("callback.requested", {"id": added.id, "tenant": tenant, "merged": added.merged})
+        return web.json_response({"id": added.id, "merged": added.merged}, status=201)
+
+    async def detail(request: web.Request) -> web.Response:
+        principal = auth.require_role(request)
+        found = await admin.get(_id(request))
+        if found is None or not principal.can_see(found[1]):
+            raise auth.json_error(web.HTTPNotFound, "not_found", f"no callback {_id(request)}")
+        return web.json_response(found[0])
+
+    async def operation(request: web.Request) -> web.Response:
+        principal = auth.require_role(request, *WRITE_ROLES)
+        request_id, op = _id(request), request.match_info["op"]
+        tenant_id = await admin.tenant_of(request_id)
+        if tenant_id is False or not principal.can_see(tenant_id or None):
+            raise auth.json_error(web.HTTPNotFound, "not_found", f"no callback {request_id}")
+        body = await _body(request) if request.can_read_body else {}
+        requeue, values = False, dict[str, Any]()
+        if op == "cancel":
+            requeue, values = True, {"status": "cancelled"}
+        elif op == "priority":
+            if "priority" not in body:
+                raise _invalid("priority", "required")
+            requeue, values = True, {"priority": _priority(body)}
+        elif op == "schedule":
+            at = _when(body, "at")
+            if at is None:
+                raise _invalid("at", "required")
+            requeue, values = True, {"due_at": at}
+        elif op == "note":
+            values = {"note": _text(body, "note", required=True, limit=MAX_NOTE)}
+        elif op == "assign":
+            values = {"agent": _text(body, "agent", required=False, limit=80)}
+        else:
+            raise auth.json_error(web.HTTPNotFound, "not_found", f"no operation {op!r}")
+        try:
+            changed = await admin.change(request_id, datetime.now(UTC), requeue=requeue, **values)
+        except KeyError:
+            raise auth.json_error(
+                web.HTTPNotFound, "not_found", f"no callback {request_id}"
+            ) from None
+        except NotChangeable as exc:
+            raise auth.json_error(web.HTTPConflict, "conflict", str(exc)) from None
+        if dialer is not None:
+            if changed.old_slot is not None:
+                await dialer.drop_slot(changed.old_slot)
+            dialer.wake()
+        found = await admin.get(request_id)
+        body_out = found[0] if found else {"id": request_id}
+        await emit(f"callback.{'cancelled' if op == 'cancel' else 'updated'}", body_out)
+        return web.json_response(body_out)
+
+    app.router.add_get("/api/callbacks", list_callbacks)
+    app.router.add_post("/api/callbacks", create)
+    app.router.add_get("/api/callbacks/{id}", detail)
+    app.router.add_post("/api/callbacks/{id}/{op}", operation)

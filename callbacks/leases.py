@@ -1,0 +1,297 @@
+"""The dispatcher's durable state: leases with a fencing token, attempts, outcomes.
+
+Rule of this module: every state change of a callback after it was requested happens here,
+in one short transaction, guarded by the lease token it was given. Claiming increments the
+token; a write naming an older token matches no row, so an instance that lost its lease
+(paused, partitioned, restarted) can never dial or finish a callback another instance now
+owns. On PostgreSQL claims take rows with ``SELECT … FOR UPDATE SKIP LOCKED`` so several
+instances share the list without waiting on each other; SQLite (the embedded, single
+instance default) serialises writers anyway and ignores the locking clause.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import and_, func, or_, select, update
+
+from callbacks.dispatch import Job, customer_channel_id
+from callbacks.models import CallbackAttempt, CallbackRequest
+from callbacks.retry import (
+    AttemptOutcome,
+    Final,
+    Retry,
+    RetryPolicy,
+    after_attempt,
+)
+from callcenter.db.session import Database
+
+R = CallbackRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An active callback whose lease ran out (its owner may be gone): to reconcile."""
+
+    id: int
+    token: int
+    stage: str | None
+    attempts: int
+
+
+def _job(row: CallbackRequest) -> Job:
+    context = {
+        "source": row.source,
+        "requested_at": row.requested_at.isoformat(),
+        "wait_seconds": row.wait_seconds,
+        "note": row.note,
+        "requests": row.requests,
+        "assigned": row.agent,
+    }
+    return Job(
+        id=row.id,
+        token=row.lease_token,
+        tenant=row.tenant,
+        number=row.number,
+        queue=row.queue,
+        language=row.language,
+        priority=row.priority,
+        arrival=row.arrival_at or row.requested_at,
+        attempts=row.attempts,
+        context=context,
+    )
+
+
+class LeaseStore:
+    def __init__(self, database: Database, owner: str, lease_s: float = 30.0) -> None:
+        self._db = database
+        self.owner = owner
+        self.lease = timedelta(seconds=lease_s)
+
+    async def claim(
+        self, now: datetime, tenants: Collection[str] | None = None, limit: int = 100
+    ) -> list[Job]:
+        """Take due pending callbacks (of open ``tenants``) in service order; each gets a new
+        token. Nobody else can take them until the lease runs out or they are released."""
+        due = (
+            select(R.id)
+            .where(R.status == "pending", or_(R.due_at.is_(None), R.due_at <= now))
+            .order_by(R.priority.desc(), func.coalesce(R.arrival_at, R.requested_at), R.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if tenants is not None:
+            if not tenants:
+                return []
+            due = due.where(R.tenant.in_(list(tenants)))
+        async with self._db.session() as session:
+            ids = list((await session.execute(due)).scalars())
+            if not ids:
+                return []
+            stmt = (
+                update(R)
+                .where(R.id.in_(ids), R.status == "pending")
+                .values(
+                    status="dialling",
+                    stage="queued",
+                    lease_owner=self.owner,
+                    lease_token=R.lease_token + 1,
+                    lease_until=now + self.lease,
+                )
+                .returning(R)
+            )
+            rows = list((await session.execute(stmt)).scalars())
+        return sorted((_job(r) for r in rows), key=lambda j: (-j.priority, j.arrival, j.id))
+
+    async def renew(self, now: datetime) -> int:
+        """Extend the leases this instance holds; returns how many."""
+        stmt = (
+            update(R)
+            .where(R.lease_owner == self.owner, R.status == "dialling")
+            .values(lease_until=now + self.lease)
+        )
+        async with self._db.session() as session:
+            return int(cast(int, (await session.execute(stmt)).rowcount))  # type: ignore[attr-defined]
+
+    async def release(self, job_id: int, token: int, now: datetime) -> bool:
+        """The placeholder is gone before a receptionist took it (PBX restart, hung up):
+        back to pending with the same virtual place; not an attempt."""
+        stmt = (
+            update(R)
+            .where(R.id == job_id, R.lease_token == token, R.stage == "queued")
+            .values(status="pending", stage=None, lease_owner=None, lease_until=None)
+        )
+        async with self._db.session() as session:
+            return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
+
+    async def begin_attempt(
+        self, job_id: int, token: int, agent: str, now: datetime
+    ) -> tuple[Job, int] | None:
+        """A receptionist took the placeholder: count the attempt (once, whoever asks
+        first with the current token) and return it; None if the fence refuses."""
+        stmt = (
+            update(R)
+            .where(
+                R.id == job_id, R.lease_token == token, R.status == "dialling", R.stage == "queued"
+            )
+            .values(
+                stage="ringing",
+                attempts=R.attempts + 1,
+                agent=agent,
+                lease_owner=self.owner,
+                lease_until=now + self.lease,
+            )
+            .returning(R)
+        )
+        async with self._db.session() as session:
+            row = (await session.execute(stmt)).scalar_one_or_none()
+            if row is None:
+                return None
+            attempt = row.attempts
+            session.add(
+                CallbackAttempt(
+                    request_id=job_id,
+                    attempt=attempt,
+                    lease_token=token,
+                    channel_id=customer_channel_id(job_id, attempt),
+                    agent=agent,
+                    started_at=now,
+                )
+            )
+            return _job(row), attempt
+
+    async def answered(self, job_id: int, attempt: int, now: datetime) -> bool:
+        """The customer answered: the callback is completed (bridged with the receptionist)."""
+        async with self._db.session() as session:
+            done = await session.execute(
+                update(R)
+                .where(R.id == job_id, R.attempts == attempt, R.stage == "ringing")
+                .values(
+                    stage="connected",
+                    status="done",
+                    outcome="completed",
+                    done_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+            )
+            if not done.rowcount:  # type: ignore[attr-defined]
+                return False
+            await session.execute(
+                update(CallbackAttempt)
+                .where(CallbackAttempt.request_id == job_id, CallbackAttempt.attempt == attempt)
+                .values(answered_at=now, outcome="answered")
+            )
+            return True
+
+    async def hung_up(self, job_id: int, attempt: int, now: datetime) -> None:
+        """The conversation of a completed callback ended: close its attempt row."""
+        async with self._db.session() as session:
+            await session.execute(
+                update(CallbackAttempt)
+                .where(
+                    CallbackAttempt.request_id == job_id,
+                    CallbackAttempt.attempt == attempt,
+                    CallbackAttempt.ended_at.is_(None),
+                )
+                .values(ended_at=now)
+            )
+
+    async def ended(
+        self,
+        job_id: int,
+        attempt: int,
+        outcome: AttemptOutcome,
+        *,
+        cause: str | None,
+        now: datetime,
+        policy: RetryPolicy,
+    ) -> Retry | Final | None:
+        """The customer leg ended unanswered: store the attempt, then retry or finish.
+        None if this attempt was settled already (a second report of the same hangup)."""
+        async with self._db.session() as session:
+            row = (
+                await session.execute(
+                    select(R)
+                    .where(R.id == job_id, R.attempts == attempt, R.stage == "ringing")
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            await session.execute(
+                update(CallbackAttempt)
+                .where(CallbackAttempt.request_id == job_id, CallbackAttempt.attempt == attempt)
+                .values(ended_at=now, outcome=outcome, cause=cause)
+            )
+            seen = Counter(
+                cast(AttemptOutcome, o)
+                for o in (
+                    await session.execute(
+                        select(CallbackAttempt.outcome).where(
+                            CallbackAttempt.request_id == job_id,
+                            CallbackAttempt.outcome.is_not(None),
+                        )
+                    )
+                ).scalars()
+            )
+            decision = after_attempt(policy, outcome, seen, now, row.expires_at)
+            row.stage, row.lease_owner, row.lease_until = None, None, None
+            if isinstance(decision, Retry):
+                row.status, row.due_at = "pending", decision.due_at
+            else:
+                row.status = "failed" if decision.outcome != "cancelled" else "cancelled"
+                row.outcome, row.done_at = decision.outcome, now
+            return decision
+
+    async def expired_leases(self, now: datetime, mine: bool = False) -> list[Held]:
+        """Active callbacks whose owner stopped renewing (crashed), and with ``mine`` also
+        those of this owner (after a restart with the same instance id): the reconciler
+        checks them against the PBX."""
+        stale = or_(R.lease_until.is_(None), R.lease_until < now)
+        if mine:
+            stale = or_(stale, R.lease_owner == self.owner)
+        query = select(R.id, R.lease_token, R.stage, R.attempts).where(
+            R.status == "dialling", stale
+        )
+        async with self._db.session() as session:
+            return [Held(*r) for r in (await session.execute(query)).all()]
+
+    async def adopt(self, job_id: int, token: int, now: datetime) -> Job | None:
+        """Take over an active callback whose channels still exist in the PBX."""
+        stmt = (
+            update(R)
+            .where(
+                R.id == job_id,
+                R.lease_token == token,
+                R.status == "dialling",
+                or_(R.lease_until.is_(None), R.lease_until < now, R.lease_owner == self.owner),
+            )
+            .values(lease_owner=self.owner, lease_until=now + self.lease)
+            .returning(R)
+        )
+        async with self._db.session() as session:
+            row = (await session.execute(stmt)).scalar_one_or_none()
+            return _job(row) if row is not None else None
+
+    async def slot_current(self, job_id: int, token: int) -> bool:
+        """True while the placeholder with ``token`` is the callback's live one (another
+        instance may be dialling it); False once it was cancelled, moved or re-leased."""
+        query = select(R.id).where(R.id == job_id, R.lease_token == token, R.status == "dialling")
+        async with self._db.session() as session:
+            return (await session.execute(query)).first() is not None
+
+    async def job(self, job_id: int) -> Job | None:
+        async with self._db.session() as session:
+            row = await session.get(R, job_id)
+            return _job(row) if row is not None else None
+
+    async def queued_of(self, queue: str) -> list[Job]:
+        """Callbacks with a placeholder in ``queue`` now (for the announcement count)."""
+        query = select(R).where(and_(R.queue == queue, R.stage == "queued"))
+        async with self._db.session() as session:
+            return [_job(r) for r in (await session.execute(query)).scalars()]

@@ -1,0 +1,203 @@
+"""The callbacks feature in the app: the IVR's callback hand-off (purpose ``callback``,
+:mod:`callbacks.handoff`), the callback key desk, the dialler and the REST routes.
+
+The dialler's owner id is stable per host and port, so an instance restarted in place
+adopts its own callbacks at once (:meth:`~.dialer.Dialer.reconcile` with ``mine``); other
+instances take them over when the lease runs out. Without a PBX nothing is wired but the
+routes (the list, cancel, reprioritise … still work on the tables).
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from callbacks import http
+from callbacks.desk import PURPOSE as OFFER
+from callbacks.desk import OfferDesk, QueuePlace
+from callbacks.dialer import Dialer
+from callbacks.dispatch import PURPOSE_CUSTOMER, PURPOSE_SLOT
+from callbacks.handoff import PURPOSE as HANDOFF
+from callbacks.handoff import CallbackDesk
+from callbacks.leases import LeaseStore
+from callbacks.ordering import Place
+from callbacks.prompts import Media, install_placeholders
+from callbacks.store import CallbackRepository
+from callbacks.window import Window, dial_window
+from callcenter.pbx.ari.events import AriEvent
+from callcenter.pbx.sandbox import Sandbox
+from callcenter.phone.policy import DestinationPolicy, policy_for
+from callcenter.plugin import Feature
+from callcenter.services import Services
+from callcenter.state.live import LiveState
+from callcenter.state.service import LiveStateService
+from ivr import hours
+from ivr.load import queue_loads
+from ivr.plugin import TENANTS
+from ivr.position import Waiting, estimated_wait_s
+from ivr.registry import TenantRegistry
+from ivr.tenancy import Tenant
+
+TOPIC = "callbacks"
+CLOSING_MARGIN_S = 900.0  # no new callback dialled in the last 15 minutes before closing
+
+
+class _TenantHours:
+    def __init__(self, tenant: Tenant) -> None:
+        self._tenant = tenant
+
+    def is_open(self, at: datetime) -> bool:
+        return hours.status_at(self._tenant, at).is_open
+
+    def next_opening(self, at: datetime) -> datetime | None:
+        return hours.next_opening(self._tenant, at)
+
+
+def tenant_window(registry: TenantRegistry, slug: str, now: datetime) -> Window:
+    tenant = registry.get(slug)
+    if tenant is None:  # unknown to the IVR (API-only tenant): no hours to respect
+        return Window(True, None)
+    return dial_window(_TenantHours(tenant), now, CLOSING_MARGIN_S)
+
+
+def wire(services: Services) -> None:
+    """The routes always; with a PBX the hand-off desk, the key desk and the dialler."""
+    registry = services.require(TENANTS)
+    config = services.config
+    region = config.tenants.default_region
+    repo = CallbackRepository(services.db)
+    dialer: Dialer | None = None
+    pbx = services.pbx
+    live = pbx.live if pbx is not None else None
+
+    def policy(slug: str) -> DestinationPolicy:
+        return policy_for(
+            registry.get(slug), region=region, max_call_seconds=config.agents.max_call_seconds
+        )
+
+    async def publish(event: str, payload: Mapping[str, Any]) -> None:
+        await services.bus.publish(TOPIC, {"type": event, **payload})
+
+    if pbx is not None and live is not None:
+        handoff = CallbackDesk(pbx.ari, repo, region=region, policy=policy)
+        pbx.stasis.register(HANDOFF, handoff.on_stasis_start)
+        owner = f"{socket.gethostname()}:{config.app.port}"
+        dialer = Dialer(
+            LeaseStore(services.db, owner),
+            pbx.ari,
+            waiting=lambda queue: live_places(live.state, queue),
+            open_tenants=lambda now: open_tenants(registry, now),
+            caller_id=lambda slug: first_number(registry, slug),
+            publish=publish,
+        )
+        sandbox = Sandbox(config.pbx, config.app.data_dir)
+        desk = OfferDesk(
+            pbx.ari,
+            repo,
+            Media(sandbox.sound_path("callbacks")),
+            region=region,
+            policy=policy,
+            place_of=lambda linkedid: place_of(live, linkedid),
+            window=lambda slug, now: tenant_window(registry, slug, now),
+            on_stored=lambda _id: dialer.wake() if dialer else None,
+        )
+        pbx.stasis.register(OFFER, desk.on_stasis_start)
+        pbx.stasis.register(PURPOSE_SLOT, dialer.on_stasis_start)
+        pbx.stasis.register(PURPOSE_CUSTOMER, dialer.on_stasis_start)
+
+        async def ari_events(event: AriEvent) -> None:
+            if event.type != "StasisStart":
+                await handoff.on_event(event)
+                await desk.on_event(event)
+                assert dialer is not None
+                await dialer.on_ari_event(event)
+
+        pbx.ari.add_handler(ari_events)
+        pbx.ari.on_connect(dialer.on_ari_connected)
+        pbx.ami.add_event_listener(lambda msg: _spawn_ami(dialer, msg))
+
+        async def run(_app: web.Application) -> AsyncIterator[None]:
+            if sandbox.running():
+                install_placeholders(sandbox.sounds_dir)
+            assert dialer is not None
+            await dialer.start()
+            yield
+            await dialer.close()
+            await desk.close()
+            await handoff.close()
+
+        services.lifecycles.append(run)
+    services.http_setups.append(
+        lambda app: http.setup(
+            app,
+            services.db,
+            repo,
+            policy,
+            dialer,
+            live=(lambda queue: live_places(live.state, queue)) if live is not None else None,
+            publish=publish,
+        )
+    )
+
+
+def _spawn_ami(dialer: Dialer | None, msg: Any) -> None:
+    if dialer is not None and msg.name == "AgentConnect":
+        import asyncio
+
+        asyncio.get_running_loop().create_task(dialer.on_ami_event(msg))
+
+
+def live_places(state: LiveState, queue: str) -> list[Place]:
+    """Live callers waiting in ``queue`` (placeholders come from the table, not here)."""
+    q = state.queues.get(queue)
+    if q is None:
+        return []
+    return [
+        Place(w.uniqueid, 0, w.joined_at)
+        for w in q.waiting.values()
+        if not w.uniqueid.startswith("cbq-")
+    ]
+
+
+def open_tenants(registry: TenantRegistry, now: datetime) -> Collection[str] | None:
+    """Tenants whose callbacks may be dialled now; None: no tenants known (all may)."""
+    tenants = registry.tenants()
+    if not tenants:
+        return None
+    return [t.slug for t in tenants if dial_window(_TenantHours(t), now, CLOSING_MARGIN_S).open]
+
+
+def first_number(registry: TenantRegistry, slug: str) -> str | None:
+    tenant = registry.get(slug)
+    return tenant.dids[0].number if tenant is not None and tenant.dids else None
+
+
+def place_of(live: LiveStateService, linkedid: str) -> QueuePlace | None:
+    """Where the caller waited: join time, position and the announcement's estimate."""
+    call = live.state.calls.get(linkedid)
+    if call is None or call.queued_at is None or call.queue is None:
+        return None
+    state = live.state
+    queue = state.queues.get(call.queue)
+    position = max(1, call.position or 1)
+    estimate = None
+    if queue is not None:
+        members = [m for m in state.agents.members.values() if m.queue == call.queue]
+        load = queue_loads({call.queue: queue}, members, live.clock())[call.queue]
+        estimate = estimated_wait_s(
+            Waiting(
+                call.queue,
+                position,
+                float(queue.pbx.get("holdtime", 0)),
+                float(queue.pbx.get("talktime", 0)),
+                load.agents_available,
+            )
+        )
+    return QueuePlace(call.queued_at, position, estimate)
+
+
+FEATURE = Feature("callbacks", models=("callbacks.models",), wire=wire)

@@ -1,3 +1,0 @@
-from callcenter.cli import main
-
-raise SystemExit(main())

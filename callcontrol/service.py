@@ -1,0 +1,255 @@
+"""Carry out call-control actions: facts from the live state, rules, AMI actions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from callcenter.pbx.ami.message import Message
+from callcenter.phone.policy import (
+    DestinationPolicy,
+    DestinationRefused,
+    FreeNumbers,
+    policy_for,
+)
+from callcenter.state.live import LiveState
+from callcontrol import rules
+from callcontrol.rules import AmiAction, CallConflict, CallFacts
+
+log = logging.getLogger(__name__)
+
+
+class ControlError(Exception):
+    """Refused request: ``status`` 400/404/409/422, ``error`` code and a clear detail;
+    ``reason`` is the destination policy's code when it refused the number."""
+
+    def __init__(self, status: int, error: str, detail: str, reason: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.reason = status, error, detail, reason
+
+
+class AmiApi(Protocol):
+    async def send_action(
+        self, name: str, headers: Any = None, *, timeout: float | None = None, check: bool = False
+    ) -> Message: ...
+
+    async def send_list_action(
+        self, name: str, headers: Any = None, *, timeout: float | None = None
+    ) -> list[Message]: ...
+
+
+class TenantDirectory(Protocol):
+    """What call control reads of a tenant (:class:`ivr.tenancy.Tenant`)."""
+
+    def staff_member(self, staff_id: str) -> Any: ...
+
+    @property
+    def routing(self) -> Any: ...
+
+    @property
+    def dialling(self) -> DestinationPolicy | None: ...
+
+    @property
+    def home_region(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a transfer goes: dialplan context and extension, and what it is."""
+
+    context: str
+    exten: str
+    kind: str  # staff, number, queue
+    label: str
+
+
+class CallControl:
+    """Validates and performs receptionist actions on live calls."""
+
+    def __init__(
+        self,
+        ami: AmiApi,
+        state: Callable[[], LiveState],
+        tenants: Callable[[str], TenantDirectory | None],
+        *,
+        region: str = "DE",
+        free_numbers: FreeNumbers = "supervisor",
+        max_call_seconds: int = 3600,
+        settle: float = 3.0,
+    ) -> None:
+        self.ami = ami
+        self._state = state
+        self._tenants = tenants
+        self.region = region
+        self.free_numbers: FreeNumbers = free_numbers
+        self.max_call_seconds = max_call_seconds
+        self.settle = settle  # at most this long for a hung-up consultation's Dial() to return
+
+    async def parked_channels(self) -> set[str]:
+        events = await self.ami.send_list_action("ParkedCalls")
+        return {m.get("ParkeeChannel") or "" for m in events if m.name == "ParkedCall"}
+
+    async def facts(self, linkedid: str) -> CallFacts | None:
+        state = self._state()
+        if linkedid not in state.calls:
+            return None
+        return rules.facts_of(state, linkedid, await self.parked_channels())
+
+    def policy(self, tenant: TenantDirectory | None) -> DestinationPolicy:
+        """The tenant's destination policy with the app's defaults and call-length limit."""
+        return policy_for(
+            tenant,
+            region=self.region,
+            free_numbers=self.free_numbers,
+            max_call_seconds=self.max_call_seconds,
+        )
+
+    def target(
+        self,
+        facts: CallFacts,
+        body: Mapping[str, Any],
+        *,
+        queues: bool,
+        privileged: bool = False,
+    ) -> Target:
+        """The transfer target named in ``body`` (staff id, queue, or number), validated.
+
+        Every number passes the tenant's destination policy; a typed ``number`` is
+        free-form (supervisors only by default, see :mod:`callcenter.phone.policy`)."""
+        tenant = self._tenants(facts.tenant or "") if facts.tenant else None
+        # An empty field counts as absent, both in the count and in the checks below.
+        staff, queue, number = (body.get(k) or None for k in ("staff", "queue", "number"))
+        given = [k for k, v in (("staff", staff), ("queue", queue), ("number", number)) if v]
+        if len(given) != 1:
+            raise ControlError(
+                400,
+                "invalid_request",
+                "give exactly one target: staff (id)"
+                + (", queue" if queues else "")
+                + " or number (E.164)",
+            )
+        if staff is not None:
+            if tenant is None or not isinstance(staff, str):
+                raise ControlError(404, "not_found", f"staff: no staff member {staff!r}")
+            member = tenant.staff_member(staff)
+            if member is None:
+                raise ControlError(
+                    404, "not_found", f"staff: {staff!r} is not in the tenant's staff directory"
+                )
+            e164 = self._number(tenant, member.number, free_form=False, privileged=privileged)
+            return Target(rules.TRANSFER_CONTEXT, e164, "staff", member.name)
+        if queue is not None:
+            if not queues:
+                raise ControlError(400, "invalid_request", "queue: not a target for this action")
+            names = {q.name for q in tenant.routing.queues} if tenant is not None else set()
+            if not isinstance(queue, str) or queue not in names:
+                raise ControlError(
+                    404, "not_found", f"queue: {queue!r} is not a queue of this call's tenant"
+                )
+            return Target(rules.QUEUE_CONTEXT, queue, "queue", queue)
+        if not isinstance(number, str):
+            raise ControlError(400, "invalid_request", "number: must be a string")
+        e164 = self._number(tenant, number, free_form=True, privileged=privileged)
+        return Target(rules.TRANSFER_CONTEXT, e164, "number", e164)
+
+    def _number(
+        self, tenant: TenantDirectory | None, raw: str, *, free_form: bool, privileged: bool
+    ) -> str:
+        try:
+            dest = self.policy(tenant).check(raw, free_form=free_form, privileged=privileged)
+        except DestinationRefused as exc:
+            raise ControlError(
+                422, "destination_refused", f"number: {exc.detail}", exc.reason.value
+            ) from None
+        return dest.e164
+
+    async def perform(
+        self,
+        facts: CallFacts,
+        action: str,
+        body: Mapping[str, Any],
+        interface: str | None,
+        *,
+        privileged: bool = False,
+    ) -> dict[str, Any]:
+        """Check ``action`` against ``facts`` and carry it out; returns a summary.
+
+        ``privileged``: a supervisor or admin asks (typed numbers, see :meth:`target`)."""
+        extra: dict[str, Any] = {}
+        try:
+            if action in ("pickup", "unpark"):
+                if not interface:
+                    raise ControlError(
+                        409, "conflict", "no phone: your user has no agent interface"
+                    )
+                plan = (rules.pickup if action == "pickup" else rules.unpark)(facts, interface)
+            elif action == "hold":
+                plan = rules.hold(facts)
+            elif action == "retrieve":
+                plan = rules.retrieve(facts)
+            elif action == "transfer":
+                target = self.target(facts, body, queues=True, privileged=privileged)
+                plan = rules.blind_transfer(facts, target.context, target.exten)
+                extra = {"target": target.label, "kind": target.kind}
+            elif action == "attended-transfer":
+                target = self.target(facts, body, queues=False, privileged=privileged)
+                plan = rules.attended_transfer(facts, target.exten)
+                extra = {"target": target.label, "kind": target.kind}
+            elif action == "attended-complete":
+                plan = rules.attended_complete(facts)
+            elif action == "attended-cancel":
+                plan = rules.attended_cancel(facts)
+            elif action == "park":
+                plan = rules.park(facts)
+            elif action == "hangup":
+                plan = rules.hangup(facts)
+            elif action == "voicemail":
+                plan = rules.voicemail(facts, self._mailbox(facts, body))
+            elif action == "move":
+                if not privileged:
+                    raise ControlError(403, "forbidden", "move: supervisors and admins only")
+                target = self.target(facts, body, queues=True, privileged=privileged)
+                if target.kind != "queue":
+                    raise ControlError(400, "invalid_request", "queue: required to move a call")
+                plan = rules.move(facts, target.exten)
+                extra = {"target": target.label, "kind": target.kind}
+            else:
+                raise ControlError(
+                    404, "not_found", f"no action {action!r}; known: {', '.join(rules.ACTIONS)}"
+                )
+        except CallConflict as exc:
+            raise ControlError(409, "conflict", str(exc)) from None
+        await self._run(plan)
+        return {"linkedid": facts.linkedid, "action": action, "was": facts.state, **extra}
+
+    def _mailbox(self, facts: CallFacts, body: Mapping[str, Any]) -> str:
+        tenant = self._tenants(facts.tenant or "") if facts.tenant else None
+        box = tenant.routing.voicemail_box if tenant is not None else ""
+        if not box:
+            raise ControlError(409, "conflict", "the call's tenant has no voicemail box")
+        return str(box)
+
+    async def _run(self, plan: list[AmiAction]) -> None:
+        for i, step in enumerate(plan):
+            if step.name == "Bridge" and i > 0 and plan[i - 1].name == "Hangup":
+                # Cancelled consultation: the receptionist's Dial() must have returned
+                # (leg back in cc-agent-wait) before the leg can be bridged again.
+                await self._agent_back(dict(step.headers)["Channel1"])
+            msg = await self.ami.send_action(step.name, dict(step.headers))
+            if msg.get("Response") != "Success":
+                raise ControlError(
+                    409,
+                    "conflict",
+                    f"the PBX refused {step.name}: {msg.get('Message')} (the call changed?)",
+                )
+
+    async def _agent_back(self, channel: str) -> None:
+        deadline = asyncio.get_running_loop().time() + self.settle
+        while asyncio.get_running_loop().time() < deadline:
+            legs = self._state().channels.by_id.values()
+            if any(c.name == channel and c.context == rules.AGENT_WAIT_CONTEXT for c in legs):
+                return
+            await asyncio.sleep(0.02)

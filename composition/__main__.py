@@ -1,0 +1,3 @@
+from composition.cli import main
+
+raise SystemExit(main())

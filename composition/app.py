@@ -1,0 +1,39 @@
+"""Build the application: core services, the PBX (unless ``pbx=False``), every feature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from callcenter.app import build_app
+from callcenter.config import Config
+from callcenter.plugin import Feature
+from callcenter.records.wiring import wire_records
+from callcenter.services import Services, attach_pbx, build_services
+from composition.features import FEATURES
+
+
+def wire_features(services: Services, features: Sequence[Feature] = FEATURES) -> None:
+    """Let each feature register its routes, Stasis purposes, subscriptions and tasks."""
+    for feature in features:
+        if feature.wire is not None:
+            feature.wire(services)
+
+
+def make_services(
+    config: Config, *, pbx: bool = True, features: Sequence[Feature] = FEATURES
+) -> Services:
+    """Services with the PBX attached (unless ``pbx=False``) and ``features`` wired."""
+    services = build_services(config)
+    if pbx:
+        attach_pbx(services)
+        records = wire_records(services)  # queue_log → call rows (docs/decisions/0004)
+        records.on_call_stored = services.notify_call_stored
+    wire_features(services, features)
+    return services
+
+
+def make_app(config: Config, *, pbx: bool = True) -> web.Application:
+    """The whole app, ready for ``web.run_app`` or a test server."""
+    return build_app(make_services(config, pbx=pbx))

@@ -1,0 +1,150 @@
+"""The CRM feature in the app: routes, the webhook delivery worker, the screen pop, the
+telephone-notes retry loop and the caller lookup the IVR routes by.
+
+The caller lookup runs inside the screen-pop lifecycle (the asyncpg fast path needs a
+connection), so routing reaches it through a :class:`LookupHolder` filled while the app
+runs; ``services.caller_lookup`` is set here, before the IVR is wired.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from callcenter.bus import Bus
+from callcenter.db.session import Database
+from callcenter.plugin import Feature
+from callcenter.services import CallerLookup as RoutingLookup
+from callcenter.services import Lifecycle, Services
+from crm import cli, notes, webhooks
+from crm import repository as repo
+from crm.http import setup
+from crm.lookup import CallerLookup, Lookup, PgLookup
+from crm.mailer import Mailer, mailer_from_config
+from crm.screenpop import ScreenPop, SetVar
+
+log = logging.getLogger(__name__)
+
+
+def worker_lifecycle(db: Database, **worker_options: Any) -> Lifecycle:
+    """An aiohttp cleanup context running the webhook delivery worker."""
+
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        async with aiohttp.ClientSession() as http:
+            worker = webhooks.WebhookWorker(db, http, **worker_options)
+            task = asyncio.create_task(worker.run(stop), name="crm-webhooks")
+            yield
+            stop.set()
+            await task
+
+    return run
+
+
+class LookupHolder:
+    """The running app's caller lookup, shared by the screen pop and routing (the IVR)."""
+
+    def __init__(self) -> None:
+        self.lookup: CallerLookup | None = None
+
+
+def routing_lookup(db: Database, holder: LookupHolder) -> RoutingLookup:
+    """``(tenant slug, caller) -> (contact id, VIP)`` for the IVR's routing decision."""
+
+    async def lookup(slug: str, caller: str) -> tuple[str | None, bool]:
+        if holder.lookup is None:
+            return None, False
+        async with db.session() as s:
+            tenant = await repo.tenant_by_slug(s, slug)
+        if tenant is None:
+            return None, False
+        match = await holder.lookup.lookup(tenant[0], caller, tenant[1])
+        contact = str(match.contact_id) if match.contact_id is not None else None
+        return contact, match.vip
+
+    return lookup
+
+
+def screenpop_lifecycle(
+    db: Database, bus: Bus, set_var: SetVar | None = None, holder: LookupHolder | None = None
+) -> Lifecycle:
+    """An aiohttp cleanup context running the screen pop (asyncpg fast path on PostgreSQL)."""
+
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        lookup: CallerLookup
+        fast: PgLookup | None = None
+        if db.backend == "postgresql":
+            fast = await PgLookup.connect(db.url)
+            lookup = fast
+        else:
+            lookup = Lookup(db.engine)
+        if holder is not None:
+            holder.lookup = lookup
+        pop = ScreenPop(db, lookup, bus, set_var=set_var)
+        task = asyncio.create_task(pop.run(), name="crm-screenpop")
+        yield
+        if holder is not None:
+            holder.lookup = None
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        if fast is not None:
+            await fast.close()
+
+    return run
+
+
+def notes_retry_lifecycle(db: Database, mailer: Mailer, interval: float = 300.0) -> Lifecycle:
+    """Re-send telephone notes whose e-mail failed (mail server down), every ``interval`` s."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await notes.deliver_pending(db, mailer)
+            except Exception:  # keep retrying through database outages
+                log.exception("telephone notes: retry pass failed")
+            await asyncio.sleep(interval)
+
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(loop(), name="crm-notes-retry")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    return run
+
+
+def wire(services: Services, *, mailer: Mailer | None = None) -> None:
+    """Register routes, the webhook worker, the screen pop and the routing lookup.
+
+    Without an explicit ``mailer``, notes are e-mailed through the ``[smtp]`` server of the
+    configuration when ``smtp.host`` is set (otherwise they are kept and retried later)."""
+    if mailer is None:
+        mailer = mailer_from_config(services.config.smtp)
+    services.http_setups.append(lambda app: setup(app, mailer=mailer))
+    services.lifecycles.append(worker_lifecycle(services.db))
+
+    async def set_var(channel_id: str, name: str, value: str) -> None:
+        # The match also goes onto the channel (CC_CONTACT, CC_VIP, ...). AMI Setvar first:
+        # ARI refuses channels outside Stasis (409), and by the time the lookup is done the
+        # inbound leg has usually left Stasis for the queue. AMI accepts the uniqueid.
+        pbx = services.pbx
+        if pbx is not None:
+            headers = {"Channel": channel_id, "Variable": name, "Value": value}
+            await pbx.ami.send_action("Setvar", headers, check=True)
+
+    holder = LookupHolder()
+    services.caller_lookup = routing_lookup(services.db, holder)
+    services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var, holder))
+    if mailer is not None:
+        services.lifecycles.append(notes_retry_lifecycle(services.db, mailer))
+
+
+FEATURE = Feature("crm", models=("crm.models",), wire=wire, commands=cli.register)
