@@ -51,6 +51,6 @@ class Media:
 
 def install_placeholders(sounds_dir: Path) -> list[Path]:
     """Generate missing phrases as marked synthetic placeholders under ``sounds_dir``."""
-    from ivr.placeholders import generate_placeholders
+    from callcenter.placeholders import generate_placeholders
 
     return generate_placeholders(SUBDIR, PHRASES, sounds_dir)

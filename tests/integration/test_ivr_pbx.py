@@ -15,8 +15,8 @@ from callcenter.config import Config
 from callcenter.pbx.ari import AriClient, AriError, Subscription
 from callcenter.pbx.simulate import Dtmf, Scenario, Wait, inbound_leg_id, place_call
 from callcenter.pbx.stasis import StasisDispatcher
+from callcenter.placeholders import generate_placeholders
 from ivr.loader import load_tenant_text
-from ivr.placeholders import generate_placeholders
 from ivr.plugin import publish_recordings
 from ivr.prompts import PromptSources
 from ivr.registry import TenantRegistry
