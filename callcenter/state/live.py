@@ -184,6 +184,7 @@ class LiveState:
         for queue in self.queues.values():
             for uid in [u for u in queue.waiting if (queue.name, u) not in self._seen_entries]:
                 queue.leave(uid)
+            self._sync_positions(queue)
         for key in [k for k in self.agents.members if k not in self._seen_members]:
             self.agents.remove(*key)
         self.mark_seen(now)
@@ -280,6 +281,14 @@ class LiveState:
             call = self._attach(channel, t, None)
         call.last_at = t
         return call
+
+    def _sync_positions(self, queue: QueueState) -> None:
+        """Every waiting caller's call shows its place now: app_queue moves callers when a
+        priority caller joins ahead of them or someone ahead leaves (issue #8)."""
+        for waiting in queue.waiting.values():
+            call = self.calls.get(waiting.linkedid)
+            if call is not None and call.queue_channel == waiting.uniqueid:
+                call.position = waiting.position
 
     def _queue(self, name: str) -> QueueState:
         queue = self.queues.get(name)
@@ -505,7 +514,8 @@ class LiveState:
             call.talk_end_at = t
         if uid == call.queue_channel and call.queued_at is not None:
             for queue in self.queues.values():
-                queue.leave(uid)
+                if queue.leave(uid) is not None:
+                    self._sync_positions(queue)
             if call.left_queue_at is None:
                 # Hung up while still waiting (the Abandon event was missed): an abandon.
                 call.left_queue_at = t
@@ -571,6 +581,7 @@ class LiveState:
             tenant=call.tenant,
         )
         queue.join(caller)
+        self._sync_positions(queue)
         if self._resync:
             self._seen_entries.add((name, channel.uniqueid))
         call.queue = name
@@ -626,6 +637,7 @@ class LiveState:
             return out, None, None
         queue = self._queue(name)
         left = queue.leave(uid)
+        self._sync_positions(queue)
         if self._resync:
             self._left_entries.add((name, uid))
         channel = self.channels.get(uid)

@@ -73,6 +73,13 @@ class QueueState:
         }
 
     def join(self, caller: WaitingCaller) -> None:
+        """``caller`` enters at its ``position``: app_queue inserts a caller of higher
+        priority ahead of others, who each move one place back."""
+        if caller.uniqueid in self.waiting:
+            self.leave(caller.uniqueid)
+        for other in self.waiting.values():
+            if caller.position and other.position >= caller.position:
+                other.position += 1
         self.waiting[caller.uniqueid] = caller
         self.counters["joined"] += 1
 

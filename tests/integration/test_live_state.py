@@ -363,3 +363,39 @@ async def test_announcement_snoop_legs_are_never_calls(live: Live, ari: Any) -> 
     assert record.caller == caller
     await asyncio.sleep(0.5)
     assert await live.repo.get(snoop_id) is None
+
+
+async def test_positions_follow_the_queue_when_a_vip_joins_ahead(live: Live) -> None:
+    """Issue #8, defect 4: a priority caller joins at position 1; the others move back, in
+    the queue's list and in each call's own ``position``, and move up again when it leaves."""
+    await live.agents(ring=60, talk=3)  # rings on: nobody is answered
+    placed = {}
+    for caller, prio in (("+4930111301", None), ("+4930111302", None), ("+4930111303", "10")):
+        variables = {"QUEUE_PRIO": prio} if prio else {}
+        scenario = Scenario(DID, caller, "Pos", steps=(Wait(40),), inbound_variables=variables)
+        placed[caller] = await place_call(live.ari, live.config.pbx, scenario)
+
+        def waiting(c: str = caller) -> bool:
+            x = live.call_of(c)
+            return x is not None and x["phase"] in ("queued", "ringing")
+
+        await eventually(waiting, f"{caller} waiting")
+
+    def positions() -> dict[str, int | None]:
+        return {c: (live.call_of(c) or {}).get("position") for c in placed}
+
+    def listed() -> dict[str, int]:
+        callers = live.service.snapshot()["queues"][QUEUE]["callers"]
+        return {w["caller_num"]: w["position"] for w in callers}
+
+    expected = {"+4930111303": 1, "+4930111301": 2, "+4930111302": 3}
+    await eventually(lambda: positions() == expected, "positions after the VIP", show=positions)
+    assert listed() == expected
+    await live.ari.hangup(placed["+4930111303"])
+    after = {"+4930111301": 1, "+4930111302": 2}
+    await eventually(
+        lambda: {k: v for k, v in positions().items() if v} == after,
+        "positions after the VIP left",
+        show=positions,
+    )
+    assert listed() == after
