@@ -21,8 +21,10 @@ from typing import Any
 from aiohttp import web
 
 from callcenter import auth
+from callcenter.contract import described
 from callcenter.db.session import DATABASE, Database
 from stats import billing, reports, rollups
+from stats import schemas as S
 from stats.definitions import HELP, Settings
 from stats.period import Period, PeriodError, parse_period, zone
 
@@ -30,6 +32,7 @@ PREFIX = "/api/stats/tenants/{tenant_id:\\d+}"
 READERS = (auth.ADMIN, auth.SUPERVISOR, "tenant")
 MANAGERS = (auth.ADMIN, auth.SUPERVISOR)
 routes = web.RouteTableDef()
+TAGS = ("stats",)
 
 
 def _invalid(field: str, reason: str) -> web.HTTPException:
@@ -73,6 +76,9 @@ def _limit(request: web.Request) -> int:
 
 
 @routes.get(PREFIX + "/report")
+@described(
+    "A tenant's figures for a period", query=S.PeriodQuery, responses={200: S.ReportOut}, tags=TAGS
+)
 async def report(request: web.Request) -> web.Response:
     """Figures of a period (``period=day|week|month|custom``, ``date``, ``month``, ``from``,
     ``to``; local dates of the tenant)."""
@@ -81,6 +87,12 @@ async def report(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/abandoned")
+@described(
+    "The abandoned calls of a period",
+    query=S.AbandonedQuery,
+    responses={200: S.AbandonedOut},
+    tags=TAGS,
+)
 async def abandoned(request: web.Request) -> web.Response:
     """The abandoned calls of a period, oldest first (``limit`` up to 10,000)."""
     tenant_id, period = await _scope(request)
@@ -90,6 +102,12 @@ async def abandoned(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/billing")
+@described(
+    "The monthly billing (JSON, CSV or XLSX)",
+    query=S.BillingQuery,
+    responses={200: S.BillingOut},
+    tags=TAGS,
+)
 async def billing_export(request: web.Request) -> web.StreamResponse:
     """The monthly billing (``month=YYYY-MM``, default this month; ``format``)."""
     fmt = request.query.get("format", "json")
@@ -99,7 +117,10 @@ async def billing_export(request: web.Request) -> web.StreamResponse:
         raise _invalid("period", "billing is per month")
     tenant_id, period = await _scope(request)
     if period.kind != "month":
-        period = parse_period("month", period.tz, month=request.query.get("month"))
+        try:
+            period = parse_period("month", period.tz, month=request.query.get("month"))
+        except PeriodError as exc:
+            raise _invalid(exc.field, exc.reason) from None
     bill = await billing.monthly_billing(_db(request), tenant_id, period)
     name = f"billing-{tenant_id}-{bill.month}"
     if fmt == "json":
@@ -128,15 +149,26 @@ def _settings_json(s: Settings) -> dict[str, int]:
 
 
 @routes.get(PREFIX + "/settings")
+@described("A tenant's counting thresholds", responses={200: S.SettingsBody}, tags=TAGS)
 async def get_settings(request: web.Request) -> web.Response:
     tenant_id = int(request.match_info["tenant_id"])
     auth.require_tenant(request, tenant_id, *READERS)
     async with _db(request).session() as session:
+        try:
+            await reports.tenant_zone(session, tenant_id)
+        except reports.UnknownTenant:
+            raise auth.json_error(web.HTTPNotFound, "not_found", f"no tenant {tenant_id}") from None
         s = await rollups.settings_for(session, tenant_id)
     return web.json_response(_settings_json(s))
 
 
 @routes.put(PREFIX + "/settings")
+@described(
+    "Change the thresholds (rebuild to apply them to past figures)",
+    body=S.SettingsBody,
+    responses={200: S.SettingsBody},
+    tags=TAGS,
+)
 async def put_settings(request: web.Request) -> web.Response:
     """Change the thresholds; past figures follow after ``POST …/rebuild``."""
     tenant_id = int(request.match_info["tenant_id"])
@@ -148,6 +180,10 @@ async def put_settings(request: web.Request) -> web.Response:
     if not isinstance(body, dict):
         raise _invalid("body", "must be a JSON object")
     async with _db(request).session() as session:
+        try:
+            await reports.tenant_zone(session, tenant_id)
+        except reports.UnknownTenant:
+            raise auth.json_error(web.HTTPNotFound, "not_found", f"no tenant {tenant_id}") from None
         current = _settings_json(await rollups.settings_for(session, tenant_id))
     for key in body:
         if key not in current:
@@ -164,6 +200,12 @@ async def put_settings(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/rebuild")
+@described(
+    "Recompute a period's rollups from the call rows",
+    query=S.PeriodQuery,
+    responses={200: S.RebuildOut},
+    tags=TAGS,
+)
 async def rebuild(request: web.Request) -> web.Response:
     """Recompute the tenant's rollups of a period (default today) from the call rows."""
     tenant_id, period = await _scope(request, *MANAGERS)
@@ -174,6 +216,12 @@ async def rebuild(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/stats/receptionists")
+@described(
+    "Every receptionist over all tenants, with pauses",
+    query=S.ReceptionistsQuery,
+    responses={200: S.ReceptionistsOut},
+    tags=TAGS,
+)
 async def receptionists(request: web.Request) -> web.Response:
     """Every receptionist's figures over all tenants, with billable and non-billable pauses
     (``billable_pauses=wrapup,notes``; default ``wrapup``). Admin and supervisor only."""
@@ -203,6 +251,7 @@ async def receptionists(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/stats/definitions")
+@described("What every figure means (the UI help)", tags=TAGS)
 async def definitions(request: web.Request) -> web.Response:
     """What every figure means (the UI help)."""
     auth.require_role(request)

@@ -59,19 +59,28 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+YEARS = range(1970, 9000)  # far from date.max: period ends are computed a day later
+
+
 def _date(field: str, raw: str) -> date:
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         raise PeriodError(field, "must be a date YYYY-MM-DD") from None
+    if value.year not in YEARS:
+        raise PeriodError(field, "year out of range")
+    return value
 
 
 def _month(raw: str) -> date:
     try:
         year, month = raw.split("-")
-        return date(int(year), int(month), 1)
+        value = date(int(year), int(month), 1)
     except ValueError:
         raise PeriodError("month", "must be YYYY-MM") from None
+    if value.year not in YEARS:
+        raise PeriodError("month", "year out of range")
+    return value
 
 
 def parse_period(

@@ -503,6 +503,11 @@ async def test_abandoned_list_and_bad_input(day: Day) -> None:
             f"/api/stats/tenants/{day.tenants['a']}/abandoned?{query}", headers=day.h("admin")
         )
         assert resp.status == 400 and (await resp.json())["field"] == field, query
+    # Billing without a period: the month parameter alone (once answered 500 on "null").
+    resp = await day.client.get(
+        f"/api/stats/tenants/{day.tenants['a']}/billing?month=null", headers=day.h("admin")
+    )
+    assert resp.status == 400 and (await resp.json())["field"] == "month"
 
 
 async def test_commands_rebuild_reconcile_and_export(

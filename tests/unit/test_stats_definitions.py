@@ -271,6 +271,8 @@ def test_dst_day_is_23_hours_in_berlin() -> None:
         ("custom", {"first": "2026-01-01"}, "to"),
         ("custom", {"first": "2026-02-01", "last": "2026-01-01"}, "to"),
         ("custom", {"first": "2020-01-01", "last": "2026-01-01"}, "to"),
+        ("month", {"month": "9999-12"}, "month"),
+        ("day", {"day": "9999-12-31"}, "date"),
     ],
 )
 def test_bad_periods_name_the_field(kind: str, kwargs: dict[str, str], field: str) -> None:
