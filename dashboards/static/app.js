@@ -484,5 +484,16 @@
     if (fn) { ev.preventDefault(); fn(); }
   });
 
+  // A first connection attempt that never opens (nor closes) would leave the page silently
+  // stale: after a few seconds without an open socket, process the live element again
+  // (forced: htmx drops its connection state and connects anew).
+  function watchdog() {
+    const root = document.getElementById("live-root");
+    if (!root || live.connected || !window.htmx) return;
+    htmx.process(root, true);
+    live.restarts = (live.restarts || 0) + 1;
+  }
+  setInterval(() => { if (!live.connected && live.opens === 0) watchdog(); }, 5000);
+
   document.addEventListener("DOMContentLoaded", afterUpdate);
 })();
