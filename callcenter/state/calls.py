@@ -221,6 +221,7 @@ class Call:
             "crm_status": self.extra.get("crm_status"),
             "contact_name": self.extra.get("contact_name"),
             "contact_vip": bool(self.extra.get("contact_vip", False)),
+            "ivr_path": self.extra.get("ivr_path"),  # menu choices, e.g. "main>2>staff"
         }
 
 

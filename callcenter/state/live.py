@@ -63,6 +63,7 @@ WATCHED_VARIABLES = frozenset(
         "CC_CALLBACK_LEG",
     }
     | {"CC_CRM_STATUS", "CC_CRM_LABEL", "CC_CRM_VIP"}  # the CRM screen pop (crm.screenpop)
+    | {"CC_IVR_PATH"}  # the menu choices the caller made (ivr.engine), for the console
 )
 # CRM match variables → keys of ``Call.extra`` (shown in the call's live view).
 _CRM_VARIABLES = {"CC_CRM_STATUS": "crm_status", "CC_CRM_LABEL": "contact_name"}
@@ -440,6 +441,8 @@ class LiveState:
             call.extra[_CRM_VARIABLES[name]] = value or None
         elif name == "CC_CRM_VIP":
             call.extra["contact_vip"] = value == "1"
+        elif name == "CC_IVR_PATH":
+            call.extra["ivr_path"] = value or None
         elif name == "CC_CALLBACK_LEG":
             call.extra["callback_leg"] = value or None
         if name in ("CC_TENANT", "CC_CONTACT", "CC_LANGUAGE", "CC_OUTCOME"):

@@ -115,3 +115,19 @@ def test_element_ids_are_safe() -> None:
     assert element_id("call", "1700000000.1") == "call-1700000000_1"
     assert element_id("agent", "Local/agent1@agents/n") == "agent-Local_agent1_agents_n"
     assert element_id("x", '"><script>') == "x-___script_"
+
+
+def test_the_ivr_path_reaches_the_call_view_and_the_card() -> None:
+    from callcenter.state.live import LiveState
+    from tests.fixtures.state.builder import Pbx
+
+    state, pbx = LiveState(), Pbx()
+    one, two = pbx.inbound("+493012345600", "+4930111222", tenant="acme")
+    pbx.event("VarSet", two, Variable="CC_IVR_PATH", Value="main>2>staff")
+    pbx.to_queue(two, "q-acme-de")
+    for msg in pbx.log:
+        state.apply(msg)
+    view = state.calls[one.uniqueid].view(pbx.t, "DE")
+    assert view["ivr_path"] == "main>2>staff"
+    card = call_card(view, None)
+    assert card is not None and card.ivr_path == "main>2>staff"
