@@ -7,9 +7,9 @@ stored twice after a resync), so increments would double count; recomputing one 
 a longer range (ADR 0009).
 
 :class:`RollupUpdater` collects the buckets touched by finished calls and recomputes each
-once, in one task, so two calls ending together cannot overwrite each other's figures.
-:class:`StatsCallSink` is the seam to the live state: it stores a call through the call
-repository, then marks its bucket.
+once, in one task, so two calls ending together cannot overwrite each other's figures. It
+learns of stored calls through ``services.call_stored`` (stats/plugin.py): the live state's
+sink (``callcenter.services.ObservedCalls``) and the queue_log reconciler report there.
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from callcenter.db.models import Call, Tenant
 from callcenter.db.session import Database
-from callcenter.state.records import CallRecord, EventRow
-from callcenter.state.service import CallSink
+from callcenter.state.records import CallRecord
 from stats.definitions import COUNTER_NAMES, Counters, Grain, Settings, contributions
 from stats.models import BUCKET_SECONDS, StatsDaily, StatsRollup, StatsSettings
 from stats.period import zone
@@ -305,18 +304,3 @@ class RollupUpdater:
                 continue
             if not self._pending:
                 self._idle.set()
-
-
-class StatsCallSink:
-    """A :class:`CallSink` that keeps the rollups current: store, then mark the bucket."""
-
-    def __init__(self, inner: CallSink, updater: RollupUpdater) -> None:
-        self._inner = inner
-        self._updater = updater
-
-    async def append_events(self, events: Sequence[EventRow]) -> None:
-        await self._inner.append_events(events)
-
-    async def record_finished(self, record: CallRecord) -> None:
-        await self._inner.record_finished(record)
-        self._updater.call_stored(record.linkedid)

@@ -48,12 +48,13 @@ from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.ari.rest import AriRest
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Scenario, Wait, place_call
+from callcenter.services import ObservedCalls
 from callcenter.state.live import LiveState
 from callcenter.state.service import LiveStateService
 from stats import http as stats_http
 from stats import reconcile
 from stats.definitions import Settings
-from stats.rollups import RollupUpdater, StatsCallSink, save_settings
+from stats.rollups import RollupUpdater, save_settings
 
 pytestmark = [pytest.mark.pbx, pytest.mark.postgres]
 
@@ -191,7 +192,10 @@ async def day(pbx: Sandbox, pbx_config: Config, pg_url: str) -> AsyncIterator[Da
     ami = AmiClient(c.host, c.ami_port, c.ami_username, c.ami_secret, ping_interval=1.0)
     updater = RollupUpdater(db, delay=0.1)
     service = LiveStateService(
-        ami, LiveState(region="DE"), InProcessBus(), StatsCallSink(CallRepository(db), updater)
+        ami,
+        LiveState(region="DE"),
+        InProcessBus(),
+        ObservedCalls(CallRepository(db), updater.call_stored),
     )
     await updater.start()
     await service.start()

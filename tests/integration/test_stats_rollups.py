@@ -16,10 +16,11 @@ from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
+from callcenter.services import ObservedCalls
 from callcenter.state.records import CallRecord
 from stats import billing, reports
 from stats.period import parse_period, zone
-from stats.rollups import RollupUpdater, StatsCallSink, rebuild
+from stats.rollups import RollupUpdater, rebuild
 
 BERLIN = zone("Europe/Berlin")
 # 23:50 and 00:10 local time on 2026-03-02/03 (UTC+1): two local days, one UTC day.
@@ -69,7 +70,7 @@ async def test_rollups_follow_stored_calls_once_per_call(db: Database) -> None:
     tenant_id, slug = await tenant(db)
     updater = RollupUpdater(db, delay=0.01)
     await updater.start()
-    sink = StatsCallSink(CallRepository(db), updater)
+    sink = ObservedCalls(CallRepository(db), updater.call_stored)
     try:
         first = call(slug, LATE)
         await sink.record_finished(first)
