@@ -1,53 +1,50 @@
-"""Audit records of voicemail access (listening, retention deletions, erasure).
+"""Audit records of voicemail access, in the project's audit log (:mod:`callcenter.audit`).
 
-One function, :func:`record`, so the project's audit log (issue #12) can take over by
-:func:`redirect`-ing it; until then records go to the ``callcenter.audit`` logger as JSON.
-The session is passed so that a database-backed sink writes in the caller's transaction.
+Listening is a person's action (``voicemail.listen``, with who and which byte range);
+retention deletions are the system's (``voicemail.retention``, user ``system``), written in
+the deleting transaction so the log and the deletion commit together.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.db.models import utcnow
+from callcenter import audit, auth
+from callcenter.db.session import Database
 
-log = logging.getLogger("callcenter.audit")
-
-Sink = Callable[[AsyncSession | None, dict[str, Any]], Awaitable[None]]
-
-
-async def _log_sink(_session: AsyncSession | None, entry: dict[str, Any]) -> None:
-    log.info("%s", json.dumps(entry, sort_keys=True, default=str))
+log = logging.getLogger(__name__)
 
 
-_sinks: list[Sink] = [_log_sink]  # one element: the current sink
-
-
-def redirect(sink: Sink | None) -> None:
-    """Send audit records to ``sink`` (None: back to the log)."""
-    _sinks[0] = sink or _log_sink
-
-
-async def record(
-    session: AsyncSession | None,
-    action: str,
+async def listened(
+    db: Database,
+    principal: auth.Principal,
+    tenant_id: int,
+    voicemail_id: int,
     *,
-    tenant_id: int | None = None,
-    user_id: int | None = None,
-    target: str | None = None,
-    detail: Mapping[str, Any] | None = None,
+    byte_range: str | None,
+    remote: str | None,
 ) -> None:
-    entry = {
-        "at": utcnow().isoformat(),
-        "action": action,
-        "tenant_id": tenant_id,
-        "user_id": user_id,
-        "target": target,
-        "detail": dict(detail or {}),
-    }
-    await _sinks[0](session, entry)
+    await audit.record(
+        db,
+        principal,
+        "voicemail.listen",
+        target=f"voicemail:{voicemail_id}",
+        tenant_id=tenant_id,
+        detail={"range": byte_range} if byte_range else {},
+        remote=remote,
+    )
+
+
+def system(
+    session: AsyncSession, action: str, tenant_id: int | None, detail: dict[str, Any]
+) -> None:
+    """An entry for what the system did by itself (no user)."""
+    session.add(
+        audit.AuditEntry(
+            user_id=None, username="system", role="system", action=action,
+            tenant_id=tenant_id, target="", detail=detail, remote="",
+        )
+    )  # fmt: skip

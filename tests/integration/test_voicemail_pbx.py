@@ -25,6 +25,7 @@ from babel.dates import format_date
 from sqlalchemy import select
 
 from callcenter import auth
+from callcenter.audit import AuditEntry
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
@@ -325,6 +326,16 @@ async def test_caller_leaves_a_message_that_is_stored_transcribed_mailed_listed(
         assert vm.id in [m["id"] for m in listed["messages"]]
         resp = await c.get(f"{base}/{vm.id}/audio", headers={**h, "Range": "bytes=0-43"})
         assert resp.status == 206 and (await resp.read()) == stored.data[:44]
+    async with world.db.session() as s:
+        listens = list(
+            await s.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "voicemail.listen",
+                    AuditEntry.target == f"voicemail:{vm.id}",
+                )
+            )
+        )
+    assert [e.detail for e in listens] == [{"range": "bytes=0-43"}]
     async with world.db.session() as s:
         shown = await timeline.timeline(s, world.tenant_id, world.contact_id)
     assert ("voicemail", vm.id) in [(e.kind, e.id) for e in shown]
