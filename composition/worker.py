@@ -2,15 +2,20 @@
 
 Composition like ``serve`` but without HTTP, AMI or the ARI events websocket: the database,
 the bus, an ARI REST client (voicemail fetches recordings over the network) and the tasks.
+The lifecycles the task wirings register (closing HTTP sessions, transcription processes,
+the database) run around the worker as they would around the app.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from typing import Any
+
+from aiohttp import web
 
 from callcenter.config import Config, ConfigError
 from callcenter.logs import setup_logging
@@ -47,6 +52,7 @@ async def run_worker(
     concurrency: int | None = None,
     once: bool = False,
 ) -> int:
+    from crm.plugin import wire_tasks as wire_crm_tasks
     from jobs.cli import install_signal_handlers
     from jobs.plugin import JOBS, JobRegistry, make_worker
     from voicemail.plugin import ari_rest, wire_voicemail_tasks
@@ -56,7 +62,8 @@ async def run_worker(
     services.provide(JOBS, registry)
     rest = ari_rest(services)
     try:
-        deps = wire_voicemail_tasks(services, rest)
+        wire_voicemail_tasks(services, rest)
+        wire_crm_tasks(services)
     except ConfigError as exc:
         print(f"callcenter worker: {exc}", file=sys.stderr)
         await services.db.close()
@@ -66,17 +73,17 @@ async def run_worker(
         worker.concurrency = concurrency
     log.info("worker %s: queues %s, tasks %s", worker.worker_id, queues or "all",
              ", ".join(sorted(worker.tasks)))  # fmt: skip
-    try:
-        if once:
-            await worker.drain(timeout=3600)
-        else:
-            stop = asyncio.Event()
-            install_signal_handlers(stop)
-            await worker.run(stop)
-    finally:
-        if deps.transcriber is not None:
-            deps.transcriber.close()
-        await rest.close_session()
-        await services.bus.close()
-        await services.db.close()
+    app = web.Application()  # only as the lifecycles' argument
+    async with contextlib.AsyncExitStack() as stack:
+        for lifecycle in services.lifecycles:
+            await stack.enter_async_context(contextlib.asynccontextmanager(lifecycle)(app))
+        try:
+            if once:
+                await worker.drain(timeout=3600)
+            else:
+                stop = asyncio.Event()
+                install_signal_handlers(stop)
+                await worker.run(stop)
+        finally:
+            await rest.close_session()
     return 0

@@ -1,8 +1,10 @@
 """Telephone notes: a receptionist takes a message for a tenant's staff member.
 
 The note is stored first (on the contact's timeline, ``delivery_status='pending'``) and then
-e-mailed in the tenant's language. A mail failure never loses the note: it stays
-``failed`` with the reason and :func:`deliver_pending` sends it again later.
+e-mailed in the tenant's language, at once, so the receptionist sees whether it went out. A
+mail failure never loses the note: it stays ``failed`` with the reason, and the retry job
+queued with it (:data:`EMAIL_TASK`, background-job engine, in the note's own transaction)
+sends it again with backoff, a bounded number of times.
 """
 
 from __future__ import annotations
@@ -10,13 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.core import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time
-from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.db.models import Tenant, utcnow
@@ -29,8 +31,16 @@ from crm.contact import ValidationError, clean_text, parse_bool
 from crm.lookup import Lookup
 from crm.mailer import Mailer, MailError
 from crm.models import URGENCIES, Note
+from jobs import queue as job_queue
+from jobs.policy import Backoff
+from jobs.worker import JobContext, Permanent, Retry, Task
 
 log = logging.getLogger(__name__)
+EMAIL_TASK = "notes.email"
+RETRY_AFTER = 60.0  # the first retry, if the immediate attempt fails
+EMAIL_ATTEMPTS = 12  # with the backoff below: about 1.5 days of retries
+EMAIL_BACKOFF = Backoff(base=60.0, cap=6 * 3600.0)
+UNSENDABLE = "bad recipient or header"
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +238,10 @@ async def take_note(
         s.add(note)
         await s.flush()
         await webhooks.enqueue(s, tenant_id, "note.taken", note_payload(note))
+        await job_queue.enqueue(
+            s, EMAIL_TASK, {"note_id": note.id}, key=f"note:{note.id}:email",
+            run_at=utcnow() + timedelta(seconds=RETRY_AFTER), max_attempts=EMAIL_ATTEMPTS,
+        )  # fmt: skip
     await deliver(db, note.id, mailer, sender=sender)
     async with db.session() as s:
         stored = await s.get(Note, note.id)
@@ -277,7 +291,7 @@ async def deliver(db: Database, note_id: int, mailer: Mailer, *, sender: str | N
                 sender=sender,
             )
         except (AddressError, ValueError) as exc:  # this note can never be sent as it is
-            message, error = None, f"bad recipient or header: {exc}"
+            message, error = None, f"{UNSENDABLE}: {exc}"
     if message is not None:
         try:
             await mailer.send(message)
@@ -292,20 +306,22 @@ async def deliver(db: Database, note_id: int, mailer: Mailer, *, sender: str | N
     return error is None
 
 
-async def deliver_pending(db: Database, mailer: Mailer, *, sender: str | None = None) -> int:
-    """Retry every note not yet sent (after a mail outage); returns how many went out."""
-    async with db.session() as s:
-        ids = list(
-            await s.scalars(
-                select(Note.id)
-                .where(or_(Note.delivery_status == "pending", Note.delivery_status == "failed"))
-                .order_by(Note.id)
-            )
-        )
-    sent = 0
-    for note_id in ids:
-        try:
-            sent += await deliver(db, note_id, mailer, sender=sender)
-        except Exception:  # one bad item never blocks the queue: log, go on
-            log.exception("note %s: delivery failed unexpectedly; the others go on", note_id)
-    return sent
+def email_task(db: Database, mailer: Mailer | None, *, sender: str | None = None) -> Task:
+    """The ``notes.email`` task: (re)send a note that is not yet sent."""
+
+    async def run(ctx: JobContext, data: dict[str, Any]) -> None:
+        note_id = int(data["note_id"])
+        if mailer is None:
+            raise Retry("no mail server configured")
+        if await deliver(db, note_id, mailer, sender=sender):
+            return
+        async with db.session() as s:
+            note = await s.get(Note, note_id)
+            error = note.delivery_error if note is not None else None
+        if note is None:
+            raise Permanent(f"note {note_id} no longer exists")
+        if error is not None and error.startswith(UNSENDABLE):
+            raise Permanent(error)  # retrying cannot fix the address
+        raise Retry(error or "not sent")
+
+    return Task(EMAIL_TASK, run, max_attempts=EMAIL_ATTEMPTS, backoff=EMAIL_BACKOFF)

@@ -1,5 +1,6 @@
-"""The CRM feature in the app: routes, the webhook delivery worker, the screen pop, the
-telephone-notes retry loop and the caller lookup the IVR routes by.
+"""The CRM feature in the app: routes, its background jobs (webhook deliveries, telephone
+note e-mail retries: :func:`wire_tasks`), the screen pop and the caller lookup the IVR
+routes by.
 
 The caller lookup runs inside the screen-pop lifecycle (the asyncpg fast path needs a
 connection), so routing reaches it through a :class:`LookupHolder` filled while the app
@@ -12,9 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
-import aiohttp
 from aiohttp import web
 
 from callcenter.bus import Bus
@@ -28,23 +27,29 @@ from crm.http import setup
 from crm.lookup import CallerLookup, Lookup, PgLookup
 from crm.mailer import Mailer, mailer_from_config
 from crm.screenpop import ScreenPop, SetVar
+from jobs.plugin import JOBS
+from jobs.worker import Periodic
 
 log = logging.getLogger(__name__)
 
 
-def worker_lifecycle(db: Database, **worker_options: Any) -> Lifecycle:
-    """An aiohttp cleanup context running the webhook delivery worker."""
+def wire_tasks(services: Services, mailer: Mailer | None = None) -> None:
+    """The CRM's tasks on the job engine (``serve`` via :func:`wire`, and
+    ``callcenter worker``)."""
+    if mailer is None:
+        mailer = mailer_from_config(services.config.smtp)
+    jobs = services.require(JOBS)
+    sender = webhooks.WebhookSender(services.db)
+    jobs.tasks.append(sender.task())
+    jobs.tasks.append(webhooks.adopt_task(services.db))
+    jobs.periodic.append(Periodic(webhooks.ADOPT_TASK, 600.0))
+    jobs.tasks.append(notes.email_task(services.db, mailer))
 
-    async def run(_app: web.Application) -> AsyncIterator[None]:
-        stop = asyncio.Event()
-        async with aiohttp.ClientSession() as http:
-            worker = webhooks.WebhookWorker(db, http, **worker_options)
-            task = asyncio.create_task(worker.run(stop), name="crm-webhooks")
-            yield
-            stop.set()
-            await task
+    async def close(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        await sender.close()
 
-    return run
+    services.lifecycles.append(close)
 
 
 class LookupHolder:
@@ -100,36 +105,15 @@ def screenpop_lifecycle(
     return run
 
 
-def notes_retry_lifecycle(db: Database, mailer: Mailer, interval: float = 300.0) -> Lifecycle:
-    """Re-send telephone notes whose e-mail failed (mail server down), every ``interval`` s."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await notes.deliver_pending(db, mailer)
-            except Exception:  # keep retrying through database outages
-                log.exception("telephone notes: retry pass failed")
-            await asyncio.sleep(interval)
-
-    async def run(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(loop(), name="crm-notes-retry")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    return run
-
-
 def wire(services: Services, *, mailer: Mailer | None = None) -> None:
-    """Register routes, the webhook worker, the screen pop and the routing lookup.
+    """Register routes, the background jobs, the screen pop and the routing lookup.
 
     Without an explicit ``mailer``, notes are e-mailed through the ``[smtp]`` server of the
     configuration when ``smtp.host`` is set (otherwise they are kept and retried later)."""
     if mailer is None:
         mailer = mailer_from_config(services.config.smtp)
     services.http_setups.append(lambda app: setup(app, mailer=mailer))
-    services.lifecycles.append(worker_lifecycle(services.db))
+    wire_tasks(services, mailer)
 
     async def set_var(channel_id: str, name: str, value: str) -> None:
         # The match also goes onto the channel (CC_CONTACT, CC_VIP, ...). AMI Setvar first:
@@ -143,8 +127,6 @@ def wire(services: Services, *, mailer: Mailer | None = None) -> None:
     holder = LookupHolder()
     services.caller_lookup = routing_lookup(services.db, holder)
     services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var, holder))
-    if mailer is not None:
-        services.lifecycles.append(notes_retry_lifecycle(services.db, mailer))
 
 
 FEATURE = Feature("crm", models=("crm.models",), wire=wire, commands=cli.register)

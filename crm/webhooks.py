@@ -12,17 +12,17 @@ Format (documented in ``docs/webhooks.md``)::
     {"id": "<event uuid>", "type": "call.ringing", "created_at": "...", "tenant_id": 1,
      "data": {...}}
 
-:func:`enqueue` writes one delivery row per subscribed endpoint *in the caller's transaction*,
-so an event is queued exactly when the change that caused it commits. :class:`WebhookWorker`
-claims due rows (``FOR UPDATE SKIP LOCKED`` plus a lease, so several app instances never
-send the same attempt twice and a crash mid-send only delays a retry), POSTs them and records
-each attempt in ``crm_webhook_attempts``. Nothing lives only in memory: a restart resumes.
+:func:`enqueue` writes one delivery row per subscribed endpoint, and one job of the
+background-job engine (:mod:`jobs`) per row, *in the caller's transaction*, so an event is
+queued exactly when the change that caused it commits. :class:`WebhookSender`'s task makes
+one attempt per job run (POST, then a row in ``crm_webhook_attempts``); the engine claims
+jobs with ``SKIP LOCKED`` and a lease (several app instances or workers never send the same
+attempt twice; a crash mid-send only delays a retry) and schedules the retries with the
+policy's backoff. Nothing lives only in memory: a restart resumes.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
@@ -44,6 +44,9 @@ from callcenter.db.models import utcnow
 from callcenter.db.session import Database
 from crm.contact import ValidationError, clean_text
 from crm.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from jobs import queue as job_queue
+from jobs.policy import Backoff
+from jobs.worker import JobContext, Permanent, Retry, Task
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,8 @@ SIGNATURE_HEADER = "X-Callcenter-Signature"
 TIMESTAMP_HEADER = "X-Callcenter-Timestamp"
 EVENT_HEADER = "X-Callcenter-Event"
 DELIVERY_HEADER = "X-Callcenter-Delivery"
+DELIVER_TASK = "webhooks.deliver"
+ADOPT_TASK = "webhooks.adopt"
 
 
 # ---------------------------------------------------------------- signing (pure)
@@ -188,7 +193,17 @@ async def enqueue(
     ]
     session.add_all(rows)
     await session.flush()
+    for row in rows:
+        await _schedule(session, row.id)
     return [r.id for r in rows]
+
+
+async def _schedule(session: AsyncSession, delivery_id: int) -> None:
+    # Attempts are counted by RetryPolicy; the job's own limit is only a backstop.
+    await job_queue.enqueue(
+        session, DELIVER_TASK, {"delivery_id": delivery_id}, key=f"webhook:{delivery_id}",
+        max_attempts=RetryPolicy().max_attempts + 5,
+    )  # fmt: skip
 
 
 async def emit(db: Database, tenant_id: int, event: str, data: Mapping[str, Any]) -> list[int]:
@@ -210,58 +225,84 @@ class _Job:
     body: str
 
 
-class WebhookWorker:
-    """Delivers due webhook rows; run :meth:`run` as a background task."""
+class WebhookSender:
+    """One delivery attempt per job run; :meth:`task` is the ``webhooks.deliver`` task.
+
+    The HTTP session is created on first use in the running loop; :meth:`close` it at the end.
+    """
 
     def __init__(
         self,
         db: Database,
-        http: aiohttp.ClientSession,
+        http: aiohttp.ClientSession | None = None,
         *,
         policy: RetryPolicy | None = None,
         timeout: float = 10.0,
-        poll_interval: float = 1.0,
-        batch: int = 20,
     ) -> None:
         self.db = db
-        self.http = http
+        self._http = http
+        self._owns_http = http is None
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
-        self.poll_interval = poll_interval
-        self.batch = batch
 
-    async def _claim(self) -> list[_Job]:
-        now = utcnow()
-        lease = now + timedelta(seconds=self.timeout + 30)
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    async def close(self) -> None:
+        if self._owns_http and self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    def task(self) -> Task:
+        async def run(_ctx: JobContext, data: dict[str, Any]) -> None:
+            await self.deliver(int(data["delivery_id"]))
+
+        return Task(
+            DELIVER_TASK,
+            run,
+            max_attempts=self.policy.max_attempts + 5,
+            backoff=Backoff(self.policy.base, self.policy.max_delay),
+            timeout=self.timeout + 30,
+        )
+
+    async def deliver(self, delivery_id: int) -> None:
+        """One attempt; raises :class:`Retry` with the policy's delay after a failure that
+        has attempts left, :class:`Permanent` once the delivery failed for good."""
+        job = await self._claim(delivery_id)
+        if job is None:
+            return  # delivered, failed or deleted meanwhile (endpoint removed, erasure)
+        status, error, ms = await self._post(job)
+        final = await self._record(job, status, error, ms)
+        if error is None:
+            return
+        if final:
+            raise Permanent(f"gave up after {job.attempt} attempts: {error}")
+        raise Retry(error, delay=self.policy.delay(job.attempt))
+
+    async def _claim(self, delivery_id: int) -> _Job | None:
         async with self.db.session() as s:
-            rows = (
+            row = (
                 await s.execute(
                     select(WebhookDelivery, WebhookEndpoint)
                     .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-                    .where(
-                        WebhookDelivery.status == "pending",
-                        WebhookDelivery.next_attempt_at <= now,
-                    )
-                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                    .limit(self.batch)
-                    .with_for_update(skip_locked=True, of=WebhookDelivery)
+                    .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
                 )
-            ).all()
-            jobs = []
-            for delivery, endpoint in rows:
-                delivery.attempts += 1
-                delivery.next_attempt_at = lease  # crash mid-send → retried after the lease
-                jobs.append(
-                    _Job(
-                        delivery.id,
-                        delivery.attempts,
-                        endpoint.url,
-                        endpoint.secret,
-                        delivery.event,
-                        delivery.body,
-                    )
-                )
-        return jobs
+            ).first()
+            if row is None:
+                return None
+            delivery, endpoint = row
+            delivery.attempts += 1
+            return _Job(
+                delivery.id,
+                delivery.attempts,
+                endpoint.url,
+                endpoint.secret,
+                delivery.event,
+                delivery.body,
+            )
 
     async def _post(self, job: _Job) -> tuple[int | None, str | None, float]:
         body = job.body.encode()
@@ -290,7 +331,8 @@ class WebhookWorker:
             status, error = None, f"{type(exc).__name__}: {exc}"[:500]
         return status, error, (time.perf_counter() - started) * 1000
 
-    async def _record(self, job: _Job, status: int | None, error: str | None, ms: float) -> None:
+    async def _record(self, job: _Job, status: int | None, error: str | None, ms: float) -> bool:
+        """Log the attempt; True when the delivery is finished (delivered or given up)."""
         now = utcnow()
         async with self.db.session() as s:
             s.add(
@@ -305,7 +347,7 @@ class WebhookWorker:
             )
             delivery = await s.get(WebhookDelivery, job.delivery_id)
             if delivery is None:  # endpoint deleted meanwhile
-                return
+                return True
             delivery.last_status_code, delivery.last_error = status, error
             if error is None:
                 delivery.status, delivery.finished_at = "delivered", now
@@ -313,6 +355,7 @@ class WebhookWorker:
                 delivery.status, delivery.finished_at = "failed", now
             else:
                 delivery.next_attempt_at = now + timedelta(seconds=self.policy.delay(job.attempt))
+            final = delivery.status != "pending"
         if error:
             # URL and status only: the secret and the body never reach the log.
             log.warning(
@@ -322,30 +365,7 @@ class WebhookWorker:
                 urlsplit(job.url).netloc,
                 error,
             )
-
-    async def run_once(self) -> int:
-        """Send every due delivery once; returns how many were attempted."""
-        jobs = await self._claim()
-
-        async def one(job: _Job) -> None:
-            status, error, ms = await self._post(job)
-            await self._record(job, status, error, ms)
-
-        await asyncio.gather(*(one(j) for j in jobs))
-        return len(jobs)
-
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Poll forever (or until ``stop`` is set); database errors are logged and retried."""
-        stop = stop or asyncio.Event()
-        while not stop.is_set():
-            try:
-                busy = await self.run_once()
-            except Exception:  # keep the worker alive through DB outages
-                log.exception("webhook worker iteration failed")
-                busy = 0
-            if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
+        return final
 
 
 # ---------------------------------------------------------------- delivery log
@@ -412,3 +432,22 @@ async def delivery_log(
         }
         for d in deliveries
     ]
+
+
+async def adopt_pending(db: Database) -> int:
+    """Give every pending delivery without a live job one (deliveries queued before the job
+    engine existed, or whose job was removed); the key makes this a no-op otherwise."""
+    async with db.session() as s:
+        ids = list(
+            await s.scalars(select(WebhookDelivery.id).where(WebhookDelivery.status == "pending"))
+        )
+        for delivery_id in ids:
+            await _schedule(s, delivery_id)
+    return len(ids)
+
+
+def adopt_task(db: Database) -> Task:
+    async def run(_ctx: JobContext, _data: dict[str, Any]) -> None:
+        await adopt_pending(db)
+
+    return Task(ADOPT_TASK, run, max_attempts=3)

@@ -75,13 +75,22 @@ async def enqueue(
 
 
 async def claim(
-    db: Database, worker: str, queues: Sequence[str] | None, limit: int, lease: float
+    db: Database,
+    worker: str,
+    queues: Sequence[str] | None,
+    limit: int,
+    lease: float,
+    *,
+    tasks: Sequence[str] | None = None,
 ) -> list[Claimed]:
-    """Take up to ``limit`` due jobs of ``queues`` (None: every queue) for ``worker``."""
+    """Take up to ``limit`` due jobs of ``queues`` (None: every queue) and ``tasks`` (None:
+    every task) for ``worker``."""
     now = utcnow()
     due = select(Job.id).where(Job.status == "queued", Job.run_at <= now)
     if queues is not None:
         due = due.where(Job.queue.in_(list(queues)))
+    if tasks is not None:
+        due = due.where(Job.task.in_(list(tasks)))
     due = due.order_by(Job.run_at, Job.id).limit(limit)
     if db.backend == "postgresql":
         due = due.with_for_update(skip_locked=True)

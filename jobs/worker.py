@@ -127,7 +127,8 @@ def default_worker_id() -> str:
 
 
 class Worker:
-    """Runs the jobs of ``tasks`` found in ``queues`` (None: all queues)."""
+    """Runs the jobs of ``tasks`` found in ``queues`` (None: all queues); jobs of other
+    tasks are left to workers that have them."""
 
     def __init__(
         self,
@@ -207,11 +208,13 @@ class Worker:
 
     async def _due_soon(self, horizon: float) -> bool:
         soon = utcnow() + timedelta(seconds=horizon)
-        stmt = select(Job.id).where(Job.status == "queued", Job.run_at <= soon).limit(1)
+        stmt = select(Job.id).where(
+            Job.status == "queued", Job.run_at <= soon, Job.task.in_(list(self.tasks))
+        )
         if self.queues is not None:
             stmt = stmt.where(Job.queue.in_(self.queues))
         async with self.db.session() as s:
-            return (await s.scalar(stmt)) is not None
+            return (await s.scalar(stmt.limit(1))) is not None
 
     # --- loop parts -------------------------------------------------------------------
 
@@ -235,7 +238,9 @@ class Worker:
         free = self.concurrency - len(self._running)
         if free <= 0:
             return 0
-        claimed = await queue.claim(self.db, self.worker_id, self.queues, free, self.lease)
+        claimed = await queue.claim(
+            self.db, self.worker_id, self.queues, free, self.lease, tasks=list(self.tasks)
+        )
         for job in claimed:
             self._running[job.id] = asyncio.create_task(self._run_one(job), name=f"job-{job.id}")
         return len(claimed)

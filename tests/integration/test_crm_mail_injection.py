@@ -6,12 +6,16 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy import select
 
 from callcenter.db.session import Database
 from crm import notes
 from crm.contact import ValidationError
 from crm.mailer import SmtpMailer
 from crm.models import Note
+from jobs import queue as job_queue
+from jobs.models import Job
+from jobs.worker import Worker
 from tests.integration.test_crm_notes import SmtpReceiver, _tenant, db, smtp
 
 __all__ = ["db", "smtp"]  # fixtures
@@ -87,9 +91,18 @@ async def test_one_bad_note_never_blocks_the_retry_queue(db: Database, smtp: Smt
         await s.flush()
         bad_id, good_id = bad.id, good.id
     mailer = SmtpMailer("127.0.0.1", smtp.port, sender="sekretariat@callcenter.example")
-    await notes.deliver_pending(db, mailer)
+    async with db.session() as s:  # their retry jobs, as take_note queues them
+        for note_id in (bad_id, good_id):
+            await job_queue.enqueue(s, notes.EMAIL_TASK, {"note_id": note_id})
+    await Worker(db, [notes.email_task(db, mailer)], poll_interval=0.05).drain(timeout=30)
     async with db.session() as s:
         bad_row, good_row = await s.get(Note, bad_id), await s.get(Note, good_id)
+        bad_job = await s.scalar(
+            select(Job).where(
+                Job.task == notes.EMAIL_TASK, Job.payload["note_id"].as_integer() == bad_id
+            )
+        )
+    assert bad_job is not None and (bad_job.status, bad_job.attempts) == ("failed", 1)
     assert good_row is not None and good_row.delivery_status == "sent"
     assert bad_row is not None and bad_row.delivery_status == "failed"
     assert bad_row.delivery_error and "recipient" in bad_row.delivery_error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 import uuid
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.db import migrate
-from callcenter.db.models import Tenant
+from callcenter.db.models import Tenant, utcnow
 from callcenter.db.session import Database
 from crm import notes
 from crm import repository as repo
@@ -21,6 +22,9 @@ from crm.contact import ValidationError, contact_from_mapping
 from crm.mailer import SmtpMailer
 from crm.models import Note, WebhookDelivery
 from crm.webhooks import create_endpoint
+from jobs.models import Job
+from jobs.policy import Backoff
+from jobs.worker import Worker
 
 
 class SmtpReceiver:
@@ -169,11 +173,37 @@ async def test_mail_server_down_keeps_the_note_and_retries_later(
     down = SmtpMailer("127.0.0.1", 9, timeout=2)  # discard port: connection refused
     note = await notes.take_note(db, tenant, data, down)
     assert note.delivery_status == "failed" and "127.0.0.1:9" in (note.delivery_error or "")
-    await notes.deliver_pending(db, SmtpMailer("127.0.0.1", smtp.port))
+    async with db.session() as s:  # the retry job was queued with the note
+        job = await s.scalar(select(Job).where(Job.key == f"note:{note.id}:email"))
+        assert job is not None and job.status == "queued" and job.run_at > utcnow()
+        job.run_at = utcnow()  # the mail server is back: don't wait a minute in the test
+    task = notes.email_task(db, SmtpMailer("127.0.0.1", smtp.port))
+    await Worker(db, [task], poll_interval=0.05).drain(timeout=30, horizon=0)
     async with db.session() as s:
         stored = await s.get(Note, note.id)
         assert stored is not None and stored.delivery_status == "sent"
-    assert any(m["Subject"] == "Telefonnotiz: Später" for m in smtp.messages)
+        done = await s.get(Job, job.id)
+        assert done is not None and (done.status, done.attempts) == ("done", 1)
+    assert [m["Subject"] for m in smtp.messages].count("Telefonnotiz: Später") == 1
+
+
+async def test_retries_are_bounded_and_end_failed_with_the_reason(db: Database) -> None:
+    tenant = await _tenant(db, "de")
+    data = notes.note_from_mapping({"recipient_email": "y@example.de", "subject": "Nie"})
+    down = SmtpMailer("127.0.0.1", 9, timeout=2)
+    note = await notes.take_note(db, tenant, data, down)
+    async with db.session() as s:
+        job = await s.scalar(select(Job).where(Job.key == f"note:{note.id}:email"))
+        assert job is not None and job.max_attempts == notes.EMAIL_ATTEMPTS
+        job.run_at, job.max_attempts = utcnow(), 2
+    task = dataclasses.replace(notes.email_task(db, down), backoff=Backoff(0.05, 0.05))
+    await Worker(db, [task], poll_interval=0.05).drain(timeout=30)
+    async with db.session() as s:
+        failed = await s.get(Job, job.id)
+        stored = await s.get(Note, note.id)
+    assert failed is not None and (failed.status, failed.attempts) == ("failed", 2)
+    assert stored is not None and stored.delivery_status == "failed"
+    assert "127.0.0.1:9" in (failed.last_error or "")
 
 
 @pytest.mark.parametrize(

@@ -122,14 +122,18 @@ async def test_wire_runs_routes_worker_and_screen_pop(db: Database) -> None:
     from callcenter.services import Services
     from crm import plugin as crm_plugin
     from crm.mailer import SmtpMailer
+    from jobs.plugin import JOBS, JobRegistry
 
     slug = f"wire-{uuid.uuid4().hex[:8]}"
     async with db.session() as s:
         s.add(Tenant(slug=slug, name="Wired"))
     bus = InProcessBus()
     services = Services(config=Config(), bus=bus, metrics=Metrics(), db=db)
-    # a real SMTP client aimed at a closed port: the notes retry loop must shrug it off
+    jobs = JobRegistry()
+    services.provide(JOBS, jobs)
+    # a real SMTP client aimed at a closed port: the notes' retry job must shrug it off
     crm_plugin.wire(services, mailer=SmtpMailer("127.0.0.1", 9, timeout=1))
+    assert {t.name for t in jobs.tasks} == {"webhooks.deliver", "webhooks.adopt", "notes.email"}
     app = web.Application()
     auth.setup(app, db)
     for setup in services.http_setups:

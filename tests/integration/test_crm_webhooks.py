@@ -23,7 +23,8 @@ from callcenter.db.models import Tenant
 from callcenter.db.session import Database
 from crm import webhooks
 from crm.contact import ValidationError
-from crm.webhooks import RetryPolicy, WebhookWorker
+from crm.webhooks import RetryPolicy, WebhookSender
+from jobs.worker import Worker
 
 
 class Receiver:
@@ -97,10 +98,9 @@ async def _tenant(db: Database) -> int:
         return t.id
 
 
-async def _drain(worker: WebhookWorker, rounds: int, pause: float) -> None:
-    for _ in range(rounds):
-        await worker.run_once()
-        await asyncio.sleep(pause)
+async def _drain(db: Database, sender: WebhookSender) -> None:
+    """Run the deliveries' jobs (retries included) as the app's job worker does."""
+    await Worker(db, [sender.task()], poll_interval=0.02).drain(timeout=60, horizon=1.5)
 
 
 async def test_signed_delivery_reaches_the_receiver(
@@ -118,7 +118,7 @@ async def test_signed_delivery_reaches_the_receiver(
         assert len(await webhooks.emit(db, tenant, "call.ringing", data)) == 1
         assert await webhooks.emit(db, tenant, "call.ended", data) == []  # not subscribed
         # a fresh worker finds the persisted delivery (as after a restart)
-        assert await WebhookWorker(db, http).run_once() == 1
+        await _drain(db, WebhookSender(db, http))
         (got,) = receiver.received
         assert got["body"]["type"] == "call.ringing" and got["body"]["data"] == data
         assert got["body"]["tenant_id"] == tenant
@@ -141,8 +141,7 @@ async def test_receiver_down_gets_retries_with_backoff_and_the_log_shows_them(
         )
     await webhooks.emit(db, tenant, "voicemail.received", {"voicemail_id": 1})
     policy = RetryPolicy(base=0.05, max_delay=1.0, max_attempts=3)
-    worker = WebhookWorker(db, http, policy=policy, timeout=2)
-    await _drain(worker, rounds=8, pause=0.15)
+    await _drain(db, WebhookSender(db, http, policy=policy, timeout=2))
     async with db.session() as s:
         (entry,) = await webhooks.delivery_log(s, tenant, endpoint_id=ep.id)
     assert entry["status"] == "failed" and entry["attempts"] == 3
@@ -169,8 +168,7 @@ async def test_receiver_that_comes_back_gets_the_event(
             ep = await webhooks.create_endpoint(s, tenant, receiver.url, secret="k")
             wrong = await webhooks.create_endpoint(s, tenant, receiver.url, secret="not-k")
         await webhooks.emit(db, tenant, "call.answered", {"linkedid": "x"})
-        worker = WebhookWorker(db, http, policy=RetryPolicy(base=0.05, max_attempts=4))
-        await _drain(worker, rounds=12, pause=0.1)
+        await _drain(db, WebhookSender(db, http, policy=RetryPolicy(base=0.05, max_attempts=4)))
         assert len(receiver.received) == 1
         async with db.session() as s:
             (ok,) = await webhooks.delivery_log(s, tenant, endpoint_id=ep.id)
