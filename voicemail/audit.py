@@ -1,50 +1,54 @@
-"""Audit records of voicemail access, in the project's audit log (:mod:`callcenter.audit`).
+"""Audit records of voicemail access (listening, retention deletions, erasure).
 
-Listening is a person's action (``voicemail.listen``, with who and which byte range);
-retention deletions are the system's (``voicemail.retention``, user ``system``), written in
-the deleting transaction so the log and the deletion commit together.
+One function, :func:`record`; the app's wiring :func:`redirect`-s it into the audit log
+(``callcenter.audit.record_plain``, done by ``dashboards.wiring``); without that, records go
+to the ``callcenter.audit`` logger as JSON. The session is passed so that the audit entry
+commits in the caller's transaction (a retention deletion and its record together).
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter import audit, auth
-from callcenter.db.session import Database
+from callcenter.db.models import utcnow
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("callcenter.audit")
+
+Sink = Callable[[AsyncSession | None, dict[str, Any]], Awaitable[None]]
 
 
-async def listened(
-    db: Database,
-    principal: auth.Principal,
-    tenant_id: int,
-    voicemail_id: int,
+async def _log_sink(_session: AsyncSession | None, entry: dict[str, Any]) -> None:
+    log.info("%s", json.dumps(entry, sort_keys=True, default=str))
+
+
+_sinks: list[Sink] = [_log_sink]  # one element: the current sink
+
+
+def redirect(sink: Sink | None) -> None:
+    """Send audit records to ``sink`` (None: back to the log)."""
+    _sinks[0] = sink or _log_sink
+
+
+async def record(
+    session: AsyncSession | None,
+    action: str,
     *,
-    byte_range: str | None,
-    remote: str | None,
+    tenant_id: int | None = None,
+    user_id: int | None = None,
+    target: str | None = None,
+    detail: Mapping[str, Any] | None = None,
 ) -> None:
-    await audit.record(
-        db,
-        principal,
-        "voicemail.listen",
-        target=f"voicemail:{voicemail_id}",
-        tenant_id=tenant_id,
-        detail={"range": byte_range} if byte_range else {},
-        remote=remote,
-    )
-
-
-def system(
-    session: AsyncSession, action: str, tenant_id: int | None, detail: dict[str, Any]
-) -> None:
-    """An entry for what the system did by itself (no user)."""
-    session.add(
-        audit.AuditEntry(
-            user_id=None, username="system", role="system", action=action,
-            tenant_id=tenant_id, target="", detail=detail, remote="",
-        )
-    )  # fmt: skip
+    entry = {
+        "at": utcnow().isoformat(),
+        "action": action,
+        "tenant_id": tenant_id,
+        "user_id": user_id,
+        "target": target,
+        "detail": dict(detail or {}),
+    }
+    await _sinks[0](session, entry)

@@ -157,10 +157,11 @@ async def audio(request: web.Request) -> web.StreamResponse:
         if stored is None:
             raise _not_found(f"voicemail {vm.id} has no audio (empty, expired or erased)")
         data, content_type = stored.data, stored.content_type
-    await audit.listened(
-        _deps(request).db, principal, tenant_id, vm.id,
-        byte_range=request.headers.get("Range"), remote=request.remote,
-    )  # fmt: skip
+        await audit.record(
+            s, "voicemail.listen", tenant_id=tenant_id, user_id=principal.user_id,
+            target=f"voicemail:{vm.id}",
+            detail={"range": request.headers["Range"]} if "Range" in request.headers else {},
+        )  # fmt: skip
     size = len(data)
     headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store"}
     header = request.headers.get("Range")

@@ -334,9 +334,10 @@ async def retention(deps: VoicemailDeps, ctx: JobContext, _data: dict[str, Any])
                 "voicemail retention: tenant %s: deleted %d message(s) older than %d days",
                 tenant_id, len(ids), days,
             )  # fmt: skip
-            audit.system(
-                s, "voicemail.retention", tenant_id, {"deleted": len(ids), "days": days, "ids": ids}
-            )
+            await audit.record(
+                s, "voicemail.retention", tenant_id=tenant_id,
+                detail={"deleted": len(ids), "days": days, "ids": ids},
+            )  # fmt: skip
         await ctx.finish(s)
     log.info("voicemail retention: %d message(s) deleted", total)
 

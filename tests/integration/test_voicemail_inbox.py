@@ -25,6 +25,8 @@ from callcenter.db.users import UserRepository
 from crm import repository as repo
 from crm.contact import contact_from_mapping
 from jobs.worker import Worker
+from tests.integration.voicemail_support import audit_into_log
+from voicemail import audit as vm_audit
 from voicemail import http as vm_http
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
 from voicemail.tasks import VoicemailDeps, retention_task
@@ -56,6 +58,7 @@ def _app(db: Database) -> web.Application:
 async def world(pg_url: str) -> AsyncIterator[World]:
     await asyncio.to_thread(migrate.upgrade, pg_url)
     db = Database(pg_url)
+    audit_into_log(db)
     sfx = uuid.uuid4().hex[:6]
     async with db.session() as s:
         a = Tenant(slug=f"vmi-a-{sfx}", name="Müller GmbH")
@@ -79,6 +82,7 @@ async def world(pg_url: str) -> AsyncIterator[World]:
     try:
         yield World(db, ids[0], ids[1], f"vmi-a-{sfx}", ids[2], rec.id, tokens)
     finally:
+        vm_audit.redirect(None)
         await db.close()
 
 
@@ -248,4 +252,4 @@ async def test_retention_deletes_expired_messages_and_audits_it(world: World) ->
                 AuditEntry.action == "voicemail.retention", AuditEntry.tenant_id == world.a
             )
         )
-    assert entry is not None and old in entry.detail["ids"] and entry.username == "system"
+    assert entry is not None and old in entry.detail["ids"] and entry.username == "(system)"

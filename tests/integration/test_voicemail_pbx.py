@@ -50,9 +50,11 @@ from tests.integration.voicemail_support import (
     CLIP,
     CLIP_TEXT,
     Inbox,
+    audit_into_log,
     korean_model,
     smtp_port,
 )
+from voicemail import audit as vm_audit
 from voicemail import http as vm_http
 from voicemail import store
 from voicemail.accuracy import cer
@@ -188,6 +190,7 @@ async def world(
         tenant_id, contact_id = tenant.id, contact.id
     await UserRepository(db).add(f"vm-rec-{slug}", PASSWORD, "receptionist")
     timeline.register_source(entries)
+    audit_into_log(db)
     mailer = SmtpMailer("127.0.0.1", smtp_port(), sender="voicemail@callcenter.example")
     # No German model can be installed here (guide §4): the Korean model stands in for the
     # tenant's language, and the caller speaks Korean.
@@ -210,6 +213,7 @@ async def world(
     try:
         yield World(db, tenant_id, slug, contact_id, media, clip_8k, smtp, deps, token)
     finally:
+        vm_audit.redirect(None)
         await db.close()
 
 

@@ -54,3 +54,14 @@ class Inbox:
             self.messages.append(msg)
             self.arrived.notify_all()
         return "250 OK"
+
+
+def audit_into_log(db: Any) -> None:
+    """Voicemail's audit records into the audit log, as the app's wiring does."""
+    from callcenter.audit import record_plain
+    from voicemail import audit
+
+    async def sink(session: Any, entry: dict[str, Any]) -> None:
+        await record_plain(db, session, entry)
+
+    audit.redirect(sink)
