@@ -105,7 +105,7 @@ def main() -> None:
         import procrastinate  # noqa: F401
     except ImportError:
         print(
-            "procrastinate is not installed: pip install procrastinate==3.10.0 'psycopg[binary,pool]'"
+        print("not installed: pip install procrastinate==3.10.0 psycopg[binary,pool]")
         )
         return
     asyncio.run(_main())
