@@ -104,8 +104,6 @@ def main() -> None:
     try:
         import procrastinate  # noqa: F401
     except ImportError:
-        print(
         print("not installed: pip install procrastinate==3.10.0 psycopg[binary,pool]")
-        )
         return
     asyncio.run(_main())
