@@ -121,8 +121,9 @@ def _load_model(path: str) -> tuple[float, int, int]:
 def model_figures() -> None:
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
         took, before, after = pool.submit(_load_model, model_dir()).result()
-    print(f"model load            {took:.2f} s; process RSS {before / 1024:.0f} -> "
-          f"{after / 1024:.0f} MiB (+{(after - before) / 1024:.0f} MiB)   [load {load()}]")  # fmt: skip
+    mib = (before / 1024, after / 1024, (after - before) / 1024)
+    print(f"model load            {took:.2f} s; process RSS {mib[0]:.0f} -> {mib[1]:.0f} MiB "
+          f"(+{mib[2]:.0f} MiB)   [load {load()}]")  # fmt: skip
 
 
 async def transcription_figures(clip: Path) -> None:
@@ -132,8 +133,8 @@ async def transcription_figures(clip: Path) -> None:
         await one.transcribe(model_dir(), "ko", sox(clip, 8000))  # load the model first
         for name, data in (("8 kHz", msg8), ("16 kHz", msg16)):
             t = await one.transcribe(model_dir(), "ko", data)
-            print(f"RTF 60 s message {name:6} {t.rtf:.3f} (processing {t.processing_seconds:.1f} s)"
-                  f"   [load {load()}]")  # fmt: skip
+            print(f"RTF 60 s message {name:6} {t.rtf:.3f} "
+                  f"(processing {t.processing_seconds:.1f} s)   [load {load()}]")  # fmt: skip
     finally:
         one.close()
     for processes in (1, 2):
@@ -149,8 +150,9 @@ async def transcription_figures(clip: Path) -> None:
         finally:
             pool.close()
         rtfs = ", ".join(f"{t.rtf:.2f}" for t in done)
-        print(f"{processes} worker(s), 4 x 60 s   {wall:.1f} s wall = {4 * 60 / wall:.2f} audio-s/s; "
-              f"{4 * 60 / wall * 60 / 60:.1f} messages/min; per-job RTF {rtfs}   [load {load()}]")  # fmt: skip
+        print(f"{processes} worker(s), 4 x 60 s   {wall:.1f} s wall = {4 * 60 / wall:.2f} "
+              f"audio-s/s, {4 / wall * 60:.1f} messages/min; per-job RTF {rtfs}"
+              f"   [load {load()}]")  # fmt: skip
 
 
 TENANT = """
@@ -217,7 +219,6 @@ async def call_path(clip: Path, base: int, calls: int) -> None:
             await s.flush()
             s.add(Mailbox(tenant_id=tenant.id, mailbox="vmbench", recipients=[], greetings={},
                           max_seconds=120, silence_seconds=0, review=False))  # fmt: skip
-            tenant_id = tenant.id
         await ari.start()
         await ari.wait_connected(timeout=10)
         sources = PromptSources.for_pbx_root(config.pbx.root, data_dir / "rec")
@@ -231,10 +232,10 @@ async def call_path(clip: Path, base: int, calls: int) -> None:
         ari.add_handler(stasis)
         ari.add_handler(runner.on_event)
         ari.add_handler(desk.on_event)
-        deps = VoicemailDeps(db=db, recordings=ari, transcriber=transcriber,
-                             models={"de": SpeechModel("de", Path(model_dir()), "package")})  # fmt: skip
+        korean = SpeechModel("de", Path(model_dir()), "package")  # stands in for German
+        deps = VoicemailDeps(db=db, recordings=ari, transcriber=transcriber, models={"de": korean})
         worker = Worker(db, tasks(deps), poll_interval=0.2, lease=30)
-        work = asyncio.create_task(worker.run(stop))
+        work = asyncio.create_task(worker.run(stop))  # stopped with ``stop`` below
         await transcriber.transcribe(model_dir(), "ko", sox(clip, 8000))  # model loaded
 
         clip8 = sox(clip, 8000)
@@ -253,7 +254,8 @@ async def call_path(clip: Path, base: int, calls: int) -> None:
 
         async def leave(media: str, formats: tuple[str, ...]) -> Voicemail:
             async with db.session() as s:
-                last = int(await s.scalar(select(Voicemail.id).order_by(Voicemail.id.desc())) or 0)
+                newest = select(Voicemail.id).order_by(Voicemail.id.desc())
+                last = int(await s.scalar(newest) or 0)
             steps = (Wait(1.0), Dtmf("2"), Wait(1.5), Play(media), Wait(0.3))
             scenario = Scenario(DID, "+4917155530099", "Bench", steps, formats=formats)
             await place_call(ari, config.pbx, scenario, f"bvm-{uuid.uuid4().hex[:10]}")
@@ -271,17 +273,19 @@ async def call_path(clip: Path, base: int, calls: int) -> None:
                 vm = await leave(media, formats)
                 errors.append(cer(TEXT, vm.transcript_text or ""))
                 rates.append(vm.sample_rate)
+            each = ", ".join(f"{e:.2f}" for e in errors)
             print(f"CER call path {label:20} mean {sum(errors) / len(errors):.3f} over {calls} "
-                  f"calls ({', '.join(f'{e:.2f}' for e in errors)}); recorded at {set(rates)} Hz")  # fmt: skip
+                  f"calls ({each}); recorded at {set(rates)} Hz")  # fmt: skip
         vm = await leave(media60, ("slin",))
         assert vm.recorded_at is not None and vm.transcribed_at is not None
         delay = (vm.transcribed_at - vm.recorded_at).total_seconds()
-        print(f"hang-up -> transcript 60 s message: {delay:.1f} s (duration {vm.duration_seconds:.1f} s, "
-              f"RTF {vm.transcript_rtf})   [load {load()}]")  # fmt: skip
-        _ = tenant_id
+        print(f"hang-up -> transcript 60 s message: {delay:.1f} s (duration "
+              f"{vm.duration_seconds:.1f} s, RTF {vm.transcript_rtf})"
+              f"   [load {load()}]")  # fmt: skip
     finally:
         stop.set()
-        await asyncio.sleep(0.5)
+        if "work" in locals():
+            await work
         transcriber.close()
         await ari.close()
         await db.close()

@@ -12,16 +12,17 @@ Erasure, in one transaction:
 * webhook deliveries whose body mentions one of the numbers are deleted;
 * a ``crm_erasures`` row records what was done (counts only, no personal data).
 
-Voicemail audio, recordings and transcripts are not stored by this package yet; when they
-are, their owners hook into :func:`erase_contact`.
+* every other store registered with :func:`register_store` (voicemail messages, their
+  audio and transcripts …) exports and erases what it holds about the contact in the same
+  transaction, adding its own counts.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +36,35 @@ from crm.notes import note_payload
 from crm.timeline import call_view, contact_calls
 
 
+class PersonalStore(Protocol):
+    """A feature's data about contacts, part of the export and the erasure. ``numbers``
+    are the contact's E.164 numbers; ``tenant_id`` ``None`` means every tenant (a shared
+    contact's erasure)."""
+
+    name: str  # the export's key
+
+    async def export(
+        self, session: AsyncSession, tenant_id: int, contact_id: int, numbers: Sequence[str]
+    ) -> list[dict[str, Any]]: ...
+
+    async def erase(
+        self,
+        session: AsyncSession,
+        tenant_id: int | None,
+        contact_id: int,
+        numbers: Sequence[str],
+    ) -> dict[str, int]: ...
+
+
+_stores: list[PersonalStore] = []
+
+
+def register_store(store: PersonalStore) -> None:
+    """Add a feature's store (its wiring calls this); registering twice is a no-op."""
+    if all(s.name != store.name for s in _stores):
+        _stores.append(store)
+
+
 async def export_contact(session: AsyncSession, tenant_id: int, contact_id: int) -> dict[str, Any]:
     """Everything stored about the contact, as seen by ``tenant_id`` (JSON-ready)."""
     contact = await repo.get_contact(session, contact_id, tenant_id)
@@ -43,6 +73,8 @@ async def export_contact(session: AsyncSession, tenant_id: int, contact_id: int)
         select(Note).where(Note.contact_id == contact_id).order_by(Note.taken_at)
     )
     calls = await contact_calls(session, tenant_id, contact_id, limit=100_000)
+    e164s = sorted({n.e164 for n in await repo.numbers_of(session, contact_id)})
+    others = {st.name: await st.export(session, tenant_id, contact_id, e164s) for st in _stores}
     return {
         "exported_at": utcnow().isoformat(),
         "contact": {
@@ -55,7 +87,7 @@ async def export_contact(session: AsyncSession, tenant_id: int, contact_id: int)
         },
         "notes": [note_payload(n) for n in notes],
         "calls": [call_view(c, link) for c, link in calls],
-        "recordings": [],  # no audio stored by the CRM yet
+        **others,
     }
 
 
@@ -122,6 +154,9 @@ async def erase_contact(
             stmt = stmt.where(WebhookDelivery.tenant_id == tenant_id)
         hooks = await _rowcount(session, stmt)
     links = await _rowcount(session, delete(CallLink).where(CallLink.contact_id == contact_id))
+    stored: dict[str, int] = {}
+    for store in _stores:
+        stored.update(await store.erase(session, tenant_id, contact_id, e164s))
     await session.delete(contact)
     counts = {
         "calls_pseudonymised": len(calls),
@@ -130,6 +165,7 @@ async def erase_contact(
         "call_links_deleted": links,
         "numbers_deleted": len(numbers),
         "webhook_deliveries_deleted": hooks,
+        **stored,
     }
     session.add(
         Erasure(tenant_id=tenant_id, contact_id=contact_id, erased_by=erased_by, counts=counts)

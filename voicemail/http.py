@@ -29,10 +29,12 @@ from sqlalchemy import select, update
 from callbacks.models import CallbackRequest
 from callbacks.store import CallbackRepository, NewCallback, callback_number
 from callcenter import auth
+from callcenter.contract import described
 from callcenter.db.models import Queue, Tenant, User, utcnow
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 from jobs.models import Job
 from voicemail import audit
+from voicemail import schemas as sc
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
 from voicemail.tasks import VoicemailDeps, payload, transcribe_task
 
@@ -43,6 +45,7 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 _BOX = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]{0,39})$")
 routes = web.RouteTableDef()
+TAGS = ("voicemail",)
 
 
 def _invalid(field: str, reason: str) -> web.HTTPException:
@@ -73,10 +76,12 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
     return data
 
 
-def _optional_id(data: Mapping[str, Any], key: str) -> int | None:
+def _optional_id(data: Mapping[str, Any], key: str, hi: int = 2**63 - 1) -> int | None:
     value = data.get(key)
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        raise _invalid(key, "must be a positive integer or null")
+    if value is not None and (
+        not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= hi
+    ):
+        raise _invalid(key, f"must be an integer 1..{hi} or null")
     return value
 
 
@@ -101,13 +106,16 @@ def _query_int(request: web.Request, name: str, default: int | None, hi: int) ->
 
 
 @routes.get(PREFIX + "/messages")
+@described(
+    "List voicemail messages", query=sc.ListQuery, responses={200: sc.MessageListOut}, tags=TAGS
+)
 async def list_messages(request: web.Request) -> web.Response:
     tenant_id, _ = _tenant(request)
     status = request.query.get("status", "open")
     if status not in ("open", "handled", "all"):
         raise _invalid("status", "must be open, handled or all")
     limit = _query_int(request, "limit", 100, 1000) or 100
-    assigned = _query_int(request, "assigned_to", None, 2**31)
+    assigned = _query_int(request, "assigned_to", None, sc.INT32_MAX)
     stmt = select(Voicemail).where(
         Voicemail.tenant_id == tenant_id, Voicemail.status.in_(["stored", "recording"])
     )
@@ -124,6 +132,7 @@ async def list_messages(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/messages/{voicemail_id:\\d+}")
+@described("One message with transcript words", responses={200: sc.MessageDetailOut}, tags=TAGS)
 async def get_message(request: web.Request) -> web.Response:
     tenant_id, _ = _tenant(request)
     vm = await _message(request, tenant_id)
@@ -149,6 +158,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
 
 
 @routes.get(PREFIX + "/messages/{voicemail_id:\\d+}/audio")
+@described(
+    "The audio (WAV), HTTP Range supported; audited",
+    responses={200: "audio/wav", 206: "audio/wav"},
+    tags=TAGS,
+)
 async def audio(request: web.Request) -> web.StreamResponse:
     tenant_id, principal = _tenant(request)
     vm = await _message(request, tenant_id)
@@ -184,6 +198,9 @@ async def audio(request: web.Request) -> web.StreamResponse:
 
 
 @routes.post(PREFIX + "/messages/{voicemail_id:\\d+}/handled")
+@described(
+    "Mark handled or open again", body=sc.HandledIn, responses={200: sc.MessageOut}, tags=TAGS
+)
 async def mark_handled(request: web.Request) -> web.Response:
     tenant_id, principal = _tenant(request, *STAFF)
     vm = await _message(request, tenant_id)
@@ -201,10 +218,11 @@ async def mark_handled(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/messages/{voicemail_id:\\d+}/assign")
+@described("Assign to a receptionist", body=sc.AssignIn, responses={200: sc.MessageOut}, tags=TAGS)
 async def assign(request: web.Request) -> web.Response:
     tenant_id, _ = _tenant(request, *STAFF)
     vm = await _message(request, tenant_id)
-    user_id = _optional_id(await _body(request), "user_id")
+    user_id = _optional_id(await _body(request), "user_id", sc.INT32_MAX)
     async with _deps(request).db.session() as s:
         if user_id is not None:
             user = await s.get(User, user_id)
@@ -218,6 +236,12 @@ async def assign(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/messages/{voicemail_id:\\d+}/callback")
+@described(
+    "Create a callback request for the caller",
+    body=sc.CallbackIn,
+    responses={200: sc.CallbackOut},
+    tags=TAGS,
+)
 async def call_back(request: web.Request) -> web.Response:
     """Create a callback request for the caller (once per message)."""
     tenant_id, _ = _tenant(request, *STAFF)
@@ -259,6 +283,7 @@ async def call_back(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/messages/{voicemail_id:\\d+}/contact")
+@described("Link to a CRM contact", body=sc.ContactIn, responses={200: sc.MessageOut}, tags=TAGS)
 async def link_contact(request: web.Request) -> web.Response:
     tenant_id, _ = _tenant(request, *STAFF)
     vm = await _message(request, tenant_id)
@@ -279,6 +304,7 @@ async def link_contact(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/messages/{voicemail_id:\\d+}/retry")
+@described("Transcribe again after a failure", responses={202: sc.MessageOut}, tags=TAGS)
 async def retry_transcription(request: web.Request) -> web.Response:
     tenant_id, _ = _tenant(request, *STAFF)
     vm = await _message(request, tenant_id)
@@ -326,6 +352,7 @@ def _box_name(request: web.Request) -> str:
 
 
 @routes.get(PREFIX + "/mailboxes/{mailbox}")
+@described("A mailbox's settings", responses={200: sc.MailboxOut}, tags=TAGS)
 async def get_box(request: web.Request) -> web.Response:
     tenant_id, _ = _tenant(request)
     name = _box_name(request)
@@ -346,6 +373,12 @@ def _int_field(data: Mapping[str, Any], key: str, lo: int, hi: int, default: int
 
 
 @routes.put(PREFIX + "/mailboxes/{mailbox}")
+@described(
+    "Set a mailbox's settings ('*': the tenant's defaults)",
+    body=sc.MailboxIn,
+    responses={200: sc.MailboxOut},
+    tags=TAGS,
+)
 async def put_box(request: web.Request) -> web.Response:
     tenant_id, _ = _tenant(request, auth.ADMIN, auth.SUPERVISOR)
     name = _box_name(request)

@@ -83,12 +83,15 @@ def wire_voicemail_tasks(services: Services, recordings: Recordings | None) -> V
 
 def wire(services: Services) -> None:
     """Tasks, the ``voicemail`` Stasis purpose (with a PBX), the inbox routes."""
+    from crm.privacy import register_store
     from crm.timeline import register_source
+    from voicemail.privacy import VoicemailStore
     from voicemail.timeline import entries
 
     pbx = services.pbx
     deps = wire_voicemail_tasks(services, pbx.ari if pbx is not None else None)
     register_source(entries)
+    register_store(VoicemailStore())
     config = services.config
     desk: VoicemailDesk | None = None
     if pbx is not None:

@@ -22,13 +22,16 @@ from callcenter.db import migrate
 from callcenter.db.models import Queue, Tenant, utcnow
 from callcenter.db.session import Database
 from callcenter.db.users import UserRepository
+from crm import privacy
 from crm import repository as repo
 from crm.contact import contact_from_mapping
+from crm.privacy import register_store
 from jobs.worker import Worker
 from tests.integration.voicemail_support import audit_into_log
 from voicemail import audit as vm_audit
 from voicemail import http as vm_http
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
+from voicemail.privacy import VoicemailStore
 from voicemail.tasks import VoicemailDeps, retention_task
 
 PASSWORD = "vm-Inbox-Passw0rd"
@@ -104,7 +107,8 @@ async def message(
             tenant_id=tenant_id, mailbox="box", status="stored", language="de",
             caller_e164=caller, recording_name=f"vm-i-{uuid.uuid4().hex}", format="wav",
             created_at=utcnow() - timedelta(days=age_days), transcript_status="done",
-            transcript_text="Bitte zurückrufen", transcript_words=[{"word": "Bitte"}],
+            transcript_text="Bitte zurückrufen",
+            transcript_words=[{"word": "Bitte", "start": 0.1, "end": 0.4, "conf": 0.9}],
         )  # fmt: skip
         s.add(vm)
         await s.flush()
@@ -123,7 +127,7 @@ async def test_list_get_and_ranges(world: World, client: Client) -> None:
     ).json()
     assert vm_id in [m["id"] for m in listed["messages"]]
     one = await (await client.get(url(world, vm_id), headers=h(world))).json()
-    assert one["transcript"] == "Bitte zurückrufen" and one["words"] == [{"word": "Bitte"}]
+    assert one["transcript"] == "Bitte zurückrufen" and one["words"][0]["word"] == "Bitte"
     full = await client.get(url(world, vm_id, "/audio"), headers=h(world))
     assert full.status == 200 and await full.read() == AUDIO
     assert full.headers["Accept-Ranges"] == "bytes"
@@ -253,3 +257,40 @@ async def test_retention_deletes_expired_messages_and_audits_it(world: World) ->
             )
         )
     assert entry is not None and old in entry.detail["ids"] and entry.username == "(system)"
+
+
+async def test_privacy_export_and_erasure_cover_voicemail(world: World) -> None:
+    register_store(VoicemailStore())
+    number = "+4930901829"
+    async with world.db.session() as s:
+        person = await repo.create_contact(
+            s,
+            world.a,
+            contact_from_mapping({"display_name": "Paula", "numbers": [{"number": number}]}),
+        )
+    from_number = await message(world, world.a, caller=number)
+    linked = await message(world, world.a, caller=None)
+    elsewhere = await message(world, world.b, caller=number)  # another tenant's caller data
+    async with world.db.session() as s:
+        row = await s.get(Voicemail, linked)
+        assert row is not None
+        row.contact_id = person.id
+    async with world.db.session() as s:
+        exported = await privacy.export_contact(s, world.a, person.id)
+    assert sorted(v["id"] for v in exported["voicemails"]) == sorted([from_number, linked])
+    first = exported["voicemails"][0]
+    assert first["transcript"] == "Bitte zurückrufen" and first["words"]
+    assert first["audio_url"].endswith(f"/messages/{first['id']}/audio")
+    async with world.db.session() as s:
+        counts = await privacy.erase_contact(s, world.a, person.id)
+    assert counts["voicemails_deleted"] == 2
+    async with world.db.session() as s:
+        assert await s.get(Voicemail, from_number) is None
+        assert await s.get(VoicemailAudio, linked) is None
+        assert await s.get(Voicemail, elsewhere) is not None
+        erased = await s.scalar(
+            select(AuditEntry).where(
+                AuditEntry.action == "voicemail.erase", AuditEntry.target == f"contact:{person.id}"
+            )
+        )
+    assert erased is not None and erased.detail == {"deleted": 2}
