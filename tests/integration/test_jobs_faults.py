@@ -212,7 +212,7 @@ async def transcribed_hooks(world: World, voicemail_id: int) -> int:
 async def test_worker_killed_mid_transcription_is_recovered_and_delivers_once(
     world: World,
 ) -> None:
-    voicemail_id = await message(world, long_message(6), transcribe=True)
+    voicemail_id = await message(world, long_message(4), transcribe=True)
     first = start(world, "worker")
     try:
 
@@ -243,7 +243,7 @@ async def test_worker_killed_mid_transcription_is_recovered_and_delivers_once(
 async def test_app_killed_with_jobs_queued_scheduled_and_running_resumes_after_restart(
     world: World,
 ) -> None:
-    long_id = await message(world, long_message(6), transcribe=True)
+    long_id = await message(world, long_message(4), transcribe=True)
     later = [await message(world, b"RIFF-not-audio", transcribe=False) for _ in range(4)]
     async with world.db.session() as s:
         for voicemail_id in later:  # e-mails scheduled for after the restart
