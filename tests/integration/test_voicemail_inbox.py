@@ -15,9 +15,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from callbacks.models import CallbackRequest
 from callcenter import auth
 from callcenter.audit import AuditEntry
-from callcenter.callbacks.models import CallbackRequest
 from callcenter.db import migrate
 from callcenter.db.models import Queue, Tenant, utcnow
 from callcenter.db.session import Database

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.cli import main
+from composition.cli import main
 
 
 @pytest.fixture
