@@ -302,31 +302,48 @@ def figures(c: Counters) -> Figures:
     )
 
 
+def N_(message: str) -> str:
+    """Marks a help text for the web application's catalogue (translated where shown)."""
+    return message
+
+
 HELP: dict[str, str] = {
-    "offered": "Calls that entered a queue (or were refused by it). A call through several "
-    "queues is one call for the tenant and one leg for each queue.",
-    "answered": "Calls a receptionist took. For the tenant a call counts as answered where it "
-    "was answered in the end (multi-stint rule).",
-    "abandoned": "The caller hung up while waiting in the queue. Callbacks are never abandons.",
-    "abandoned_short": "Abandoned within the short-abandon threshold (N seconds).",
-    "timeout": "Left by the queue's timeout (Asterisk's QueueParams counts these as Abandoned).",
-    "blocked": "Refused or dropped by the queue: no receptionist logged in (joinempty/"
-    "leaveempty) or the queue full.",
-    "diverted": "Sent to voicemail or a callback by a rule or the caller's choice.",
-    "voicemail": "Calls that went to voicemail.",
-    "callback": "Calls that left the queue for a callback (requested).",
-    "service_level": "Answered within T seconds ÷ (offered − short abandons): QueueMetrics' "
-    "inclusive SLA with short abandons excluded.",
-    "service_level_all": "Answered within T seconds ÷ offered (short abandons counted).",
-    "service_level_answered": "Answered within T seconds ÷ answered (answered-only SLA; "
-    "QueueParams' ServicelevelPerf).",
-    "asa": "Average speed of answer: total wait of answered calls ÷ answered (seconds).",
-    "aht": "Average handling time: (talk + hold + wrap-up) ÷ answered; hold is inside talk.",
-    "abandon_rate": "Abandoned ÷ offered.",
-    "abandon_rate_long": "(Abandoned − short abandons) ÷ (offered − short abandons).",
-    "longest_wait": "The longest queue wait of any offered call (seconds).",
-    "handled_minutes": "Talk + wrap-up of answered calls, counted by the second, in minutes.",
-    "billable": "Answered calls whose talk reached the billing threshold (e.g. 15 s).",
-    "callbacks": "Callback requests: requested, completed (done), failed.",
-    "notes": "Telephone notes taken for the tenant.",
+    "offered": N_(
+        "Calls that entered a queue (or were refused by it). A call through several "
+        "queues is one call for the tenant and one leg for each queue."
+    ),
+    "answered": N_(
+        "Calls a receptionist took. For the tenant a call counts as answered where it "
+        "was answered in the end (multi-stint rule)."
+    ),
+    "abandoned": N_("The caller hung up while waiting in the queue. Callbacks are never abandons."),
+    "abandoned_short": N_("Abandoned within the short-abandon threshold (N seconds)."),
+    "timeout": N_(
+        "Left by the queue's timeout (Asterisk's QueueParams counts these, like every "
+        "unanswered exit, as Abandoned)."
+    ),
+    "blocked": N_(
+        "Refused or dropped by the queue: no receptionist logged in (joinempty/"
+        "leaveempty) or the queue full."
+    ),
+    "diverted": N_("Sent to voicemail or a callback by a rule or the caller's choice."),
+    "voicemail": N_("Calls that went to voicemail."),
+    "callback": N_("Calls that left the queue for a callback (requested)."),
+    "service_level": N_(
+        "Answered within T seconds ÷ (offered − short abandons): QueueMetrics' "
+        "inclusive SLA with short abandons excluded."
+    ),
+    "service_level_all": N_("Answered within T seconds ÷ offered (short abandons counted)."),
+    "service_level_answered": N_(
+        "Answered within T seconds ÷ answered (answered-only SLA; QueueParams' ServicelevelPerf)."
+    ),
+    "asa": N_("Average speed of answer: total wait of answered calls ÷ answered (seconds)."),
+    "aht": N_("Average handling time: (talk + hold + wrap-up) ÷ answered; hold is inside talk."),
+    "abandon_rate": N_("Abandoned ÷ offered."),
+    "abandon_rate_long": N_("(Abandoned − short abandons) ÷ (offered − short abandons)."),
+    "longest_wait": N_("The longest queue wait of any offered call (seconds)."),
+    "handled_minutes": N_("Talk + wrap-up of answered calls, counted by the second, in minutes."),
+    "billable": N_("Answered calls whose talk reached the billing threshold (e.g. 15 s)."),
+    "callbacks": N_("Callback requests: requested, completed (done), failed."),
+    "notes": N_("Telephone notes taken for the tenant."),
 }

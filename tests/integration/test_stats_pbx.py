@@ -593,6 +593,8 @@ async def test_controlling_page_in_the_browser_shows_only_the_viewers_tenant(day
                 else:
                     assert set(wanted) <= set(options)  # staff: every tenant (others' too)
                 assert await page.locator("#stats-abandoned tbody tr").count() == 2
+                help_text = await page.locator("#stats-figures").inner_text()
+                assert "multi-stint rule" in help_text  # the definitions are on the page
                 assert "(short)" in await page.locator("#stats-abandoned").inner_text()
                 heat = await page.locator("#stats-heatmap td[title]").evaluate_all(
                     "cells => cells.reduce((s, c) => s + Number(c.title), 0)"
