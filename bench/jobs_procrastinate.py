@@ -36,11 +36,11 @@ def _app(dsn: str, runs: Counter[int], late: list[float], due: dict[int, float])
 
     app = App(connector=PsycopgConnector(conninfo=dsn))
 
-    @app.task(name="noop")
+    @app.task(name="noop")  # type: ignore[untyped-decorator, unused-ignore]
     async def noop(i: int) -> None:
         runs[i] += 1
 
-    @app.task(name="late")
+    @app.task(name="late")  # type: ignore[untyped-decorator, unused-ignore]
     async def late_task(i: int) -> None:
         late.append(time.time() - due[i])
 
