@@ -54,7 +54,10 @@ def test_sandbox_is_up_with_ami_and_ari(pbx: Sandbox, pbx_config: Config) -> Non
 def test_dialplan_and_queue_templates_loaded(pbx: Sandbox, pbx_config: Config) -> None:
     inbound = pbx.cli(f"dialplan show {pbx_config.pbx.inbound_context}")
     assert f"Stasis({pbx_config.pbx.ari_app},inbound)" in inbound
-    assert "Goto(cc-queue,q-default,1)" in inbound
+    # Without the app a call takes the tenant fallback routes (issue #8 defect 2), and a
+    # number of no tenant waits in q-default.
+    assert "Goto(cc-fallback,${CC_DID},1)" in inbound
+    assert "Goto(cc-queue,q-default,1)" in pbx.cli("dialplan show cc-fallback")
     assert "Queue(${EXTEN},,,,${CC_QUEUE_TIMEOUT})" in pbx.cli("dialplan show cc-queue")
     assert "q-default" in pbx.cli("queue show q-default")
     assert "cc-tones" in pbx.cli("moh show files")
