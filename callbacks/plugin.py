@@ -35,6 +35,7 @@ from callcenter.plugin import Feature
 from callcenter.services import Services
 from callcenter.state.live import LiveState
 from callcenter.state.service import LiveStateService
+from callcenter.topics import TOPIC_CALLBACKS
 from ivr import hours
 from ivr.load import queue_loads
 from ivr.plugin import TENANTS
@@ -42,7 +43,7 @@ from ivr.position import Waiting, estimated_wait_s
 from ivr.registry import TenantRegistry
 from ivr.tenancy import Tenant
 
-TOPIC = "callbacks"
+TOPIC = TOPIC_CALLBACKS
 CLOSING_MARGIN_S = 900.0  # no new callback dialled in the last 15 minutes before closing
 
 

@@ -11,17 +11,21 @@ values to later features through :class:`Port` keys.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.bus import Bus, RedisBus, make_bus
 from callcenter.config import Config
 from callcenter.health import Check, ComponentHealth
 from callcenter.lease import Leadership, LeaseStore
 from callcenter.metrics import Metrics
+from callcenter.tenants import TenantFacts
 
 if TYPE_CHECKING:
     from callcenter.db.session import Database
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
     from callcenter.state.service import CallSink, LiveStateService
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 Lifecycle = Callable[[web.Application], AsyncIterator[None]]
 HttpSetup = Callable[[web.Application], None]
@@ -82,6 +87,11 @@ class Services:
     # reconciler), e.g. to keep the statistics' rollups current.
     call_stored: list[Callable[[str], None]] = field(default_factory=list)
     _ports: dict[str, object] = field(default_factory=dict, repr=False)
+    # Slug -> id, region, languages from memory (callcenter.tenants), current after reloads.
+    tenants: TenantFacts = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tenants = TenantFacts(self.db)
 
     def notify_call_stored(self, linkedid: str) -> None:
         for listener in self.call_stored:
@@ -148,7 +158,23 @@ def build_services(config: Config) -> Services:
             "callcenter_redis_outages", "Redis outages begun", lambda: outage.outages
         )
     services.lifecycles.append(_close_on_exit(services))
+    services.lifecycles.append(_tenant_facts(services.tenants, services.bus))
     return services
+
+
+def _tenant_facts(facts: TenantFacts, bus: Bus) -> Lifecycle:
+    async def run(_app: web.Application) -> AsyncIterator[None]:
+        try:
+            await facts.load()
+        except SQLAlchemyError as exc:  # not migrated yet: rows are read on demand
+            log.error("tenant facts not loaded: %s", exc)
+        follower = asyncio.create_task(facts.follow(bus), name="tenant-facts")
+        yield
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+
+    return run
 
 
 def _database_check(db: Database) -> Check:

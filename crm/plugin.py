@@ -21,9 +21,10 @@ from callcenter.db.session import Database
 from callcenter.plugin import Feature
 from callcenter.services import CallerLookup as RoutingLookup
 from callcenter.services import Lifecycle, Services
+from callcenter.tenants import TenantFacts
 from crm import cli, notes, webhooks
-from crm import repository as repo
 from crm.http import setup
+from crm.identity import CallerIdentity
 from crm.lookup import CallerLookup, Lookup, PgLookup
 from crm.mailer import Mailer, mailer_from_config
 from crm.screenpop import ScreenPop, SetVar
@@ -53,23 +54,32 @@ def wire_tasks(services: Services, mailer: Mailer | None = None) -> None:
 
 
 class LookupHolder:
-    """The running app's caller lookup, shared by the screen pop and routing (the IVR)."""
+    """The running app's caller lookup (one :class:`CallerIdentity`), shared by the screen
+    pop and routing (the IVR), so that a call's caller is looked up once."""
 
     def __init__(self) -> None:
         self.lookup: CallerLookup | None = None
+        self.identity: CallerIdentity | None = None
+
+    @property
+    def lookups(self) -> int:
+        """Caller lookups run so far (``callcenter_crm_caller_lookups`` in /metrics)."""
+        return self.identity.lookups if self.identity is not None else 0
 
 
-def routing_lookup(db: Database, holder: LookupHolder) -> RoutingLookup:
+def routing_lookup(
+    db: Database, holder: LookupHolder, tenants: TenantFacts | None = None
+) -> RoutingLookup:
     """``(tenant slug, caller) -> (contact id, VIP)`` for the IVR's routing decision."""
+    facts = tenants or TenantFacts(db)
 
     async def lookup(slug: str, caller: str) -> tuple[str | None, bool]:
         if holder.lookup is None:
             return None, False
-        async with db.session() as s:
-            tenant = await repo.tenant_by_slug(s, slug)
+        tenant = await facts.get(slug)
         if tenant is None:
             return None, False
-        match = await holder.lookup.lookup(tenant[0], caller, tenant[1])
+        match = await holder.lookup.lookup(tenant.id, caller, tenant.region)
         contact = str(match.contact_id) if match.contact_id is not None else None
         return contact, match.vip
 
@@ -77,9 +87,14 @@ def routing_lookup(db: Database, holder: LookupHolder) -> RoutingLookup:
 
 
 def screenpop_lifecycle(
-    db: Database, bus: Bus, set_var: SetVar | None = None, holder: LookupHolder | None = None
+    db: Database,
+    bus: Bus,
+    set_var: SetVar | None = None,
+    holder: LookupHolder | None = None,
+    tenants: TenantFacts | None = None,
 ) -> Lifecycle:
-    """An aiohttp cleanup context running the screen pop (asyncpg fast path on PostgreSQL)."""
+    """An aiohttp cleanup context running the screen pop (asyncpg fast path on PostgreSQL);
+    its caller lookup is the one the IVR routes by (``holder``)."""
 
     async def run(_app: web.Application) -> AsyncIterator[None]:
         lookup: CallerLookup
@@ -89,9 +104,10 @@ def screenpop_lifecycle(
             lookup = fast
         else:
             lookup = Lookup(db.engine)
+        identity = CallerIdentity(lookup)
         if holder is not None:
-            holder.lookup = lookup
-        pop = ScreenPop(db, lookup, bus, set_var=set_var)
+            holder.lookup, holder.identity = identity, identity
+        pop = ScreenPop(db, identity, bus, tenants=tenants, set_var=set_var)
         task = asyncio.create_task(pop.run(), name="crm-screenpop")
         yield
         if holder is not None:
@@ -116,7 +132,7 @@ def wire(services: Services, *, mailer: Mailer | None = None) -> None:
     wire_tasks(services, mailer)
 
     async def set_var(channel_id: str, name: str, value: str) -> None:
-        # The match also goes onto the channel (CC_CONTACT, CC_VIP, ...). AMI Setvar first:
+        # The contact id goes onto the channel (CC_CONTACT, for resync). AMI Setvar:
         # ARI refuses channels outside Stasis (409), and by the time the lookup is done the
         # inbound leg has usually left Stasis for the queue. AMI accepts the uniqueid.
         pbx = services.pbx
@@ -125,8 +141,13 @@ def wire(services: Services, *, mailer: Mailer | None = None) -> None:
             await pbx.ami.send_action("Setvar", headers, check=True)
 
     holder = LookupHolder()
-    services.caller_lookup = routing_lookup(services.db, holder)
-    services.lifecycles.append(screenpop_lifecycle(services.db, services.bus, set_var, holder))
+    services.caller_lookup = routing_lookup(services.db, holder, services.tenants)
+    services.lifecycles.append(
+        screenpop_lifecycle(services.db, services.bus, set_var, holder, services.tenants)
+    )
+    services.metrics.add_counter_source(
+        "callcenter_crm_caller_lookups", "caller lookups run (one per call)", lambda: holder.lookups
+    )
 
 
 FEATURE = Feature("crm", models=("crm.models",), wire=wire, commands=cli.register)

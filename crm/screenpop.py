@@ -7,12 +7,13 @@ and the receptionist console show the contact (or "Unknown caller"/"Anonymous") 
 phone still rings; the tenant's ``call.ringing`` webhook is queued with the match.
 ``call.answered`` and ``call.ended`` become the matching webhooks.
 
-The match is put on the call itself with :func:`channel_vars` (``set_var``: AMI ``Setvar``
-in the app, which works whether the channel is in Stasis, the dialplan or a queue), on the
-channel named by the event (the one that got ``CC_TENANT``, i.e. the inbound leg); the live
-state reads the variables back into the call's view and ``CC_CONTACT`` into the call row.
-The values are sanitised: caller-supplied names never carry CR/LF or other control
-characters into AMI headers.
+The caller is looked up once per call: the IVR asked the same :class:`CallerIdentity`
+before routing, so this question is answered from that lookup. The live state takes the
+match from the bus event into the call's view and row. Only ``CC_CONTACT`` goes onto the
+channel (:func:`channel_vars`, ``set_var``: AMI ``Setvar``, which works whether the channel
+is in Stasis, the dialplan or a queue): ``manager.conf`` lists it in ``channelvars``, so the
+contact survives a resync after an AMI reconnect. Tenant facts come from memory
+(:class:`callcenter.tenants.TenantFacts`), not a query per event.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from typing import Any
 
 from callcenter.bus import Bus, Event
 from callcenter.db.session import Database
-from crm import repository as repo
+from callcenter.pbx.channelvars import CC_CONTACT
+from callcenter.tenants import TenantFacts
+from callcenter.topics import CALLER_MATCHED, TOPIC_CALLS
 from crm import webhooks
 from crm.lookup import CallerLookup, Match
 
@@ -34,8 +37,7 @@ log = logging.getLogger(__name__)
 SetVar = Callable[[str, str, str], Awaitable[None]]
 """``set_var(channel_id, name, value)``, e.g. ``AriClient.set_var``."""
 
-TOPIC_CALLS = "calls"
-MATCH_EVENT = "crm.match"
+MATCH_EVENT = CALLER_MATCHED
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -45,17 +47,9 @@ def safe_value(text: str, limit: int = 80) -> str:
 
 
 def channel_vars(match: Match) -> dict[str, str]:
-    """Channel variables describing the match (``CC_CONTACT`` is read by the live state)."""
-    return {
-        "CC_CONTACT": str(match.contact_id) if match.contact_id is not None else "",
-        "CC_CRM_STATUS": match.status,
-        "CC_CRM_LABEL": safe_value(match.label),
-        "CC_CRM_ORG": str(match.organisation_id) if match.organisation_id is not None else "",
-        "CC_VIP": "1" if match.vip else "0",
-        # The CRM's own copy for the live view: routing (the IVR) may rewrite CC_VIP.
-        "CC_CRM_VIP": "1" if match.vip else "0",
-        "CC_CONTACT_LANGUAGE": safe_value(match.language or "", 16),
-    }
+    """The channel variables of a match: the contact id only (for the live state's resync
+    after an AMI reconnect; everything else travels on the bus)."""
+    return {CC_CONTACT: str(match.contact_id) if match.contact_id is not None else ""}
 
 
 class ScreenPop:
@@ -67,20 +61,22 @@ class ScreenPop:
         lookup: CallerLookup,
         bus: Bus,
         *,
+        tenants: TenantFacts | None = None,
         set_var: SetVar | None = None,
         remember: int = 10_000,
     ) -> None:
         self.db = db
         self.lookup = lookup
         self.bus = bus
+        self.tenants = tenants or TenantFacts(db)
         self.set_var = set_var
         self.remember = remember
         # Bounded: only calls in progress, oldest forgotten first (never a table cache).
         self._matched: collections.OrderedDict[str, Match] = collections.OrderedDict()
 
     async def _tenant(self, slug: str) -> tuple[int, str] | None:
-        async with self.db.session() as s:
-            return await repo.tenant_by_slug(s, slug)
+        fact = await self.tenants.get(slug)
+        return None if fact is None else (fact.id, fact.region)
 
     def match_of(self, linkedid: str) -> Match | None:
         """The match of a call still in progress, if it was looked up."""
@@ -103,9 +99,9 @@ class ScreenPop:
                 if kind == "call.ended"
                 else self._matched.get(linkedid)
             )
-            async with self.db.session() as s:  # one transaction: tenant and webhook rows
-                tenant = await repo.tenant_by_slug(s, slug)
-                if tenant is not None:
+            tenant = await self._tenant(slug)
+            if tenant is not None:
+                async with self.db.session() as s:
                     await webhooks.enqueue(s, tenant[0], kind, self._payload(event, match))
         return None
 
@@ -119,21 +115,27 @@ class ScreenPop:
         self._matched[linkedid] = match
         while len(self._matched) > self.remember:
             self._matched.popitem(last=False)
+        # The channel that got the tenant (the inbound leg, where the IVR/queue runs); the
+        # linkedid's channel is a fallback: with Local channels it is the other half.
+        channel = event.get("channel")
+        channel_id = channel if isinstance(channel, str) else linkedid
         await self.bus.publish(
             TOPIC_CALLS,
-            {"type": MATCH_EVENT, "linkedid": linkedid, "tenant": slug, "match": match.to_dict()},
+            {
+                "type": MATCH_EVENT,
+                "linkedid": linkedid,
+                "tenant": slug,
+                "channel": channel_id,
+                "match": match.to_dict(),
+            },
         )
-        if self.set_var is not None:
-            # The channel that got the tenant (the inbound leg, where the IVR/queue runs);
-            # the linkedid's channel is a fallback: with Local channels it is the other half.
-            channel = event.get("channel")
-            await self._put_on_channel(channel if isinstance(channel, str) else linkedid, match)
+        if self.set_var is not None and match.contact_id is not None:
+            await self._put_on_channel(channel_id, match)
         await webhooks.emit(self.db, tenant_id, "call.ringing", self._payload(event, match))
         return match
 
     async def _put_on_channel(self, channel_id: str, match: Match) -> None:
-        """Set the match variables on the call's channel; the live state reads them back
-        from the VarSet events (``CC_CONTACT``, ``CC_CRM_STATUS``, ``CC_CRM_LABEL`` …)."""
+        """Set ``CC_CONTACT`` on the call's channel (kept across a live-state resync)."""
         assert self.set_var is not None
         try:
             for name, value in channel_vars(match).items():

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from callcenter.bus import Bus
 from callcenter.db.session import Database
+from callcenter.topics import TOPIC_TENANTS_RELOADED
 from ivr.errors import ConfigWarning
 from ivr.loader import LoadedTenant, load_directory
 from ivr.prompts import PromptSources
@@ -25,7 +26,7 @@ from ivr.store import SaveReport, load_tenants, save_tenants
 from ivr.tenancy import Tenant
 
 log = logging.getLogger(__name__)
-RELOAD_TOPIC = "ivr.tenants.reloaded"
+RELOAD_TOPIC = TOPIC_TENANTS_RELOADED
 
 
 @dataclass(frozen=True, slots=True)

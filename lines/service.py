@@ -23,6 +23,7 @@ from aiohttp import web
 
 from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
+from callcenter.topics import TOPIC_PHONES_CHANGED
 from lines import dialplan, pjsip
 from lines.phones import PhoneSpec, render_phones
 from lines.status import LineStatus
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 TRUNKS_FILE = "pjsip-trunks.conf"
 DIALPLAN_FILE = "extensions-lines.conf"
 PHONES_FILE = "pjsip-phones.conf"
-PHONES_TOPIC = "lines.phones.changed"
+PHONES_TOPIC = TOPIC_PHONES_CHANGED
 _RELOAD = {TRUNKS_FILE: "res_pjsip.so", PHONES_FILE: "res_pjsip.so", DIALPLAN_FILE: "pbx_config.so"}
 
 

@@ -25,6 +25,7 @@ from callcenter.bus import Bus
 from callcenter.db.models import Tenant, utcnow
 from callcenter.db.session import Database
 from callcenter.pbx.ari.errors import AriError
+from callcenter.topics import TOPIC_VOICEMAIL
 from jobs.policy import Backoff
 from jobs.worker import JobContext, Periodic, Permanent, Retry, Task
 from voicemail import audio, audit, mail
@@ -39,7 +40,7 @@ TRANSCRIBE_TASK = "voicemail.transcribe"
 EMAIL_TASK = "voicemail.email"
 RETENTION_TASK = "voicemail.retention"
 TRANSCRIPTION_QUEUE = "transcription"
-TOPIC = "voicemail"
+TOPIC = TOPIC_VOICEMAIL
 
 
 class Recordings(Protocol):

@@ -34,10 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from callcenter.state.records import CallRecord
+from callcenter.topics import TOPIC_AGENTS, TOPIC_CALLS, TOPIC_QUEUES
 
-TOPIC_CALLS = "calls"
-TOPIC_QUEUES = "queues"
-TOPIC_AGENTS = "agents"
+__all__ = ["TOPIC_AGENTS", "TOPIC_CALLS", "TOPIC_QUEUES", "CallFinished", "Effect", "Publish"]
 
 
 @dataclass(frozen=True, slots=True)

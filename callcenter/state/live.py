@@ -62,11 +62,8 @@ WATCHED_VARIABLES = frozenset(
         # the customer leg. Statistics count the caller who asked once, not these legs.
         "CC_CALLBACK_LEG",
     }
-    | {"CC_CRM_STATUS", "CC_CRM_LABEL", "CC_CRM_VIP"}  # the CRM screen pop (crm.screenpop)
     | {"CC_IVR_PATH"}  # the menu choices the caller made (ivr.engine), for the console
 )
-# CRM match variables → keys of ``Call.extra`` (shown in the call's live view).
-_CRM_VARIABLES = {"CC_CRM_STATUS": "crm_status", "CC_CRM_LABEL": "contact_name"}
 
 
 class LiveState:
@@ -192,6 +189,35 @@ class LiveState:
         for topic in (TOPIC_CALLS, TOPIC_QUEUES, TOPIC_AGENTS):
             out.append(Publish(topic, {"type": "resynced", "at": now}))
         return out
+
+    def apply_match(self, event: dict[str, Any]) -> list[Effect]:
+        """The CRM's caller match (``CALLER_MATCHED`` on the bus) onto the call's view and
+        row: contact, status, label, VIP. A call not (or no longer) known is ignored."""
+        linkedid = event.get("linkedid")
+        match = event.get("match")
+        call = self.calls.get(linkedid) if isinstance(linkedid, str) else None
+        if call is None or not isinstance(match, dict):
+            return []
+        contact = match.get("contact_id")
+        call.extra["crm_status"] = match.get("status")
+        call.extra["contact_name"] = match.get("label")
+        call.extra["contact_vip"] = bool(match.get("vip"))
+        new_contact = str(contact) if contact is not None else None
+        if new_contact is None or call.extra.get("contact_id") == new_contact:
+            return []
+        call.extra["contact_id"] = new_contact
+        return [
+            Publish(
+                TOPIC_CALLS,
+                self._call_event(
+                    "call.updated",
+                    call,
+                    language=call.language,
+                    contact=new_contact,
+                    diverted_to=call.cc_outcome,
+                ),
+            )
+        ]
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """JSON-able picture for dashboards; waits are computed at ``now``.
@@ -437,10 +463,6 @@ class LiveState:
             call.queue = call.queue if call.queued_at is not None else (value or call.queue)
         elif name == "CC_CONTACT":
             call.extra["contact_id"] = value or None
-        elif name in _CRM_VARIABLES:
-            call.extra[_CRM_VARIABLES[name]] = value or None
-        elif name == "CC_CRM_VIP":
-            call.extra["contact_vip"] = value == "1"
         elif name == "CC_IVR_PATH":
             call.extra["ivr_path"] = value or None
         elif name == "CC_CALLBACK_LEG":

@@ -26,6 +26,7 @@ from callcenter.pbx.ami.message import Message
 from callcenter.state.effects import TOPIC_CALLS, TOPIC_QUEUES, CallFinished, Effect, Publish
 from callcenter.state.live import LiveState
 from callcenter.state.records import CallRecord, EventRow
+from callcenter.topics import CALLER_MATCHED
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class LiveStateService:
             asyncio.create_task(self._publisher(), name="live-state-publisher"),
             asyncio.create_task(self._writer(), name="live-state-writer"),
             asyncio.create_task(self._event_logger(), name="live-state-event-log"),
+            asyncio.create_task(self._caller_matches(), name="live-state-caller-matches"),
         ]
         if self.ami.connected:
             await self.resync()
@@ -143,6 +145,17 @@ class LiveStateService:
     async def _drain(self) -> None:
         await self._records.join()
         await self._event_log_idle.wait()
+
+    # ------------------------------------------------------------------ bus side
+
+    async def _caller_matches(self) -> None:
+        """The CRM's caller match (one lookup per call, published on the bus) into the
+        calls' views: no CRM variables round-tripped through the PBX."""
+        async for _topic, event in self.bus.subscribe(TOPIC_CALLS):
+            if event.get("type") == CALLER_MATCHED:
+                effects = self.state.apply_match(event)
+                if effects:
+                    self._execute(effects)
 
     # ------------------------------------------------------------------ AMI side
 

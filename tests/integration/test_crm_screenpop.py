@@ -30,6 +30,14 @@ async def db(pg_url: str) -> AsyncIterator[Database]:
     await database.close()
 
 
+async def _deliveries(db: Database, endpoint_id: int) -> int:
+    async with db.session() as s:
+        rows = await s.scalars(
+            select(WebhookDelivery.id).where(WebhookDelivery.endpoint_id == endpoint_id)
+        )
+        return len(list(rows))
+
+
 async def test_calls_get_matched_and_webhooks_queued(db: Database) -> None:
     slug = f"sp-{uuid.uuid4().hex[:8]}"
     async with db.session() as s:
@@ -78,7 +86,10 @@ async def test_calls_get_matched_and_webhooks_queued(db: Database) -> None:
             if len(seen) == 3:
                 break
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)
+        for _ in range(250):  # until call.ended is handled (a loaded machine is slow)
+            if await _deliveries(db, ep.id) >= 5:
+                break
+            await asyncio.sleep(0.02)
     finally:
         for task in (runner, listener):
             task.cancel()
@@ -99,17 +110,15 @@ async def test_calls_get_matched_and_webhooks_queued(db: Database) -> None:
     assert events.count("call.ringing") == 3
     assert events[-2:] == ["call.answered", "call.ended"]
     assert pop.match_of("L1") is None  # forgotten once the call ended
-    assert ("L1", "CC_CONTACT", str(contact.id)) in channel_vars_set
-    assert ("L1", "CC_VIP", "1") in channel_vars_set
-    assert ("L2", "CC_CRM_STATUS", "anonymous") in channel_vars_set
+    # Only the contact id goes onto the channel (kept across a resync); the rest of the
+    # match travels on the bus, and callers without a contact set nothing.
+    assert channel_vars_set == [("L1", "CC_CONTACT", str(contact.id))]
 
 
-def test_channel_vars_are_safe_for_ami() -> None:
+def test_only_the_contact_id_goes_onto_the_channel() -> None:
     evil = Match("contact", "x", contact_id=5, display_name="Eve\r\nAction: Originate", vip=True)
-    got = channel_vars(evil)
-    assert got["CC_CONTACT"] == "5" and got["CC_VIP"] == "1"
-    assert "\r" not in got["CC_CRM_LABEL"] and "\n" not in got["CC_CRM_LABEL"]
-    assert channel_vars(Match("anonymous", ""))["CC_CRM_LABEL"] == "Anonymous"
+    assert channel_vars(evil) == {"CC_CONTACT": "5"}  # no caller-supplied text reaches AMI
+    assert channel_vars(Match("anonymous", "")) == {"CC_CONTACT": ""}
 
 
 async def test_wire_runs_routes_worker_and_screen_pop(db: Database) -> None:

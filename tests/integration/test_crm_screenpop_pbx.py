@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -159,8 +160,17 @@ async def _hangup(app: App, channel_id: str) -> None:
             assert exc.status == 404
 
 
+def _lookups(app: App) -> float:
+    """``callcenter_crm_caller_lookups`` as /metrics shows it: lookups the CRM ran."""
+    text = app.services.metrics.render().decode()
+    found = re.search(r"^callcenter_crm_caller_lookups(?:_total)? (\S+)$", text, re.M)
+    assert found is not None, "no lookup counter in /metrics"
+    return float(found.group(1))
+
+
 async def test_known_caller_shows_contact_before_answer(app: App) -> None:
     contact_id = await _contact(app, "Vera Wichtig", "+49 171 5554001", vip=True)
+    before = _lookups(app)
     call = await _call(app, "01715554001", "Vera")  # national format, as a trunk sends it
     try:
         view = await _matched_view(app, call)
@@ -174,10 +184,13 @@ async def test_known_caller_shows_contact_before_answer(app: App) -> None:
         # On the inbound leg too, for the queue hand-off and the agent's channel.
         leg = inbound_leg_id(call)
         assert await app.services.require_pbx().ari.get_var(leg, "CC_CONTACT") == str(contact_id)
-        assert await app.services.require_pbx().ari.get_var(leg, "CC_CRM_VIP") == "1"
         # The IVR asked the CRM before routing: a CRM VIP (not on the tenant's static
         # list) waits in the queue with the VIP priority.
         assert await app.services.require_pbx().ari.get_var(leg, "QUEUE_PRIO") == "10"
+        # ... and that one lookup served the screen pop too: one per call, and the match
+        # reached the live state over the bus, not as CRM variables on the channel.
+        assert _lookups(app) - before == 1
+        assert await app.services.require_pbx().ari.get_var(leg, "CC_CRM_STATUS") in ("", None)
     finally:
         await _hangup(app, call)
 

@@ -218,3 +218,34 @@ async def test_record_refused_by_repository_is_kept_not_retried_forever() -> Non
     [(record, reason)] = service.rejected
     assert record.linkedid == chan.uniqueid and "refused" in reason
     await service.close()
+
+
+async def test_caller_match_on_the_bus_reaches_the_view_and_the_row() -> None:
+    """The CRM's match (one lookup per call) arrives as a bus event, not as channel
+    variables read back from the PBX."""
+    service, ami, repo, bus, pbx, _ = await make()
+    await asyncio.sleep(0)
+    one, two = pbx.inbound("+493012345600", "+491715554001")
+    pbx.to_queue(two, "q")
+    ami.emit(pbx.log)
+    linkedid = one.linkedid
+    match = {"status": "contact", "contact_id": 7, "label": "Vera Wichtig", "vip": True}
+    await bus.publish("calls", {"type": "crm.match", "linkedid": linkedid, "match": match})
+    await bus.publish("calls", {"type": "crm.match", "linkedid": "gone", "match": match})
+    for _ in range(100):
+        view = service.snapshot()["calls"][linkedid]
+        if view["crm_status"] is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert (view["contact"], view["crm_status"], view["contact_name"], view["contact_vip"]) == (
+        "7",
+        "contact",
+        "Vera Wichtig",
+        True,
+    )
+    pbx.hangup(two)
+    pbx.hangup(one)
+    ami.emit(pbx.log)
+    await service.wait_written(5)
+    assert repo.rows[linkedid].extra["contact_id"] == "7"  # the call row keeps the contact
+    await service.close()
