@@ -63,9 +63,19 @@ def publish_recordings(recordings: Path, pbx: PbxConfig, data_dir: Path) -> str:
     for path in recordings.rglob("*"):
         if path.is_file() and path.suffix.lstrip(".") in SOUND_EXTENSIONS:
             dest = target / path.relative_to(recordings)
+            if _same_file(path, dest):
+                continue  # published before: re-publishing on every reload stays cheap
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest)
+            shutil.copy2(path, dest)
     return sandbox.sound_path("tenants")
+
+
+def _same_file(source: Path, dest: Path) -> bool:
+    try:
+        a, b = source.stat(), dest.stat()
+    except FileNotFoundError:
+        return False
+    return a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime)
 
 
 def install_voicemail(pbx: PbxConfig, data_dir: Path, tenants: list[Tenant]) -> bool:
@@ -128,13 +138,17 @@ def wire(services: Services) -> None:
 
     if pbx is not None:
 
-        def mailboxes_changed(tenants: list[Tenant]) -> None:
-            # Off the event loop: the reload runs `asterisk -rx` as a subprocess.
-            asyncio.get_running_loop().run_in_executor(
-                None, install_voicemail, config.pbx, config.app.data_dir, tenants
+        def tenants_changed(tenants: list[Tenant]) -> None:
+            # Off the event loop: the reload runs `asterisk -rx` as a subprocess. The
+            # recordings too: a tenant loaded while the app runs must play its own prompts
+            # (they were copied only at start-up; issue #8).
+            loop = asyncio.get_running_loop()
+            loop.run_in_executor(None, install_voicemail, config.pbx, config.app.data_dir, tenants)
+            loop.run_in_executor(
+                None, publish_recordings, recordings, config.pbx, config.app.data_dir
             )
 
-        registry.on_replace(mailboxes_changed)
+        registry.on_replace(tenants_changed)
 
     runner: IvrRunner | None = None
     announcer: PositionAnnouncer | None = None

@@ -1,5 +1,6 @@
 """A running app on the embedded default (SQLite, no Redis) follows tenant changes made by
-another process, and shows every queue's parameters (issue #8, defects 11 and 13).
+another process, publishes their recordings, and shows every queue's parameters (issue #8,
+defects 10, 11 and 13).
 
 ``callcenter tenants load`` in a second process must reach the running app (the README says
 so); queues provisioned after start-up and those added at runtime must show their strategy
@@ -22,6 +23,7 @@ from callcenter.db.users import UserRepository
 from callcenter.pbx.ari.rest import AriRest
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Scenario, inbound_leg_id, place_call
+from callcenter.placeholders import generate_placeholders
 from tests.integration.apps import CALLCENTER, AppProcess, app_env, eventually, http_get, login
 from tests.integration.conftest import test_port_base
 from tests.integration.test_faults_app import ALL_WEEK, TENANT, wait_app, write_tenant
@@ -63,6 +65,10 @@ async def test_tenants_load_reaches_the_running_app_and_queues_show_their_parame
 
         second = TENANT.format(hours=ALL_WEEK, did=NEW_DID).replace('"fk"', '"fk2"')
         second = second.replace("q-fk-de", "q-fk2-de").replace('voicemail_box = "fk"', "")
+        # Its menu is a tenant recording (defect 10: copied into Asterisk only at start-up).
+        second = second.replace('prompts = ["vm-reachoper"]', 'prompts = ["rec:fk2-menu"]')
+        recordings = pbx_config.app.data_dir / "recordings"
+        generate_placeholders("fk2", {"fk2-menu": {"de": "Willkommen"}}, recordings)
         (tenants / "fk2.toml").write_text(second)
         done = await asyncio.to_thread(
             subprocess.run,
@@ -77,6 +83,12 @@ async def test_tenants_load_reaches_the_running_app_and_queues_show_their_parame
         await eventually(
             lambda: has_parameters("q-fk2-de"), "the queue added at runtime, with parameters"
         )
+        published = sandbox.sounds_dir / "tenants" / "fk2" / "de"
+
+        async def playable() -> bool:
+            return any(published.glob("fk2-menu.*"))
+
+        await eventually(playable, "the new tenant's recording published into Asterisk")
         # The running app routes the new number through its IVR (not the fallback).
         caller = await place_call(rest, sandbox.config, Scenario.simple(NEW_DID, hold=10))
         await wait_app(rest, inbound_leg_id(caller), "Stasis", 10)
