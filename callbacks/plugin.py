@@ -37,9 +37,9 @@ from callcenter.state.live import LiveState
 from callcenter.state.service import LiveStateService
 from callcenter.topics import TOPIC_CALLBACKS
 from ivr import hours
-from ivr.load import queue_loads
 from ivr.plugin import TENANTS
 from ivr.position import Waiting, estimated_wait_s
+from ivr.queue_load import queue_loads
 from ivr.registry import TenantRegistry
 from ivr.tenancy import Tenant
 

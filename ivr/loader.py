@@ -17,29 +17,29 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast, get_args
+from typing import Any, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
 from callcenter.phone.numbers import DEFAULT_REGION
 from callcenter.phone.policy import FREE_NUMBER_CHOICES, DestinationPolicy, FreeNumbers
-from ivr import announce
+from ivr.document import Doc
 from ivr.errors import ConfigFault, ConfigFaults, ConfigWarning
-from ivr.flow import DTMF_DIGITS, Flow, Node, NodeKind, check_flow
-from ivr.holidays import check_rule
+from ivr.flow import Flow, check_flow
+from ivr.flow_loader import (
+    NAME_RE,
+    check_prompts,
+    parse_flow,
+)
 from ivr.locate import line_index, line_of
 from ivr.prompts import PromptSources, check_ref_syntax
+from ivr.schedule_loader import parse_closures, parse_holidays, parse_hours
 from ivr.tenancy import (
-    WEEKDAYS,
-    Closure,
     Did,
-    HolidayRule,
-    Interval,
     OverflowAction,
     OverflowRule,
     OverflowWhen,
@@ -50,12 +50,12 @@ from ivr.tenancy import (
     home_region,
 )
 
-T = TypeVar("T")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
 QUEUE_RE = re.compile(r"^q-[A-Za-z0-9][A-Za-z0-9_-]{0,60}$")
+
 LANG_RE = re.compile(r"^[a-z]{2}$")
-TIME_RE = re.compile(r"^(\d{2}):(\d{2})$")
+
 TOP_KEYS = frozenset(
     {
         "slug",
@@ -77,40 +77,6 @@ TOP_KEYS = frozenset(
         "dialling",
     }
 )
-NODE_KEYS: dict[str, frozenset[str]] = {
-    "menu": frozenset(
-        {
-            "prompts",
-            "options",
-            "timeout",
-            "retries",
-            "invalid_prompts",
-            "receptionist_zero",
-            "on_failure",
-        }
-    ),
-    "language": frozenset(
-        {
-            "prompts",
-            "languages",
-            "next",
-            "timeout",
-            "retries",
-            "skip_if_preselected",
-            "invalid_prompts",
-        }
-    ),
-    "time": frozenset({"targets"}),
-    "queue": frozenset({"queue", "prompts"}),
-    "voicemail": frozenset({"prompts", "mailbox"}),
-    "callback": frozenset({"prompts", "queue"}),
-    "transfer": frozenset({"staff", "prompts"}),
-    "announcement": frozenset({"prompts", "next", "say_next_opening"}),
-    "hangup": frozenset({"prompts"}),
-}
-BUILTIN_CLOSED = "_closed"  # node names from files cannot start with "_"
-BUILTIN_CLOSED_VM = "_closed_voicemail"
-TIME_TARGETS = frozenset({"open", "closed", "holiday", "emergency"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,92 +84,6 @@ class LoadedTenant:
     tenant: Tenant
     warnings: tuple[ConfigWarning, ...]
     document: str = ""  # the TOML text it was parsed from (stored in the database)
-
-
-@dataclass(frozen=True, slots=True)
-class _Ctx:
-    """What node parsing checks references against."""
-
-    languages: tuple[str, ...]
-    routing: RoutingRules
-    staff: tuple[StaffMember, ...]
-
-
-class _Doc:
-    """Typed access to a parsed TOML document that records faults instead of raising."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.faults: list[ConfigFault] = []
-        self.warnings: list[ConfigWarning] = []
-
-    def fault(self, path: str, reason: str) -> None:
-        self.faults.append(ConfigFault(self.file, path, reason))
-
-    def warn(self, path: str, reason: str) -> None:
-        self.warnings.append(ConfigWarning(self.file, path, reason))
-
-    def get(
-        self,
-        table: dict[str, Any],
-        key: str,
-        path: str,
-        kind: type[T] | tuple[type, ...],
-        default: T | None = None,
-        *,
-        required: bool = False,
-    ) -> T | None:
-        full = f"{path}.{key}" if path else key
-        if key not in table:
-            if required:
-                self.fault(full, "missing")
-            return default
-        value = table[key]
-        # bool is an int in Python; a number where a flag is expected (or vice versa) is wrong.
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            names = " or ".join(k.__name__ for k in kinds)
-            self.fault(full, f"expected {names}, got {type(value).__name__} {value!r}")
-            return default
-        return cast(T, value)
-
-    def table(self, table: dict[str, Any], key: str, path: str) -> dict[str, Any]:
-        return self.get(table, key, path, dict, {}) or {}
-
-    def str_list(
-        self, table: dict[str, Any], key: str, path: str, default: tuple[str, ...] = ()
-    ) -> tuple[str, ...]:
-        value = self.get(table, key, path, list, None)
-        if value is None:
-            return default
-        out: list[str] = []
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                out.append(item)
-            else:
-                self.fault(f"{path}.{key}.{i}", f"expected str, got {item!r}")
-        return tuple(out)
-
-    def unknown_keys(self, table: dict[str, Any], allowed: Iterable[str], path: str) -> None:
-        allowed = frozenset(allowed)
-        for key in table:
-            if key not in allowed:
-                where = f"{path}.{key}" if path else key
-                self.fault(where, f"unknown key (allowed: {', '.join(sorted(allowed))})")
-
-    def e164(self, value: Any, path: str) -> str | None:
-        if not isinstance(value, str):
-            self.fault(path, f"expected a phone number string, got {value!r}")
-            return None
-        try:
-            parsed = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException as exc:
-            self.fault(path, f"not an international number (+country…): {value!r}: {exc}")
-            return None
-        if not phonenumbers.is_possible_number(parsed):
-            self.fault(path, f"not a possible phone number: {value!r}")
-            return None
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def load_tenant_file(path: Path, sources: PromptSources) -> LoadedTenant:
@@ -217,7 +97,7 @@ def load_tenant_file(path: Path, sources: PromptSources) -> LoadedTenant:
 
 def load_tenant_text(text: str, sources: PromptSources, file: str = "<memory>") -> LoadedTenant:
     """Parse a tenant document; raises :class:`ConfigFaults` listing every fault found."""
-    doc = _Doc(file)
+    doc = Doc(file)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -272,10 +152,7 @@ def load_files(paths: Iterable[Path], sources: PromptSources) -> list[LoadedTena
     return loaded
 
 
-# --- sections ---------------------------------------------------------------------------
-
-
-def _parse(doc: _Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | None:
+def _parse(doc: Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | None:
     doc.unknown_keys(raw, TOP_KEYS, "")
     slug = doc.get(raw, "slug", "", str, "", required=True) or ""
     if slug and not SLUG_RE.match(slug):
@@ -300,19 +177,19 @@ def _parse(doc: _Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | N
         doc.fault("timezone", f"unknown time zone {timezone!r}")
     emergency = doc.get(raw, "emergency_closed", "", bool, False) or False
 
-    hours = _hours(doc, doc.table(raw, "hours", ""))
-    holidays = _holidays(doc, raw)
-    closures = _closures(doc, raw)
+    hours = parse_hours(doc, doc.table(raw, "hours", ""))
+    holidays = parse_holidays(doc, raw)
+    closures = parse_closures(doc, raw)
     staff = _staff(doc, raw)
     routing = _routing(doc, doc.table(raw, "routing", ""), languages)
-    flow, extra_entries = _flow(doc, raw, languages, routing, staff)
+    flow, extra_entries = parse_flow(doc, raw, languages, routing, staff)
     dids = _dids(doc, raw, flow, routing, languages)
     texts = _recording_texts(doc, raw, languages)
     if flow is not None:
         for problem in check_flow(flow, extra_entries + tuple(d.entry for d in dids if d.entry)):
             (doc.warn if problem.warning else doc.fault)(problem.path, problem.reason)
         if languages and slug and SLUG_RE.match(slug):
-            _check_prompts(doc, flow, sources.inventory(slug, languages), languages)
+            check_prompts(doc, flow, sources.inventory(slug, languages), languages)
     dialling = _dialling(doc, raw, home_region(dids, holidays))
     if doc.faults or flow is None:
         return None
@@ -338,7 +215,7 @@ def _parse(doc: _Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | N
 
 
 def _recording_texts(
-    doc: _Doc, raw: dict[str, Any], languages: tuple[str, ...]
+    doc: Doc, raw: dict[str, Any], languages: tuple[str, ...]
 ) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for name, texts in doc.table(raw, "recordings", "").items():
@@ -360,72 +237,7 @@ def _recording_texts(
     return out
 
 
-def _clock(doc: _Doc, text: str, path: str, is_end: bool) -> int | None:
-    match = TIME_RE.match(text.strip())
-    if not match:
-        doc.fault(path, f"malformed time {text!r} (expected HH:MM)")
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if (hour, minute) == (24, 0) and is_end:
-        return 86400
-    if hour > 23 or minute > 59:
-        doc.fault(path, f"time {text!r} out of range (00:00–23:59, 24:00 only as an end)")
-        return None
-    return hour * 3600 + minute * 60
-
-
-def _hours(doc: _Doc, table: dict[str, Any]) -> tuple[tuple[Interval, ...], ...]:
-    doc.unknown_keys(table, WEEKDAYS, "hours")
-    week: list[tuple[Interval, ...]] = []
-    for day in WEEKDAYS:
-        intervals: list[Interval] = []
-        for i, spec in enumerate(doc.str_list(table, day, "hours")):
-            path = f"hours.{day}.{i}"
-            start_text, sep, end_text = spec.partition("-")
-            if not sep:
-                doc.fault(path, f"malformed interval {spec!r} (expected HH:MM-HH:MM)")
-                continue
-            start = _clock(doc, start_text, path, is_end=False)
-            end = _clock(doc, end_text, path, is_end=True)
-            if start is None or end is None:
-                continue
-            if end <= start:
-                doc.fault(path, f"interval {spec!r} ends before it starts (split it at 24:00)")
-                continue
-            intervals.append(Interval(start, end))
-        week.append(_merge(doc, intervals, f"hours.{day}"))
-    return tuple(week)
-
-
-def _merge(doc: _Doc, intervals: list[Interval], path: str) -> tuple[Interval, ...]:
-    merged: list[Interval] = []
-    overlapped = False
-    for iv in sorted(intervals, key=lambda x: x.start):
-        if merged and iv.start <= merged[-1].end:
-            overlapped = overlapped or iv.start < merged[-1].end
-            merged[-1] = Interval(merged[-1].start, max(merged[-1].end, iv.end))
-        else:
-            merged.append(iv)
-    if overlapped:
-        doc.warn(path, "overlapping intervals merged")
-    return tuple(merged)
-
-
-def _holidays(doc: _Doc, raw: dict[str, Any]) -> HolidayRule | None:
-    if "holidays" not in raw:
-        return None
-    table = doc.table(raw, "holidays", "")
-    doc.unknown_keys(table, ("country", "state", "open_on"), "holidays")
-    country = doc.get(table, "country", "holidays", str, "DE") or "DE"
-    state = doc.get(table, "state", "holidays", str, None)
-    open_on = frozenset(doc.str_list(table, "open_on", "holidays"))
-    problem = check_rule(country, state)
-    if problem:
-        doc.fault("holidays.state" if state else "holidays.country", problem)
-    return HolidayRule(country, state, open_on)
-
-
-def _dialling(doc: _Doc, raw: dict[str, Any], home: str | None) -> DestinationPolicy | None:
+def _dialling(doc: Doc, raw: dict[str, Any], home: str | None) -> DestinationPolicy | None:
     """``[dialling]``: countries outgoing legs may reach, who may dial typed numbers."""
     if "dialling" not in raw:
         return None
@@ -444,49 +256,7 @@ def _dialling(doc: _Doc, raw: dict[str, Any], home: str | None) -> DestinationPo
     return DestinationPolicy(frozenset(countries), home, cast(FreeNumbers, free))
 
 
-def _moment(doc: _Doc, value: Any, path: str, is_end: bool) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-        except ValueError:
-            doc.fault(path, f"malformed date {value!r} (YYYY-MM-DD or YYYY-MM-DDTHH:MM)")
-            return None
-    if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            doc.fault(path, "give local time without offset (the tenant's time zone applies)")
-            return None
-        return value
-    if isinstance(value, date):
-        start = datetime.combine(value, time())
-        return start + timedelta(days=1) if is_end else start
-    doc.fault(path, f"expected a date or local date-time, got {value!r}")
-    return None
-
-
-def _closures(doc: _Doc, raw: dict[str, Any]) -> tuple[Closure, ...]:
-    out: list[Closure] = []
-    for i, item in enumerate(doc.get(raw, "closures", "", list, []) or []):
-        path = f"closures.{i}"
-        if not isinstance(item, dict):
-            doc.fault(path, "expected a table with from, to, reason")
-            continue
-        doc.unknown_keys(item, ("from", "to", "reason"), path)
-        if "from" not in item or "to" not in item:
-            doc.fault(path, "needs both 'from' and 'to'")
-            continue
-        start = _moment(doc, item["from"], f"{path}.from", is_end=False)
-        end = _moment(doc, item["to"], f"{path}.to", is_end=True)
-        reason = doc.get(item, "reason", path, str, "") or ""
-        if start is None or end is None:
-            continue
-        if end <= start:
-            doc.fault(path, "'to' is before 'from'")
-            continue
-        out.append(Closure(start, end, reason))
-    return tuple(out)
-
-
-def _staff(doc: _Doc, raw: dict[str, Any]) -> tuple[StaffMember, ...]:
+def _staff(doc: Doc, raw: dict[str, Any]) -> tuple[StaffMember, ...]:
     out: list[StaffMember] = []
     seen: set[str] = set()
     for i, item in enumerate(doc.get(raw, "staff", "", list, []) or []):
@@ -509,7 +279,7 @@ def _staff(doc: _Doc, raw: dict[str, Any]) -> tuple[StaffMember, ...]:
     return tuple(out)
 
 
-def _routing(doc: _Doc, table: dict[str, Any], languages: tuple[str, ...]) -> RoutingRules:
+def _routing(doc: Doc, table: dict[str, Any], languages: tuple[str, ...]) -> RoutingRules:
     doc.unknown_keys(
         table,
         (
@@ -571,7 +341,7 @@ def _routing(doc: _Doc, table: dict[str, Any], languages: tuple[str, ...]) -> Ro
     )
 
 
-def _seconds(doc: _Doc, table: dict[str, Any], key: str, default: float) -> float:
+def _seconds(doc: Doc, table: dict[str, Any], key: str, default: float) -> float:
     value = doc.get(table, key, "routing", (int, float), default)
     seconds = float(value if value is not None else default)
     if not 0 <= seconds <= 3600:
@@ -580,7 +350,7 @@ def _seconds(doc: _Doc, table: dict[str, Any], key: str, default: float) -> floa
     return seconds
 
 
-def _queue(doc: _Doc, item: Any, path: str, languages: tuple[str, ...]) -> QueueRule | None:
+def _queue(doc: Doc, item: Any, path: str, languages: tuple[str, ...]) -> QueueRule | None:
     if not isinstance(item, dict):
         doc.fault(path, "expected a table with name, language")
         return None
@@ -604,7 +374,7 @@ def _queue(doc: _Doc, item: Any, path: str, languages: tuple[str, ...]) -> Queue
     return QueueRule(name, lang, skill, tuple(rules)) if name else None
 
 
-def _overflow(doc: _Doc, item: Any, path: str) -> OverflowRule | None:
+def _overflow(doc: Doc, item: Any, path: str) -> OverflowRule | None:
     if not isinstance(item, dict):
         doc.fault(path, "expected a table with when, action")
         return None
@@ -632,7 +402,7 @@ def _overflow(doc: _Doc, item: Any, path: str) -> OverflowRule | None:
 
 
 def _dids(
-    doc: _Doc,
+    doc: Doc,
     raw: dict[str, Any],
     flow: Flow | None,
     routing: RoutingRules,
@@ -665,172 +435,3 @@ def _dids(
         if number:
             out.append(Did(number, entry, queue, lang))
     return tuple(out)
-
-
-# --- flows ------------------------------------------------------------------------------
-
-
-def _flow(
-    doc: _Doc,
-    raw: dict[str, Any],
-    languages: tuple[str, ...],
-    routing: RoutingRules,
-    staff: tuple[StaffMember, ...],
-) -> tuple[Flow | None, tuple[str, ...]]:
-    ivr = doc.table(raw, "ivr", "")
-    doc.unknown_keys(ivr, ("entry", "receptionist", "closed"), "ivr")
-    entry = doc.get(ivr, "entry", "ivr", str, "", required=True) or ""
-    receptionist = doc.get(ivr, "receptionist", "ivr", str, "", required=True) or ""
-    tables = doc.table(raw, "flows", "")
-    if not tables:
-        doc.fault("flows", "no flow nodes defined")
-        return None, ()
-    nodes: dict[str, Node] = {}
-    for name, table in tables.items():
-        path = f"flows.{name}"
-        if not NAME_RE.match(name):
-            doc.fault(path, "node names: letters, digits, '-' and '_' only")
-        if not isinstance(table, dict):
-            doc.fault(path, "expected a table")
-            continue
-        node = _node(doc, name, table, path, _Ctx(languages, routing, staff))
-        if node is not None:
-            nodes[name] = node
-    closed = doc.get(ivr, "closed", "ivr", str, None)
-    if closed is None:
-        # No closed node configured: a built-in one says "nobody is available", when the
-        # tenant opens again, and takes a voicemail (all of it exists in de and en).
-        closed = BUILTIN_CLOSED
-        nodes[BUILTIN_CLOSED] = Node(
-            BUILTIN_CLOSED,
-            "announcement",
-            prompts=("vm-nobodyavail",),
-            say_next_opening=True,
-            next=BUILTIN_CLOSED_VM,
-        )
-        nodes[BUILTIN_CLOSED_VM] = Node(BUILTIN_CLOSED_VM, "voicemail")
-    if not entry or not receptionist:
-        return None, ()
-    return Flow(nodes, entry, receptionist, closed), ()
-
-
-def _digit_map(doc: _Doc, table: dict[str, Any], key: str, path: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for digit, target in doc.table(table, key, path).items():
-        where = f"{path}.{key}.{digit}"
-        if digit not in DTMF_DIGITS:
-            doc.fault(where, f"{digit!r} is not a single DTMF key (0-9, *, #)")
-        elif not isinstance(target, str):
-            doc.fault(where, f"expected a node name, got {target!r}")
-        else:
-            out[digit] = target
-    return out
-
-
-def _node(doc: _Doc, name: str, table: dict[str, Any], path: str, ctx: _Ctx) -> Node | None:
-    kind = doc.get(table, "type", path, str, "", required=True) or ""
-    if kind not in NODE_KEYS:
-        if kind:
-            doc.fault(f"{path}.type", f"{kind!r}: use one of {', '.join(NODE_KEYS)}")
-        return None
-    doc.unknown_keys(table, NODE_KEYS[kind] | {"type"}, path)
-    fields: dict[str, Any] = {"name": name, "kind": cast(NodeKind, kind)}
-    fields["prompts"] = doc.str_list(table, "prompts", path)
-    for i, ref in enumerate(fields["prompts"]):
-        problem = check_ref_syntax(ref)
-        if problem:
-            doc.fault(f"{path}.prompts.{i}", problem)
-    if "invalid_prompts" in table:
-        fields["invalid_prompts"] = doc.str_list(table, "invalid_prompts", path)
-    timeout = doc.get(table, "timeout", path, (int, float), 5.0)
-    if timeout is not None and not 1 <= float(timeout) <= 60:
-        doc.fault(f"{path}.timeout", f"{timeout} s: use 1–60 seconds")
-    fields["timeout"] = float(timeout or 5.0)
-    retries = doc.get(table, "retries", path, int, 3) or 3
-    if not 1 <= retries <= 9:
-        doc.fault(f"{path}.retries", f"{retries}: use 1–9 attempts")
-    fields["retries"] = retries
-    _kind_fields(doc, table, path, fields, ctx)
-    return Node(**fields)
-
-
-def _kind_fields(
-    doc: _Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: _Ctx
-) -> None:
-    get: Callable[..., Any] = doc.get
-    kind, languages, routing, staff = fields["kind"], ctx.languages, ctx.routing, ctx.staff
-    if kind in ("menu", "language") and not fields["prompts"]:
-        doc.fault(f"{path}.prompts", f"a {kind} node needs at least one prompt")
-    if kind == "menu":
-        fields["options"] = _digit_map(doc, table, "options", path)
-        if not fields["options"]:
-            doc.fault(f"{path}.options", "a menu needs at least one option")
-        fields["receptionist_zero"] = get(table, "receptionist_zero", path, bool, True)
-        fields["on_failure"] = get(table, "on_failure", path, str, None)
-    elif kind == "language":
-        fields["languages"] = _digit_map(doc, table, "languages", path)
-        for digit, lang in fields["languages"].items():
-            if lang not in languages:
-                doc.fault(f"{path}.languages.{digit}", f"{lang!r} is not offered {languages}")
-        fields["next"] = get(table, "next", path, str, None, required=True)
-        fields["skip_if_preselected"] = get(table, "skip_if_preselected", path, bool, True)
-    elif kind == "time":
-        targets = doc.table(table, "targets", path)
-        fields["targets"] = {}
-        for status, target in targets.items():
-            if status not in TIME_TARGETS:
-                doc.fault(f"{path}.targets.{status}", f"use {', '.join(sorted(TIME_TARGETS))}")
-            elif isinstance(target, str):
-                fields["targets"][status] = target
-            else:
-                doc.fault(f"{path}.targets.{status}", f"expected a node name, got {target!r}")
-        for needed in ("open", "closed"):
-            if needed not in targets:
-                doc.fault(f"{path}.targets.{needed}", "missing")
-    elif kind in ("queue", "callback"):
-        queue = get(table, "queue", path, str, None)
-        if queue and routing.queue(queue) is None:
-            doc.fault(f"{path}.queue", f"unknown queue {queue!r}")
-        fields["queue"] = queue
-    elif kind == "voicemail":
-        fields["mailbox"] = get(table, "mailbox", path, str, None)
-    elif kind == "transfer":
-        sid = get(table, "staff", path, str, None, required=True)
-        if sid and not any(m.id == sid for m in staff):
-            doc.fault(f"{path}.staff", f"unknown staff member {sid!r}")
-        fields["staff"] = sid
-    elif kind == "announcement":
-        fields["next"] = get(table, "next", path, str, None)
-        fields["say_next_opening"] = get(table, "say_next_opening", path, bool, False)
-
-
-def _check_prompts(doc: _Doc, flow: Flow, inventory: Any, languages: tuple[str, ...]) -> None:
-    """Every prompt a node can play must exist in every offered language."""
-    for node in flow.nodes.values():
-        groups: list[tuple[str, tuple[str, ...]]] = [("prompts", node.prompts)]
-        if node.kind in ("menu", "language"):
-            groups.append(("invalid_prompts", node.invalid_prompts))
-        for key, refs in groups:
-            for i, ref in enumerate(refs):
-                for lang in languages:
-                    if not inventory.has(ref, lang):
-                        doc.fault(
-                            f"flows.{node.name}.{key}.{i}",
-                            f"prompt {ref!r} missing in language {lang!r}",
-                        )
-        if node.say_next_opening:
-            for lang in languages:
-                missing = [
-                    r for r in announce.next_opening_prompts(lang) if not inventory.has(r, lang)
-                ]
-                if missing:
-                    doc.fault(
-                        f"flows.{node.name}.say_next_opening",
-                        f"sounds missing in language {lang!r}: {', '.join(missing)}",
-                    )
-    for lang in languages:
-        missing = [r for r in announce.POSITION_PROMPTS if not inventory.has(r, lang)]
-        if missing:
-            doc.fault(
-                "languages", f"queue announcement sounds missing in {lang!r}: {', '.join(missing)}"
-            )

@@ -24,10 +24,10 @@ from callcenter.plugin import Feature
 from callcenter.services import Port, Services
 from ivr import cli, fallback, http, voicemail
 from ivr.errors import ConfigFaults
-from ivr.load import queue_loads
 from ivr.position import PURPOSE as ANNOUNCE
 from ivr.position import PositionAnnouncer, Waiting, waiting_in
 from ivr.prompts import SOUND_EXTENSIONS, PromptSources
+from ivr.queue_load import queue_loads
 from ivr.registry import TenantRegistry, follow_reloads, reload_from_db, reload_from_files
 from ivr.routing import QueueLoad
 from ivr.stasis import PURPOSE, IvrRunner

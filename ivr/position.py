@@ -29,7 +29,7 @@ from callcenter.pbx.ari.rest import SpyDirection
 from callcenter.state.agents import Member
 from callcenter.state.queues import QueueState
 from ivr.announce import position_media
-from ivr.load import queue_loads
+from ivr.queue_load import queue_loads
 
 log = logging.getLogger(__name__)
 PURPOSE = "announce"

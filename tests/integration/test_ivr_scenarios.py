@@ -42,13 +42,13 @@ from callcenter.phone.policy import policy_for
 from callcenter.state.live import LiveState
 from callcenter.state.service import LiveStateService
 from ivr import voicemail
-from ivr.load import queue_loads
 from ivr.loader import load_tenant_file
 from ivr.placeholders import generate_for_file
 from ivr.plugin import announce_position, publish_recordings
 from ivr.position import PURPOSE as ANNOUNCE
 from ivr.position import PositionAnnouncer, Waiting, waiting_in
 from ivr.prompts import PromptSources
+from ivr.queue_load import queue_loads
 from ivr.registry import TenantRegistry
 from ivr.routing import QueueLoad
 from ivr.stasis import PURPOSE, IvrRunner

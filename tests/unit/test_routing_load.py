@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from callcenter.state.agents import Member
 from callcenter.state.queues import QueueState, WaitingCaller
-from ivr.load import queue_loads
+from ivr.queue_load import queue_loads
 from ivr.routing import QueueLoad
 
 
