@@ -37,7 +37,7 @@ from voicemail.tasks import EMAIL_TASK, TRANSCRIBE_TASK, TRANSCRIPTION_QUEUE
 pytestmark = pytest.mark.faults
 CALLCENTER = Path(sys.executable).with_name("callcenter")
 BASE = int(os.environ.get("CALLCENTER_TEST_PORT_BASE", "15000"))
-SMTP_PORT, APP_PORT = BASE + 102, BASE + 110
+SMTP_PORT, APP_PORT = BASE + 102, BASE + 135  # other tests use +110 (redis), +150…
 
 
 def long_message(repeats: int) -> bytes:
