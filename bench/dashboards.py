@@ -112,27 +112,30 @@ async def helper(args: argparse.Namespace) -> None:
     clients_up = 0
     measure_from = float("inf")
 
+    failed: list[str] = []
+
     async def client(http: aiohttp.ClientSession) -> None:
         nonlocal clients_up
         seen: set[str] = set()
-        async with http.ws_connect(
-            cfg["ws"], headers={"Cookie": f"cc_session={cfg['token']}"}
-        ) as ws:
-            clients_up += 1
-            async for msg in ws:
-                if msg.type != aiohttp.WSMsgType.TEXT:
-                    break
-                now = time.time()
-                for lid in _CARD.findall(msg.data):
-                    if lid not in seen:
-                        seen.add(lid)
-                        t0 = sent.get(lid)
-                        if t0 is not None and t0 >= measure_from:
-                            received.append(now - t0)
-                            if os.environ.get("BENCH_DASH_TRACE"):
-                                print(json.dumps([lid, t0, now]), file=sys.stderr)
-                            if os.environ.get("BENCH_DASH_TRACE"):
-                                print(json.dumps([lid, t0, now]), file=sys.stderr)
+        try:
+            async with http.ws_connect(
+                cfg["ws"],
+                headers={"Cookie": f"cc_session={cfg['token']}"},
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10.0),
+            ) as ws:
+                clients_up += 1
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    now = time.time()
+                    for lid in _CARD.findall(msg.data):
+                        if lid not in seen:
+                            seen.add(lid)
+                            t0 = sent.get(lid)
+                            if t0 is not None and t0 >= measure_from:
+                                received.append(now - t0)
+        except (aiohttp.ClientError, TimeoutError) as exc:  # counted, not hidden
+            failed.append(repr(exc))
 
     # Lanes start at staggered points of the call, so that joins, answers and hang-ups are
     # spread over time as in real traffic (not all lanes in lockstep). They carry on across
@@ -179,9 +182,9 @@ async def helper(args: argparse.Namespace) -> None:
         print(json.dumps({"phase": "A"}), flush=True)
         await loop.run_in_executor(None, sys.stdin.readline)  # connect the clients
         tasks = [asyncio.create_task(client(http)) for _ in range(cfg["clients"])]
-        while clients_up < cfg["clients"]:  # noqa: ASYNC110  (a count, polled while starting)
+        while clients_up + len(failed) < cfg["clients"]:  # noqa: ASYNC110  (polled count)
             await asyncio.sleep(0.05)
-        print(json.dumps({"clients": clients_up}), flush=True)
+        print(json.dumps({"clients": clients_up, "failed": failed[:3]}), flush=True)
         await loop.run_in_executor(None, sys.stdin.readline)  # B: traffic, everybody watching
         received.clear()
         # the first seconds after the pause are a transient (documented), not the steady state
@@ -357,7 +360,9 @@ async def measure(args: argparse.Namespace) -> list[Result]:
                 await page.evaluate(DOM_PROBE)
                 pages.append(page)
             send({})  # connect the websocket clients
-            await read()
+            connected = await read()
+            if connected["failed"]:
+                print(f"websocket clients that did not connect: {connected['failed']}")
             cpu1, wall1 = _cpu_seconds(), time.monotonic()
             send({})  # phase B: the same traffic, every client watching
             out = await read()

@@ -275,7 +275,7 @@ def _print_banner(config: Config, logins: list[tuple[str, str, str]], queues: li
     print()
     print(f"  callcenter demo on {url}")
     print(f"  open {url}/ in a browser: log in as anna for the receptionist console,")
-    print("  as supervisor for the wallboard (demo calls arrive every few seconds)")
+    print("  as supervisor for the wallboard (a demo call arrives every 10–30 s)")
     print(f"  health: {url}/healthz   metrics: {url}/metrics   live state: {url}/api/live")
     print(f"  queues: {', '.join(queues)}")
     print("  logins (POST /api/auth/login with JSON username/password):")
