@@ -42,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callcenter.db.models import utcnow
 from callcenter.db.session import Database
+from callcenter.egress import CircuitBreaker, EgressGuard, ForbiddenAddress, describe_failure
 from crm.contact import ValidationError, clean_text
 from crm.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from jobs import queue as job_queue
@@ -130,6 +131,12 @@ def validate_endpoint(data: Mapping[str, Any]) -> tuple[str, list[str], str]:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError("url", "must be an http:// or https:// URL")
+    try:  # literal local addresses at once; names are checked at every connect
+        EgressGuard().check_url(url)
+    except ForbiddenAddress:
+        raise ValidationError(
+            "url", "must be a public address (not local, private or link-local)"
+        ) from None
     events = data.get("events") or []
     if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
         raise ValidationError("events", "must be a list of event names")
@@ -218,6 +225,7 @@ async def emit(db: Database, tenant_id: int, event: str, data: Mapping[str, Any]
 @dataclass(frozen=True, slots=True)
 class _Job:
     delivery_id: int
+    endpoint_id: int
     attempt: int
     url: str
     secret: str
@@ -238,17 +246,24 @@ class WebhookSender:
         *,
         policy: RetryPolicy | None = None,
         timeout: float = 10.0,
+        guard: EgressGuard | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        """``guard``: where deliveries may go (SSRF, :mod:`callcenter.egress`): public
+        addresses only unless told otherwise; a given ``http`` should be ``guard.session()``.
+        ``breaker``: stops attempts to an endpoint that keeps failing."""
         self.db = db
         self._http = http
         self._owns_http = http is None
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
+        self.guard = guard or EgressGuard()
+        self.breaker = breaker or CircuitBreaker()
 
     @property
     def http(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
-            self._http = aiohttp.ClientSession()
+            self._http = self.guard.session()  # every resolved address checked at connect
         return self._http
 
     async def close(self) -> None:
@@ -274,13 +289,24 @@ class WebhookSender:
         job = await self._claim(delivery_id)
         if job is None:
             return  # delivered, failed or deleted meanwhile (endpoint removed, erasure)
+        wait = self.breaker.open_for(job.endpoint_id)
+        if wait > 0:  # the endpoint keeps failing: no attempt now, and none counted
+            await self._unclaim(job)
+            raise Retry("circuit open: the endpoint keeps failing", delay=wait)
         status, error, ms = await self._post(job)
+        self.breaker.record(job.endpoint_id, error is None)
         final = await self._record(job, status, error, ms)
         if error is None:
             return
         if final:
             raise Permanent(f"gave up after {job.attempt} attempts: {error}")
         raise Retry(error, delay=self.policy.delay(job.attempt))
+
+    async def _unclaim(self, job: _Job) -> None:
+        async with self.db.session() as s:
+            delivery = await s.get(WebhookDelivery, job.delivery_id)
+            if delivery is not None:
+                delivery.attempts -= 1
 
     async def _claim(self, delivery_id: int) -> _Job | None:
         async with self.db.session() as s:
@@ -297,6 +323,7 @@ class WebhookSender:
             delivery.attempts += 1
             return _Job(
                 delivery.id,
+                endpoint.id,
                 delivery.attempts,
                 endpoint.url,
                 endpoint.secret,
@@ -317,6 +344,7 @@ class WebhookSender:
         }
         started = time.perf_counter()
         try:
+            self.guard.check_url(job.url)
             async with self.http.post(
                 job.url,
                 data=body,
@@ -328,7 +356,9 @@ class WebhookSender:
                 status: int | None = resp.status
                 error = None if 200 <= resp.status < 300 else f"HTTP {resp.status}"
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            status, error = None, f"{type(exc).__name__}: {exc}"[:500]
+            # Tenants see the category only: transport words per port made a port scanner.
+            status, error = None, describe_failure(exc)
+            log.info("webhook delivery %s: %s: %s", job.delivery_id, type(exc).__name__, exc)
         return status, error, (time.perf_counter() - started) * 1000
 
     async def _record(self, job: _Job, status: int | None, error: str | None, ms: float) -> bool:
