@@ -70,7 +70,9 @@ async def export_contact(session: AsyncSession, tenant_id: int, contact_id: int)
     contact = await repo.get_contact(session, contact_id, tenant_id)
     data = contact_to_mapping(await repo.contact_data(session, contact))
     notes = await session.scalars(
-        select(Note).where(Note.contact_id == contact_id).order_by(Note.taken_at)
+        select(Note)
+        .where(Note.contact_id == contact_id, Note.tenant_id == tenant_id)  # not B's notes
+        .order_by(Note.taken_at)
     )
     calls = await contact_calls(session, tenant_id, contact_id, limit=100_000)
     e164s = sorted({n.e164 for n in await repo.numbers_of(session, contact_id)})
