@@ -36,7 +36,7 @@ async def test_a_tenants_export_of_a_shared_contact_holds_only_its_notes(db: Dat
             s,
             None,
             contact_from_mapping(
-                {"display_name": "Notar Weiß", "numbers": [{"number": "+49 30 5559911"}]}
+                {"display_name": f"Privacy {sfx}", "numbers": [{"number": "+49 30 5559911"}]}
             ),
         )
         for tenant, subject in ((a, "A's note"), (b, "B's note")):
