@@ -201,7 +201,11 @@ def hold(f: CallFacts) -> list[AmiAction]:
     caller = _need_caller(f)
     if not f.connected or f.agent is None:
         raise CallConflict(f"call is {f.state}: only a connected call can be put on hold")
-    return [_hold_caller(caller, f.agent, AGENT_WAIT_CONTEXT, "s")]
+    return [
+        # Whose leg waits for this caller: cc-hold ends it if the caller hangs up on hold.
+        _a("Setvar", Channel=caller.name, Variable="CC_HOLD_AGENT", Value=f.agent.name),
+        _hold_caller(caller, f.agent, AGENT_WAIT_CONTEXT, "s"),
+    ]
 
 
 def retrieve(f: CallFacts) -> list[AmiAction]:

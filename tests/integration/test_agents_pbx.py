@@ -539,6 +539,19 @@ async def test_pickup_hold_retrieve_hangup(world: World) -> None:
     assert record.answered_at is not None and record.wait_seconds is not None
 
 
+async def test_held_caller_hanging_up_frees_the_receptionist(world: World) -> None:
+    """Issue #8, defect 7: the receptionist's leg waits in cc-agent-wait while the caller is
+    held; when the caller hangs up there, that leg ends too (not after Wait(3600))."""
+    lid = await _picked_up(world)
+    status, body = await world.post("anna", f"/api/calls/{lid}/hold")
+    assert status == 200, body
+    await world.wait_state(lid, "on hold")
+    chans = {c["Channel"]: c for c in await world.channels() if c["Linkedid"] == lid}
+    caller = next(n for n in chans if n.startswith(CALLER) and n.endswith(";2"))
+    await world.ami.send_action("Hangup", {"Channel": caller, "Cause": "16"}, check=True)
+    await _gone(world, lid)
+
+
 async def test_blind_transfer_to_staff_and_to_queue(world: World) -> None:
     lid = await _picked_up(world)
     status, body = await world.post("anna", f"/api/calls/{lid}/transfer", {"queue": "q-ccb-de"})

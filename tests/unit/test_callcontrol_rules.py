@@ -124,7 +124,13 @@ def test_pickup_sets_the_interface_then_redirects() -> None:
 
 
 def test_hold_moves_both_legs_in_one_redirect() -> None:
-    (action,) = rules.hold(CONNECTED)
+    mark, action = rules.hold(CONNECTED)
+    # The caller's channel names the leg waiting for it (cc-hold's h extension ends that leg).
+    assert (mark.name, dict(mark.headers)["Variable"], dict(mark.headers)["Value"]) == (
+        "Setvar",
+        "CC_HOLD_AGENT",
+        "PJSIP/anna-0002",
+    )
     h = dict(action.headers)
     assert action.name == "Redirect"
     assert (h["Channel"], h["Context"]) == ("PJSIP/trunk-0001", "cc-hold")
