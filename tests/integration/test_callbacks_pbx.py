@@ -124,10 +124,13 @@ async def test_caller_presses_the_key_confirms_and_keeps_the_place(
     b_joined = world.queue_waiting()[b]
     await until(lambda: bool(desk.stored), what="request stored", timeout=20)
     request_id = desk.stored[0]
-    c = await world.caller()
     slot = f"cbq-{request_id}-1-a"
     await until(lambda: slot in world.queue_waiting(), what="placeholder in the queue")
     assert b not in world.queue_waiting()
+    c = await world.caller()
+    # C's position (what its announcement says) counts the callback ahead of it.
+    q = world.live.state.queues[world.queue]
+    assert (q.waiting[a].position, q.waiting[slot].position, q.waiting[c].position) == (1, 2, 3)
     played = desk.played[b]
     spoken = "0305550" + number[-4:]  # read back digit by digit, in the national form
     assert played[0][1:-1] == tuple(f"sound:digits/{d}" for d in spoken)
