@@ -77,6 +77,10 @@ class DialerAri(Protocol):
 
     async def ring(self, channel_id: str) -> None: ...
 
+    async def send_dtmf(
+        self, channel_id: str, dtmf: str, *, duration: int | None = None
+    ) -> None: ...
+
     async def create_bridge(
         self,
         type: Sequence[str] = ("mixing",),
@@ -203,6 +207,25 @@ class Dialer:
     async def on_ami_event(self, msg: Message) -> None:
         if msg.name == "AgentConnect":
             self._spawn(self._agent_connect(msg))
+        elif (
+            msg.name == "QueueMemberStatus"
+            and msg.get("Status") == "1"  # AST_DEVICE_NOT_INUSE: a receptionist is free
+            and msg.get("Paused", "0") == "0"
+        ):
+            self._spawn(self._nudge(msg.get("Queue") or ""))
+
+    async def _nudge(self, queue: str) -> None:
+        """Wake the queue's first placeholder: app_queue re-checks a waiting caller's turn
+        only once a second (RECHECK), but at once when the caller sends a key. A ``#``
+        (no extension in ``[cc-queue-exit]``, so it is ignored as an exit) sent into the
+        placeholder's ``;2`` reaches ``;1`` in the queue: the free receptionist is offered
+        the callback now instead of up to a second later."""
+        waiting = [j for j in self.jobs.values() if j.queue == queue and j.id not in self._attempt]
+        if not waiting:
+            return
+        head = min(waiting, key=lambda j: (-j.priority, j.arrival, j.id))
+        with contextlib.suppress(AriError):
+            await self._ari.send_dtmf(slot_ids(head.id, head.token)[1], "#", duration=60)
 
     async def _agent_connect(self, msg: Message) -> None:
         ref = parse_channel_id(msg.get("Uniqueid") or "")

@@ -146,7 +146,7 @@ def wire(services: Services) -> None:
 
 
 def _spawn_ami(dialer: Dialer | None, msg: Any) -> None:
-    if dialer is not None and msg.name == "AgentConnect":
+    if dialer is not None and msg.name in ("AgentConnect", "QueueMemberStatus"):
         import asyncio
 
         asyncio.get_running_loop().create_task(dialer.on_ami_event(msg))

@@ -1,0 +1,274 @@
+"""Callbacks on a real Asterisk: dispatch latency with 1,000 pending over 40 queues, and
+callbacks completed end to end (no double dial, served in arrival order).
+
+``python -m bench callbacks [--queues 40] [--pending 1000] [--database URL]`` (heavy: starts
+its own Asterisk instance ``bench_cb`` on ``CALLCENTER_BENCH_PORT_BASE``, default 27000,
+and uses SQLite in a temp dir unless ``--database`` names a PostgreSQL URL).
+
+Every callback gets its placeholder in app_queue (the design of ADR 0006); one
+auto-answering receptionist per queue then works through its queue's callbacks: it is
+connected to the head placeholder, the customer (a Local channel that answers at once and
+hangs up after ``--talk`` seconds) is dialled and bridged, the placeholder is hung up, the
+receptionist is free again and app_queue offers the next one.
+
+Dispatch latency = receptionist free (AMI ``AgentComplete`` of their previous callback,
+as the app receives it) → the next callback offered (the dialler's ``callback.offered``
+event, after the lease fence in the database, before the customer is dialled). The first
+offer of each receptionist (log-in) is not a "became free" and is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+SKIP_BY_DEFAULT = True
+
+DIALPLAN = """
+[cc-transfer-sim]
+exten => _+49305550XXXX,1,Answer()
+ same => n,Wait(${CC_BENCH_TALK})
+ same => n,Hangup()
+"""
+
+
+class _Discard:
+    async def record_finished(self, record: Any) -> None:
+        return None
+
+    async def append_events(self, events: Any) -> None:
+        return None
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    from callcenter.bus import InProcessBus
+    from callcenter.callbacks.dialer import Dialer
+    from callcenter.callbacks.dispatch import PURPOSE_CUSTOMER, PURPOSE_SLOT, parse_channel_id
+    from callcenter.callbacks.leases import LeaseStore
+    from callcenter.callbacks.store import CallbackRepository, NewCallback
+    from callcenter.callbacks.wiring import live_places
+    from callcenter.config import load_config
+    from callcenter.db.migrate import upgrade
+    from callcenter.db.session import Database
+    from callcenter.pbx.ami.client import AmiClient
+    from callcenter.pbx.ari import AriClient
+    from callcenter.pbx.sandbox import Sandbox
+    from callcenter.pbx.stasis import StasisDispatcher
+    from callcenter.state.live import LiveState
+    from callcenter.state.service import LiveStateService
+
+    base = int(os.environ.get("CALLCENTER_BENCH_PORT_BASE", "27000"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cb-"))
+    config = load_config(
+        None,
+        env={},
+        overrides={
+            "app": {"data_dir": str(tmp)},
+            "pbx": {
+                "instance": "bench_cb",
+                "ami_port": base + 38,
+                "http_port": base + 88,
+                "sip_port": base + 60,
+                "rtp_start": base + 200,
+                "rtp_end": base + 299,
+            },
+        },
+    ).with_secrets()
+    url = args.database or f"sqlite+aiosqlite:///{tmp / 'cb.db'}"
+    sandbox = Sandbox(config.pbx, tmp)
+    sandbox.down()
+    sandbox.reset()
+    queues = [f"q-cbb-{i:02d}" for i in range(args.queues)]
+    sandbox.write_generated("extensions-bench.conf", DIALPLAN)
+    sandbox.write_generated(
+        "queues-bench.conf", "".join(f"[{q}](cc-queue-defaults)\n" for q in queues)
+    )
+    await asyncio.to_thread(sandbox.up)
+    await asyncio.to_thread(upgrade, url)
+    db = Database(url)
+    ami = AmiClient.from_config(config.pbx)
+    live = LiveStateService(ami, LiveState(), InProcessBus(), _Discard())
+    pbx = config.pbx
+    ari = AriClient(
+        f"http://{pbx.host}:{pbx.http_port}", pbx.ari_username, pbx.ari_password, "bench-cb"
+    )
+    offered: dict[int, float] = {}
+    offer_order: dict[str, list[int]] = {q: [] for q in queues}
+    free_at: dict[str, float] = {}  # agent → when it became free (AgentComplete)
+    latencies: list[float] = []
+    member_free: dict[str, float] = {}  # agent → app_queue saw it free (QueueMemberStatus)
+    from_member: list[float] = []
+
+    async def publish(event: str, payload: Mapping[str, Any]) -> None:
+        if event == "callback.offered":
+            now = time.perf_counter()
+            offered[int(payload["id"])] = now
+            offer_order[str(payload["queue"])].append(int(payload["id"]))
+            agent = str(payload.get("agent") or "")
+            if agent in free_at:
+                latencies.append(now - free_at.pop(agent))
+                if agent in member_free:
+                    from_member.append(now - member_free.pop(agent))
+
+    dialer = Dialer(
+        LeaseStore(db, "bench"),
+        ari,
+        waiting=lambda q: live_places(live.state, q),
+        caller_id=lambda _t: "+49301110000",
+        publish=publish,
+        ring_timeout_s=10,
+        tick_s=0.2,
+        reconcile_s=30.0,
+    )
+    stasis = StasisDispatcher(ari)
+    stasis.register(PURPOSE_SLOT, dialer.on_stasis_start)
+    stasis.register(PURPOSE_CUSTOMER, dialer.on_stasis_start)
+    ari.add_handler(stasis)
+    ari.add_handler(dialer.on_ari_event)
+
+    def on_ami(msg: Any) -> None:
+        if msg.name == "AgentComplete":
+            ref = parse_channel_id(msg.get("Uniqueid") or "")
+            if ref is not None and ref.role == "slot":
+                free_at[msg.get("MemberName") or ""] = time.perf_counter()
+        if msg.name == "QueueMemberStatus" and msg.get("Status") == "1":
+            member_free[msg.get("MemberName") or ""] = time.perf_counter()
+        if msg.name == "AgentConnect" or (msg.name == "QueueMemberStatus" and not args.no_nudge):
+            asyncio.get_running_loop().create_task(dialer.on_ami_event(msg))
+
+    ami.add_event_listener(on_ami)
+    report: dict[str, Any] = {}
+    try:
+        await live.start()
+        await ami.start()
+        await ami.wait_connected(10)
+        await ari.start()
+        await ari.wait_connected(10)
+        await ami.send_action("Setvar", {"Variable": "CC_BENCH_TALK", "Value": str(args.talk)})
+        await ami.send_action("Setvar", {"Variable": "CC_AGENT_TALK_SECONDS", "Value": "600"})
+        repo = CallbackRepository(db, max_per_hour=10**6)
+        t0 = time.perf_counter()
+        ids: list[int] = []
+        for n in range(args.pending):
+            queue = queues[n % len(queues)]
+            number = f"+49305550{n % 10_000:04d}"
+            ids.append(await repo.add(NewCallback("bench", number, queue, "de", None, _now())))
+        report["store_per_request_ms"] = (time.perf_counter() - t0) * 1000 / args.pending
+        t0 = time.perf_counter()
+        placed = 0
+        while placed < args.pending:
+            placed += await dialer.place_due()
+        report["place_all_s"] = time.perf_counter() - t0
+
+        def waiting_placeholders() -> int:
+            count = 0
+            for q in queues:
+                state = live.state.queues.get(q)
+                if state is not None:
+                    count += sum(1 for w in state.waiting if w.startswith("cbq-"))
+            return count
+
+        for _ in range(int(args.timeout * 5)):
+            if waiting_placeholders() >= args.pending:
+                break
+            await asyncio.sleep(0.2)
+        report["pending_in_queues"] = waiting_placeholders()
+        agents = [f"agentbench{i:02d}" for i in range(len(queues))]
+        for name in agents:
+            await ami.command(f"devstate change Custom:{name} NOT_INUSE")
+        t_start = time.perf_counter()
+        for name, queue in zip(agents, queues, strict=True):
+            await ami.send_action(
+                "QueueAdd",
+                {
+                    "Queue": queue,
+                    "Interface": f"Local/{name}@agents/n",
+                    "MemberName": name,
+                    "StateInterface": f"Custom:{name}",
+                },
+            )
+        for _ in range(int(args.timeout * 2)):
+            if len(offered) >= args.pending:
+                break
+            await asyncio.sleep(0.5)
+        # Let the last conversations finish and be stored.
+        await asyncio.sleep(args.talk + 2)
+        report["elapsed_s"] = time.perf_counter() - t_start
+        async with db.session() as session:
+            from sqlalchemy import func, select
+
+            from callcenter.callbacks.models import CallbackAttempt, CallbackRequest
+
+            done = await session.scalar(
+                select(func.count()).where(CallbackRequest.status == "done")
+            )
+            attempts = await session.scalar(select(func.count()).select_from(CallbackAttempt))
+        arrival = {
+            q: [i for i in ids if (i - ids[0]) % len(queues) == k] for k, q in enumerate(queues)
+        }
+        in_order = all(offer_order[q] == arrival[q][: len(offer_order[q])] for q in queues)
+        report.update(
+            offered=len(offered),
+            completed=int(done or 0),
+            attempts=int(attempts or 0),
+            dialled=len(dialer.dialled),
+            double_dials=len(dialer.dialled) - len(set(dialer.dialled)),
+            order_equal_arrival=in_order,
+            latency_samples=len(latencies),
+            latency_p50_ms=statistics.median(latencies) * 1000 if latencies else float("nan"),
+            latency_p99_ms=_pct(latencies, 0.99) * 1000,
+            latency_max_ms=max(latencies) * 1000 if latencies else float("nan"),
+            member_free_p50_ms=statistics.median(from_member) * 1000 if from_member else 0.0,
+            member_free_p99_ms=_pct(from_member, 0.99) * 1000,
+            throughput_per_s=len(offered) / report["elapsed_s"],
+        )
+    finally:
+        await dialer.close()
+        await ari.close()
+        await ami.close()
+        await live.close()
+        await db.close()
+        await asyncio.to_thread(sandbox.down)
+    return report
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--queues", type=int, default=40)
+    ap.add_argument("--pending", type=int, default=1000)
+    ap.add_argument("--talk", type=float, default=0.5, help="customer talk seconds")
+    ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--database", default="", help="SQLAlchemy URL (default: SQLite temp)")
+    ap.add_argument("--no-nudge", action="store_true", help="measure app_queue's own pace")
+    return ap
+
+
+def main() -> None:
+    args = parser().parse_args()
+    report = asyncio.run(run_bench(args))
+    width = max(len(k) for k in report)
+    for key, value in report.items():
+        shown = f"{value:,.2f}" if isinstance(value, float) else str(value)
+        print(f"{key.ljust(width)}  {shown}")
+
+
+if __name__ == "__main__":
+    main()
