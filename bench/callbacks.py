@@ -129,6 +129,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         caller_id=lambda _t: "+49301110000",
         publish=publish,
         ring_timeout_s=10,
+        window=args.window,
         tick_s=0.2,
         reconcile_s=30.0,
     )
@@ -158,6 +159,8 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         await ari.wait_connected(10)
         await ami.send_action("Setvar", {"Variable": "CC_BENCH_TALK", "Value": str(args.talk)})
         await ami.send_action("Setvar", {"Variable": "CC_AGENT_TALK_SECONDS", "Value": "600"})
+        pid0 = sandbox.read_pid()
+        rss_before = _rss_mb(pid0) if pid0 is not None else 0.0
         repo = CallbackRepository(db, max_per_hour=10**6)
         t0 = time.perf_counter()
         ids: list[int] = []
@@ -167,10 +170,12 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             ids.append(await repo.add(NewCallback("bench", number, queue, "de", None, _now())))
         report["store_per_request_ms"] = (time.perf_counter() - t0) * 1000 / args.pending
         t0 = time.perf_counter()
+        expected = min(args.pending, len(queues) * args.window)
         placed = 0
-        while placed < args.pending:
+        while placed < expected:
             placed += await dialer.place_due()
-        report["place_all_s"] = time.perf_counter() - t0
+        report["placeholders"] = placed
+        report["place_window_s"] = time.perf_counter() - t0
 
         def waiting_placeholders() -> int:
             count = 0
@@ -181,10 +186,19 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             return count
 
         for _ in range(int(args.timeout * 5)):
-            if waiting_placeholders() >= args.pending:
+            if waiting_placeholders() >= expected:
                 break
             await asyncio.sleep(0.2)
         report["pending_in_queues"] = waiting_placeholders()
+        pid = sandbox.read_pid()
+        if pid is not None:  # what 1,000 waiting placeholders cost the PBX
+            cpu0, t_idle = _cpu_seconds(pid), time.perf_counter()
+            await asyncio.sleep(args.idle)
+            report["pbx_cpu_while_waiting_pct"] = (
+                100 * (_cpu_seconds(pid) - cpu0) / (time.perf_counter() - t_idle)
+            )
+            report["pbx_rss_mb_before"] = rss_before
+            report["pbx_rss_mb_waiting"] = _rss_mb(pid)
         agents = [f"agentbench{i:02d}" for i in range(len(queues))]
         for name in agents:
             await ami.command(f"devstate change Custom:{name} NOT_INUSE")
@@ -244,6 +258,18 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def _now() -> Any:
     from datetime import UTC, datetime
 
@@ -253,9 +279,11 @@ def _now() -> Any:
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--queues", type=int, default=40)
+    ap.add_argument("--window", type=int, default=5, help="placeholders per queue")
     ap.add_argument("--pending", type=int, default=1000)
     ap.add_argument("--talk", type=float, default=0.5, help="customer talk seconds")
     ap.add_argument("--timeout", type=float, default=600.0)
+    ap.add_argument("--idle", type=float, default=10.0, help="seconds measured with all waiting")
     ap.add_argument("--database", default="", help="SQLAlchemy URL (default: SQLite temp)")
     ap.add_argument("--no-nudge", action="store_true", help="measure app_queue's own pace")
     return ap

@@ -116,6 +116,7 @@ class Dialer:
         publish: Publisher = _no_publish,
         policy: RetryPolicy | None = None,
         endpoint: str = "Local/{number}@cc-transfer/n",
+        window: int | None = 5,
         ring_timeout_s: int = 30,
         tick_s: float = 1.0,
         reconcile_s: float = 5.0,
@@ -129,6 +130,7 @@ class Dialer:
         self._publish = publish
         self.policy = policy or RetryPolicy()
         self._endpoint = endpoint
+        self._window = window
         self._ring_timeout = ring_timeout_s
         self._tick_s = tick_s
         self._reconcile_s = reconcile_s
@@ -191,7 +193,7 @@ class Dialer:
         """Claim due callbacks of open tenants and put their placeholders in app_queue."""
         async with self._lock:
             now = self._clock()
-            jobs = await self.leases.claim(now, self._open_tenants(now))
+            jobs = await self.leases.claim(now, self._open_tenants(now), per_queue=self._window)
             for claimed in jobs:
                 job = _with_caller_id(claimed, self._caller_id(claimed.tenant))
                 self.jobs[job.id] = job
@@ -247,6 +249,7 @@ class Dialer:
         job = _with_caller_id(job, self._caller_id(job.tenant))
         self.jobs[job.id] = job
         self._attempt[job.id] = attempt
+        self.wake()  # the window moves: place the next callback of this queue now
         await self._execute(job, dispatch.offer(job, attempt, agent, self._ring_timeout))
 
     def _job_lock(self, job_id: int) -> asyncio.Lock:

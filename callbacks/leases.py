@@ -73,15 +73,23 @@ class LeaseStore:
         self.lease = timedelta(seconds=lease_s)
 
     async def claim(
-        self, now: datetime, tenants: Collection[str] | None = None, limit: int = 100
+        self,
+        now: datetime,
+        tenants: Collection[str] | None = None,
+        limit: int = 100,
+        per_queue: int | None = None,
     ) -> list[Job]:
         """Take due pending callbacks (of open ``tenants``) in service order; each gets a new
-        token. Nobody else can take them until the lease runs out or they are released."""
+        token. Nobody else can take them until the lease runs out or they are released.
+
+        ``per_queue``: at most this many placeholders waiting per queue (the window of
+        ADR 0006); the rest stay pending and are claimed as the window moves.
+        """
         due = (
-            select(R.id)
+            select(R.id, R.queue)
             .where(R.status == "pending", or_(R.due_at.is_(None), R.due_at <= now))
             .order_by(R.priority.desc(), func.coalesce(R.arrival_at, R.requested_at), R.id)
-            .limit(limit)
+            .limit(limit if per_queue is None else 20 * limit)
             .with_for_update(skip_locked=True)
         )
         if tenants is not None:
@@ -89,7 +97,24 @@ class LeaseStore:
                 return []
             due = due.where(R.tenant.in_(list(tenants)))
         async with self._db.session() as session:
-            ids = list((await session.execute(due)).scalars())
+            candidates = list((await session.execute(due)).all())
+            if per_queue is not None:
+                waiting = dict(
+                    (
+                        await session.execute(
+                            select(R.queue, func.count())
+                            .where(R.stage == "queued")
+                            .group_by(R.queue)
+                        )
+                    ).all()
+                )
+                ids: list[int] = []
+                for request_id, queue in candidates:
+                    if waiting.get(queue, 0) < per_queue and len(ids) < limit:
+                        waiting[queue] = waiting.get(queue, 0) + 1
+                        ids.append(request_id)
+            else:
+                ids = [request_id for request_id, _queue in candidates]
             if not ids:
                 return []
             stmt = (

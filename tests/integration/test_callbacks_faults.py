@@ -122,8 +122,8 @@ def agent_connect(slot: str) -> Message:
 async def test_two_instances_race_over_one_list_100_times(world: World, db: Database) -> None:
     """Both instances claim, place and receive the same AgentConnect at the same moment:
     each callback gets exactly one placeholder and exactly one customer dial."""
-    one = await world.instance("one", policy=NO_RETRY)
-    two = await world.instance("two", policy=NO_RETRY)
+    one = await world.instance("one", policy=NO_RETRY, window=None)
+    two = await world.instance("two", policy=NO_RETRY, window=None)
     tenant = f"race{uuid.uuid4().hex[:4]}"
     all_ids: list[int] = []
     for round_no in range(100):

@@ -139,3 +139,23 @@ async def test_closed_tenant_waits_for_opening(db: Database, tmp_path: Path) -> 
     assert [j.id for j in await leases.claim(opening, open_tenants(registry, opening))] == [
         request_id
     ]
+
+
+async def test_window_limits_placeholders_per_queue_and_moves_on(db: Database) -> None:
+    tenant = f"w{uuid.uuid4().hex[:6]}"
+    repo = CallbackRepository(db)
+    ids = {
+        q: [
+            await repo.add(NewCallback(tenant, f"+4930556{q[-1]}{n:03d}", q, "de", None, MORNING))
+            for n in range(4)
+        ]
+        for q in ("q-w1", "q-w2")
+    }
+    leases = LeaseStore(db, "w")
+    first = await leases.claim(MORNING, [tenant], per_queue=2)
+    assert sorted(j.id for j in first) == sorted(ids["q-w1"][:2] + ids["q-w2"][:2])
+    assert await leases.claim(MORNING, [tenant], per_queue=2) == []  # window full
+    head = next(j for j in first if j.id == ids["q-w1"][0])
+    assert await leases.begin_attempt(head.id, head.token, "anna", MORNING) is not None
+    [moved] = await leases.claim(MORNING, [tenant], per_queue=2)  # the head left the queue
+    assert moved.id == ids["q-w1"][2]
