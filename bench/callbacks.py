@@ -53,12 +53,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    from callbacks.dialer import Dialer
+    from callbacks.dispatch import PURPOSE_CUSTOMER, PURPOSE_SLOT, parse_channel_id
+    from callbacks.leases import LeaseStore
+    from callbacks.plugin import live_places
+    from callbacks.store import CallbackRepository, NewCallback
     from callcenter.bus import InProcessBus
-    from callcenter.callbacks.dialer import Dialer
-    from callcenter.callbacks.dispatch import PURPOSE_CUSTOMER, PURPOSE_SLOT, parse_channel_id
-    from callcenter.callbacks.leases import LeaseStore
-    from callcenter.callbacks.store import CallbackRepository, NewCallback
-    from callcenter.callbacks.wiring import live_places
     from callcenter.config import load_config
     from callcenter.db.migrate import upgrade
     from callcenter.db.session import Database
@@ -223,7 +223,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         async with db.session() as session:
             from sqlalchemy import func, select
 
-            from callcenter.callbacks.models import CallbackAttempt, CallbackRequest
+            from callbacks.models import CallbackAttempt, CallbackRequest
 
             done = await session.scalar(
                 select(func.count()).where(CallbackRequest.status == "done")

@@ -164,6 +164,7 @@ class World:
         lease_s: float = 30.0,
         main_app: bool = False,
         app: str | None = None,
+        tenants: list[str] | None = None,
         **kw: Any,
     ) -> Instance:
         """``main_app``: use the configured ARI app (the dialplan's ``${ari_app}``, where the
@@ -178,6 +179,8 @@ class World:
             LeaseStore(self.db, owner, lease_s=lease_s),
             ari,
             waiting=self.waiting,
+            # Only this test's tenants: other tests share the session's database.
+            open_tenants=lambda _now: tenants,
             caller_id=lambda _t: "+49301110000",
             policy=policy,
             ring_timeout_s=kw.pop("ring_timeout_s", 5),

@@ -122,9 +122,9 @@ def agent_connect(slot: str) -> Message:
 async def test_two_instances_race_over_one_list_100_times(world: World, db: Database) -> None:
     """Both instances claim, place and receive the same AgentConnect at the same moment:
     each callback gets exactly one placeholder and exactly one customer dial."""
-    one = await world.instance("one", policy=NO_RETRY, window=None)
-    two = await world.instance("two", policy=NO_RETRY, window=None)
     tenant = f"race{uuid.uuid4().hex[:4]}"
+    one = await world.instance("one", policy=NO_RETRY, window=None, tenants=[tenant])
+    two = await world.instance("two", policy=NO_RETRY, window=None, tenants=[tenant])
     all_ids: list[int] = []
     for round_no in range(100):
         # Busy customers end each attempt at once (final: busy), which frees the queue.
@@ -162,14 +162,14 @@ async def test_app_killed_between_request_and_dial_loses_and_doubles_nothing(
     in app_queue); a second request is stored while no dialler runs. The restarted instance
     (same owner id and ARI app) adopts the placeholder, places the other, dials each once."""
     app = f"cbtest-restart-{uuid.uuid4().hex[:6]}"
-    first = await world.instance("host:8080", app=app)
     tenant = f"kill{uuid.uuid4().hex[:4]}"
+    first = await world.instance("host:8080", app=app, tenants=[tenant])
     [x] = await add(db, tenant, world.queue, [customer(1)])
     assert await first.dialer.place_due() == 1
     await until(lambda: f"cbq-{x}-1-a" in world.queue_waiting(), what="placeholder")
     await first.crash(world)
     [y] = await add(db, tenant, world.queue, [customer(2)])  # stored while "down"
-    second = await world.instance("host:8080", app=app)
+    second = await world.instance("host:8080", app=app, tenants=[tenant])
     await second.dialer.start()
     await until(lambda: f"cbq-{y}-1-a" in world.queue_waiting(), what="second placed")
     assert x in second.dialer.jobs  # adopted, not placed again
@@ -204,10 +204,10 @@ async def test_redis_killed_mid_flow_loses_no_callback(
 
     listener = asyncio.create_task(listen())
     try:
-        inst = await world.instance("redis", publish=publish)
+        tenant = f"redis{uuid.uuid4().hex[:4]}"
+        inst = await world.instance("redis", publish=publish, tenants=[tenant])
         await inst.dialer.start()
         await world.agent(1, talk_s=5.0)
-        tenant = f"redis{uuid.uuid4().hex[:4]}"
         [a] = await add(db, tenant, world.queue, [customer(11)])
         await until(lambda: f"callback.connected:{a}" in seen, what="events of a", timeout=30)
         redis.kill()
@@ -244,9 +244,9 @@ async def test_asterisk_sigkill_keeps_the_place_and_dials_each_attempt_once(
     config = dataclasses.replace(pbx_config, pbx=sandbox.config)
     w = await _world(sandbox, config, db)
     try:
-        inst = await w.instance("pbxkill", reconcile_s=1.0)
-        await inst.dialer.start()
         tenant = f"sig{uuid.uuid4().hex[:4]}"
+        inst = await w.instance("pbxkill", reconcile_s=1.0, tenants=[tenant])
+        await inst.dialer.start()
         [x] = await add(db, tenant, w.queue, [f"+49305580{uuid.uuid4().int % 10_000:04d}"])
         await until(lambda: f"cbq-{x}-1-a" in w.queue_waiting(), what="placeholder")
         await restart(sandbox, w)

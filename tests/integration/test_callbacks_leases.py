@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from callcenter.callbacks.leases import LeaseStore
-from callcenter.callbacks.retry import Final, Retry, RetryPolicy, RetryRule
-from callcenter.callbacks.store import CallbackRepository, NewCallback
-from callcenter.callbacks.wiring import open_tenants, tenant_window
+from callbacks.leases import LeaseStore
+from callbacks.plugin import open_tenants, tenant_window
+from callbacks.retry import Final, Retry, RetryPolicy, RetryRule
+from callbacks.store import CallbackRepository, NewCallback
 from callcenter.db import migrate
 from callcenter.db.session import Database
 from ivr.loader import load_tenant_text

@@ -79,7 +79,7 @@ async def test_callback_keeps_its_place_and_reaches_agent_then_customer(
     request_id = await repo.add(
         NewCallback("cbt", number, world.queue, "de", None, utcnow(), arrival_at=b_joined)
     )
-    inst = await world.instance("one")
+    inst = await world.instance("one", tenants=["cbt"])
     await inst.dialer.start()
     slot = f"cbq-{request_id}-1-a"
     await until(lambda: slot in world.queue_waiting(), what="placeholder in the queue")
@@ -115,7 +115,7 @@ async def test_caller_presses_the_key_confirms_and_keeps_the_place(
     """Done-when scenario: a caller waiting in the queue presses the key, confirms their
     number, hangs up; the live caller before and the one after and the callback are served
     in arrival order; receptionist first, then the customer's number; outcome stored."""
-    inst = await world.instance("desk", main_app=True)
+    inst = await world.instance("desk", main_app=True, tenants=["cbt"])
     desk = world.desk(inst)
     await inst.dialer.start()
     a = await world.caller()
