@@ -19,6 +19,12 @@ def wire_features(services: Services, features: Sequence[Feature] = FEATURES) ->
     for feature in features:
         if feature.wire is not None:
             feature.wire(services)
+    # The callback list holds callers' numbers; callbacks is wired before the CRM, so its
+    # privacy store is registered here, above both (docs/security.md).
+    from callbacks.privacy import CallbackRequests
+    from crm.privacy import register_store
+
+    register_store(CallbackRequests())
 
 
 def make_services(
