@@ -19,14 +19,17 @@ from typing import Any, Protocol
 from aiohttp import web
 from sqlalchemy import select
 
+from callbacks import schemas as sc
 from callbacks.manage import CallbackAdmin, NotChangeable
 from callbacks.ordering import Place
 from callbacks.store import CallbackRateLimited, CallbackRepository, NewCallback
 from callcenter import auth
+from callcenter.contract import described
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 
+TAGS = ("callbacks",)
 WRITE_ROLES = (auth.ADMIN, auth.SUPERVISOR, auth.RECEPTIONIST)
 MAX_NOTE = 2000
 MAX_PRIORITY = 100
@@ -75,7 +78,10 @@ def _when(body: dict[str, Any], field: str) -> datetime | None:
         raise _invalid(field, "ISO 8601 date and time required") from None
     if when.tzinfo is None:
         raise _invalid(field, "a time zone offset is required (e.g. 2026-12-01T14:00:00+01:00)")
-    return when.astimezone(UTC)
+    try:
+        return when.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted out of range by the offset
+        raise _invalid(field, "date out of range") from None
 
 
 def _priority(body: dict[str, Any]) -> int:
@@ -109,6 +115,9 @@ def setup(
             with contextlib.suppress(Exception):  # Redis down: the tables stay the truth
                 await publish(event, payload)
 
+    @described(
+        "Active callbacks with virtual positions", responses={200: sc.CallbackList}, tags=TAGS
+    )
     async def list_callbacks(request: web.Request) -> web.Response:
         principal = auth.require_role(request)
         tenant = request.query.get("tenant")
@@ -118,6 +127,12 @@ def setup(
         )
         return web.json_response({"callbacks": rows})
 
+    @described(
+        "Create a callback (merges with a waiting one for the same number)",
+        body=sc.CallbackIn,
+        responses={201: sc.CallbackCreated},
+        tags=TAGS,
+    )
     async def create(request: web.Request) -> web.Response:
         principal = auth.require_role(request, *WRITE_ROLES)
         body = await _body(request)

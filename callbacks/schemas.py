@@ -1,0 +1,54 @@
+"""Request and response models of ``/api/callbacks`` (the API contract, docs/api.md)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class CallbackOut(BaseModel):
+    """One callback (docs/callbacks.md)."""
+
+    id: int
+    tenant: str
+    queue: str
+    number: str = Field(description="E.164, passed the destination policy")
+    language: str
+    status: str = Field(description="pending | dialling | done | failed | cancelled")
+    stage: str | None = Field(description="queued | ringing | connected (while dialling)")
+    priority: int
+    position: int | None = Field(description="virtual position in its queue, 1 = next")
+    source: str = Field(description="queue | ivr | api")
+    requested_at: str | None
+    arrival_at: str | None = Field(description="the place it keeps: when the caller joined")
+    promised_at: str | None
+    due_at: str | None
+    expires_at: str | None
+    attempts: int
+    requests: int = Field(description="requests merged into this one")
+    wait_seconds: float | None
+    outcome: str | None = Field(
+        description="completed | no_answer | busy | failed | cancelled | expired"
+    )
+    done_at: str | None
+    agent: str | None
+    note: str | None
+
+
+class CallbackList(BaseModel):
+    callbacks: list[CallbackOut]
+
+
+class CallbackIn(BaseModel):
+    tenant: str = Field(max_length=64)
+    queue: str = Field(max_length=80)
+    number: str = Field(max_length=40)
+    language: str | None = Field(default=None, max_length=16)
+    note: str | None = Field(default=None, max_length=2000)
+    priority: int = Field(default=0, ge=0, le=100)
+    due_at: str | None = Field(default=None, description="ISO 8601 with offset")
+    expires_at: str | None = Field(default=None, description="ISO 8601 with offset")
+
+
+class CallbackCreated(BaseModel):
+    id: int
+    merged: bool = Field(description="merged into the active request for the same number")
