@@ -27,7 +27,7 @@ from callcenter.db.models import Call
 from callcenter.db.session import Database
 from callcenter.db.users import UserRepository
 from callcenter.pbx.ari.rest import AriRest
-from callcenter.pbx.sandbox import Sandbox
+from callcenter.pbx.sandbox import Sandbox, SandboxError
 from callcenter.pbx.simulate import Dtmf, Scenario, Wait, inbound_leg_id, place_call
 from tests.integration.apps import (
     AppProcess,
@@ -267,7 +267,14 @@ async def test_pbx_sigkill_live_state_matches_within_5s(
         assert await asyncio.to_thread(live_channels) > 0
         in_flight = len(await r.up_channels()) // 2
         r.sandbox.kill()
-        await asyncio.to_thread(r.sandbox.up)
+        try:
+            await asyncio.to_thread(r.sandbox.up)
+        except SandboxError:
+            # Seen once under load average 10: the restarted Asterisk exited during boot
+            # (its ports not yet released). Restarting the PBX is the harness's job here;
+            # what is under test is the app once the PBX is back.
+            await asyncio.sleep(2.0)
+            await asyncio.to_thread(r.sandbox.up)
         back = time.monotonic()
         await r.answered()  # traffic again right after the restart
 
