@@ -175,7 +175,8 @@ async def helper(args: argparse.Namespace) -> None:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         print(json.dumps({"fed": total}), file=sys.stderr, flush=True)
 
-    async with aiohttp.ClientSession() as http:
+    # limit=0: every websocket holds a pooled connection (the default pool stops at 100)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         print(json.dumps({"ready": True}), flush=True)
         await loop.run_in_executor(None, sys.stdin.readline)  # A: traffic, nobody watching
         await feed(cfg["warmup"])
