@@ -301,28 +301,44 @@ def _traffic(config: Config, interval: float) -> Any:
     return ctx
 
 
+# The demo shows every state (issue #8): most callers go through the menus and stay until a
+# receptionist answers; some give up while waiting; some hang up in the menu.
+DEMO_KINDS = ("answered", "answered", "gives-up", "answered", "hangs-up-in-menu")
+
+
+def demo_scenario(kind: str, did: str, number: str, name: str, rng: random.Random) -> Any:
+    """A demo caller of ``kind``: keys 1 (language) and 1 (receptionist) after the prompts
+    have had time to play, then on the line long enough for what the kind should show."""
+    from callcenter.pbx.simulate import Dtmf, Scenario, Wait
+
+    menus = (Wait(3.0), Dtmf("1"), Wait(4.0), Dtmf("1"))
+    if kind == "hangs-up-in-menu":
+        steps: tuple[Any, ...] = (Wait(3.0), Dtmf("1"), Wait(rng.uniform(2.0, 4.0)))
+    elif kind == "gives-up":
+        steps = (*menus, Wait(rng.uniform(8.0, 20.0)))
+    else:  # answered: waits, then talks, until the caller script ends
+        steps = (*menus, Wait(rng.uniform(60.0, 120.0)))
+    return Scenario(did, number, name, steps)
+
+
 async def _place_calls(
     services: Services, registry: TenantRegistry, config: Config, interval: float
 ) -> None:
     """Calls to the DIDs of the app's own tenant registry (so a tenant reload shows)."""
     from callcenter.pbx.ari.errors import AriError
-    from callcenter.pbx.simulate import Scenario, place_call
+    from callcenter.pbx.simulate import place_call
 
     rng = random.Random()
+    calls = 0
     while True:
         await asyncio.sleep(interval * rng.uniform(0.5, 1.5))
         dids = [d.number for t in registry.tenants() for d in t.dids]
         if not dids:
             continue
         name, number = rng.choice(DEMO_CALLERS)
-        scenario = Scenario.simple(
-            rng.choice(dids),
-            number,
-            name,
-            wait=2,
-            dtmf=rng.choice(["", "1", "2"]),
-            hold=rng.uniform(15, 60),
-        )
+        kind = DEMO_KINDS[calls % len(DEMO_KINDS)]
+        calls += 1
+        scenario = demo_scenario(kind, rng.choice(dids), number, name, rng)
         try:
             await place_call(services.require_pbx().ari, config.pbx, scenario)
         except (AriError, OSError) as exc:
