@@ -160,6 +160,10 @@ class Call:
         if self.stints:
             extra["stints"] = self._stints_out()
         wait, talk = self.wait_seconds(), self.talk_seconds(ended_at)
+        if outcome is not None and wait is not None and self.phase in ("queued", "ringing"):
+            # Lost while still waiting (the PBX went away): it waited until then, not only
+            # until its last event (issue #8: such rows said 0 s after 10-18 s of waiting).
+            wait = max(wait, ended_at - (self.queued_at or ended_at))
         # Cross-check with app_queue's own whole-second figures (HoldTime, TalkTime): a
         # larger gap means events were missed or reordered; statistics should look twice.
         mismatch = [

@@ -258,6 +258,8 @@ async def test_pbx_sigkill_live_state_matches_within_5s(
         talking = await r.answered(talk=60)
         in_menu = await r.menu_hangup()
         await asyncio.sleep(2.5)
+        waiting = await r.answered(talk=60)  # the only receptionist is busy: it waits
+        await asyncio.sleep(4.0)
         token = await asyncio.to_thread(login, r.app, "fault-admin", PASSWORD)
 
         def live_channels() -> int:
@@ -292,6 +294,9 @@ async def test_pbx_sigkill_live_state_matches_within_5s(
         await r.all_ended()
         rows = await r.check_recorded_once()
         assert rows[talking].outcome == "lost" and rows[in_menu].outcome in ("lost", "ivr")
+        # Lost while waiting: its wait runs until the PBX went away, not 0 (issue #8).
+        lost_wait = rows[waiting].wait_seconds
+        assert rows[waiting].outcome == "lost" and lost_wait is not None and lost_wait >= 1.5
         record_figures(
             "Asterisk SIGKILL + restart",
             calls=len(r.placed),
