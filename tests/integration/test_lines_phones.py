@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
@@ -26,6 +27,7 @@ from composition.app import make_app
 from lines.models import Phone
 from lines.phones import PhoneSpec, new_password, password_digest, render_phones
 from lines.trunks import TrunkSet
+from tests.conftest import fresh_database
 from tests.integration import sip_carrier, sip_phone
 from tests.integration.conftest import SandboxFactory
 
@@ -42,9 +44,18 @@ async def _until(check: Callable[[], Awaitable[bool]], timeout: float, what: str
         await asyncio.sleep(0.2)
 
 
+@pytest.fixture
+def phones_db() -> Iterator[str]:
+    """A database of this test's own: /healthz reports every phone in it, and the session
+    database holds other tests' phones, which are not registered."""
+    with fresh_database("cc_phones") as url:
+        yield url
+
+
 async def test_phone_registers_answers_a_queue_call_and_unregisters(
-    pbx: Sandbox, pbx_config: Config, pg_url: str, tmp_path: Path
+    pbx: Sandbox, pbx_config: Config, phones_db: str, tmp_path: Path
 ) -> None:
+    pg_url = phones_db
     await asyncio.to_thread(migrate.upgrade, pg_url)
     suffix = uuid.uuid4().hex[:6]
     admin = f"admin-{suffix}"
