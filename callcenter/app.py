@@ -23,6 +23,7 @@ from callcenter.contract import http as contract_http
 from callcenter.db.models import Tenant
 from callcenter.health import run_checks
 from callcenter.inputs import input_guard
+from callcenter.lifecycle import bounded_shutdown
 from callcenter.login_guard import LoginGuard
 from callcenter.metrics import CONTENT_TYPE
 from callcenter.proxies import forwarded_middleware
@@ -185,5 +186,5 @@ def build_app(services: Services) -> web.Application:
     app.router.add_get("/api/live", live_snapshot)
     for setup in services.http_setups:
         setup(app)
-    app.cleanup_ctx.extend(services.lifecycles)
+    app.cleanup_ctx.extend(bounded_shutdown(lifecycle) for lifecycle in services.lifecycles)
     return app

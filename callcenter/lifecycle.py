@@ -1,0 +1,42 @@
+"""Bounded shutdown of the app's long-lived parts (aiohttp cleanup contexts).
+
+aiohttp runs cleanup contexts one after the other, newest first, and waits for each. One
+part that never finishes stopping (a worker waiting on a stuck job, a socket that never
+closes) would then keep every older part running: in particular the PBX lifecycle, whose
+ARI lease would go on renewing and take the ARI application back from whoever owns it
+next. So each part gets a time limit for its shutdown; past it, the part is logged and
+left behind, and the shutdown goes on with the next one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from callcenter.services import Lifecycle
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_SECONDS = 10.0
+
+
+def bounded_shutdown(lifecycle: Lifecycle, seconds: float = SHUTDOWN_SECONDS) -> Lifecycle:
+    """``lifecycle`` with its start-up unchanged and its shutdown limited to ``seconds``."""
+    name = getattr(lifecycle, "__qualname__", repr(lifecycle))
+
+    async def run(app: web.Application) -> AsyncIterator[None]:
+        steps = lifecycle(app)
+        await anext(steps)
+        yield
+        finish = asyncio.ensure_future(anext(steps, None))
+        done, _ = await asyncio.wait({finish}, timeout=seconds)
+        if not done:
+            log.error("shutdown of %s did not finish within %.0f s; left behind", name, seconds)
+            return
+        finish.result()  # an error in the part's shutdown is raised as before
+
+    run.__qualname__ = f"bounded_shutdown({name})"
+    return run
