@@ -29,7 +29,7 @@ from callbacks.prompts import Media, install_placeholders
 from callbacks.store import CallbackRepository
 from callbacks.window import Window, dial_window
 from callcenter.pbx.ari.events import AriEvent
-from callcenter.pbx.sandbox import Sandbox
+from callcenter.pbx.runtime import PbxInstance
 from callcenter.phone.policy import DestinationPolicy, policy_for
 from callcenter.plugin import Feature
 from callcenter.services import Services
@@ -95,11 +95,11 @@ def wire(services: Services) -> None:
             caller_id=lambda slug: first_number(registry, slug),
             publish=publish,
         )
-        sandbox = Sandbox(config.pbx, config.app.data_dir)
+        instance = PbxInstance(config.pbx, config.app.data_dir)
         desk = OfferDesk(
             pbx.ari,
             repo,
-            Media(sandbox.sound_path("callbacks")),
+            Media(instance.sound_path("callbacks")),
             region=region,
             policy=policy,
             place_of=lambda linkedid: place_of(live, linkedid),
@@ -122,8 +122,8 @@ def wire(services: Services) -> None:
         pbx.ami.add_event_listener(lambda msg: _spawn_ami(dialer, msg))
 
         async def run(_app: web.Application) -> AsyncIterator[None]:
-            if sandbox.running():
-                install_placeholders(sandbox.sounds_dir)
+            if instance.running():
+                install_placeholders(instance.sounds_dir)
             assert dialer is not None
             await dialer.start()
             yield

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from callcenter.pbx.sandbox import Sandbox
+from callcenter.pbx.runtime import PbxInstance
 from ivr.hours import status_at
 from ivr.tenancy import Tenant
 
@@ -103,9 +103,11 @@ def fallback_dialplan(tenants: Iterable[Tenant], now_utc: datetime) -> str:
     return "\n".join([*lines, *hours, ""])
 
 
-def install(sandbox: Sandbox, tenants: Iterable[Tenant], now_utc: datetime | None = None) -> None:
+def install(
+    instance: PbxInstance, tenants: Iterable[Tenant], now_utc: datetime | None = None
+) -> None:
     """Write the fallback routes into the instance and reload the dialplan if it runs."""
     text = fallback_dialplan(tenants, now_utc or datetime.now(UTC))
-    sandbox.write_generated(GENERATED_FILE, text)
-    if sandbox.running():
-        sandbox.reload("pbx_config")
+    instance.write_generated(GENERATED_FILE, text)
+    if instance.running():
+        instance.reload("pbx_config")

@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.config import PbxConfig
 from callcenter.pbx.ari.events import AriEvent
-from callcenter.pbx.sandbox import Sandbox, SandboxError
+from callcenter.pbx.render import PbxError
+from callcenter.pbx.runtime import PbxInstance
 from callcenter.plugin import Feature
 from callcenter.services import Port, Services
 from ivr import cli, fallback, http, voicemail
@@ -58,8 +59,8 @@ def publish_recordings(recordings: Path, pbx: PbxConfig, data_dir: Path) -> str:
     direct = media_root_for(recordings, pbx.root)
     if direct or not recordings.is_dir():
         return direct
-    sandbox = Sandbox(pbx, data_dir)
-    target = sandbox.sounds_dir / "tenants"
+    instance = PbxInstance(pbx, data_dir)
+    target = instance.sounds_dir / "tenants"
     for path in recordings.rglob("*"):
         if path.is_file() and path.suffix.lstrip(".") in SOUND_EXTENSIONS:
             dest = target / path.relative_to(recordings)
@@ -67,7 +68,7 @@ def publish_recordings(recordings: Path, pbx: PbxConfig, data_dir: Path) -> str:
                 continue  # published before: re-publishing on every reload stays cheap
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
-    return sandbox.sound_path("tenants")
+    return instance.sound_path("tenants")
 
 
 def _same_file(source: Path, dest: Path) -> bool:
@@ -82,17 +83,17 @@ def install_voicemail(pbx: PbxConfig, data_dir: Path, tenants: list[Tenant]) -> 
     """Regenerate the tenants' mailboxes and the dialplan's fallback routes
     (:mod:`ivr.fallback`) in the local PBX instance (the sandbox), if that is where Asterisk
     runs; a PBX elsewhere gets them from ``callcenter pbx render``."""
-    sandbox = Sandbox(pbx, data_dir)
+    instance = PbxInstance(pbx, data_dir)
     try:
-        if not sandbox.running():
+        if not instance.running():
             return False
-        voicemail.install(sandbox, tenants)
-    except (SandboxError, VoicemailConfigError, OSError) as exc:
+        voicemail.install(instance, tenants)
+    except (PbxError, VoicemailConfigError, OSError) as exc:
         log.error("ivr: voicemail boxes not installed: %s", exc)
         return False
     try:
-        fallback.install(sandbox, tenants)  # after the mailboxes it may route to
-    except (SandboxError, OSError) as exc:
+        fallback.install(instance, tenants)  # after the mailboxes it may route to
+    except (PbxError, OSError) as exc:
         log.error("ivr: fallback routes not installed: %s", exc)
         return False
     return True

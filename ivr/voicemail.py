@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from callcenter.pbx.sandbox import Sandbox
+from callcenter.pbx.runtime import PbxInstance
 from ivr.tenancy import Tenant
 
 GENERATED_FILE = "voicemail-tenants.conf"
@@ -55,14 +55,14 @@ def voicemail_conf(tenants: Iterable[Tenant]) -> str:
     return "\n".join(lines)
 
 
-def install(sandbox: Sandbox, tenants: Iterable[Tenant]) -> Path:
+def install(instance: PbxInstance, tenants: Iterable[Tenant]) -> Path:
     """Write the mailboxes into the instance and reload app_voicemail if it runs."""
-    path = sandbox.write_generated(GENERATED_FILE, voicemail_conf(tenants))
-    if sandbox.running():
-        sandbox.reload("app_voicemail")
+    path = instance.write_generated(GENERATED_FILE, voicemail_conf(tenants))
+    if instance.running():
+        instance.reload("app_voicemail")
     return path
 
 
-def spool_inbox(sandbox: Sandbox, tenant: str, box: str) -> Path:
+def spool_inbox(instance: PbxInstance, tenant: str, box: str) -> Path:
     """Where app_voicemail puts new messages of ``box@tenant`` (host path)."""
-    return sandbox.instance_dir / "spool" / "voicemail" / tenant / box / "INBOX"
+    return instance.instance_dir / "spool" / "voicemail" / tenant / box / "INBOX"

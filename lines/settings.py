@@ -7,7 +7,7 @@ import ipaddress
 from pathlib import Path
 
 from callcenter.config import Config, ConfigError
-from callcenter.pbx.sandbox import Sandbox
+from callcenter.pbx.runtime import PbxInstance
 from lines.trunks import TrunkConfigError, TrunkSet, load_trunks
 
 
@@ -24,7 +24,7 @@ def etc_dir(config: Config) -> Path:
     """Where the PBX reads its configuration (``generated/`` lies below it)."""
     if config.lines.pbx_etc_dir:
         return Path(config.lines.pbx_etc_dir)
-    return Sandbox(config.pbx, config.app.data_dir).instance_dir / "etc"
+    return PbxInstance(config.pbx, config.app.data_dir).instance_dir / "etc"
 
 
 def media_address(config: Config) -> str:

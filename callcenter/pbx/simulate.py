@@ -32,7 +32,7 @@ from typing import Any
 from callcenter.config import Config, PbxConfig
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.rest import AriRest
-from callcenter.pbx.sandbox import Sandbox
+from callcenter.pbx.runtime import PbxInstance
 
 CALLER_SCRIPT_CONTEXT = "caller-script"
 _DID = re.compile(r"^\+?[0-9]{1,32}$")
@@ -211,7 +211,7 @@ def inbound_leg_id(channel_id: str) -> str:
     return f"{channel_id}-in"
 
 
-def import_sound(sandbox: Sandbox, source: Path, name: str | None = None) -> str:
+def import_sound(instance: PbxInstance, source: Path, name: str | None = None) -> str:
     """Copy an audio file into the instance's sounds dir as 8 kHz mono 16-bit WAV.
 
     Returns the media path for :class:`Play` (inside the PBX root, without extension).
@@ -220,7 +220,7 @@ def import_sound(sandbox: Sandbox, source: Path, name: str | None = None) -> str
     if not source.is_file():
         raise ScenarioError(f"play: audio file {source} does not exist")
     stem = re.sub(r"[^A-Za-z0-9_-]", "_", name or source.stem)[:80] or "sound"
-    target = sandbox.sounds_dir / f"{stem}.wav"
+    target = instance.sounds_dir / f"{stem}.wav"
     target.parent.mkdir(parents=True, exist_ok=True)
     if _is_telephone_wav(source):
         shutil.copyfile(source, target)
@@ -241,7 +241,7 @@ def import_sound(sandbox: Sandbox, source: Path, name: str | None = None) -> str
         if proc.returncode != 0:
             raise ScenarioError(f"play: sox could not convert {source}: {proc.stderr.strip()}")
         tmp.replace(target)
-    return sandbox.sound_path(stem)
+    return instance.sound_path(stem)
 
 
 def _is_telephone_wav(path: Path) -> bool:
@@ -385,7 +385,7 @@ def _simulate(config: Config, args: argparse.Namespace) -> int:
             args.did = dial_string(args.did)
             play = args.play
             if play and (Path(play).is_file() or "." in Path(play).name):
-                play = import_sound(Sandbox(config.pbx, config.app.data_dir), Path(play))
+                play = import_sound(PbxInstance(config.pbx, config.app.data_dir), Path(play))
             scenarios = _scenarios(args, play)
     except ScenarioError as exc:
         print(f"callcenter simulate: {exc}", file=sys.stderr)

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from callcenter.pbx.sandbox import Sandbox
+from callcenter.pbx.runtime import PbxInstance
 from callcenter.records.repository import RecordRepository
 from callcenter.records.service import RecordService
 from callcenter.services import Services
@@ -14,7 +14,7 @@ from callcenter.services import Services
 
 def wire_records(services: Services) -> RecordService:
     config = services.config
-    path = config.pbx.queue_log_path or Sandbox(config.pbx, config.app.data_dir).queue_log
+    path = config.pbx.queue_log_path or PbxInstance(config.pbx, config.app.data_dir).queue_log
     service = RecordService(
         RecordRepository(services.db, config.pbx.instance),
         path,

@@ -3,7 +3,8 @@
 Rules (docs/architecture.md): the core (``callcenter``) imports no feature; nothing imports
 the composition root; the top-level packages form a graph without cycles and no module
 imports its way back into a circle (imports inside functions and under ``TYPE_CHECKING``
-count too); every feature with a ``plugin.py`` is listed in the composition root.
+count too); every feature with a ``plugin.py`` is listed in the composition root; the
+development sandbox is used only by the ``pbx`` command and the demo, never by production code.
 """
 
 from __future__ import annotations
@@ -101,6 +102,11 @@ def test_top_level_packages_form_no_cycle(graph: grimp.ImportGraph) -> None:
 
 def test_no_module_imports_its_way_back_into_a_circle(graph: grimp.ImportGraph) -> None:
     assert module_cycles(graph) == []
+
+
+def test_only_the_pbx_command_and_the_demo_use_the_sandbox(graph: grimp.ImportGraph) -> None:
+    importers = graph.find_modules_that_directly_import("callcenter.pbx.sandbox")
+    assert importers <= {"callcenter.pbx.cli", "composition.demo"}
 
 
 def test_cycle_finder_finds_a_planted_cycle(graph: grimp.ImportGraph) -> None:
