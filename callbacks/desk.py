@@ -41,6 +41,7 @@ from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 
 log = logging.getLogger(__name__)
 PURPOSE = "callback-offer"
+REJOIN_CONTEXT = "cc-queue-rejoin"  # back into the queue at CC_REJOIN_POSITION
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,13 @@ class OfferAri(Protocol):
 
     async def stop_playback(self, playback_id: str) -> None: ...
 
-    async def continue_in_dialplan(self, channel_id: str) -> None: ...
+    async def continue_in_dialplan(
+        self,
+        channel_id: str,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+    ) -> None: ...
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
 
@@ -111,6 +118,7 @@ class OfferDesk:
         place_of: Callable[[str], QueuePlace | None] = lambda _linkedid: None,
         window: Callable[[str, datetime], Window] | None = None,
         on_stored: Callable[[int], None] = lambda _id: None,
+        enabled: Callable[[str], bool] = lambda _slug: True,
         clock: Callable[[], datetime] = _utcnow,
         timeout_scale: float = 1.0,
     ) -> None:
@@ -123,12 +131,14 @@ class OfferDesk:
         self._place_of = place_of
         self._window = window
         self._on_stored = on_stored
+        self._enabled = enabled
         self._clock = clock
         self._scale = timeout_scale
         self._calls: dict[str, _Call] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self.stored: list[int] = []
         self.refused: list[str] = []
+        self.rejoined: list[str] = []  # channels sent back into their queue (callbacks off)
         self.played: dict[str, list[tuple[str, ...]]] = {}  # channel → prompts, in order
 
     async def on_stasis_start(self, event: AriEvent) -> None:
@@ -188,11 +198,14 @@ class OfferDesk:
         except AriError as exc:
             log.info("callback offer on %s: %s", channel_id, exc)
             return
+        place = self._place_of(linkedid)
+        if not self._enabled(tenant):
+            await self._rejoin(channel_id, queue, place)
+            return
         try:
             caller: str | None = callback_number(caller_raw, self._policy(tenant))
         except DestinationRefused:
             caller = None  # anonymous or not callable: ask for a number
-        place = self._place_of(linkedid)
         joined = place.joined_at if place else _float(entered, self._clock().timestamp())
         dialog = OfferDialog(self._media, self._region, caller)
         call = _Call(
@@ -200,6 +213,17 @@ class OfferDesk:
         )
         self._calls[channel_id] = call
         await self._locked(call, dialog.start)
+
+    async def _rejoin(self, channel_id: str, queue: str, place: QueuePlace | None) -> None:
+        """Callbacks are off for this tenant ([callbacks] enabled = false): the key takes
+        the caller back into the queue at the place they had, not out of it."""
+        position = place.position if place is not None else 1
+        self.rejoined.append(channel_id)
+        try:
+            await self._ari.set_var(channel_id, "CC_REJOIN_POSITION", str(position))
+            await self._ari.continue_in_dialplan(channel_id, REJOIN_CONTEXT, queue or "s", 1)
+        except AriError as exc:
+            log.info("callback key on %s (callbacks off): %s", channel_id, exc)
 
     async def _run(self, call: _Call, effects: list[DialogEffect]) -> None:
         for effect in effects:

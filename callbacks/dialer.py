@@ -115,6 +115,7 @@ class Dialer:
         caller_id: Callable[[str], str | None] = lambda _tenant: None,
         publish: Publisher = _no_publish,
         policy: RetryPolicy | None = None,
+        policy_for: Callable[[str], RetryPolicy | None] = lambda _tenant: None,
         endpoint: str = "Local/{number}@cc-transfer/n",
         window: int | None = 5,
         ring_timeout_s: int = 30,
@@ -129,6 +130,7 @@ class Dialer:
         self._caller_id = caller_id
         self._publish = publish
         self.policy = policy or RetryPolicy()
+        self._policy_for = policy_for  # the tenant's own ([callbacks] of its file)
         self._endpoint = endpoint
         self._window = window
         self._ring_timeout = ring_timeout_s
@@ -323,8 +325,9 @@ class Dialer:
             self._forget(job_id)
             return
         outcome = classify_hangup(cause, answered=False)
+        policy = self._retry_policy(job.tenant if job is not None else "")
         decision = await self.leases.ended(
-            job_id, attempt, outcome, cause=str(cause), now=now, policy=self.policy
+            job_id, attempt, outcome, cause=str(cause), now=now, policy=policy
         )
         if decision is None or job is None:
             self._forget(job_id)
@@ -334,6 +337,9 @@ class Dialer:
         await self._execute(job, dispatch.end(job, attempt, outcome, final, due))
         self._forget(job_id)
         self.wake()
+
+    def _retry_policy(self, tenant: str) -> RetryPolicy:
+        return (self._policy_for(tenant) if tenant else None) or self.policy
 
     def _forget(self, job_id: int) -> None:
         self.jobs.pop(job_id, None)
@@ -381,8 +387,9 @@ class Dialer:
                     self.jobs[job.id] = _with_caller_id(job, self._caller_id(job.tenant))
                     self._attempt[job.id] = held.attempts
                 return
+            policy = self._retry_policy(held.tenant)
             await self.leases.ended(
-                held.id, held.attempts, "interrupted", cause=None, now=now, policy=self.policy
+                held.id, held.attempts, "interrupted", cause=None, now=now, policy=policy
             )
             with contextlib.suppress(AriError):  # a receptionist may still hold the slot
                 await self._ari.hangup(slot_ids(held.id, held.token)[1])

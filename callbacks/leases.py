@@ -41,6 +41,7 @@ class Held:
     token: int
     stage: str | None
     attempts: int
+    tenant: str = ""
 
 
 def _job(row: CallbackRequest) -> Job:
@@ -280,7 +281,7 @@ class LeaseStore:
         stale = or_(R.lease_until.is_(None), R.lease_until < now)
         if mine:
             stale = or_(stale, R.lease_owner == self.owner)
-        query = select(R.id, R.lease_token, R.stage, R.attempts).where(
+        query = select(R.id, R.lease_token, R.stage, R.attempts, R.tenant).where(
             R.status == "dialling", stale
         )
         async with self._db.session() as session:

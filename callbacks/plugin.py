@@ -26,8 +26,10 @@ from callbacks.handoff import CallbackDesk
 from callbacks.leases import LeaseStore
 from callbacks.ordering import Place
 from callbacks.prompts import Media, install_placeholders
+from callbacks.retry import RetryPolicy
+from callbacks.settings import retry_policy, window_of
 from callbacks.store import CallbackRepository
-from callbacks.window import Window, dial_window
+from callbacks.window import Window
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.pbx.runtime import PbxInstance
 from callcenter.phone.policy import DestinationPolicy, policy_for
@@ -36,33 +38,31 @@ from callcenter.services import Services
 from callcenter.state.live import LiveState
 from callcenter.state.service import LiveStateService
 from callcenter.topics import TOPIC_CALLBACKS
-from ivr import hours
 from ivr.plugin import TENANTS
 from ivr.position import Waiting, estimated_wait_s
 from ivr.queue_load import queue_loads
 from ivr.registry import TenantRegistry
-from ivr.tenancy import Tenant
 
 TOPIC = TOPIC_CALLBACKS
-CLOSING_MARGIN_S = 900.0  # no new callback dialled in the last 15 minutes before closing
-
-
-class _TenantHours:
-    def __init__(self, tenant: Tenant) -> None:
-        self._tenant = tenant
-
-    def is_open(self, at: datetime) -> bool:
-        return hours.status_at(self._tenant, at).is_open
-
-    def next_opening(self, at: datetime) -> datetime | None:
-        return hours.next_opening(self._tenant, at)
 
 
 def tenant_window(registry: TenantRegistry, slug: str, now: datetime) -> Window:
+    """When ``slug``'s callbacks may be dialled: its dialling hours ([callbacks] hours
+    within the opening hours) minus its closing margin."""
     tenant = registry.get(slug)
     if tenant is None:  # unknown to the IVR (API-only tenant): no hours to respect
         return Window(True, None)
-    return dial_window(_TenantHours(tenant), now, CLOSING_MARGIN_S)
+    return window_of(tenant, now)
+
+
+def tenant_policy(registry: TenantRegistry, slug: str) -> RetryPolicy | None:
+    tenant = registry.get(slug)
+    return retry_policy(tenant.callbacks) if tenant is not None else None
+
+
+def callbacks_enabled(registry: TenantRegistry, slug: str) -> bool:
+    tenant = registry.get(slug)
+    return tenant is None or tenant.callbacks.enabled
 
 
 def wire(services: Services) -> None:
@@ -94,6 +94,7 @@ def wire(services: Services) -> None:
             open_tenants=lambda now: open_tenants(registry, now),
             caller_id=lambda slug: first_number(registry, slug),
             publish=publish,
+            policy_for=lambda slug: tenant_policy(registry, slug),
         )
         instance = PbxInstance(config.pbx, config.app.data_dir)
         desk = OfferDesk(
@@ -105,6 +106,7 @@ def wire(services: Services) -> None:
             place_of=lambda linkedid: place_of(live, linkedid),
             window=lambda slug, now: tenant_window(registry, slug, now),
             on_stored=lambda _id: dialer.wake() if dialer else None,
+            enabled=lambda slug: callbacks_enabled(registry, slug),
         )
         pbx.stasis.register(OFFER, desk.on_stasis_start)
         pbx.stasis.register(PURPOSE_SLOT, dialer.on_stasis_start)
@@ -169,7 +171,7 @@ def open_tenants(registry: TenantRegistry, now: datetime) -> Collection[str] | N
     tenants = registry.tenants()
     if not tenants:
         return None
-    return [t.slug for t in tenants if dial_window(_TenantHours(t), now, CLOSING_MARGIN_S).open]
+    return [t.slug for t in tenants if window_of(t, now).open]
 
 
 def first_number(registry: TenantRegistry, slug: str) -> str | None:

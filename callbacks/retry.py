@@ -34,7 +34,7 @@ class RetryRule:
     delay_s: float
 
 
-def _rules() -> dict[AttemptOutcome, RetryRule]:
+def default_rules() -> dict[AttemptOutcome, RetryRule]:
     return {
         "busy": RetryRule(3, 300.0),
         "no_answer": RetryRule(3, 900.0),
@@ -46,7 +46,7 @@ def _rules() -> dict[AttemptOutcome, RetryRule]:
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    rules: Mapping[AttemptOutcome, RetryRule] = field(default_factory=_rules)
+    rules: Mapping[AttemptOutcome, RetryRule] = field(default_factory=default_rules)
     max_attempts: int = 6  # all outcomes together
 
 

@@ -27,6 +27,7 @@ import phonenumbers
 
 from callcenter.phone.numbers import DEFAULT_REGION
 from callcenter.phone.policy import FREE_NUMBER_CHOICES, DestinationPolicy, FreeNumbers
+from ivr.callback_loader import parse_callbacks
 from ivr.document import Doc
 from ivr.errors import ConfigFault, ConfigFaults, ConfigWarning
 from ivr.flow import Flow, check_flow
@@ -75,6 +76,7 @@ TOP_KEYS = frozenset(
         "flows",
         "recordings",
         "dialling",
+        "callbacks",
     }
 )
 
@@ -191,6 +193,9 @@ def _parse(doc: Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | No
         if languages and slug and SLUG_RE.match(slug):
             check_prompts(doc, flow, sources.inventory(slug, languages), languages)
     dialling = _dialling(doc, raw, home_region(dids, holidays))
+    callbacks = parse_callbacks(doc, raw)
+    if not callbacks.enabled:
+        _no_callback_routes(doc, flow, routing)
     if doc.faults or flow is None:
         return None
     return Tenant(
@@ -211,7 +216,20 @@ def _parse(doc: Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | No
         source=doc.file,
         recording_texts=texts,
         dialling=dialling,
+        callbacks=callbacks,
     )
+
+
+def _no_callback_routes(doc: Doc, flow: Flow | None, routing: RoutingRules) -> None:
+    """With ``[callbacks] enabled = false`` nothing may send a caller to a callback."""
+    why = "leads to a callback, but [callbacks] enabled = false"
+    for name, node in flow.nodes.items() if flow is not None else ():
+        if node.kind == "callback":
+            doc.fault(f"flows.{name}.type", why)
+    for i, queue in enumerate(routing.queues):
+        for j, over in enumerate(queue.overflow):
+            if over.action == "callback":
+                doc.fault(f"routing.queues.{i}.overflow.{j}.action", why)
 
 
 def _recording_texts(

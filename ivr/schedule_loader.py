@@ -39,13 +39,16 @@ def _clock(doc: Doc, text: str, path: str, is_end: bool) -> int | None:
     return hour * 3600 + minute * 60
 
 
-def parse_hours(doc: Doc, table: dict[str, Any]) -> tuple[tuple[Interval, ...], ...]:
-    doc.unknown_keys(table, WEEKDAYS, "hours")
+def parse_hours(
+    doc: Doc, table: dict[str, Any], where: str = "hours"
+) -> tuple[tuple[Interval, ...], ...]:
+    """A week of intervals; ``where`` is the table's path (``hours``, ``callbacks.hours``)."""
+    doc.unknown_keys(table, WEEKDAYS, where)
     week: list[tuple[Interval, ...]] = []
     for day in WEEKDAYS:
         intervals: list[Interval] = []
-        for i, spec in enumerate(doc.str_list(table, day, "hours")):
-            path = f"hours.{day}.{i}"
+        for i, spec in enumerate(doc.str_list(table, day, where)):
+            path = f"{where}.{day}.{i}"
             start_text, sep, end_text = spec.partition("-")
             if not sep:
                 doc.fault(path, f"malformed interval {spec!r} (expected HH:MM-HH:MM)")
@@ -58,7 +61,7 @@ def parse_hours(doc: Doc, table: dict[str, Any]) -> tuple[tuple[Interval, ...], 
                 doc.fault(path, f"interval {spec!r} ends before it starts (split it at 24:00)")
                 continue
             intervals.append(Interval(start, end))
-        week.append(_merge(doc, intervals, f"hours.{day}"))
+        week.append(_merge(doc, intervals, f"{where}.{day}"))
     return tuple(week)
 
 

@@ -19,6 +19,10 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 OverflowWhen = Literal["no_agents", "wait_over", "callers_over"]
 OverflowAction = Literal["callback", "voicemail", "queue"]
+CallbackMode = Literal["agent_first", "customer_first"]
+CALLBACK_MODES: tuple[CallbackMode, ...] = ("agent_first", "customer_first")
+# Attempt outcomes a tenant spaces its retries for ([callbacks] retry_after).
+RETRY_OUTCOMES = ("busy", "no_answer", "failed", "machine")
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +129,26 @@ class RoutingRules:
         return candidates[0] if candidates else None
 
 
+def _retry_after() -> dict[str, float]:
+    return {"busy": 300.0, "no_answer": 900.0, "failed": 600.0, "machine": 1800.0}
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackSettings:
+    """``[callbacks]`` of a tenant file: whether and how callers are called back."""
+
+    enabled: bool = True  # False: no callback key, offer, IVR callback or API request
+    # Offer a callback (whispered into the queue) once the caller's estimated wait passes
+    # this many seconds; 0: only the key (and the IVR menu) offer it.
+    offer_after: float = 0.0
+    mode: CallbackMode = "agent_first"
+    max_attempts: int = 6  # dials of the customer in all, whatever their outcomes
+    retry_after: dict[str, float] = field(default_factory=_retry_after)  # outcome → seconds
+    closing_margin: float = 900.0  # no callback dialled this many seconds before closing
+    # Dialling hours (index 0 = Monday) inside the opening hours; None: the opening hours.
+    hours: tuple[tuple[Interval, ...], ...] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     slug: str
@@ -147,6 +171,7 @@ class Tenant:
     # Where outgoing legs may go ([dialling] in the tenant file); None: the app's default
     # policy for the tenant's home country (callcenter.phone.policy).
     dialling: DestinationPolicy | None = None
+    callbacks: CallbackSettings = field(default_factory=CallbackSettings)
 
     @property
     def zone(self) -> ZoneInfo:

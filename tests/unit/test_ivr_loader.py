@@ -404,6 +404,7 @@ def test_demo_tenants_load_against_the_real_sound_sets(tmp_path: Path) -> None:
     assert set(by_slug) == {"mueller", "harbour-legal"}
     assert by_slug["mueller"].tenant.default_language == "de"
     assert by_slug["harbour-legal"].tenant.default_language == "en"
+    assert by_slug["mueller"].tenant.callbacks.offer_after == 120
     assert all(item.warnings == () for item in loaded)
     marker = recordings / "mueller" / "de" / "main-menu.synthetic"
     assert marker.read_text(encoding="utf-8").startswith("Für unser Sekretariat")
