@@ -1,0 +1,116 @@
+"""What every CRM route shares: the URL prefixes, roles, request parsing and error answers.
+
+Bad input answers 400 ``{"error": "invalid", "field", "reason"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from email.message import EmailMessage
+from typing import Any
+
+from aiohttp import web
+
+from callcenter import auth
+from callcenter.db.session import DATABASE, Database
+from crm import repository as repo
+from crm.contact import ContactData, contact_from_mapping, contact_to_mapping
+from crm.mailer import Mailer, MailError
+from crm.models import Contact
+
+STAFF = auth.STAFF_ROLES
+MANAGERS = (auth.ADMIN, auth.SUPERVISOR)
+PREFIX = "/api/crm/tenants/{tenant_id:\\d+}"
+SHARED = "/api/crm/shared"
+
+
+class NoMailer:
+    """Used until a mail server is configured: notes stay stored and are retried later."""
+
+    async def send(self, message: EmailMessage) -> None:
+        raise MailError("no mail server configured")
+
+
+CRM_MAILER: web.AppKey[Mailer] = web.AppKey("crm_mailer", Mailer)
+
+
+def invalid(field: str, reason: str) -> web.HTTPException:
+    body = json.dumps({"error": "invalid", "field": field, "reason": reason})
+    return web.HTTPBadRequest(text=body, content_type="application/json")
+
+
+def not_found(what: str) -> web.HTTPException:
+    return auth.json_error(web.HTTPNotFound, "not_found", what)
+
+
+def db(request: web.Request) -> Database:
+    return request.app[DATABASE]
+
+
+def tenant(request: web.Request, *roles: str) -> tuple[int, auth.Principal]:
+    tenant_id = int(request.match_info["tenant_id"])
+    return tenant_id, auth.require_tenant(request, tenant_id, *roles)
+
+
+def scope(request: web.Request, *roles: str) -> tuple[int | None, auth.Principal]:
+    """A tenant (``/tenants/{id}/…``) or the secretariat's shared records (``/shared/…``,
+    staff only; ``roles`` narrows it further)."""
+    if "tenant_id" in request.match_info:
+        return tenant(request, *roles)
+    allowed = tuple(r for r in (roles or STAFF) if r in STAFF)
+    return None, auth.require_role(request, *allowed)
+
+
+def path_int(request: web.Request, name: str) -> int:
+    return int(request.match_info[name])
+
+
+def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(name, "must be an integer") from None
+    if not lo <= value <= hi:
+        raise invalid(name, f"must be between {lo} and {hi}")
+    return value
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        data = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise invalid("body", "must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise invalid("body", "must be a JSON object")
+    return data
+
+
+async def contact_json(
+    session: Any, contact: Contact, data: ContactData | None = None
+) -> dict[str, Any]:
+    stored = data if data is not None else await repo.contact_data(session, contact)
+    return {
+        "id": contact.id,
+        "tenant_id": contact.tenant_id,
+        "organisation_id": contact.organisation_id,
+        "shared": contact.tenant_id is None,
+        "created_at": contact.created_at.isoformat(),
+        "updated_at": contact.updated_at.isoformat(),
+        **contact_to_mapping(stored),
+    }
+
+
+async def parse_contact(request: web.Request, session: Any, tenant_id: int | None) -> ContactData:
+    body = await json_body(request)
+    return contact_from_mapping(body, await repo.tenant_region(session, tenant_id))
+
+
+def own(contact: Contact, tenant_id: int | None) -> None:
+    """Writes through a tenant's URL only touch that tenant's contacts, never shared ones."""
+    if contact.tenant_id != tenant_id:
+        raise auth.json_error(
+            web.HTTPForbidden, "forbidden", "shared contacts are changed by the secretariat"
+        )
