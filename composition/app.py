@@ -37,7 +37,24 @@ def make_services(
         records = wire_records(services)  # queue_log → call rows (docs/decisions/0004)
         records.on_call_stored = services.notify_call_stored
     wire_features(services, features)
+    if pbx:
+        _register_pbx_files(services)
     return services
+
+
+def _register_pbx_files(services: Services) -> None:
+    """The PBX's files in the privacy erasure (callcenter.records.privacy): the sandbox
+    instance's queue_log, logs and recordings, or the configured queue_log of a mounted one."""
+    from callcenter.pbx.sandbox import Sandbox
+    from callcenter.records.privacy import PbxFiles
+    from crm.privacy import register_store
+
+    pbx = services.config.pbx
+    if pbx.queue_log_path is not None:
+        register_store(PbxFiles([pbx.queue_log_path]))
+        return
+    box = Sandbox(pbx, services.config.app.data_dir)
+    register_store(PbxFiles([box.queue_log, box.messages_file, box.log_file], box.recordings_dir))
 
 
 def make_app(config: Config, *, pbx: bool = True) -> web.Application:

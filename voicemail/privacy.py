@@ -3,7 +3,8 @@
 A message belongs to the contact when it is linked to it or was left from one of its
 numbers (for the tenant; every tenant for a shared contact). Export: metadata, transcript
 with words, the audio's checksum and where to fetch it. Erasure: the message, its audio and
-transcript are deleted in the erasure's transaction, with an audit record of the count.
+transcript are deleted in the erasure's transaction, with an audit record of the count;
+the PBX's copy of the recording is named to the erasure (the PBX files store deletes it).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.privacy import current_traces
 from voicemail import audit
 from voicemail.models import Voicemail
 from voicemail.tasks import payload
@@ -56,11 +58,17 @@ class VoicemailStore:
         contact_id: int,
         numbers: Sequence[str],
     ) -> dict[str, int]:
-        ids = list(
-            await session.scalars(
-                select(Voicemail.id).where(_belongs(tenant_id, contact_id, numbers))
+        rows = (
+            await session.execute(
+                select(Voicemail.id, Voicemail.recording_name).where(
+                    _belongs(tenant_id, contact_id, numbers)
+                )
             )
-        )
+        ).all()
+        ids = [vm_id for vm_id, _ in rows]
+        traces = current_traces()
+        if traces is not None:  # the PBX's copy (not fetched yet, or its deletion failed)
+            traces.recordings.extend(name for _, name in rows)
         if ids:
             # audio rows go with them (ON DELETE CASCADE)
             await session.execute(delete(Voicemail).where(Voicemail.id.in_(ids)))

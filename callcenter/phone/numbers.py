@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -223,3 +224,30 @@ def classify_caller(raw: str | None, region: str = DEFAULT_REGION) -> Caller:
         return Caller("invalid", text, reason=exc.reason)
     except Exception as exc:  # the call path must never crash on a caller id
         return Caller("invalid", text, reason=f"unparseable ({type(exc).__name__})")
+
+
+def number_forms(e164: str, raws: Iterable[str] = ()) -> list[str]:
+    """The ways a number may have been written by a PBX, a person or a CSV: E.164,
+    ``00…``, without ``+``, national with trunk prefix (``030…``), the national
+    significant number, and each of ``raws`` as given and with only its digits."""
+    out = {e164, e164.lstrip("+"), "00" + e164.lstrip("+")}
+    try:
+        parsed = phonenumbers.parse(e164, None)
+        nsn = phonenumbers.national_significant_number(parsed)
+        national = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+        out |= {nsn, national, re.sub(r"[^\d]", "", national)}
+    except phonenumbers.NumberParseException:
+        pass
+    for raw in raws:
+        if raw:
+            out |= {raw.strip(), re.sub(r"[^\d+]", "", raw)}
+    return sorted((f for f in out if len(re.sub(r"\D", "", f)) >= 5), key=lambda f: -len(f))
+
+
+def mask_numbers(text: str, forms: Sequence[str]) -> str:
+    """Replace every form (a whole number: no digit right before or after) by ``x``s."""
+    for form in forms:
+        if form and form in text:
+            pattern = r"(?<!\d)" + re.escape(form) + r"(?!\d)"
+            text = re.sub(pattern, lambda m: "x" * len(m.group(0)), text)
+    return text
