@@ -47,6 +47,8 @@ def make_service(services: Services, pbx: Pbx) -> LinesService:
         media_address=media_address(config),
         realm=config.lines.realm,
         registrar=f"{config.pbx.host}:{config.pbx.sip_port}",
+        sip_host=config.pbx.sip_host or config.pbx.host,
+        sip_port=config.pbx.sip_port,
         bus=services.bus,
     )
 

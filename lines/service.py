@@ -98,6 +98,8 @@ class LinesService:
         media_address: str = "",
         realm: str = "callcenter",
         registrar: str = "",
+        sip_host: str = "127.0.0.1",
+        sip_port: int = 5060,
         bus: Bus | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -108,6 +110,7 @@ class LinesService:
         self.media_address = media_address
         self.realm = realm
         self.registrar = registrar  # "host:port" phones register to (shown with credentials)
+        self.sip_host, self.sip_port = sip_host, sip_port  # where TCP/TLS transports bind
         self.clock = clock
         self.status = LineStatus()
         self.reloads = 0
@@ -122,7 +125,10 @@ class LinesService:
 
     # ------------------------------------------------------------------ configuration
     def trunk_texts(self) -> dict[str, str]:
-        sections = [
+        sections = pjsip.transport_sections(
+            self.trunks.network, self.trunks.protocols(), self.sip_host, self.sip_port
+        )
+        sections += [
             s
             for t in self.trunks.trunks
             for s in pjsip.trunk_sections(

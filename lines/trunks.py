@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lines.transports import Network, TransportConfigError, parse_network
+
 MODES = ("register", "ip")
-# Only UDP is rendered in config/asterisk/pjsip.conf so far (TCP/TLS: ADR 0010, open points).
-TRANSPORTS = ("udp",)
+# UDP is config/asterisk/pjsip.conf's transport-udp; TCP and TLS are generated (transports.py).
+TRANSPORTS = ("udp", "tcp", "tls")
 DID_SOURCES = ("p-called-party-id", "request-uri", "to")
 NUMBER_FORMATS = ("e164", "international", "national")
 # Wideband first: G.722 and Opus help transcription (GUIDE §4, Vosk); G.711 as fallback.
@@ -79,6 +81,11 @@ class TrunkSet:
 
     trunks: tuple[Trunk, ...] = ()
     source: str = ""
+    network: Network = field(default_factory=Network)  # [nat] and [tls] of the file
+
+    def protocols(self) -> set[str]:
+        """The transports the trunks use (``udp``, ``tcp``, ``tls``)."""
+        return {t.transport for t in self.trunks}
 
     def outbound(self) -> tuple[Trunk, ...]:
         return tuple(t for t in self.trunks if t.outbound)
@@ -126,7 +133,7 @@ def load_trunks(path: Path) -> TrunkSet:
 
 
 def parse_trunks(doc: Mapping[str, Any], source: str = "trunks.toml") -> TrunkSet:
-    unknown = set(doc) - {"trunks"}
+    unknown = set(doc) - {"trunks", "nat", "tls"}
     if unknown:
         raise TrunkConfigError(f"{source}: unknown top-level key(s) {', '.join(sorted(unknown))}")
     items = doc.get("trunks", [])
@@ -137,7 +144,17 @@ def parse_trunks(doc: Mapping[str, Any], source: str = "trunks.toml") -> TrunkSe
     for name in names:
         if names.count(name) > 1:
             raise TrunkConfigError(f"{source}: trunk name {name!r} is used twice")
-    return TrunkSet(tuple(trunks), source)
+    try:
+        network = parse_network(doc, source)
+    except TransportConfigError as exc:
+        raise TrunkConfigError(str(exc)) from None
+    for trunk in trunks:
+        if trunk.transport == "tls" and network.tls is None:
+            raise TrunkConfigError(
+                f"{source}: trunk {trunk.name}.transport: 'tls' needs the [tls] table "
+                "(cert_file, priv_key_file, ca_list_file)"
+            )
+    return TrunkSet(tuple(trunks), source, network)
 
 
 def _trunk(r: _Reader) -> Trunk:
