@@ -43,9 +43,9 @@ def make_services(
 
 
 def _register_pbx_files(services: Services) -> None:
-    """The PBX's files in the privacy erasure (callcenter.records.privacy): the sandbox
+    """The PBX's files in the privacy erasure (callcenter.records.privacy): the local
     instance's queue_log, logs and recordings, or the configured queue_log of a mounted one."""
-    from callcenter.pbx.sandbox import Sandbox
+    from callcenter.pbx.runtime import PbxInstance
     from callcenter.records.privacy import PbxFiles
     from crm.privacy import register_store
 
@@ -53,7 +53,7 @@ def _register_pbx_files(services: Services) -> None:
     if pbx.queue_log_path is not None:
         register_store(PbxFiles([pbx.queue_log_path]))
         return
-    box = Sandbox(pbx, services.config.app.data_dir)
+    box = PbxInstance(pbx, services.config.app.data_dir)
     register_store(PbxFiles([box.queue_log, box.messages_file, box.log_file], box.recordings_dir))
 
 
