@@ -23,10 +23,23 @@ import logging
 import random
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from callcenter.pbx.ami.errors import (
+    AmiActionError,
+    AmiConnectionLost,
+    AmiError,
+    AmiLoginError,
+    AmiNotConnected,
+    AmiTimeout,
+)
+from callcenter.pbx.ami.health import AmiStatus, backoff_delay
+from callcenter.pbx.ami.listeners import (
+    AmiListeners,
+    ConnectListener,
+    DisconnectListener,
+    EventListener,
+)
 from callcenter.pbx.ami.message import Message
 from callcenter.pbx.ami.protocol import (
     ActionResult,
@@ -50,64 +63,16 @@ __all__ = [
     "AmiNotConnected",
     "AmiStatus",
     "AmiTimeout",
+    "ConnectListener",
+    "DisconnectListener",
+    "EventListener",
     "backoff_delay",
 ]
 
 log = logging.getLogger(__name__)
 
-EventListener = Callable[[Message], None]
-ConnectListener = Callable[[], Awaitable[None]]
-DisconnectListener = Callable[[str], None]
 
-
-class AmiError(Exception):
-    """Base of the client's errors."""
-
-
-class AmiNotConnected(AmiError):
-    """The action was not sent: there is no logged-in connection right now."""
-
-
-class AmiConnectionLost(AmiError):
-    """The connection broke while the action was waiting for its answer."""
-
-
-class AmiTimeout(AmiError, TimeoutError):
-    """No answer within the action's timeout (the action may still have run)."""
-
-
-class AmiLoginError(AmiError):
-    """Asterisk refused the Login (wrong user or secret, or ACL)."""
-
-
-class AmiActionError(AmiError):
-    """Asterisk answered ``Response: Error``; ``response`` holds the full message."""
-
-    def __init__(self, action: str, response: Message) -> None:
-        super().__init__(f"AMI {action} failed: {response.get('Message') or response.name}")
-        self.action = action
-        self.response = response
-
-
-@dataclass(frozen=True, slots=True)
-class AmiStatus:
-    """Connection health for /healthz and metrics."""
-
-    connected: bool
-    connected_since: float | None  # time.time() of the last successful login
-    last_error: str | None
-    reconnects: int  # sessions started after the first one
-    version: str | None  # from the greeting, e.g. "11.0.0"
-
-
-def backoff_delay(attempt: int, low: float, high: float, rand: float) -> float:
-    """Delay before reconnect ``attempt`` (0-based): ``low·2^attempt`` capped at ``high``,
-    scaled by ``rand`` in [0.5, 1] ("equal jitter") so that many clients spread out."""
-    base: float = min(high, low * float(1 << min(attempt, 30)))
-    return base * (0.5 + 0.5 * min(max(rand, 0.0), 1.0))
-
-
-class AmiClient:
+class AmiClient(AmiListeners):
     """A self-healing AMI connection. ``await start()``, use, ``await close()``."""
 
     def __init__(
@@ -126,6 +91,7 @@ class AmiClient:
         action_timeout: float = 10.0,
         boot_wait: float = 30.0,
     ) -> None:
+        super().__init__()
         self.host, self.port = host, port
         self._username, self._secret = username, secret
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
@@ -137,9 +103,6 @@ class AmiClient:
         self._booted = asyncio.Event()
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(3)
-        self._event_listeners: list[EventListener] = []
-        self._connect_listeners: list[ConnectListener] = []
-        self._disconnect_listeners: list[DisconnectListener] = []
         self._tracker = ActionTracker()
         self._futures: dict[str, asyncio.Future[ActionResult]] = {}
         self._writer: asyncio.StreamWriter | None = None
@@ -152,7 +115,6 @@ class AmiClient:
         self._resync: asyncio.Task[None] | None = None
         self._connected_event = asyncio.Event()
         self.bad_frames = 0
-        self.events_received = 0  # events handed to the listeners (read by /metrics)
 
     @classmethod
     def from_config(cls, pbx: PbxConfig, *, events: bool = True) -> AmiClient:
@@ -170,24 +132,6 @@ class AmiClient:
             reconnect_max=pbx.reconnect_max,
             events=events,
         )
-
-    # -- listeners -----------------------------------------------------------------------
-
-    def add_event_listener(self, cb: EventListener) -> None:
-        """``cb(msg)`` runs synchronously, in arrival order, for every event that is not
-        part of a list answer. Exceptions are logged and do not stop the reader."""
-        self._event_listeners.append(cb)
-
-    def add_connect_listener(self, cb: ConnectListener) -> None:
-        """``await cb()`` after every successful login, in registration order (resync).
-
-        With events on, the listeners wait for Asterisk's ``FullyBooted`` (at most
-        ``boot_wait`` s) so that list actions of late-loading modules exist."""
-        self._connect_listeners.append(cb)
-
-    def add_disconnect_listener(self, cb: DisconnectListener) -> None:
-        """``cb(reason)`` when a logged-in session ends."""
-        self._disconnect_listeners.append(cb)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -438,14 +382,6 @@ class AmiClient:
                     self._booted.set()
                 self._emit_event(out)
 
-    def _emit_event(self, msg: Message) -> None:
-        self.events_received += 1
-        for cb in self._event_listeners:
-            try:
-                cb(msg)
-            except Exception:
-                log.exception("AMI event listener %r failed on %s", cb, msg.name)
-
     async def _ping_loop(self) -> None:
         while True:
             await asyncio.sleep(self.ping_interval)
@@ -471,13 +407,7 @@ class AmiClient:
                     self.port,
                     self.boot_wait,
                 )
-        for cb in list(self._connect_listeners):
-            try:
-                await cb()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("AMI connect listener %r failed", cb)
+        await self._notify_connected()
 
     async def _teardown(self, reason: str) -> None:
         was_connected = self._logged_in
@@ -504,11 +434,7 @@ class AmiClient:
                 async with asyncio.timeout(1.0):
                     await writer.wait_closed()
         if was_connected:
-            for cb in list(self._disconnect_listeners):
-                try:
-                    cb(reason)
-                except Exception:
-                    log.exception("AMI disconnect listener %r failed", cb)
+            self._notify_disconnected(reason)
 
 
 def _describe(exc: BaseException) -> str:

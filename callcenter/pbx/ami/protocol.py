@@ -2,8 +2,9 @@
 
 Rule of this module: no sockets, no clocks, no asyncio. The asyncio client feeds whatever
 bytes the socket delivered into :class:`AmiParser` and pulls events with ``next_event()``;
-it turns actions into bytes with :func:`encode_action` and pairs answers with their
-actions through the pure :class:`ActionTracker`.
+it turns actions into bytes with :func:`encode_action` (:mod:`~callcenter.pbx.ami.encoding`)
+and pairs answers with their actions through the pure :class:`ActionTracker`
+(:mod:`~callcenter.pbx.ami.tracker`); both are re-exported here.
 
 Wire format (Asterisk 22, checked on recorded transcripts in tests/fixtures/ami):
 
@@ -23,11 +24,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from itertools import repeat
 
+from callcenter.pbx.ami.encoding import HeaderInjectionError, HeaderValues, encode_action
 from callcenter.pbx.ami.message import Message
+from callcenter.pbx.ami.tracker import ActionResult, ActionTracker
 
 __all__ = [
     "GREETING_PREFIX",
@@ -38,6 +41,7 @@ __all__ = [
     "BadFrame",
     "Greeting",
     "HeaderInjectionError",
+    "HeaderValues",
     "ParserEvent",
     "encode_action",
 ]
@@ -350,156 +354,3 @@ def _parse_frame(text: str) -> Message | None:
     if not headers:
         return None
     return Message(tuple(headers))
-
-
-# -- encoding ---------------------------------------------------------------------------------
-
-
-class HeaderInjectionError(ValueError):
-    """A header key or value would break out of its line (CR, LF, NUL) or its key (``:``)."""
-
-    def __init__(self, header: str, reason: str) -> None:
-        super().__init__(f"AMI header {header!r}: {reason}")
-        self.header = header
-        self.reason = reason
-
-
-_FORBIDDEN = ("\r", "\n", "\x00")
-
-HeaderValues = Mapping[str, "str | Sequence[str]"] | Iterable[tuple[str, str]]
-
-
-def _check(key: str, value: str) -> None:
-    if not key:
-        raise HeaderInjectionError(key, "empty header name")
-    for ch in _FORBIDDEN:
-        if ch in key:
-            raise HeaderInjectionError(key, f"name contains {ch!r}")
-        if ch in value:
-            raise HeaderInjectionError(key, f"value contains {ch!r} (possible command injection)")
-    if ":" in key:
-        raise HeaderInjectionError(key, "name contains ':'")
-    if key != key.strip():
-        raise HeaderInjectionError(key, "name has leading or trailing blanks")
-
-
-def _pairs(headers: HeaderValues | None) -> Iterator[tuple[str, str]]:
-    if headers is None:
-        return
-    if isinstance(headers, Mapping):
-        for key, value in headers.items():
-            if isinstance(value, str):
-                yield key, value
-            else:
-                for item in value:
-                    yield key, item
-    else:
-        yield from headers
-
-
-def encode_action(
-    name: str, headers: HeaderValues | None = None, action_id: str | None = None
-) -> bytes:
-    """Bytes of one action. Repeated headers: a sequence value or repeated pairs.
-
-    Raises :class:`HeaderInjectionError` (naming the header) before anything is built when a
-    key or value holds CR, LF or NUL, or a key holds ``:`` — user text must never add lines.
-    """
-    _check("Action", name)
-    lines = [f"Action: {name}"]
-    if action_id is not None:
-        _check("ActionID", action_id)
-        lines.append(f"ActionID: {action_id}")
-    for key, value in _pairs(headers):
-        if not isinstance(value, str):
-            raise TypeError(f"AMI header {key!r}: value must be str, got {type(value).__name__}")
-        _check(key, value)
-        lines.append(f"{key}: {value}")
-    lines.append("\r\n")
-    return "\r\n".join(lines).encode("utf-8")
-
-
-# -- correlation ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ActionResult:
-    """The completed answer to one action: its response and, for list actions, the events."""
-
-    action_id: str
-    response: Message
-    events: tuple[Message, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.response.kind == "response" and self.response.name.lower() != "error"
-
-
-@dataclass(slots=True)
-class _Pending:
-    response: Message | None = None
-    events: list[Message] = field(default_factory=list)
-    listing: bool = False
-
-
-class ActionTracker:
-    """Pairs incoming messages with pending ActionIDs; pure, no I/O, no clocks.
-
-    ``feed(msg)`` returns an :class:`ActionResult` when an action completes, the message
-    itself when it belongs to no pending action (an event for listeners), or ``None`` when
-    it was absorbed into a list still being collected.
-
-    A response carrying ``EventList: start`` opens a list whatever was registered: the
-    events with that ActionID are collected up to the one with ``EventList: Complete``.
-    An error response completes at once (a failed list action sends no list).
-    """
-
-    def __init__(self) -> None:
-        self._pending: dict[str, _Pending] = {}
-
-    def expect(self, action_id: str) -> None:
-        """Register an ActionID before its action is written."""
-        if action_id in self._pending:
-            raise ValueError(f"ActionID {action_id!r} is already pending")
-        self._pending[action_id] = _Pending()
-
-    def forget(self, action_id: str) -> None:
-        """Stop waiting (the caller timed out or gave up); late answers then pass through."""
-        self._pending.pop(action_id, None)
-
-    def clear(self) -> list[str]:
-        """Drop every pending action (connection lost) and return their ActionIDs."""
-        ids = list(self._pending)
-        self._pending.clear()
-        return ids
-
-    def __len__(self) -> int:
-        return len(self._pending)
-
-    def __contains__(self, action_id: object) -> bool:
-        return action_id in self._pending
-
-    def feed(self, msg: Message) -> ActionResult | Message | None:
-        if not self._pending:
-            return msg
-        action_id = msg.get("ActionID")
-        if action_id is None:
-            return msg
-        pending = self._pending.get(action_id)
-        if pending is None:
-            return msg
-        kind = msg.kind
-        if kind == "response" and pending.response is None:
-            pending.response = msg
-            if msg.name.lower() != "error" and (msg.get("EventList") or "").lower() == "start":
-                pending.listing = True
-                return None
-            del self._pending[action_id]
-            return ActionResult(action_id, msg)
-        if kind == "event" and pending.listing and pending.response is not None:
-            pending.events.append(msg)
-            if (msg.get("EventList") or "").lower() == "complete":
-                del self._pending[action_id]
-                return ActionResult(action_id, pending.response, tuple(pending.events))
-            return None
-        return msg
