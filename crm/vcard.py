@@ -11,7 +11,7 @@ one bad card does not stop the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -169,51 +169,106 @@ def _types(cl: ContentLine) -> list[str]:
     return [t.lower() for t in cl.params.get("TYPE", [])]
 
 
+@dataclass
+class _Card:
+    """What the content lines of one vCard said so far."""
+
+    data: dict[str, object] = field(default_factory=dict)
+    numbers: list[dict[str, str]] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    version: str | None = None
+    address: tuple[str, str, str, str, str] = ("", "", "", "", "")  # street … country
+
+
+def _version(card: _Card, cl: ContentLine) -> None:
+    card.version = cl.value.strip()
+
+
+def _fn(card: _Card, cl: ContentLine) -> None:
+    card.data["display_name"] = unescape(cl.value)
+
+
+def _n(card: _Card, cl: ContentLine) -> None:
+    parts = [*split_escaped(cl.value, ";"), "", ""]
+    card.data["family_name"], card.data["given_name"] = parts[0], parts[1]
+
+
+def _org(card: _Card, cl: ContentLine) -> None:
+    card.data["organisation"] = split_escaped(cl.value, ";")[0]
+
+
+def _read_tel(card: _Card, cl: ContentLine) -> None:
+    raw = cl.params.get("X-RAW", [None])[0]
+    number = unescape(cl.value).strip()
+    if number.lower().startswith("tel:"):
+        number = number[4:].split(";", 1)[0]
+    types = _types(cl)
+    kind = next((k for t, k in _TYPE_TO_KIND if t in types), "other")
+    card.numbers.append({"type": kind, "number": raw or number})
+
+
+def _email(card: _Card, cl: ContentLine) -> None:
+    if "email" not in card.data:
+        card.data["email"] = unescape(cl.value).strip()
+
+
+def _adr(card: _Card, cl: ContentLine) -> None:
+    if not card.address[0]:
+        parts = [*split_escaped(cl.value, ";"), *[""] * 7]
+        card.address = (parts[2], parts[3], parts[4], parts[5], parts[6])
+
+
+def _note(card: _Card, cl: ContentLine) -> None:
+    card.data["notes"] = unescape(cl.value)
+
+
+def _categories(card: _Card, cl: ContentLine) -> None:
+    card.tags.extend(t for t in split_escaped(cl.value, ",") if t.strip())
+
+
+def _lang(card: _Card, cl: ContentLine) -> None:
+    card.data["language"] = unescape(cl.value).strip()
+
+
+def _vip(card: _Card, cl: ContentLine) -> None:
+    card.data["vip"] = cl.value.strip().lower() == "true"
+
+
+def _consent(card: _Card, cl: ContentLine) -> None:
+    parts = [*split_escaped(cl.value, ";"), ""]
+    card.data["consent_basis"], card.data["consent_at"] = parts[0] or None, parts[1] or None
+
+
+_READERS: dict[str, Callable[[_Card, ContentLine], None]] = {
+    "VERSION": _version,
+    "FN": _fn,
+    "N": _n,
+    "ORG": _org,
+    "TEL": _read_tel,
+    "EMAIL": _email,
+    "ADR": _adr,
+    "NOTE": _note,
+    "CATEGORIES": _categories,
+    "LANG": _lang,
+    "X-CALLCENTER-LANGUAGE": _lang,
+    "X-CALLCENTER-VIP": _vip,
+    "X-CALLCENTER-CONSENT": _consent,
+}
+
+
 def _card_to_contact(lines: list[ContentLine], region: str) -> ContactData:
-    data: dict[str, object] = {}
-    numbers: list[dict[str, str]] = []
-    version = None
-    street = city = reg = postal = country = ""
-    tags: list[str] = []
+    card = _Card()
     for cl in lines:
-        if cl.name == "VERSION":
-            version = cl.value.strip()
-        elif cl.name == "FN":
-            data["display_name"] = unescape(cl.value)
-        elif cl.name == "N":
-            parts = [*split_escaped(cl.value, ";"), "", ""]
-            data["family_name"], data["given_name"] = parts[0], parts[1]
-        elif cl.name == "ORG":
-            data["organisation"] = split_escaped(cl.value, ";")[0]
-        elif cl.name == "TEL":
-            raw = cl.params.get("X-RAW", [None])[0]
-            number = unescape(cl.value).strip()
-            if number.lower().startswith("tel:"):
-                number = number[4:].split(";", 1)[0]
-            types = _types(cl)
-            kind = next((k for t, k in _TYPE_TO_KIND if t in types), "other")
-            numbers.append({"type": kind, "number": raw or number})
-        elif cl.name == "EMAIL" and "email" not in data:
-            data["email"] = unescape(cl.value).strip()
-        elif cl.name == "ADR" and not street:
-            parts = [*split_escaped(cl.value, ";"), *[""] * 7]
-            street, city, reg, postal, country = parts[2], parts[3], parts[4], parts[5], parts[6]
-        elif cl.name == "NOTE":
-            data["notes"] = unescape(cl.value)
-        elif cl.name == "CATEGORIES":
-            tags.extend(t for t in split_escaped(cl.value, ",") if t.strip())
-        elif cl.name in ("LANG", "X-CALLCENTER-LANGUAGE"):
-            data["language"] = unescape(cl.value).strip()
-        elif cl.name == "X-CALLCENTER-VIP":
-            data["vip"] = cl.value.strip().lower() == "true"
-        elif cl.name == "X-CALLCENTER-CONSENT":
-            parts = [*split_escaped(cl.value, ";"), ""]
-            data["consent_basis"], data["consent_at"] = parts[0] or None, parts[1] or None
-    if version not in VERSIONS:
-        raise ValidationError("VERSION", f"unsupported vCard version {version!r} (3.0 or 4.0)")
+        reader = _READERS.get(cl.name)
+        if reader is not None:
+            reader(card, cl)
+    if card.version not in VERSIONS:
+        raise ValidationError("VERSION", f"unsupported vCard version {card.version!r} (3.0 or 4.0)")
+    data = card.data
+    street, city, reg, postal, country = card.address
     data.update(street=street, city=city, region=reg, postal_code=postal, country=country)
-    data["tags"] = tags
-    data["numbers"] = numbers
+    data["tags"] = card.tags
+    data["numbers"] = card.numbers
     data["source"] = "import:vcard"
     return contact_from_mapping(data, region)
 

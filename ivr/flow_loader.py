@@ -155,51 +155,94 @@ def _node(doc: Doc, name: str, table: dict[str, Any], path: str, ctx: FlowContex
 def _kind_fields(
     doc: Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: FlowContext
 ) -> None:
-    get: Callable[..., Any] = doc.get
-    kind, languages, routing, staff = fields["kind"], ctx.languages, ctx.routing, ctx.staff
+    kind = fields["kind"]
     if kind in ("menu", "language") and not fields["prompts"]:
         doc.fault(f"{path}.prompts", f"a {kind} node needs at least one prompt")
-    if kind == "menu":
-        fields["options"] = _digit_map(doc, table, "options", path)
-        if not fields["options"]:
-            doc.fault(f"{path}.options", "a menu needs at least one option")
-        fields["receptionist_zero"] = get(table, "receptionist_zero", path, bool, True)
-        fields["on_failure"] = get(table, "on_failure", path, str, None)
-    elif kind == "language":
-        fields["languages"] = _digit_map(doc, table, "languages", path)
-        for digit, lang in fields["languages"].items():
-            if lang not in languages:
-                doc.fault(f"{path}.languages.{digit}", f"{lang!r} is not offered {languages}")
-        fields["next"] = get(table, "next", path, str, None, required=True)
-        fields["skip_if_preselected"] = get(table, "skip_if_preselected", path, bool, True)
-    elif kind == "time":
-        targets = doc.table(table, "targets", path)
-        fields["targets"] = {}
-        for status, target in targets.items():
-            if status not in TIME_TARGETS:
-                doc.fault(f"{path}.targets.{status}", f"use {', '.join(sorted(TIME_TARGETS))}")
-            elif isinstance(target, str):
-                fields["targets"][status] = target
-            else:
-                doc.fault(f"{path}.targets.{status}", f"expected a node name, got {target!r}")
-        for needed in ("open", "closed"):
-            if needed not in targets:
-                doc.fault(f"{path}.targets.{needed}", "missing")
-    elif kind in ("queue", "callback"):
-        queue = get(table, "queue", path, str, None)
-        if queue and routing.queue(queue) is None:
-            doc.fault(f"{path}.queue", f"unknown queue {queue!r}")
-        fields["queue"] = queue
-    elif kind == "voicemail":
-        fields["mailbox"] = get(table, "mailbox", path, str, None)
-    elif kind == "transfer":
-        sid = get(table, "staff", path, str, None, required=True)
-        if sid and not any(m.id == sid for m in staff):
-            doc.fault(f"{path}.staff", f"unknown staff member {sid!r}")
-        fields["staff"] = sid
-    elif kind == "announcement":
-        fields["next"] = get(table, "next", path, str, None)
-        fields["say_next_opening"] = get(table, "say_next_opening", path, bool, False)
+    read = _KIND_FIELDS.get(kind)
+    if read is not None:
+        read(doc, table, path, fields, ctx)
+
+
+def _menu_fields(
+    doc: Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: FlowContext
+) -> None:
+    fields["options"] = _digit_map(doc, table, "options", path)
+    if not fields["options"]:
+        doc.fault(f"{path}.options", "a menu needs at least one option")
+    fields["receptionist_zero"] = doc.get(table, "receptionist_zero", path, bool, True)
+    fields["on_failure"] = doc.get(table, "on_failure", path, str, None)
+
+
+def _language_fields(
+    doc: Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: FlowContext
+) -> None:
+    fields["languages"] = _digit_map(doc, table, "languages", path)
+    for digit, lang in fields["languages"].items():
+        if lang not in ctx.languages:
+            doc.fault(f"{path}.languages.{digit}", f"{lang!r} is not offered {ctx.languages}")
+    fields["next"] = doc.get(table, "next", path, str, None, required=True)
+    fields["skip_if_preselected"] = doc.get(table, "skip_if_preselected", path, bool, True)
+
+
+def _time_fields(
+    doc: Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: FlowContext
+) -> None:
+    targets = doc.table(table, "targets", path)
+    fields["targets"] = {}
+    for status, target in targets.items():
+        if status not in TIME_TARGETS:
+            doc.fault(f"{path}.targets.{status}", f"use {', '.join(sorted(TIME_TARGETS))}")
+        elif isinstance(target, str):
+            fields["targets"][status] = target
+        else:
+            doc.fault(f"{path}.targets.{status}", f"expected a node name, got {target!r}")
+    for needed in ("open", "closed"):
+        if needed not in targets:
+            doc.fault(f"{path}.targets.{needed}", "missing")
+
+
+def _queue_fields(
+    doc: Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: FlowContext
+) -> None:
+    queue = doc.get(table, "queue", path, str, None)
+    if queue and ctx.routing.queue(queue) is None:
+        doc.fault(f"{path}.queue", f"unknown queue {queue!r}")
+    fields["queue"] = queue
+
+
+def _voicemail_fields(
+    doc: Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: FlowContext
+) -> None:
+    fields["mailbox"] = doc.get(table, "mailbox", path, str, None)
+
+
+def _transfer_fields(
+    doc: Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: FlowContext
+) -> None:
+    sid = doc.get(table, "staff", path, str, None, required=True)
+    if sid and not any(m.id == sid for m in ctx.staff):
+        doc.fault(f"{path}.staff", f"unknown staff member {sid!r}")
+    fields["staff"] = sid
+
+
+def _announcement_fields(
+    doc: Doc, table: dict[str, Any], path: str, fields: dict[str, Any], ctx: FlowContext
+) -> None:
+    fields["next"] = doc.get(table, "next", path, str, None)
+    fields["say_next_opening"] = doc.get(table, "say_next_opening", path, bool, False)
+
+
+_KindReader = Callable[[Doc, dict[str, Any], str, dict[str, Any], FlowContext], None]
+_KIND_FIELDS: dict[str, _KindReader] = {
+    "menu": _menu_fields,
+    "language": _language_fields,
+    "time": _time_fields,
+    "queue": _queue_fields,
+    "callback": _queue_fields,
+    "voicemail": _voicemail_fields,
+    "transfer": _transfer_fields,
+    "announcement": _announcement_fields,
+}
 
 
 def check_prompts(doc: Doc, flow: Flow, inventory: Any, languages: tuple[str, ...]) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import web
@@ -120,62 +120,7 @@ def wire(services: Services) -> None:
     sources = PromptSources.for_pbx_root(config.pbx.root, recordings)
     registry = TenantRegistry()
     services.provide(TENANTS, registry)
-    pbx = services.pbx
-    live = pbx.live if pbx is not None else None
-
-    def loads() -> Mapping[str, QueueLoad]:
-        if live is None:
-            return {}
-        state = live.state
-        return queue_loads(state.queues, state.agents.members.values(), live.clock())
-
-    def waiting(channel_id: str) -> Waiting | None:
-        if live is None:
-            return None
-        state = live.state
-        return waiting_in(
-            state.queues, list(state.agents.members.values()), live.clock(), channel_id
-        )
-
-    if pbx is not None:
-
-        def tenants_changed(tenants: list[Tenant]) -> None:
-            # Off the event loop: the reload runs `asterisk -rx` as a subprocess. The
-            # recordings too: a tenant loaded while the app runs must play its own prompts
-            # (they were copied only at start-up; issue #8).
-            loop = asyncio.get_running_loop()
-            loop.run_in_executor(None, install_voicemail, config.pbx, config.app.data_dir, tenants)
-            loop.run_in_executor(
-                None, publish_recordings, recordings, config.pbx, config.app.data_dir
-            )
-
-        registry.on_replace(tenants_changed)
-
-    runner: IvrRunner | None = None
-    announcer: PositionAnnouncer | None = None
-    if pbx is not None:
-        media_root = publish_recordings(recordings, config.pbx, config.app.data_dir)
-        announcer = PositionAnnouncer(pbx.ari, waiting)
-        runner = IvrRunner(
-            pbx.ari,
-            registry,
-            loads,
-            recordings_media_root=media_root,
-            default_region=config.tenants.default_region,
-            on_queued=announce_position(announcer, registry),
-            caller_lookup=services.caller_lookup,  # set by the CRM, wired before the IVR
-        )
-        pbx.stasis.register(PURPOSE, runner.on_stasis_start)
-        pbx.stasis.register(ANNOUNCE, announcer.on_stasis_start)
-        listeners = (runner.on_event, announcer.on_event)
-
-        async def events(event: AriEvent) -> None:
-            if event.type != "StasisStart":
-                for listener in listeners:
-                    await listener(event)
-
-        pbx.ari.add_handler(events)
-
+    closers = _wire_pbx(services, registry, recordings)
     services.http_setups.append(
         lambda app: http.setup(app, registry, sources, config.tenants.directory, bus=services.bus)
     )
@@ -195,12 +140,63 @@ def wire(services: Services) -> None:
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
-        if runner is not None:
-            await runner.close()
-        if announcer is not None:
-            await announcer.close()
+        for close in closers:
+            await close()
 
     services.lifecycles.append(lifecycle)
+
+
+def _wire_pbx(
+    services: Services, registry: TenantRegistry, recordings: Path
+) -> list[Callable[[], Awaitable[None]]]:
+    """The IVR runner and the position announcer on the PBX; returns their ``close``s."""
+    pbx = services.pbx
+    if pbx is None:
+        return []
+    config = services.config
+    live = pbx.live
+
+    def loads() -> Mapping[str, QueueLoad]:
+        state = live.state
+        return queue_loads(state.queues, state.agents.members.values(), live.clock())
+
+    def waiting(channel_id: str) -> Waiting | None:
+        state = live.state
+        return waiting_in(
+            state.queues, list(state.agents.members.values()), live.clock(), channel_id
+        )
+
+    def tenants_changed(tenants: list[Tenant]) -> None:
+        # Off the event loop: the reload runs `asterisk -rx` as a subprocess. The
+        # recordings too: a tenant loaded while the app runs must play its own prompts
+        # (they were copied only at start-up; issue #8).
+        loop = asyncio.get_running_loop()
+        loop.run_in_executor(None, install_voicemail, config.pbx, config.app.data_dir, tenants)
+        loop.run_in_executor(None, publish_recordings, recordings, config.pbx, config.app.data_dir)
+
+    registry.on_replace(tenants_changed)
+    media_root = publish_recordings(recordings, config.pbx, config.app.data_dir)
+    announcer = PositionAnnouncer(pbx.ari, waiting)
+    runner = IvrRunner(
+        pbx.ari,
+        registry,
+        loads,
+        recordings_media_root=media_root,
+        default_region=config.tenants.default_region,
+        on_queued=announce_position(announcer, registry),
+        caller_lookup=services.caller_lookup,  # set by the CRM, wired before the IVR
+    )
+    pbx.stasis.register(PURPOSE, runner.on_stasis_start)
+    pbx.stasis.register(ANNOUNCE, announcer.on_stasis_start)
+    listeners = (runner.on_event, announcer.on_event)
+
+    async def events(event: AriEvent) -> None:
+        if event.type != "StasisStart":
+            for listener in listeners:
+                await listener(event)
+
+    pbx.ari.add_handler(events)
+    return [runner.close, announcer.close]
 
 
 FEATURE = Feature("ivr", models=("ivr.models",), wire=wire, commands=cli.register)

@@ -284,71 +284,63 @@ class IvrRunner:
         self, channel_id: str, effects: Sequence[Effect], entry: _Call | None = None
     ) -> bool:
         """Carry out ``effects`` in order; False once the channel is gone."""
-        ari = self._ari
         for effect in effects:
             try:
-                match effect:
-                    case Play(playback_id=pid, media=media, language=lang):
-                        await ari.play(channel_id, list(media), lang=lang, playback_id=pid)
-                    case StopPlayback(playback_id=pid):
-                        await self._quietly(ari.stop_playback(pid))  # may have just ended
-                    case StartTimer(token=token, seconds=seconds) if entry is not None:
-                        inbox = entry.inbox
-                        entry.timers = [t for t in entry.timers if not t.cancelled()]
-                        entry.timers.append(
-                            asyncio.get_running_loop().call_later(
-                                seconds, inbox.put_nowait, ("timeout", token)
-                            )
-                        )
-                    case SetVariable(name=name, value=value):
-                        await ari.set_var(channel_id, name, value)
-                    case SetLanguage(language=lang):
-                        await ari.set_var(channel_id, "CHANNEL(language)", lang)
-                    case ContinueToQueue(queue=queue, priority=prio, variables=variables):
-                        await self._leave(
-                            channel_id,
-                            {**variables, "QUEUE_PRIO": str(prio)},
-                            self._targets.queue_context,
-                            queue,
-                        )
-                        if self._on_queued is not None:
-                            self._on_queued(
-                                channel_id,
-                                variables.get("CC_TENANT", ""),
-                                queue,
-                                variables.get("CC_LANGUAGE", ""),
-                            )
-                    case SendToVoicemail(mailbox=box, variables=variables, reason=reason):
-                        await self._leave(
-                            channel_id,
-                            {**variables, "CC_REASON": reason},
-                            self._targets.voicemail_context,
-                            box or "s",
-                        )
-                    case OfferCallback(
-                        queue=queue, number=number, variables=variables, reason=reason
-                    ):
-                        extra = {"CC_REASON": reason, "CC_CALLBACK_NUMBER": number or ""}
-                        await self._leave(
-                            channel_id,
-                            {**variables, **extra},
-                            self._targets.callback_context,
-                            queue or "s",
-                        )
-                    case Transfer(number=number, staff_id=staff, variables=variables):
-                        await self._leave(
-                            channel_id,
-                            {**variables, "CC_STAFF": staff},
-                            self._targets.transfer_context,
-                            number,
-                        )
-                    case Hangup():
-                        await self._quietly(ari.hangup(channel_id))
+                await self._apply(channel_id, effect, entry)
             except AriError as exc:
                 if exc.status == 404:  # the caller hung up meanwhile
                     return False
                 log.warning("ivr: %s on %s failed: %s", type(effect).__name__, channel_id, exc)
         return True
+
+    async def _apply(self, channel_id: str, effect: Effect, entry: _Call | None) -> None:
+        ari = self._ari
+        match effect:
+            case Play(playback_id=pid, media=media, language=lang):
+                await ari.play(channel_id, list(media), lang=lang, playback_id=pid)
+            case StopPlayback(playback_id=pid):
+                await self._quietly(ari.stop_playback(pid))  # may have just ended
+            case StartTimer(token=token, seconds=seconds) if entry is not None:
+                inbox = entry.inbox
+                entry.timers = [t for t in entry.timers if not t.cancelled()]
+                entry.timers.append(
+                    asyncio.get_running_loop().call_later(
+                        seconds, inbox.put_nowait, ("timeout", token)
+                    )
+                )
+            case SetVariable(name=name, value=value):
+                await ari.set_var(channel_id, name, value)
+            case SetLanguage(language=lang):
+                await ari.set_var(channel_id, "CHANNEL(language)", lang)
+            case Hangup():
+                await self._quietly(ari.hangup(channel_id))
+            case _:
+                exit_to = self._exit_for(effect)
+                if exit_to is not None:
+                    await self._leave(channel_id, *exit_to)
+                if isinstance(effect, ContinueToQueue) and self._on_queued is not None:
+                    variables = effect.variables
+                    self._on_queued(
+                        channel_id,
+                        variables.get("CC_TENANT", ""),
+                        effect.queue,
+                        variables.get("CC_LANGUAGE", ""),
+                    )
+
+    def _exit_for(self, effect: Effect) -> tuple[dict[str, str], str, str] | None:
+        """Where an effect that ends the IVR sends the caller: (variables, context, exten)."""
+        targets = self._targets
+        match effect:
+            case ContinueToQueue(queue=queue, priority=prio, variables=variables):
+                return {**variables, "QUEUE_PRIO": str(prio)}, targets.queue_context, queue
+            case SendToVoicemail(mailbox=box, variables=variables, reason=reason):
+                return {**variables, "CC_REASON": reason}, targets.voicemail_context, box or "s"
+            case OfferCallback(queue=queue, number=number, variables=variables, reason=reason):
+                extra = {"CC_REASON": reason, "CC_CALLBACK_NUMBER": number or ""}
+                return {**variables, **extra}, targets.callback_context, queue or "s"
+            case Transfer(number=number, staff_id=staff, variables=variables):
+                return {**variables, "CC_STAFF": staff}, targets.transfer_context, number
+        return None
 
     async def _leave(
         self, channel_id: str, variables: Mapping[str, str], context: str, extension: str

@@ -302,22 +302,7 @@ def load_scenario_file(path: Path) -> ScenarioFile:
     if not isinstance(caller, str):
         raise ScenarioError(f"{where}: caller: expected a string, got {caller!r}")
     number, name = parse_caller(caller)
-    steps: list[Step] = []
-    for i, item in enumerate(raw.get("steps", [])):
-        if not isinstance(item, dict) or len(item) != 1:
-            raise ScenarioError(
-                f'{where}: steps.{i}: one of {{wait = s}}, {{dtmf = ".."}}, '
-                f'{{play = ".."}}; got {item!r}'
-            )
-        ((kind, value),) = item.items()
-        if kind == "wait" and isinstance(value, int | float) and not isinstance(value, bool):
-            steps.append(Wait(float(value)))
-        elif kind == "dtmf" and isinstance(value, str):
-            steps.append(Dtmf(value))
-        elif kind == "play" and isinstance(value, str):
-            steps.append(Play(value))
-        else:
-            raise ScenarioError(f"{where}: steps.{i}: {kind} = {value!r} is not a valid step")
+    steps = [_step(where, i, item) for i, item in enumerate(raw.get("steps", []))]
     at = raw.get("at")
     if at is not None and (not isinstance(at, datetime) or at.tzinfo is None):
         raise ScenarioError(f"{where}: at: an offset date-time (2026-11-30T09:00:00Z); got {at!r}")
@@ -331,6 +316,22 @@ def load_scenario_file(path: Path) -> ScenarioFile:
     except ScenarioError as exc:
         raise ScenarioError(f"{where}: {exc}") from None
     return ScenarioFile(path, path.stem, str(description), scenario, at, expect)
+
+
+def _step(where: str, i: int, item: Any) -> Step:
+    if not isinstance(item, dict) or len(item) != 1:
+        raise ScenarioError(
+            f'{where}: steps.{i}: one of {{wait = s}}, {{dtmf = ".."}}, '
+            f'{{play = ".."}}; got {item!r}'
+        )
+    ((kind, value),) = item.items()
+    if kind == "wait" and isinstance(value, int | float) and not isinstance(value, bool):
+        return Wait(float(value))
+    if kind == "dtmf" and isinstance(value, str):
+        return Dtmf(value)
+    if kind == "play" and isinstance(value, str):
+        return Play(value)
+    raise ScenarioError(f"{where}: steps.{i}: {kind} = {value!r} is not a valid step")
 
 
 # ----------------------------------------------------------------------------- CLI
