@@ -23,9 +23,10 @@ from callcenter.state.live import LiveState
 from dashboards import controlling, http, pages, render, screens, supervision
 from dashboards.push import Hub, StateSource
 from dashboards.today import TodayLoader
-from dashboards.views import TenantInfo, Thresholds
+from dashboards.views import TenantInfo, ThresholdLookup, Thresholds, thresholds_of
 from ivr.plugin import TENANTS
 from ivr.registry import TenantRegistry
+from ivr.tenancy import Tenant
 from voicemail import audit as vm_audit
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -34,6 +35,23 @@ _IMMUTABLE = "public, max-age=31536000, immutable"
 PageRegistry = pages.PageRegistry
 # The page registry: features wired after the dashboards add their pages to it.
 PAGES: Port[PageRegistry] = Port("dashboards.pages")
+
+
+def threshold_lookup(registry: TenantRegistry) -> ThresholdLookup:
+    """A queue's alert thresholds from its tenant file (``alerts`` of the queue, else the
+    tenant's ``routing.alerts``, else the defaults); follows tenant reloads."""
+    by_queue: dict[str, Thresholds] = {}
+
+    def rebuild(tenants: list[Tenant]) -> None:
+        by_queue.clear()
+        for tenant in tenants:
+            for rule in tenant.routing.queues:
+                by_queue[rule.name] = thresholds_of(tenant.routing.alerts_for(rule.name))
+
+    rebuild(registry.tenants())
+    registry.on_replace(rebuild)
+    default = Thresholds()
+    return lambda queue: by_queue.get(queue, default)
 
 
 def tenant_lookup(registry: TenantRegistry) -> render.TenantLookup:
@@ -59,7 +77,7 @@ def wire(services: Services) -> None:
     live = pbx.live if pbx is not None else None
     empty = LiveState()
     source = StateSource(lambda: live.state if live is not None else empty)
-    thresholds = Thresholds()
+    thresholds = threshold_lookup(registry)
     page_registry = pages.PageRegistry()
     services.provide(PAGES, page_registry)
     screens.register(page_registry)
@@ -72,7 +90,7 @@ def wire(services: Services) -> None:
 
     def setup(app: web.Application) -> None:
         envs = render.install_environments(app, page_registry.template_dirs)
-        fragments = render.Fragments(envs, tenant_lookup(registry), lambda _q: thresholds)
+        fragments = render.Fragments(envs, tenant_lookup(registry), thresholds)
         hub = Hub(
             source,
             services.bus,

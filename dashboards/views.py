@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 Level = Literal["ok", "amber", "red"]
 AgentState = Literal["ready", "ringing", "on_call", "paused", "wrapup", "logged_out"]
@@ -28,6 +28,31 @@ class Thresholds:
     waiting_red: int = 6
     sl_amber: float = 0.8  # service level today, fraction
     sl_red: float = 0.6
+
+
+class AlertValues(Protocol):
+    """What a tenant file says (``ivr.tenancy.QueueAlerts``): pairs (amber, red), service
+    level in percent."""
+
+    @property
+    def wait(self) -> tuple[float, float]: ...
+
+    @property
+    def waiting(self) -> tuple[int, int]: ...
+
+    @property
+    def service_level(self) -> tuple[float, float]: ...
+
+
+def thresholds_of(alerts: AlertValues) -> Thresholds:
+    return Thresholds(
+        wait_amber=alerts.wait[0],
+        wait_red=alerts.wait[1],
+        waiting_amber=alerts.waiting[0],
+        waiting_red=alerts.waiting[1],
+        sl_amber=alerts.service_level[0] / 100,
+        sl_red=alerts.service_level[1] / 100,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +135,7 @@ class Tile:
     level_sl: Level
     callbacks_pending: int = 0
     callbacks_overdue: int = 0
+    thresholds: Thresholds = Thresholds()
 
     @property
     def level(self) -> Level:
@@ -155,6 +181,7 @@ def tile(
         level_sl=below(today.service_level, thresholds.sl_amber, thresholds.sl_red),
         callbacks_pending=callbacks[0],
         callbacks_overdue=callbacks[1],
+        thresholds=thresholds,
     )
 
 

@@ -44,6 +44,7 @@ from ivr.tenancy import (
     OverflowAction,
     OverflowRule,
     OverflowWhen,
+    QueueAlerts,
     QueueRule,
     RoutingRules,
     StaffMember,
@@ -310,9 +311,11 @@ def _routing(doc: Doc, table: dict[str, Any], languages: tuple[str, ...]) -> Rou
             "voicemail_box",
             "announce_after",
             "announce_every",
+            "alerts",
         ),
         "routing",
     )
+    default_alerts = _alerts(doc, table, "routing", QueueAlerts()) or QueueAlerts()
     by_region: dict[str, str] = {}
     for region, lang in doc.table(table, "language_by_region", "routing").items():
         path = f"routing.language_by_region.{region}"
@@ -329,7 +332,7 @@ def _routing(doc: Doc, table: dict[str, Any], languages: tuple[str, ...]) -> Rou
     )
     queues: list[QueueRule] = []
     for i, item in enumerate(doc.get(table, "queues", "routing", list, []) or []):
-        rule = _queue(doc, item, f"routing.queues.{i}", languages)
+        rule = _queue(doc, item, f"routing.queues.{i}", languages, default_alerts)
         if rule is not None:
             if any(q.name == rule.name for q in queues):
                 doc.fault(f"routing.queues.{i}.name", f"duplicate queue {rule.name!r}")
@@ -356,6 +359,51 @@ def _routing(doc: Doc, table: dict[str, Any], languages: tuple[str, ...]) -> Rou
         voicemail_box=doc.get(table, "voicemail_box", "routing", str, "") or "",
         announce_after=_seconds(doc, table, "announce_after", 30.0),
         announce_every=_seconds(doc, table, "announce_every", 60.0),
+        alerts=default_alerts,
+    )
+
+
+_ALERT_KEYS = ("wait", "waiting", "service_level")
+
+
+def _alerts(doc: Doc, table: dict[str, Any], path: str, base: QueueAlerts) -> QueueAlerts | None:
+    """``alerts = { wait = [amber, red], waiting = [..], service_level = [..] }``; keys left
+    out come from ``base`` (the tenant's ``routing.alerts``, else the defaults)."""
+    raw = doc.get(table, "alerts", path, dict, None)
+    if raw is None:
+        return None
+    where = f"{path}.alerts"
+    doc.unknown_keys(raw, _ALERT_KEYS, where)
+    values: dict[str, tuple[float, float]] = {}
+    for key in _ALERT_KEYS:
+        pair = raw.get(key)
+        if pair is None:
+            continue
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair)
+        ):
+            doc.fault(f"{where}.{key}", f"expected [amber, red] (two numbers), got {pair!r}")
+            continue
+        amber, red = float(pair[0]), float(pair[1])
+        if key == "service_level":
+            if not (0 <= red < amber <= 100):
+                doc.fault(
+                    f"{where}.{key}",
+                    f"{pair!r}: percent, amber above red (tiles turn amber below the first)",
+                )
+                continue
+        elif not (0 < amber < red):
+            doc.fault(f"{where}.{key}", f"{pair!r}: amber must be positive and below red")
+            continue
+        values[key] = (amber, red)
+    wait = values.get("wait", base.wait)
+    waiting = values.get("waiting", (float(base.waiting[0]), float(base.waiting[1])))
+    return QueueAlerts(
+        wait=wait,
+        waiting=(int(waiting[0]), int(waiting[1])),
+        service_level=values.get("service_level", base.service_level),
     )
 
 
@@ -368,11 +416,13 @@ def _seconds(doc: Doc, table: dict[str, Any], key: str, default: float) -> float
     return seconds
 
 
-def _queue(doc: Doc, item: Any, path: str, languages: tuple[str, ...]) -> QueueRule | None:
+def _queue(
+    doc: Doc, item: Any, path: str, languages: tuple[str, ...], alerts: QueueAlerts
+) -> QueueRule | None:
     if not isinstance(item, dict):
         doc.fault(path, "expected a table with name, language")
         return None
-    doc.unknown_keys(item, ("name", "language", "skill", "overflow"), path)
+    doc.unknown_keys(item, ("name", "language", "skill", "overflow", "alerts"), path)
     name = doc.get(item, "name", path, str, "", required=True) or ""
     if name and not QUEUE_RE.match(name):
         doc.fault(
@@ -389,7 +439,8 @@ def _queue(doc: Doc, item: Any, path: str, languages: tuple[str, ...]) -> QueueR
         rule = _overflow(doc, over, f"{path}.overflow.{j}")
         if rule is not None:
             rules.append(rule)
-    return QueueRule(name, lang, skill, tuple(rules)) if name else None
+    own = _alerts(doc, item, path, alerts)
+    return QueueRule(name, lang, skill, tuple(rules), own) if name else None
 
 
 def _overflow(doc: Doc, item: Any, path: str) -> OverflowRule | None:

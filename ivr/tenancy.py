@@ -90,6 +90,19 @@ class OverflowRule:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueAlerts:
+    """When a queue's wallboard tile turns amber and red (``alerts`` in the tenant file).
+
+    ``wait``: longest wait in seconds, ``waiting``: callers waiting (both: at or above the
+    value), ``service_level``: today's service level in percent (below the value).
+    """
+
+    wait: tuple[float, float] = (30.0, 60.0)
+    waiting: tuple[int, int] = (3, 6)
+    service_level: tuple[float, float] = (80.0, 60.0)
+
+
+@dataclass(frozen=True, slots=True)
 class QueueRule:
     """A tenant queue in Asterisk's app_queue, with the language/skill it serves."""
 
@@ -97,6 +110,7 @@ class QueueRule:
     language: str
     skill: str = "general"
     overflow: tuple[OverflowRule, ...] = ()
+    alerts: QueueAlerts | None = None  # None: the tenant's (routing.alerts), else defaults
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +127,12 @@ class RoutingRules:
     # ``announce_every`` seconds (0: once); ``announce_after`` 0 turns them off.
     announce_after: float = 30.0
     announce_every: float = 60.0
+    # routing.alerts: the default of the tenant's queues
+    alerts: QueueAlerts = field(default_factory=QueueAlerts)
+
+    def alerts_for(self, name: str) -> QueueAlerts:
+        rule = self.queue(name)
+        return rule.alerts if rule is not None and rule.alerts is not None else self.alerts
 
     def queue(self, name: str) -> QueueRule | None:
         for rule in self.queues:

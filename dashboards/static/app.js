@@ -36,8 +36,37 @@
       const since = parseFloat(el.dataset.since);
       if (since > 0) el.textContent = duration(now - since);
     }
+    waitLevels(now);
   }
   setInterval(tick, 1000);
+
+  // A tile's longest wait grows without events: its level follows the queue's thresholds
+  // (data-amber / data-red from the tenant file) between server renders.
+  const RANK = { ok: 0, amber: 1, red: 2 };
+  function waitLevels(now) {
+    for (const tile of $$(".tile")) {
+      const timer = tile.querySelector(".metric[data-amber] > .timer[data-since]");
+      if (timer) {
+        const metric = timer.parentElement;
+        const wait = now - parseFloat(timer.dataset.since);
+        const level = wait >= parseFloat(metric.dataset.red) ? "red"
+          : wait >= parseFloat(metric.dataset.amber) ? "amber" : "ok";
+        metric.classList.remove("level-ok", "level-amber", "level-red");
+        metric.classList.add(`level-${level}`);
+      }
+      let worst = "ok";
+      for (const m of tile.querySelectorAll(".metric")) {
+        const l = ["red", "amber", "ok"].find((x) => m.classList.contains(`level-${x}`)) || "ok";
+        if (RANK[l] > RANK[worst]) worst = l;
+      }
+      if (tile.dataset.level !== worst) {
+        tile.dataset.level = worst;
+        tile.classList.remove("level-ok", "level-amber", "level-red");
+        tile.classList.add(`level-${worst}`);
+        raiseAlerts();
+      }
+    }
+  }
 
   // ------------------------------------------------------------------ REST API
 

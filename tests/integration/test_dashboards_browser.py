@@ -35,8 +35,12 @@ from callcenter.services import Services, attach_pbx, build_services
 from composition.app import wire_features
 from crm.models import Note
 from dashboards.http import SOCKETS
+from ivr.loader import LoadedTenant
+from ivr.plugin import TENANTS
 from ivr.prompts import PromptSources
 from ivr.store import save_tenants
+from ivr.tenancy import QueueAlerts
+from ivr.tenancy import Tenant as TenantConfig
 from tests.conftest import fresh_database
 from tests.integration.browser import SCREENSHOTS, chromium, logged_in
 from tests.integration.test_agents_pbx import TEST_DIALPLAN, loaded, tenant_doc, until
@@ -653,3 +657,49 @@ async def test_kiosk_mode_has_no_controls(world: World, browser: Browser) -> Non
         await console.get_by_role("button", name="Log out of the queues").click()
         await rita.close()
         await sam.close()
+
+
+async def test_queue_thresholds_from_the_tenant_turn_the_tile_red_and_alert(
+    world: World, browser: Browser
+) -> None:
+    """The tenant's own thresholds for one queue (a tenant reload, as `tenants load` does):
+    a caller waiting past them turns that tile red in the page and raises the alert, with
+    no further event from the PBX (the page's timer follows the thresholds)."""
+    registry = world.services.require(TENANTS)
+    before = registry.tenants()
+
+    def with_alerts(tenant: TenantConfig) -> TenantConfig:
+        if tenant.slug != "db-a":
+            return tenant
+        queues = tuple(
+            dataclasses.replace(q, alerts=QueueAlerts(wait=(2.0, 4.0)))
+            if q.name == "q-dba-de"
+            else q
+            for q in tenant.routing.queues
+        )
+        return dataclasses.replace(
+            tenant, routing=dataclasses.replace(tenant.routing, queues=queues)
+        )
+
+    sam_ctx, board = await logged_in(browser, world.base_url, "sam", PASSWORD)
+    linkedid = ""
+    try:
+        registry.replace([LoadedTenant(with_alerts(t), ()) for t in before])
+        await board.wait_for_function("window.ccLive && window.ccLive.connected", polling=100)
+        tile = board.locator("#tile-q-dba-de")
+        await expect(tile.locator(".metric[data-red='4']")).to_have_count(1, timeout=5000)
+        other = board.locator("#tile-q-dbb-en .metric[data-red='60']")
+        await expect(other).to_have_count(1)  # the other tenant keeps the defaults
+        await expect(board.locator("#wb-alert")).to_be_hidden()
+        linkedid = await world.call("q-dba-de", "db-a")
+        await until(lambda: world.phase(linkedid) == "queued", what="queued")
+        await expect(tile).to_have_attribute("data-level", "red", timeout=15000)
+        await expect(board.locator("#wb-alert")).to_contain_text("q-dba-de")
+        await world.hangup(linkedid)
+        await expect(tile).to_have_attribute("data-level", "ok", timeout=10000)
+        await expect(board.locator("#wb-alert")).to_be_hidden()
+    finally:
+        registry.replace([LoadedTenant(t, ()) for t in before])
+        if linkedid:
+            await world.hangup(linkedid)
+        await sam_ctx.close()

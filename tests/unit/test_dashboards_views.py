@@ -131,3 +131,36 @@ def test_the_ivr_path_reaches_the_call_view_and_the_card() -> None:
     assert view["ivr_path"] == "main>2>staff"
     card = call_card(view, None)
     assert card is not None and card.ivr_path == "main>2>staff"
+
+
+def test_queue_thresholds_come_from_the_tenant_file_and_follow_reloads() -> None:
+    import dataclasses
+
+    from dashboards.plugin import threshold_lookup
+    from dashboards.render import make_environment
+    from ivr.loader import LoadedTenant
+    from ivr.registry import TenantRegistry
+    from ivr.tenancy import QueueAlerts
+    from ivr.testing import make_tenant
+
+    tenant = make_tenant()
+    rules = tenant.routing
+    strict = QueueAlerts(wait=(10.0, 20.0), waiting=(1, 2), service_level=(95.0, 90.0))
+    queues = (dataclasses.replace(rules.queues[0], alerts=strict), *rules.queues[1:])
+    routing = dataclasses.replace(rules, queues=queues, alerts=QueueAlerts(wait=(40.0, 90.0)))
+    registry = TenantRegistry()
+    registry.replace([LoadedTenant(dataclasses.replace(tenant, routing=routing), ())])
+    lookup = threshold_lookup(registry)
+    assert lookup("q-acme-de") == Thresholds(10.0, 20.0, 1, 2, 0.95, 0.90)
+    assert lookup("q-acme-en") == Thresholds(wait_amber=40.0, wait_red=90.0)
+    assert lookup("q-other") == Thresholds()
+    # One caller, 15 s: fine by default, amber by q-acme-de's own thresholds.
+    view = {"name": "q-acme-de", "tenant": "acme", "calls": 1, "longest_wait": 15.0}
+    strict_tile = tile(view, {}, today=TodayStats(), thresholds=lookup("q-acme-de"))
+    assert (strict_tile.level_wait, strict_tile.level_waiting) == ("amber", "amber")
+    assert tile(view, {}, today=TodayStats(), thresholds=lookup("q-x")).level == "ok"
+    html = make_environment("en").get_template("parts/tile.html").render(tile=strict_tile)
+    assert 'data-amber="10" data-red="20"' in html  # the page's timer turns it red at 20 s
+    assert "Amber from 0:10, red from 0:20 longest wait" in html
+    registry.replace([LoadedTenant(tenant, ())])  # a tenant reload without the alerts
+    assert lookup("q-acme-de") == Thresholds()

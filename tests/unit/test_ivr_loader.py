@@ -10,7 +10,7 @@ from ivr.errors import ConfigFault, ConfigFaults
 from ivr.loader import load_directory, load_tenant_file, load_tenant_text
 from ivr.placeholders import generate_for_file
 from ivr.prompts import PromptSources
-from ivr.tenancy import Interval
+from ivr.tenancy import Interval, QueueAlerts
 from ivr.testing import hm, write_sounds
 
 PBX_ROOT = Path("/var/cache/callcenter/pbx-root")
@@ -467,3 +467,41 @@ def test_dialling_faults_name_the_key(sources: PromptSources) -> None:
     assert ("dialling.countries.1", "unknown region code 'XX'") in found
     assert any(path == "dialling.free_numbers" for path, _ in found)
     assert any(path == "dialling.cost" for path, _ in found)
+
+
+def test_wallboard_alerts_per_tenant_and_queue(sources: PromptSources) -> None:
+    default = load_tenant_text(VALID, sources, "acme.toml").tenant.routing
+    assert default.alerts_for("q-acme-de") == QueueAlerts()
+    text = VALID.replace(
+        "[routing]\n", "[routing]\nalerts = { wait = [20, 40], service_level = [90, 70] }\n", 1
+    ).replace(
+        'name = "q-acme-en"\nlanguage = "en"',
+        'name = "q-acme-en"\nlanguage = "en"\nalerts = { waiting = [1, 2], wait = [10, 15] }',
+    )
+    routing = load_tenant_text(text, sources, "acme.toml").tenant.routing
+    assert routing.alerts_for("q-acme-de") == QueueAlerts((20.0, 40.0), (3, 6), (90.0, 70.0))
+    # A queue's own keys win; the keys it leaves out come from the tenant's alerts.
+    assert routing.alerts_for("q-acme-en") == QueueAlerts((10.0, 15.0), (1, 2), (90.0, 70.0))
+    assert routing.alerts_for("q-unknown") == routing.alerts
+
+
+def test_wallboard_alert_faults_name_the_key(sources: PromptSources) -> None:
+    text = VALID.replace(
+        "[routing]\n",
+        "[routing]\nalerts = { wait = [60, 30], service_level = [60, 80], colour = 1 }\n",
+        1,
+    ).replace(
+        'name = "q-acme-en"\nlanguage = "en"',
+        'name = "q-acme-en"\nlanguage = "en"\nalerts = { waiting = 3 }',
+    )
+    faults = faults_of(text, sources)
+    assert ("routing.alerts.wait", "[60, 30]: amber must be positive and below red") in faults
+    assert (
+        "routing.alerts.service_level",
+        "[60, 80]: percent, amber above red (tiles turn amber below the first)",
+    ) in faults
+    assert (
+        "routing.queues.1.alerts.waiting",
+        "expected [amber, red] (two numbers), got 3",
+    ) in faults
+    assert any(path == "routing.alerts.colour" for path, _ in faults)
