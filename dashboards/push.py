@@ -36,6 +36,10 @@ VIEWS = (CONSOLE, WALLBOARD)
 TOPICS = ("calls", "queues", "agents")
 ME = "me-state"
 ABANDONED = "abandoned"
+Dirty = dict[str, set[str]]
+"""What changed since the last frame, by kind (call linkedids, queue names, interfaces)."""
+Change = tuple[str, str | None, str | None]
+"""One element to offer: (element id, container, html or None for removal)."""
 # AMI events that change what a call card shows without a bus event of their own: a
 # Redirect into hold/consultation (bridge left, new context) and parking.
 _BRIDGE_EVENTS = frozenset({"BridgeEnter", "BridgeLeave", "Hold", "Unhold"})
@@ -377,34 +381,44 @@ class Hub:
             if everything:
                 self._resync(group)
                 continue
-            changed: list[tuple[str, str | None, str | None]] = []
             if group.view == CONSOLE:
-                for lid in dirty["call"]:
-                    before = group.items.get(element_id("call", lid))
-                    elem, html = self._render_call(group, lid)
-                    if html != before:
-                        changed.append((elem, "calls", html))
-                if dirty["agent"]:
-                    for client in group.clients:
-                        if client.interface in dirty["agent"]:
-                            client.offer(ME, None, self._me_html(group.locale, client.interface))
+                changed = self._console_changes(group, dirty)
             else:
-                per_queue = agents_by_queue(self.source.agent_views()) if dirty["queue"] else {}
-                for name in dirty["queue"]:
-                    before = group.items.get(element_id("tile", name))
-                    elem, html = self._render_tile(group, name, per_queue)
-                    if html != before:
-                        changed.append((elem, "tiles", html))
-                for interface in dirty["agent"]:
-                    before = group.items.get(element_id("agent", interface))
-                    elem, html = self._render_agent(group, interface)
-                    if html != before:
-                        changed.append((elem, "agents", html))
-                if dirty.get("abandoned"):
-                    changed.append((ABANDONED, None, self._abandoned_html(group.locale)))
+                changed = self._wallboard_changes(group, dirty)
             for elem, container, html in changed:
                 for client in group.clients:
                     client.offer(elem, container, html)
+
+    def _console_changes(self, group: Group, dirty: Dirty) -> list[Change]:
+        """Changed call cards; each client's own agent pane is offered to it directly."""
+        changed: list[Change] = []
+        for lid in dirty["call"]:
+            before = group.items.get(element_id("call", lid))
+            elem, html = self._render_call(group, lid)
+            if html != before:
+                changed.append((elem, "calls", html))
+        if dirty["agent"]:
+            for client in group.clients:
+                if client.interface in dirty["agent"]:
+                    client.offer(ME, None, self._me_html(group.locale, client.interface))
+        return changed
+
+    def _wallboard_changes(self, group: Group, dirty: Dirty) -> list[Change]:
+        changed: list[Change] = []
+        per_queue = agents_by_queue(self.source.agent_views()) if dirty["queue"] else {}
+        for name in dirty["queue"]:
+            before = group.items.get(element_id("tile", name))
+            elem, html = self._render_tile(group, name, per_queue)
+            if html != before:
+                changed.append((elem, "tiles", html))
+        for interface in dirty["agent"]:
+            before = group.items.get(element_id("agent", interface))
+            elem, html = self._render_agent(group, interface)
+            if html != before:
+                changed.append((elem, "agents", html))
+        if dirty.get("abandoned"):
+            changed.append((ABANDONED, None, self._abandoned_html(group.locale)))
+        return changed
 
     def _resync(self, group: Group) -> None:
         self._prime(group)

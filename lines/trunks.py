@@ -171,40 +171,9 @@ def _trunk(r: _Reader) -> Trunk:
     port = r.get("port", int, 5060)
     if not 1 <= port <= 65535:
         raise r.fail("port", f"must be 1-65535, got {port}")
-    username = r.get("username", str, "")
-    secret = r.get("password_secret", str, "")
-    if username and not _USER.match(username):
-        raise r.fail("username", f"must match {_USER.pattern}")
-    if secret and not _SECRET.match(secret):
-        raise r.fail("password_secret", f"must name a secret ({_SECRET.pattern})")
-    if "password" in r.data:
-        raise r.fail("password", "passwords never go into the file: use password_secret")
-    if mode == "register" and not (username and secret):
-        raise r.fail("username", "registration trunks need username and password_secret")
-    match = r.strings("match", ())
-    for net in match:
-        if not _CIDR.match(net):
-            raise r.fail("match", f"{net!r} is not an address or network")
-    did_from = r.strings("did_from", DID_SOURCES)
-    for source in did_from:
-        if source not in DID_SOURCES:
-            raise r.fail("did_from", f"{source!r}: must be one of {', '.join(DID_SOURCES)}")
-    codecs = tuple(c.lower() for c in r.strings("codecs", DEFAULT_CODECS))
-    for codec in codecs:
-        if codec not in KNOWN_CODECS:
-            raise r.fail("codecs", f"unknown codec {codec!r}")
-    caller_id = r.get("caller_id", str, "")
-    if caller_id and not _E164.match(caller_id):
-        raise r.fail("caller_id", f"must be E.164 (+49…), got {caller_id!r}")
-    strip = r.get("strip_prefix", str, "")
-    if not _PREFIX.match(strip):
-        raise r.fail("strip_prefix", f"must be digits, got {strip!r}")
-    country = r.get("country_code", str, "49")
-    if not re.fullmatch(r"[1-9][0-9]{0,2}", country):
-        raise r.fail("country_code", f"must be 1-3 digits without +, got {country!r}")
-    contact_user = r.get("contact_user", str, "")
-    if contact_user and not _USER.match(contact_user):
-        raise r.fail("contact_user", f"must match {_USER.pattern}")
+    username, secret = _credentials(r, mode)
+    match, did_from, codecs = _lists(r)
+    caller_id, strip, country, contact_user = _numbering(r)
     trunk = Trunk(
         name=name,
         mode=mode,
@@ -230,6 +199,55 @@ def _trunk(r: _Reader) -> Trunk:
     if extra:
         raise r.fail(sorted(extra)[0], "unknown key")
     return trunk
+
+
+def _credentials(r: _Reader, mode: str) -> tuple[str, str]:
+    """``username`` and ``password_secret`` (never a password in the file)."""
+    username = r.get("username", str, "")
+    secret = r.get("password_secret", str, "")
+    if username and not _USER.match(username):
+        raise r.fail("username", f"must match {_USER.pattern}")
+    if secret and not _SECRET.match(secret):
+        raise r.fail("password_secret", f"must name a secret ({_SECRET.pattern})")
+    if "password" in r.data:
+        raise r.fail("password", "passwords never go into the file: use password_secret")
+    if mode == "register" and not (username and secret):
+        raise r.fail("username", "registration trunks need username and password_secret")
+    return username, secret
+
+
+def _lists(r: _Reader) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """``match`` (networks), ``did_from`` (where the called number is read), ``codecs``."""
+    match = r.strings("match", ())
+    for net in match:
+        if not _CIDR.match(net):
+            raise r.fail("match", f"{net!r} is not an address or network")
+    did_from = r.strings("did_from", DID_SOURCES)
+    for source in did_from:
+        if source not in DID_SOURCES:
+            raise r.fail("did_from", f"{source!r}: must be one of {', '.join(DID_SOURCES)}")
+    codecs = tuple(c.lower() for c in r.strings("codecs", DEFAULT_CODECS))
+    for codec in codecs:
+        if codec not in KNOWN_CODECS:
+            raise r.fail("codecs", f"unknown codec {codec!r}")
+    return match, did_from, codecs
+
+
+def _numbering(r: _Reader) -> tuple[str, str, str, str]:
+    """``caller_id``, ``strip_prefix``, ``country_code``, ``contact_user``."""
+    caller_id = r.get("caller_id", str, "")
+    if caller_id and not _E164.match(caller_id):
+        raise r.fail("caller_id", f"must be E.164 (+49…), got {caller_id!r}")
+    strip = r.get("strip_prefix", str, "")
+    if not _PREFIX.match(strip):
+        raise r.fail("strip_prefix", f"must be digits, got {strip!r}")
+    country = r.get("country_code", str, "49")
+    if not re.fullmatch(r"[1-9][0-9]{0,2}", country):
+        raise r.fail("country_code", f"must be 1-3 digits without +, got {country!r}")
+    contact_user = r.get("contact_user", str, "")
+    if contact_user and not _USER.match(contact_user):
+        raise r.fail("contact_user", f"must match {_USER.pattern}")
+    return caller_id, strip, country, contact_user
 
 
 def _choice(r: _Reader, key: str, allowed: tuple[str, ...], default: str) -> str:
