@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
-from sqlalchemy import select
 
 from callbacks import schemas as sc
 from callbacks.manage import CallbackAdmin, NotChangeable
@@ -25,7 +24,6 @@ from callbacks.ordering import Place
 from callbacks.store import CallbackRateLimited, CallbackRepository, NewCallback
 from callcenter import auth
 from callcenter.contract import described
-from callcenter.db.models import Tenant
 from callcenter.db.session import Database
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 
@@ -121,6 +119,9 @@ def setup(
     async def list_callbacks(request: web.Request) -> web.Response:
         principal = auth.require_role(request)
         tenant = request.query.get("tenant")
+        if tenant is not None and tenant.isdigit():  # the numeric id names it too
+            found = await auth.find_tenant(db, tenant)
+            tenant = found[1] if found is not None else tenant
         queue = request.query.get("queue")
         rows = await admin.pending(
             principal.tenant_ids, tenant=tenant, queue=queue, live=live or (lambda _q: [])
@@ -144,12 +145,10 @@ def setup(
         due = _when(body, "due_at")
         expires = _when(body, "expires_at")
         priority = _priority(body)
-        async with db.session() as session:
-            tenant_id = (
-                await session.execute(select(Tenant.id).where(Tenant.slug == tenant))
-            ).scalar_one_or_none()
-        if tenant_id is None or not principal.can_see(tenant_id):
+        found = await auth.find_tenant(db, tenant)  # slug, or the numeric id
+        if found is None or not principal.can_see(found[0]):
             raise auth.json_error(web.HTTPNotFound, "not_found", f"tenant: no tenant {tenant!r}")
+        tenant = found[1]
         try:
             number = policy(tenant).check(raw).e164
             added = await repo.add_or_merge(

@@ -26,6 +26,7 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, delete, false, select, true, update
 from sqlalchemy.orm import InstrumentedAttribute
 
+from callcenter import tenant_ref
 from callcenter.auth_schemas import LoggedOut, LoginIn, LoginOut, MeOut
 from callcenter.contract.describe import described
 from callcenter.db.models import ApiToken, Tenant, User, UserTenant
@@ -252,6 +253,43 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
+async def find_tenant(database: Database, ref: str) -> tuple[int, str] | None:
+    """``(id, slug)`` of the tenant named ``ref``: its slug, or (old clients) its numeric
+    id; ``None`` when there is none. Visibility is the caller's to check."""
+    ref = ref.strip()
+    if not ref or len(ref) > 64:
+        return None
+    async with database.session() as session:
+        row = (
+            await session.execute(select(Tenant.id, Tenant.slug).where(Tenant.slug == ref))
+        ).first()
+        if row is None and ref.isdigit() and int(ref) <= 2**31 - 1:  # INTEGER column
+            row = (
+                await session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id == int(ref)))
+            ).first()
+    return None if row is None else (int(row[0]), str(row[1]))
+
+
+@web.middleware
+async def tenant_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve ``{tenant}`` in the path (slug, or the numeric id of old clients) into
+    ``match_info["tenant_id"]``/``["slug"]``, after the login check (docs/api.md)."""
+    ref = request.match_info.get(tenant_ref.PARAM)
+    if ref is None:
+        return await handler(request)
+    principal = require_role(request)  # 401 before anything is said about tenants
+    found = await find_tenant(request.app[DATABASE], ref)
+    info = request.match_info
+    if found is None and getattr(info.handler, tenant_ref.CREATES, False):
+        info["slug"] = ref
+        return await handler(request)
+    if found is None or not principal.can_see(found[0]):
+        body = {"error": "not_found", "detail": f"no tenant {ref!r}", "field": tenant_ref.PARAM}
+        raise web.HTTPNotFound(text=json.dumps(body), content_type="application/json")
+    info["tenant_id"], info["slug"] = str(found[0]), str(found[1])
+    return await handler(request)
+
+
 # --- routes ---------------------------------------------------------------------------
 
 
@@ -418,6 +456,7 @@ def setup(
     app[AUTH_SETTINGS] = settings
     app[LOGIN_GUARD] = guard or LoginGuard(limits=settings.throttle)
     app.middlewares.append(auth_middleware)
+    app.middlewares.append(tenant_middleware)
     app.router.add_post("/api/auth/login", login)
     app.router.add_post("/api/auth/logout", logout)
     app.router.add_get("/api/auth/me", me)

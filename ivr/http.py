@@ -22,7 +22,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy import select
 
-from callcenter import auth, bodies
+from callcenter import auth, bodies, tenant_ref
 from callcenter.bus import Bus
 from callcenter.db.models import Tenant as TenantRow
 from callcenter.db.session import DATABASE
@@ -219,7 +219,8 @@ def setup(
     app[BUS] = bus
     app[CLOCK] = clock
     app.router.add_get("/api/ivr/tenants", list_tenants)
-    app.router.add_get("/api/ivr/tenants/{slug}", get_tenant)
-    app.router.add_get("/api/ivr/tenants/{slug}/document", get_document)
-    app.router.add_put("/api/ivr/tenants/{slug}/document", put_document)
+    one = "/api/ivr/tenants/" + tenant_ref.SEGMENT  # slug (or its numeric id)
+    app.router.add_get(one, get_tenant)
+    app.router.add_get(one + "/document", get_document)
+    app.router.add_put(one + "/document", tenant_ref.creates_tenant(put_document))
     app.router.add_post("/api/ivr/reload", reload)

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from callcenter import tenant_ref
 from callcenter.phone.numbers import DEFAULT_REGION
 from callcenter.phone.policy import FREE_NUMBER_CHOICES, DestinationPolicy, FreeNumbers
 from ivr.callback_loader import parse_callbacks
@@ -52,7 +53,7 @@ from ivr.tenancy import (
     home_region,
 )
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+SLUG_RE = tenant_ref.SLUG_RE
 
 QUEUE_RE = re.compile(r"^q-[A-Za-z0-9][A-Za-z0-9_-]{0,60}$")
 
@@ -160,6 +161,8 @@ def _parse(doc: Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | No
     slug = doc.get(raw, "slug", "", str, "", required=True) or ""
     if slug and not SLUG_RE.match(slug):
         doc.fault("slug", f"{slug!r}: use lower-case letters, digits and '-' (max 40)")
+    elif slug.isdigit():  # the API takes a tenant's slug or its numeric id in one place
+        doc.fault("slug", f"{slug!r}: {tenant_ref.slug_problem(slug)}")
     name = doc.get(raw, "name", "", str, "", required=True) or ""
     greeting = doc.get(raw, "greeting", "", str, "", required=True) or ""
     languages = doc.str_list(raw, "languages", "")

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter import auth
+from callcenter import auth, tenant_ref
 from callcenter.contract import described
 from callcenter.db.session import DATABASE, Database
 from stats import billing, reports, rollups
@@ -28,7 +28,7 @@ from stats import schemas as S
 from stats.definitions import HELP, Settings
 from stats.period import Period, PeriodError, parse_period, zone
 
-PREFIX = "/api/stats/tenants/{tenant_id:\\d+}"
+PREFIX = "/api/stats/tenants/" + tenant_ref.SEGMENT  # slug (or the old numeric id)
 READERS = (auth.ADMIN, auth.SUPERVISOR, "tenant")
 MANAGERS = (auth.ADMIN, auth.SUPERVISOR)
 routes = web.RouteTableDef()

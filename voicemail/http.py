@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 
 from callbacks.models import CallbackRequest
 from callbacks.store import CallbackRepository, NewCallback, callback_number
-from callcenter import auth
+from callcenter import auth, tenant_ref
 from callcenter.contract import described
 from callcenter.db.models import Queue, Tenant, User, utcnow
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
@@ -38,7 +38,7 @@ from voicemail import schemas as sc
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
 from voicemail.tasks import VoicemailDeps, payload, transcribe_task
 
-PREFIX = "/api/voicemail/tenants/{tenant_id:\\d+}"
+PREFIX = "/api/voicemail/tenants/" + tenant_ref.SEGMENT  # slug (or the old numeric id)
 DEPS: web.AppKey[VoicemailDeps] = web.AppKey("voicemail_deps", VoicemailDeps)
 STAFF = auth.STAFF_ROLES
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

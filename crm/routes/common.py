@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter import auth
+from callcenter import auth, tenant_ref
 from callcenter.db.session import DATABASE, Database
 from crm import repository as repo
 from crm.contact import ContactData, contact_from_mapping, contact_to_mapping
@@ -20,7 +20,7 @@ from crm.models import Contact
 
 STAFF = auth.STAFF_ROLES
 MANAGERS = (auth.ADMIN, auth.SUPERVISOR)
-PREFIX = "/api/crm/tenants/{tenant_id:\\d+}"
+PREFIX = "/api/crm/tenants/" + tenant_ref.SEGMENT  # slug (or the old numeric id)
 SHARED = "/api/crm/shared"
 
 

@@ -86,7 +86,7 @@ async def world(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncI
 
 async def test_ids_beyond_int64_are_404_naming_the_parameter(world: World) -> None:
     for path, field in (
-        (f"/api/crm/tenants/{BIG}/contacts", "tenant_id"),
+        (f"/api/crm/tenants/{BIG}/contacts", "tenant"),
         (f"/api/crm/tenants/{world.a}/contacts/{BIG}", "contact_id"),
         (f"/api/crm/tenants/{world.a}/contacts/{BIG}/timeline", "contact_id"),
     ):
@@ -151,7 +151,8 @@ async def test_writes_to_a_tenant_that_does_not_exist_are_404(world: World) -> N
     status, body = await world.send(
         "POST", "/api/crm/tenants/987654/contacts", json={"display_name": "Niemand"}
     )
-    assert status == 404 and "no tenant 987654" in body["detail"], body
+    assert status == 404 and body["detail"] == "no tenant '987654'", body
+    assert body["field"] == "tenant", body
     status, _ = await world.send("GET", "/api/crm/tenants/987654/contacts")
     assert status == 404  # reads agree
 

@@ -161,3 +161,32 @@ async def test_document_update_applies_at_once(client: Client, world: World) -> 
     assert resp.status == 200 and (await resp.json())["changed"] == ["mueller"]
     resp = await client.get("/api/ivr/tenants/mueller", headers=h(world, "receptionist"))
     assert (await resp.json())["status"] == "closed"
+
+
+async def test_a_tenant_is_named_by_slug_or_by_its_numeric_id(client: Client, world: World) -> None:
+    """One way to name tenants across the API (issue #9): the slug, and the numeric id the
+    CRM routes used to take; a tenant user asking for another tenant, by either name, gets
+    the same 404 as for a tenant that does not exist."""
+    found = await auth.find_tenant(world.db, "mueller")
+    assert found is not None
+    by_slug = await client.get("/api/ivr/tenants/mueller?lang=en", headers=h(world, "admin"))
+    by_id = await client.get(f"/api/ivr/tenants/{found[0]}?lang=en", headers=h(world, "admin"))
+    assert by_slug.status == by_id.status == 200
+    assert (await by_slug.json()) == (await by_id.json())
+    unknown = await client.get("/api/ivr/tenants/nobody-here", headers=h(world, "tenant"))
+    hidden = await client.get(f"/api/ivr/tenants/{found[0]}", headers=h(world, "tenant"))
+    assert unknown.status == hidden.status == 404
+    assert (await unknown.json())["field"] == (await hidden.json())["field"] == "tenant"
+    resp = await client.get(f"/api/ivr/tenants/{found[0]}")
+    assert resp.status == 401  # the login comes first: nothing is said about tenants
+
+
+async def test_a_document_for_an_all_digit_slug_is_refused(client: Client, world: World) -> None:
+    resp = await client.get("/api/ivr/tenants/mueller/document", headers=h(world, "admin"))
+    document = (await resp.text()).replace('slug = "mueller"', 'slug = "4711"')
+    resp = await client.put(
+        "/api/ivr/tenants/4711/document", data=document, headers=h(world, "admin")
+    )
+    assert resp.status == 422, await resp.text()
+    faults = (await resp.json())["detail"]
+    assert any(f["path"] == "slug" and "must contain a letter" in f["reason"] for f in faults)
