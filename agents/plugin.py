@@ -45,11 +45,13 @@ class Provisioning:
             await self.pbx.ami.send_action(
                 "Setvar", {"Variable": "CC_MAX_CALL_SECONDS", "Value": limit}
             )
+            # Always set, empty included: a global outlives the app that set it, so a trunk
+            # taken out of the config would otherwise stay in use until Asterisk restarts.
+            # Validated by the config: a plain endpoint name or "".
             trunk = self.services.config.agents.transfer_trunk
-            if trunk:  # validated by the config: a plain endpoint name
-                await self.pbx.ami.send_action(
-                    "Setvar", {"Variable": "CC_TRANSFER_TRUNK", "Value": trunk}
-                )
+            await self.pbx.ami.send_action(
+                "Setvar", {"Variable": "CC_TRANSFER_TRUNK", "Value": trunk}
+            )
             generation = self.registry.generation
             if generation == 0:
                 # Tenants not loaded yet: never provision "no queues", and members of

@@ -60,7 +60,8 @@ class AgentsConfig:
     # the dialplan global CC_MAX_CALL_SECONDS, set on every AMI connect.
     max_call_seconds: int = 3600
     # PJSIP endpoint (trunk) that transfers to staff numbers dial out through; set on the
-    # PBX as the dialplan global CC_TRANSFER_TRUNK on every AMI connect. Empty: leave it.
+    # PBX as the dialplan global CC_TRANSFER_TRUNK on every AMI connect. Empty: the trunk
+    # file's outbound routes (the global is cleared).
     transfer_trunk: str = ""
 
     @property

@@ -80,6 +80,17 @@ def pbx_config(tmp_path_factory: pytest.TempPathFactory) -> Config:
     return config.with_secrets()
 
 
+_SESSION_PBX: list[Sandbox] = []  # the shared instance, once the ``pbx`` fixture made it
+
+# Which module reads a generated file, by the file's name (templates include by prefix).
+_RELOAD_FOR = {
+    "extensions": "pbx_config",
+    "queues": "app_queue",
+    "pjsip": "res_pjsip",
+    "voicemail": "app_voicemail",
+}
+
+
 @pytest.fixture(scope="session")
 def pbx(pbx_config: Config) -> Iterator[Sandbox]:
     """A freshly rendered, started Asterisk instance; stopped at the end of the session."""
@@ -87,10 +98,47 @@ def pbx(pbx_config: Config) -> Iterator[Sandbox]:
     sandbox.down()  # a previous session that crashed may have left this instance running
     sandbox.reset()  # no generated files, astdb or recordings from earlier sessions
     sandbox.up()
+    _SESSION_PBX.append(sandbox)
     try:
         yield sandbox
     finally:
+        _SESSION_PBX.clear()
         sandbox.down()
+
+
+def _generated(sandbox: Sandbox) -> dict[str, bytes]:
+    gen = sandbox.instance_dir / "etc" / "generated"
+    if not gen.is_dir():
+        return {}
+    return {p.name: p.read_bytes() for p in gen.iterdir() if p.is_file()}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _generated_files_restored() -> Iterator[None]:
+    """Every test module leaves the shared PBX's generated files as it found them.
+
+    A module's dialplan, queues or endpoints must not change what later modules' calls do:
+    a leftover catch-all ``[cc-transfer-sim] _+X.`` once sent every later transfer to a
+    test extension instead of the carrier trunk (an order-dependent failure)."""
+    before = _generated(_SESSION_PBX[0]) if _SESSION_PBX else {}
+    yield
+    if not _SESSION_PBX or os.environ.get("DBG_NO_RESTORE"):
+        return
+    sandbox = _SESSION_PBX[0]
+    after = _generated(sandbox)
+    gen = sandbox.instance_dir / "etc" / "generated"
+    touched: set[str] = set()
+    for name in after.keys() - before.keys():
+        (gen / name).unlink(missing_ok=True)
+        touched.add(name)
+    for name, data in before.items():
+        if after.get(name) != data:
+            sandbox.write_generated(name, data.decode("utf-8"))
+            touched.add(name)
+    modules = {m for prefix, m in _RELOAD_FOR.items() for n in touched if n.startswith(prefix)}
+    if modules and sandbox.running():
+        for module in sorted(modules):
+            sandbox.reload(module)
 
 
 @pytest.fixture
