@@ -54,12 +54,14 @@ async def _call_action(
             web.HTTPForbidden, "forbidden", f"role {principal.role!r} may not control calls"
         )
     body = await api.json_object(request)
-    interface = None
+    interface = name = None
     if action in ("pickup", "unpark"):
-        interface = await _interface_for(request, principal, body)
+        interface, name = await _interface_for(request, principal, body)
     privileged = principal.role in (auth.ADMIN, auth.SUPERVISOR)
     try:
-        result = await control.perform(facts, action, body, interface, privileged=privileged)
+        result = await control.perform(
+            facts, action, body, interface, privileged=privileged, agent_name=name
+        )
     except ControlError as exc:
         raise api.error(exc.status, exc.error, exc.detail, exc.reason) from None
     return web.json_response(result)
@@ -67,8 +69,9 @@ async def _call_action(
 
 async def _interface_for(
     request: web.Request, principal: auth.Principal, body: dict[str, Any]
-) -> str | None:
-    """The phone a pickup rings: the user's own agent, or ``agent_id`` for supervisors."""
+) -> tuple[str | None, str | None]:
+    """The phone a pickup rings and its position's name: the user's own agent, or
+    ``agent_id`` for supervisors."""
     service = request.app[AGENTS]
     agent_id = body.get("agent_id")
     if agent_id is not None:
@@ -79,7 +82,7 @@ async def _interface_for(
     else:
         agent_id = await service.agent_for_user(principal.user_id)
         if agent_id is None:
-            return None
+            return None, None
     try:
         spec = await service.spec(agent_id)
         spec.check()
@@ -87,7 +90,7 @@ async def _interface_for(
         raise api.error(exc.status, exc.error, exc.detail) from None
     except ValueError as exc:
         raise api.error(422, "invalid_agent", str(exc)) from None
-    return spec.interface
+    return spec.interface, spec.name
 
 
 def setup(app: web.Application, control: CallControl, agents: AgentService) -> None:

@@ -8,9 +8,11 @@ PBX's own. Mechanisms (all AMI, so PJSIP phones and Local test agents behave ali
   caller to ``cc-pickup``, which dials the receptionist's interface;
 - hold: ``Redirect`` of the caller to ``cc-hold`` (music) and, in the same action, of the
   receptionist's leg to ``cc-agent-wait``; retrieve: ``Bridge`` of the two again;
-- blind transfer: ``Redirect`` of the caller to ``cc-transfer,<E.164>`` or
-  ``cc-queue,<queue>``; attended: caller to ``cc-hold``, receptionist to
-  ``cc-consult,<E.164>``; complete = ``Bridge`` caller with the consulted channel and hang
+- blind transfer: ``Redirect`` of the caller to ``cc-blind-transfer,<E.164>`` (with
+  ``CC_TRANSFER_BACK``, the receptionist's interface, rung again if the target cannot be
+  reached) or ``cc-queue,<queue>``; attended: caller to ``cc-hold``, receptionist to
+  ``cc-consult,<E.164>`` (with ``CC_CONSULT_CALLER``, bridged back if the consultation
+  cannot be placed); complete = ``Bridge`` caller with the consulted channel and hang
   the receptionist up; cancel = hang the consulted channel up and ``Bridge`` back;
 - park: AMI ``Park`` (res_parking, music on hold); hang up: ``Hangup``; voicemail:
   ``Redirect`` to ``cc-voicemail,<box>``; move (a waiting caller to another queue, the
@@ -30,6 +32,7 @@ AGENT_WAIT_CONTEXT = "cc-agent-wait"
 CONSULT_CONTEXT = "cc-consult"
 PICKUP_CONTEXT = "cc-pickup"
 TRANSFER_CONTEXT = "cc-transfer"
+BLIND_TRANSFER_CONTEXT = "cc-blind-transfer"
 QUEUE_CONTEXT = "cc-queue"
 VOICEMAIL_CONTEXT = "cc-voicemail"
 
@@ -74,6 +77,7 @@ class CallFacts:
     agent: Leg | None
     consult: Leg | None
     parked: bool
+    agent_interface: str | None = None  # the receptionist's interface (queue or pickup)
 
     @property
     def held(self) -> bool:
@@ -148,7 +152,15 @@ def facts_of(
         )
     parked = caller is not None and caller.name in set(parked_channels)
     return CallFacts(
-        call.linkedid, call.tenant, call.phase, call.queue, caller, agent, consult, parked
+        call.linkedid,
+        call.tenant,
+        call.phase,
+        call.queue,
+        caller,
+        agent,
+        consult,
+        parked,
+        call.agent_interface,
     )
 
 
@@ -175,9 +187,11 @@ def _hold_caller(caller: Leg, agent: Leg, agent_context: str, agent_exten: str) 
     )
 
 
-def _to_receptionist(caller: Leg, interface: str) -> list[AmiAction]:
-    """Send the caller through the pickup dialplan, which rings ``interface``."""
+def _to_receptionist(caller: Leg, interface: str, name: str | None) -> list[AmiAction]:
+    """Send the caller through the pickup dialplan, which rings ``interface``; ``name`` (the
+    position's name) is who the live state shows as the call's agent once answered."""
     return [
+        _a("Setvar", Channel=caller.name, Variable="CC_PICKUP_AGENT", Value=name or ""),
         _a("Setvar", Channel=caller.name, Variable="CC_PICKUP_INTERFACE", Value=interface),
         _redirect(caller, PICKUP_CONTEXT, "s"),
     ]
@@ -189,12 +203,12 @@ def _need_caller(f: CallFacts) -> Leg:
     return f.caller
 
 
-def pickup(f: CallFacts, interface: str) -> list[AmiAction]:
+def pickup(f: CallFacts, interface: str, name: str | None = None) -> list[AmiAction]:
     """Take this waiting caller out of the queue to ``interface`` (validated by the caller)."""
     caller = _need_caller(f)
     if f.phase not in ("queued", "ringing") or f.connected:
         raise CallConflict(f"call is {f.state}: only a caller waiting in a queue can be picked up")
-    return _to_receptionist(caller, interface)
+    return _to_receptionist(caller, interface, name)
 
 
 def hold(f: CallFacts) -> list[AmiAction]:
@@ -217,12 +231,18 @@ def retrieve(f: CallFacts) -> list[AmiAction]:
     return [_a("Bridge", Channel1=f.agent.name, Channel2=caller.name, Tone="no")]
 
 
-def blind_transfer(f: CallFacts, context: str, exten: str) -> list[AmiAction]:
-    """To ``cc-transfer,<E.164>`` or ``cc-queue,<queue>`` (values validated by the caller)."""
+def blind_transfer(
+    f: CallFacts, context: str, exten: str, back: str | None = None
+) -> list[AmiAction]:
+    """To ``cc-blind-transfer,<E.164>`` or ``cc-queue,<queue>`` (values validated by the
+    caller); ``back``: the interface rung again if the number cannot be reached."""
     caller = _need_caller(f)
     if not (f.connected or f.held) or f.consult is not None:
         raise CallConflict(f"call is {f.state}: only a connected or held call can be transferred")
-    out = [_redirect(caller, context, exten)]
+    out = []
+    if context == BLIND_TRANSFER_CONTEXT:
+        out.append(_a("Setvar", Channel=caller.name, Variable="CC_TRANSFER_BACK", Value=back or ""))
+    out.append(_redirect(caller, context, exten))
     if f.held and f.agent is not None:
         out.append(_a("Hangup", Channel=f.agent.name))
     return out
@@ -232,7 +252,11 @@ def attended_transfer(f: CallFacts, number: str) -> list[AmiAction]:
     caller = _need_caller(f)
     if not f.connected or f.agent is None:
         raise CallConflict(f"call is {f.state}: an attended transfer starts from a connected call")
-    return [_hold_caller(caller, f.agent, CONSULT_CONTEXT, number)]
+    return [
+        # Whom the receptionist's leg bridges back to if the consultation cannot be placed.
+        _a("Setvar", Channel=f.agent.name, Variable="CC_CONSULT_CALLER", Value=caller.name),
+        _hold_caller(caller, f.agent, CONSULT_CONTEXT, number),
+    ]
 
 
 def attended_complete(f: CallFacts) -> list[AmiAction]:
@@ -265,16 +289,22 @@ def park(f: CallFacts) -> list[AmiAction]:
     return out
 
 
-def unpark(f: CallFacts, interface: str) -> list[AmiAction]:
+def unpark(f: CallFacts, interface: str, name: str | None = None) -> list[AmiAction]:
     caller = _need_caller(f)
     if not f.parked:
         raise CallConflict(f"call is {f.state}: only a parked call can be retrieved from parking")
-    return _to_receptionist(caller, interface)
+    return _to_receptionist(caller, interface, name)
 
 
 def hangup(f: CallFacts) -> list[AmiAction]:
+    """Hang the caller up. A caller still waiting in a queue is marked ``CC_OUTCOME=rejected``
+    first: the service ended the call, the caller did not abandon it (stored as diverted)."""
     caller = _need_caller(f)
-    return [_a("Hangup", Channel=caller.name, Cause="16")]
+    out = []
+    if f.phase in ("queued", "ringing") and not f.connected:
+        out.append(_a("Setvar", Channel=caller.name, Variable="CC_OUTCOME", Value="rejected"))
+    out.append(_a("Hangup", Channel=caller.name, Cause="16"))
+    return out
 
 
 def move(f: CallFacts, queue: str) -> list[AmiAction]:

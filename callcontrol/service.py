@@ -140,7 +140,7 @@ class CallControl:
                     404, "not_found", f"staff: {staff!r} is not in the tenant's staff directory"
                 )
             e164 = self._number(tenant, member.number, free_form=False, privileged=privileged)
-            return Target(rules.TRANSFER_CONTEXT, e164, "staff", member.name)
+            return Target(rules.BLIND_TRANSFER_CONTEXT, e164, "staff", member.name)
         if queue is not None:
             if not queues:
                 raise ControlError(400, "invalid_request", "queue: not a target for this action")
@@ -153,7 +153,7 @@ class CallControl:
         if not isinstance(number, str):
             raise ControlError(400, "invalid_request", "number: must be a string")
         e164 = self._number(tenant, number, free_form=True, privileged=privileged)
-        return Target(rules.TRANSFER_CONTEXT, e164, "number", e164)
+        return Target(rules.BLIND_TRANSFER_CONTEXT, e164, "number", e164)
 
     def _number(
         self, tenant: TenantDirectory | None, raw: str, *, free_form: bool, privileged: bool
@@ -174,30 +174,36 @@ class CallControl:
         interface: str | None,
         *,
         privileged: bool = False,
+        agent_name: str | None = None,
     ) -> dict[str, Any]:
         """Check ``action`` against ``facts`` and carry it out; returns a summary.
 
-        ``privileged``: a supervisor or admin asks (typed numbers, see :meth:`target`)."""
+        ``privileged``: a supervisor or admin asks (typed numbers, see :meth:`target`);
+        ``agent_name``: the name of the position a pickup or unpark rings (``interface``)."""
         extra: dict[str, Any] = {}
+        route: Target | None = None  # a transfer's target, checked for a route out
         try:
             if action in ("pickup", "unpark"):
                 if not interface:
                     raise ControlError(
                         409, "conflict", "no phone: your user has no agent interface"
                     )
-                plan = (rules.pickup if action == "pickup" else rules.unpark)(facts, interface)
+                plan = (rules.pickup if action == "pickup" else rules.unpark)(
+                    facts, interface, agent_name
+                )
             elif action == "hold":
                 plan = rules.hold(facts)
             elif action == "retrieve":
                 plan = rules.retrieve(facts)
             elif action == "transfer":
                 target = self.target(facts, body, queues=True, privileged=privileged)
-                plan = rules.blind_transfer(facts, target.context, target.exten)
-                extra = {"target": target.label, "kind": target.kind}
+                back = facts.agent_interface or interface
+                plan = rules.blind_transfer(facts, target.context, target.exten, back)
+                extra, route = {"target": target.label, "kind": target.kind}, target
             elif action == "attended-transfer":
                 target = self.target(facts, body, queues=False, privileged=privileged)
                 plan = rules.attended_transfer(facts, target.exten)
-                extra = {"target": target.label, "kind": target.kind}
+                extra, route = {"target": target.label, "kind": target.kind}, target
             elif action == "attended-complete":
                 plan = rules.attended_complete(facts)
             elif action == "attended-cancel":
@@ -222,8 +228,37 @@ class CallControl:
                 )
         except CallConflict as exc:
             raise ControlError(409, "conflict", str(exc)) from None
+        if route is not None:
+            await self._check_route(route)
         await self._run(plan)
         return {"linkedid": facts.linkedid, "action": action, "was": facts.state, **extra}
+
+    async def _check_route(self, target: Target) -> None:
+        """Refuse a transfer that cannot be placed before anything moves (issue #8): the
+        number must have a route out (a test route, the transfer trunk or a trunk route of
+        ``lines``), else the caller would hear congestion and be dropped."""
+        if target.kind == "queue" or await self.routable(target.exten):
+            return
+        raise ControlError(
+            409,
+            "no_route",
+            f"cannot transfer to {target.label}: no trunk or route for {target.exten} "
+            "(agents.transfer_trunk or a trunk of the lines file); the caller stays with you",
+        )
+
+    async def routable(self, number: str) -> bool:
+        """The dialplan ``cc-transfer`` has somewhere to send ``number``: a ``cc-transfer-sim``
+        route (tests), the global ``CC_TRANSFER_TRUNK`` or a ``cc-outbound-routes`` trunk."""
+        for variable in (
+            f"DIALPLAN_EXISTS(cc-transfer-sim,{number},1)",
+            "CC_TRANSFER_TRUNK",
+            f"DIALPLAN_EXISTS(cc-outbound-routes,{number},1)",
+        ):
+            msg = await self.ami.send_action("Getvar", {"Variable": variable})
+            value = (msg.get("Value") or "").strip()
+            if value not in ("", "0", "(null)"):
+                return True
+        return False
 
     def _mailbox(self, facts: CallFacts, body: Mapping[str, Any]) -> str:
         tenant = self._tenants(facts.tenant or "") if facts.tenant else None

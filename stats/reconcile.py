@@ -202,7 +202,7 @@ def _leg_differences(
     base = (leg.queue, leg.callid, record.linkedid)
     if leg.outcome is None:
         return [Difference("open", *base, ours=outcome)]
-    if leg.outcome != outcome:
+    if leg.outcome != outcome and not _rejected(leg, record, outcome):
         out.append(Difference("outcome", *base, ours=outcome, pbx=leg.outcome))
     if leg.wait is not None and abs(leg.wait - wait) > tolerance:
         out.append(Difference("wait", *base, ours=round(wait, 1), pbx=leg.wait))
@@ -215,6 +215,13 @@ def _leg_differences(
     ):
         out.append(Difference("talk", *base, ours=round(talk, 1), pbx=leg.talk))
     return out
+
+
+def _rejected(leg: PbxLeg, record: CallRecord, outcome: LegOutcome) -> bool:
+    """A waiting caller hung up by a receptionist: app_queue logs ABANDON, we count the leg
+    as diverted (cc_outcome ``rejected``, issue #8): the same leg, not a difference."""
+    rejected = record.extra.get("cc_outcome") == "rejected"
+    return rejected and (outcome, leg.outcome) == ("diverted", "abandoned")
 
 
 async def reconcile(

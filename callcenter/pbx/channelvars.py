@@ -27,6 +27,11 @@ CC_CONTACT = "CC_CONTACT"
 # Receptionists and call control (agents, callcontrol): dialplan globals and pickups.
 CC_ANSWERED_BY = "CC_ANSWERED_BY"
 CC_PICKUP_INTERFACE = "CC_PICKUP_INTERFACE"
+CC_PICKUP_AGENT = "CC_PICKUP_AGENT"  # the position's name, the call's agent once answered
+# Failed transfers (issue #8): whom to ring / bridge back to, and why it failed.
+CC_TRANSFER_BACK = "CC_TRANSFER_BACK"
+CC_CONSULT_CALLER = "CC_CONSULT_CALLER"
+CC_TRANSFER_FAILED = "CC_TRANSFER_FAILED"
 CC_TRANSFER_TRUNK = "CC_TRANSFER_TRUNK"
 CC_MAX_CALL_SECONDS = "CC_MAX_CALL_SECONDS"
 # Callbacks (callbacks): the number the IVR collected, the stored request, the legs.

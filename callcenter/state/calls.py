@@ -18,7 +18,9 @@ from callcenter.state.records import CallRecord, Outcome
 QUEUE_TIMEOUT = frozenset({"TIMEOUT"})
 QUEUE_BLOCKED = frozenset({"FULL", "JOINEMPTY", "LEAVEEMPTY", "JOINUNAVAIL", "LEAVEUNAVAIL"})
 # CC_OUTCOME values set by our dialplan/IVR when a rule or the caller diverts the call.
-DIVERTED = frozenset({"voicemail", "callback"})
+DIVERTED = frozenset({"voicemail", "callback", "rejected"})
+# rejected: a receptionist hung up a caller still waiting in the queue (call control). Not an
+# abandon (the caller did not give up); stored as ``diverted`` with cc_outcome "rejected".
 # Seconds our timestamps may differ from app_queue's whole-second HoldTime/TalkTime.
 PBX_TOLERANCE = 2.0
 
@@ -55,6 +57,9 @@ class Call:
     cc_outcome: str | None = None
     hangup_cause: str | None = None
     hold_seconds: float = 0.0
+    held: set[str] = field(default_factory=set)  # uniqueids on hold now (phone or cc-hold)
+    parked: dict[str, str] | None = None  # slot and lot while in res_parking
+    pickup_agent: str | None = None  # name of the position a console pickup rings
     last_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     # One entry per queue stint (overflow, transfer back to a queue): queue, uniqueid,
@@ -197,14 +202,31 @@ class Call:
             extra=extra,
         )
 
+    @property
+    def activity(self) -> str:
+        """The phase, or what the caller is in now: ``parked``, ``on_hold``."""
+        if self.parked is not None:
+            return "parked"
+        if self.held:
+            return "on_hold"
+        return self.phase
+
     def view(self, now: float, region: str) -> dict[str, Any]:
-        """JSON-able live view for dashboards and the receptionist console."""
+        """JSON-able live view for dashboards and the receptionist console.
+
+        ``agent``: the receptionist's position name (app_queue's MemberName) who has the
+        call now; None while the call waits in a queue again (transferred back)."""
         wait = self.wait_seconds() if self.left_queue_at or self.answered_at else None
         if self.queued_at is not None and wait is None:
             wait = max(0.0, now - self.queued_at)
+        phase = self.phase
+        waiting = phase in ("queued", "ringing")
         return {
             "linkedid": self.linkedid,
-            "phase": self.phase,
+            "phase": phase,
+            "state": self.activity,
+            "on_hold": bool(self.held),
+            "parked": dict(self.parked) if self.parked is not None else None,
             "caller": normalize_number(self.caller_raw, region),
             "caller_raw": self.caller_raw,
             "caller_name": _name(self.caller_name),
@@ -212,8 +234,9 @@ class Call:
             "tenant": self.tenant,
             "language": self.language,
             "queue": self.queue,
-            "position": self.position if self.phase in ("queued", "ringing") else None,
-            "agent": self.agent,
+            "position": self.position if waiting else None,
+            "agent": None if waiting else self.agent,
+            "agent_interface": None if waiting else self.agent_interface,
             "entered_at": self.entered_at,
             "queued_at": self.queued_at,
             "answered_at": self.answered_at,
@@ -226,6 +249,8 @@ class Call:
             "contact_name": self.extra.get("contact_name"),
             "contact_vip": bool(self.extra.get("contact_vip", False)),
             "ivr_path": self.extra.get("ivr_path"),  # menu choices, e.g. "main>2>staff"
+            # The last transfer that could not be placed: target, DIALSTATUS, reason.
+            "transfer_failed": self.extra.get("transfer_failed"),
         }
 
 

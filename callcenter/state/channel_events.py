@@ -18,6 +18,9 @@ from callcenter.state.effects import (
     Publish,
 )
 
+# The dialplan context of a caller held by the console (extensions.conf, call control).
+HOLD_CONTEXT = "cc-hold"
+
 # Channel variables the live state reads (VarSet, or ChanVariable on list entries).
 WATCHED_VARIABLES = frozenset(
     {
@@ -34,6 +37,12 @@ WATCHED_VARIABLES = frozenset(
         # The legs of a callback (callbacks): its placeholder in the queue and
         # the customer leg. Statistics count the caller who asked once, not these legs.
         "CC_CALLBACK_LEG",
+        # "<number> <DIALSTATUS>" when a transfer could not be placed (cc-blind-transfer,
+        # cc-consult): the caller is back with the receptionist; the console says why.
+        "CC_TRANSFER_FAILED",
+        # The position name a console pickup rings (call control), so that ``agent`` is
+        # the same person's name as after a queue answer (app_queue's MemberName).
+        "CC_PICKUP_AGENT",
     }
     | {"CC_IVR_PATH"}  # the menu choices the caller made (ivr.engine), for the console
 )
@@ -85,7 +94,14 @@ class ChannelEvents(LiveStateCore):
         channel = self._channel(h, t, None)
         if channel is None:
             return []
-        channel.context = h.get("Context", channel.context)
+        out: list[Effect] = []
+        context = h.get("Context", channel.context)
+        if context != channel.context:
+            if context == HOLD_CONTEXT:
+                out = self._hold_started(channel, t)
+            elif channel.context == HOLD_CONTEXT:
+                out = self._hold_ended(channel, t)
+        channel.context = context
         channel.exten = h.get("Exten", channel.exten)
         channel.language = h.get("Language", channel.language)
         if h.get("Application") == "Queue":
@@ -94,7 +110,7 @@ class ChannelEvents(LiveStateCore):
             call = self._call_of(channel, t)
             if call.queue is None:
                 call.queue = (h.get("AppData") or "").split(",", 1)[0] or None
-        return []
+        return out
 
     def _on_varset(self, h: Headers, msg: Message) -> list[Effect]:
         name = h.get("Variable", "")
@@ -108,10 +124,17 @@ class ChannelEvents(LiveStateCore):
         if channel is not None:
             call = self._call_of(channel, t)
             if name == "CC_ANSWERED_BY":
-                agent = h.get("Value", "").strip() or None
+                interface = h.get("Value", "").strip() or None
                 self._mark_answered(
-                    call, t, agent=agent, interface=agent, agent_channel=channel.uniqueid, out=out
+                    call,
+                    t,
+                    agent=self._agent_name(call, interface),
+                    interface=interface,
+                    agent_channel=channel.uniqueid,
+                    out=out,
                 )
+            elif name == "CC_PICKUP_AGENT":
+                call.pickup_agent = h.get("Value", "").strip() or None
             else:
                 self._set_variable(call, name, h.get("Value", ""), out, channel.uniqueid)
         return out
@@ -141,6 +164,8 @@ class ChannelEvents(LiveStateCore):
             call.extra["ivr_path"] = value or None
         elif name == "CC_CALLBACK_LEG":
             call.extra["callback_leg"] = value or None
+        elif name == "CC_TRANSFER_FAILED":
+            self._transfer_failed(call, value, out)
         if name in ("CC_TENANT", "CC_CONTACT", "CC_LANGUAGE", "CC_OUTCOME"):
             out.append(
                 Publish(
@@ -156,6 +181,72 @@ class ChannelEvents(LiveStateCore):
                 )
             )
 
+    def _agent_name(self, call: Call, interface: str | None) -> str | None:
+        """Who a console pickup connected, named like app_queue names a queue answer:
+        the position's name (the pickup's CC_PICKUP_AGENT, else the queue member's name),
+        the interface only if neither is known."""
+        if interface is None:
+            return None
+        if interface == call.agent_interface and call.agent:
+            return call.agent  # the same receptionist again (transfer recall, retrieve)
+        if call.pickup_agent:
+            return call.pickup_agent
+        member = next((m for (i, _), m in self.agents.members.items() if i == interface), None)
+        return member.name if member is not None else interface
+
+    def _hold_started(self, channel: Channel, t: float) -> list[Effect]:
+        if channel.on_hold_since is not None:
+            return []
+        channel.on_hold_since = t
+        call = self._call_of(channel, t)
+        call.held.add(channel.uniqueid)
+        return [Publish(TOPIC_CALLS, self._call_event("call.hold", call, held=True))]
+
+    def _hold_ended(self, channel: Channel, t: float) -> list[Effect]:
+        if channel.on_hold_since is None:
+            return []
+        call = self._call_of(channel, t)
+        self._close_hold(call, channel, t)
+        return [Publish(TOPIC_CALLS, self._call_event("call.hold", call, held=False))]
+
+    def _on_parked(self, h: Headers, msg: Message) -> list[Effect]:
+        """ParkedCall (also the ParkedCalls list entries): the caller is in res_parking."""
+        call = self._parkee_call(h)
+        if call is None:
+            return []
+        parked = {"space": h.get("ParkingSpace", ""), "lot": h.get("Parkinglot", "")}
+        if call.parked == parked:
+            return []
+        call.parked = parked
+        return [Publish(TOPIC_CALLS, self._call_event("call.parked", call, **parked))]
+
+    def _on_unparked(self, h: Headers, msg: Message) -> list[Effect]:
+        """UnParkedCall, ParkedCallGiveUp, ParkedCallTimeOut: out of parking."""
+        call = self._parkee_call(h)
+        if call is None or call.parked is None:
+            return []
+        call.parked = None
+        return [Publish(TOPIC_CALLS, self._call_event("call.unparked", call))]
+
+    def _parkee_call(self, h: Headers) -> Call | None:
+        channel = self.channels.get(h.get("ParkeeUniqueid", ""))
+        return self.calls.get(channel.linkedid) if channel is not None else None
+
+    def _transfer_failed(self, call: Call, value: str, out: list[Effect]) -> None:
+        """A transfer that could not be placed (issue #8): on the call's view until the next
+        attempt, and a ``call.transfer_failed`` event for the console."""
+        if not value:  # a new attempt starts
+            call.extra.pop("transfer_failed", None)
+            return
+        target, _, status = value.partition(" ")
+        failure = {
+            "target": target,
+            "status": status or "UNKNOWN",
+            "reason": TRANSFER_FAILURES.get(status, f"the call failed ({status or 'unknown'})"),
+        }
+        call.extra["transfer_failed"] = failure
+        out.append(Publish(TOPIC_CALLS, self._call_event("call.transfer_failed", call, **failure)))
+
     def _on_rename(self, h: Headers, msg: Message) -> list[Effect]:
         channel = self._channel(h, self._time(h), None)
         if channel is not None:
@@ -163,9 +254,13 @@ class ChannelEvents(LiveStateCore):
         return []
 
     def _on_bridge_enter(self, h: Headers, msg: Message) -> list[Effect]:
-        channel = self._channel(h, self._time(h), None)
-        if channel is not None:
-            channel.bridge = h.get("BridgeUniqueid")
+        t = self._time(h)
+        channel = self._channel(h, t, None)
+        if channel is None:
+            return []
+        channel.bridge = h.get("BridgeUniqueid")
+        if channel.context == HOLD_CONTEXT:  # retrieved: bridged back out of cc-hold
+            return self._hold_ended(channel, t)
         return []
 
     def _on_bridge_leave(self, h: Headers, msg: Message) -> list[Effect]:
@@ -181,6 +276,7 @@ class ChannelEvents(LiveStateCore):
             return []
         channel.on_hold_since = t
         call = self._call_of(channel, t)
+        call.held.add(channel.uniqueid)
         return [Publish(TOPIC_CALLS, self._call_event("call.hold", call, held=True))]
 
     def _on_unhold(self, h: Headers, msg: Message) -> list[Effect]:
@@ -264,4 +360,12 @@ _VARIABLE_FIELDS = {
     "CC_DID": "did",
     "CC_LANGUAGE": "language",
     "QUEUESTATUS": "queue_status",
+}
+# Dial's DIALSTATUS when a transfer fails, as the console says it.
+TRANSFER_FAILURES = {
+    "CONGESTION": "no route to the number, or the network is congested",
+    "CHANUNAVAIL": "the line to the number is unavailable",
+    "BUSY": "the number is busy",
+    "NOANSWER": "nobody answered",
+    "CANCEL": "the call was cancelled",
 }

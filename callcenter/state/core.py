@@ -180,6 +180,7 @@ class LiveStateCore:
 
     @staticmethod
     def _close_hold(call: Call, channel: Channel, t: float) -> None:
+        call.held.discard(channel.uniqueid)
         if channel.on_hold_since is not None:
             call.hold_seconds += max(0.0, t - channel.on_hold_since)
             channel.on_hold_since = None

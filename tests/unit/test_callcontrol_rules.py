@@ -102,7 +102,15 @@ def test_action_state_table(action: str, state: str) -> None:
 
 
 def test_pickup_sets_the_interface_then_redirects() -> None:
-    assert rules.pickup(QUEUED, IFACE) == [
+    assert rules.pickup(QUEUED, IFACE, "Anna") == [
+        AmiAction(
+            "Setvar",
+            (
+                ("Channel", "PJSIP/trunk-0001"),
+                ("Variable", "CC_PICKUP_AGENT"),
+                ("Value", "Anna"),
+            ),
+        ),
         AmiAction(
             "Setvar",
             (
@@ -141,6 +149,36 @@ def test_blind_transfer_from_hold_also_frees_the_receptionist() -> None:
     out = rules.blind_transfer(HELD, "cc-queue", "q-acme-en")
     assert [a.name for a in out] == ["Redirect", "Hangup"]
     assert dict(out[1].headers)["Channel"] == "PJSIP/anna-0002"
+
+
+def test_blind_transfer_to_a_number_names_who_is_rung_back() -> None:
+    """Issue #8 defect 8: a transfer that cannot be placed rings the receptionist again."""
+    out = rules.blind_transfer(CONNECTED, "cc-blind-transfer", "+4915123456789", IFACE)
+    assert [(a.name, dict(a.headers).get("Variable")) for a in out] == [
+        ("Setvar", "CC_TRANSFER_BACK"),
+        ("Redirect", None),
+    ]
+    assert dict(out[0].headers)["Value"] == IFACE
+    assert dict(out[1].headers)["Context"] == "cc-blind-transfer"
+
+
+def test_attended_transfer_names_the_caller_to_bridge_back_to() -> None:
+    mark, redirect = rules.attended_transfer(CONNECTED, "+4915123456789")
+    assert dict(mark.headers) == {
+        "Channel": "PJSIP/anna-0002",
+        "Variable": "CC_CONSULT_CALLER",
+        "Value": "PJSIP/trunk-0001",
+    }
+    assert dict(redirect.headers)["ExtraContext"] == "cc-consult"
+
+
+def test_hanging_up_a_waiting_caller_marks_it_rejected() -> None:
+    """Issue #8 defect 7: not an abandon; the caller did not give up."""
+    mark, hangup = rules.hangup(QUEUED)
+    assert dict(mark.headers)["Variable"] == "CC_OUTCOME"
+    assert dict(mark.headers)["Value"] == "rejected"
+    assert hangup.name == "Hangup"
+    assert [a.name for a in rules.hangup(CONNECTED)] == ["Hangup"]
 
 
 def test_complete_and_cancel() -> None:

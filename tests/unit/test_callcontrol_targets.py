@@ -56,13 +56,13 @@ def control(free_numbers: FreeNumbers = "supervisor", tenant: Any = None) -> Cal
 def test_each_kind_of_target() -> None:
     c = control()
     assert c.target(FACTS, {"staff": "weber"}, queues=True) == Target(
-        rules.TRANSFER_CONTEXT, "+49301234567", "staff", "Dr. Weber"
+        rules.BLIND_TRANSFER_CONTEXT, "+49301234567", "staff", "Dr. Weber"
     )
     assert c.target(FACTS, {"queue": "q-acme-en"}, queues=True) == Target(
         rules.QUEUE_CONTEXT, "q-acme-en", "queue", "q-acme-en"
     )
     assert c.target(FACTS, {"number": "089 1234567"}, queues=True, privileged=True) == Target(
-        rules.TRANSFER_CONTEXT, "+49891234567", "number", "+49891234567"
+        rules.BLIND_TRANSFER_CONTEXT, "+49891234567", "number", "+49891234567"
     )
 
 

@@ -187,6 +187,17 @@ def billing() -> Billing:
     )
 
 
+def test_a_caller_rejected_by_the_receptionist_is_the_same_leg() -> None:
+    """app_queue logs ABANDON when a receptionist hangs up a waiting caller; our row says
+    diverted with cc_outcome rejected (issue #8): not a difference. A plain diverted row
+    against an ABANDON still is one."""
+    legs = [leg for leg in parse_queue_log(QUEUE_LOG.splitlines()) if leg.callid == "u2"]
+    row = rec("c2", "diverted", [{"queue": "q-a", "uniqueid": "u2", "wait": 4.0}])
+    rejected = dataclasses.replace(row, extra={**row.extra, "cc_outcome": "rejected"})
+    assert compare([rejected], legs).ok
+    assert [d.kind for d in compare([row], legs).differences] == ["outcome"]
+
+
 def test_safe_cell_neutralises_formulas() -> None:
     assert [safe_cell(v) for v in ("=1+1", "+49", "-x", "@a", "Anna", "")] == [
         "'=1+1",
