@@ -106,24 +106,47 @@ def setup(
     live: Callable[[str], list[Place]] | None = None,
     publish: Callable[[str, dict[str, Any]], Any] | None = None,
 ) -> None:
-    admin = CallbackAdmin(db)
+    routes = _Routes(db, repo, policy, dialer, live=live, publish=publish)
+    app.router.add_get("/api/callbacks", routes.list_callbacks)
+    app.router.add_post("/api/callbacks", routes.create)
+    app.router.add_get("/api/callbacks/{id}", routes.detail)
+    app.router.add_post("/api/callbacks/{id}/{op}", routes.operation)
 
-    async def emit(event: str, payload: dict[str, Any]) -> None:
-        if publish is not None:
+
+class _Routes:
+    """The handlers, over the feature's store, policy and dialler."""
+
+    def __init__(
+        self,
+        db: Database,
+        repo: CallbackRepository,
+        policy: Callable[[str], DestinationPolicy],
+        dialer: DialerHooks | None,
+        *,
+        live: Callable[[str], list[Place]] | None,
+        publish: Callable[[str, dict[str, Any]], Any] | None,
+    ) -> None:
+        self.db, self.repo, self.policy, self.dialer = db, repo, policy, dialer
+        self.live, self.publish = live, publish
+        self.admin = CallbackAdmin(db)
+
+    async def emit(self, event: str, payload: dict[str, Any]) -> None:
+        if self.publish is not None:
             with contextlib.suppress(Exception):  # Redis down: the tables stay the truth
-                await publish(event, payload)
+                await self.publish(event, payload)
 
     @described(
         "Active callbacks with virtual positions", responses={200: sc.CallbackList}, tags=TAGS
     )
-    async def list_callbacks(request: web.Request) -> web.Response:
+    async def list_callbacks(self, request: web.Request) -> web.Response:
         principal = auth.require_role(request)
         tenant = request.query.get("tenant")
         if tenant is not None and tenant.isdigit():  # the numeric id names it too
-            found = await auth.find_tenant(db, tenant)
+            found = await auth.find_tenant(self.db, tenant)
             tenant = found[1] if found is not None else tenant
         queue = request.query.get("queue")
-        rows = await admin.pending(
+        live = self.live
+        rows = await self.admin.pending(
             principal.tenant_ids, tenant=tenant, queue=queue, live=live or (lambda _q: [])
         )
         return web.json_response({"callbacks": rows})
@@ -134,7 +157,7 @@ def setup(
         responses={201: sc.CallbackCreated},
         tags=TAGS,
     )
-    async def create(request: web.Request) -> web.Response:
+    async def create(self, request: web.Request) -> web.Response:
         principal = auth.require_role(request, *WRITE_ROLES)
         body = await _body(request)
         tenant = _text(body, "tenant", required=True, limit=64) or ""
@@ -145,13 +168,13 @@ def setup(
         due = _when(body, "due_at")
         expires = _when(body, "expires_at")
         priority = _priority(body)
-        found = await auth.find_tenant(db, tenant)  # slug, or the numeric id
+        found = await auth.find_tenant(self.db, tenant)  # slug, or the numeric id
         if found is None or not principal.can_see(found[0]):
             raise auth.json_error(web.HTTPNotFound, "not_found", f"tenant: no tenant {tenant!r}")
         tenant = found[1]
         try:
-            number = policy(tenant).check(raw).e164
-            added = await repo.add_or_merge(
+            number = self.policy(tenant).check(raw).e164
+            added = await self.repo.add_or_merge(
                 NewCallback(
                     tenant,
                     number,
@@ -177,61 +200,63 @@ def setup(
             raise auth.json_error(
                 web.HTTPTooManyRequests, "rate_limited", f"number: {exc}", reason=exc.reason
             ) from None
-        if dialer is not None:
-            dialer.wake()
-        await emit("callback.requested", {"id": added.id, "tenant": tenant, "merged": added.merged})
+        if self.dialer is not None:
+            self.dialer.wake()
+        await self.emit(
+            "callback.requested", {"id": added.id, "tenant": tenant, "merged": added.merged}
+        )
         return web.json_response({"id": added.id, "merged": added.merged}, status=201)
 
-    async def detail(request: web.Request) -> web.Response:
+    async def detail(self, request: web.Request) -> web.Response:
         principal = auth.require_role(request)
-        found = await admin.get(_id(request))
+        found = await self.admin.get(_id(request))
         if found is None or not principal.can_see(found[1]):
             raise auth.json_error(web.HTTPNotFound, "not_found", f"no callback {_id(request)}")
         return web.json_response(found[0])
 
-    async def operation(request: web.Request) -> web.Response:
+    async def operation(self, request: web.Request) -> web.Response:
         principal = auth.require_role(request, *WRITE_ROLES)
         request_id, op = _id(request), request.match_info["op"]
-        tenant_id = await admin.tenant_of(request_id)
+        tenant_id = await self.admin.tenant_of(request_id)
         if tenant_id is False or not principal.can_see(tenant_id or None):
             raise auth.json_error(web.HTTPNotFound, "not_found", f"no callback {request_id}")
         body = await _body(request) if request.can_read_body else {}
-        requeue, values = False, dict[str, Any]()
-        if op == "cancel":
-            requeue, values = True, {"status": "cancelled"}
-        elif op == "priority":
-            if "priority" not in body:
-                raise _invalid("priority", "required")
-            requeue, values = True, {"priority": _priority(body)}
-        elif op == "schedule":
-            at = _when(body, "at")
-            if at is None:
-                raise _invalid("at", "required")
-            requeue, values = True, {"due_at": at}
-        elif op == "note":
-            values = {"note": _text(body, "note", required=True, limit=MAX_NOTE)}
-        elif op == "assign":
-            values = {"agent": _text(body, "agent", required=False, limit=80)}
-        else:
-            raise auth.json_error(web.HTTPNotFound, "not_found", f"no operation {op!r}")
+        requeue, values = _change_of(op, body)
         try:
-            changed = await admin.change(request_id, datetime.now(UTC), requeue=requeue, **values)
+            changed = await self.admin.change(
+                request_id, datetime.now(UTC), requeue=requeue, **values
+            )
         except KeyError:
             raise auth.json_error(
                 web.HTTPNotFound, "not_found", f"no callback {request_id}"
             ) from None
         except NotChangeable as exc:
             raise auth.json_error(web.HTTPConflict, "conflict", str(exc)) from None
-        if dialer is not None:
+        if self.dialer is not None:
             if changed.old_slot is not None:
-                await dialer.drop_slot(changed.old_slot)
-            dialer.wake()
-        found = await admin.get(request_id)
+                await self.dialer.drop_slot(changed.old_slot)
+            self.dialer.wake()
+        found = await self.admin.get(request_id)
         body_out = found[0] if found else {"id": request_id}
-        await emit(f"callback.{'cancelled' if op == 'cancel' else 'updated'}", body_out)
+        await self.emit(f"callback.{'cancelled' if op == 'cancel' else 'updated'}", body_out)
         return web.json_response(body_out)
 
-    app.router.add_get("/api/callbacks", list_callbacks)
-    app.router.add_post("/api/callbacks", create)
-    app.router.add_get("/api/callbacks/{id}", detail)
-    app.router.add_post("/api/callbacks/{id}/{op}", operation)
+
+def _change_of(op: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """What an operation changes: (back into the dialling order?, column values)."""
+    if op == "cancel":
+        return True, {"status": "cancelled"}
+    if op == "priority":
+        if "priority" not in body:
+            raise _invalid("priority", "required")
+        return True, {"priority": _priority(body)}
+    if op == "schedule":
+        at = _when(body, "at")
+        if at is None:
+            raise _invalid("at", "required")
+        return True, {"due_at": at}
+    if op == "note":
+        return False, {"note": _text(body, "note", required=True, limit=MAX_NOTE)}
+    if op == "assign":
+        return False, {"agent": _text(body, "agent", required=False, limit=80)}
+    raise auth.json_error(web.HTTPNotFound, "not_found", f"no operation {op!r}")
