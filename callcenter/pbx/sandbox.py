@@ -283,9 +283,16 @@ class Sandbox(PbxInstance):
 
     def _check_ports_free(self) -> None:
         c = self.config
-        for key, port in (("ami_port", c.ami_port), ("http_port", c.http_port)):
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # The SIP port too: Asterisk starts even when its UDP transport cannot bind, and
+        # whoever holds the port then answers the calls and OPTIONS meant for this instance.
+        for key, port, kind in (
+            ("ami_port", c.ami_port, socket.SOCK_STREAM),
+            ("http_port", c.http_port, socket.SOCK_STREAM),
+            ("sip_port", c.sip_port, socket.SOCK_DGRAM),
+        ):
+            with socket.socket(socket.AF_INET, kind) as sock:
+                if kind == socket.SOCK_STREAM:  # TIME_WAIT of our own last run is no owner
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     sock.bind((c.host, port))
                 except OSError as exc:

@@ -118,6 +118,17 @@ def test_port_in_use_is_reported(pbx: Sandbox, pbx_factory: SandboxFactory) -> N
     assert not clash.running()
 
 
+def test_sip_port_held_by_another_program_is_reported(pbx_factory: SandboxFactory) -> None:
+    """An orphaned Asterisk holding the SIP port once answered a later carrier's OPTIONS
+    and INVITEs (a trunk that never went down): now the start says so and does not run."""
+    clash = pbx_factory()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind((clash.config.host, clash.config.sip_port))
+        with pytest.raises(SandboxError, match=r"sip_port .* already in use"):
+            clash.up()
+    assert not clash.running()
+
+
 def test_up_is_idempotent(pbx: Sandbox) -> None:
     pid = pbx.read_pid()
     assert pbx.up().pid == pid
