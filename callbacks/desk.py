@@ -41,6 +41,7 @@ from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 
 log = logging.getLogger(__name__)
 PURPOSE = "callback-offer"
+HANDOFF = "callback"  # the IVR menu's callback node and overflow ([cc-callback])
 REJOIN_CONTEXT = "cc-queue-rejoin"  # back into the queue at CC_REJOIN_POSITION
 
 
@@ -95,6 +96,7 @@ class _Call:
     priority: int
     place: QueuePlace | None
     joined_at: float
+    source: str = "queue"
     playback: str | None = None
     pending_timer: float | None = None
     timer: asyncio.Task[None] | None = None
@@ -116,6 +118,7 @@ class OfferDesk:
         region: str = "DE",
         policy: Callable[[str], DestinationPolicy] | None = None,
         place_of: Callable[[str], QueuePlace | None] = lambda _linkedid: None,
+        end_of: Callable[[str], QueuePlace | None] = lambda _queue: None,
         window: Callable[[str, datetime], Window] | None = None,
         on_stored: Callable[[int], None] = lambda _id: None,
         enabled: Callable[[str], bool] = lambda _slug: True,
@@ -129,6 +132,7 @@ class OfferDesk:
         default = DestinationPolicy.for_country(region)
         self._policy = policy or (lambda _slug: default)
         self._place_of = place_of
+        self._end_of = end_of
         self._window = window
         self._on_stored = on_stored
         self._enabled = enabled
@@ -147,6 +151,17 @@ class OfferDesk:
             return
         queue = event.args[1] if len(event.args) > 1 else ""
         self._spawn(self._begin(channel_id, queue))
+
+    async def on_handoff(self, event: AriEvent) -> None:
+        """Purpose ``callback``: the IVR menu's callback node (or an overflow) sent the
+        caller here with the number it knows (``CC_CALLBACK_NUMBER``, empty when anonymous).
+        The same dialog: the number is read back to confirm, or another keyed in; the
+        callback joins the end of the queue (the caller never waited in it)."""
+        channel_id = event.channel_id
+        if channel_id is None:
+            return
+        queue = event.args[1] if len(event.args) > 1 else ""
+        self._spawn(self._begin(channel_id, queue, source="ivr"))
 
     async def on_event(self, event: AriEvent) -> None:
         """Never waits for the PBX or the database: the ARI event loop must go on (an ARI
@@ -186,20 +201,25 @@ class OfferDesk:
         if call is not None and call.timer is not None:
             call.timer.cancel()
 
-    async def _begin(self, channel_id: str, queue: str) -> None:
+    async def _begin(self, channel_id: str, queue: str, source: str = "queue") -> None:
         get = self._ari.get_var
+        ivr = source == "ivr"
         try:
             tenant = await get(channel_id, "CC_TENANT") or ""
-            language = await get(channel_id, "CHANNEL(language)") or "de"
+            language = (
+                (await get(channel_id, "CC_LANGUAGE") if ivr else None)
+                or await get(channel_id, "CHANNEL(language)")
+                or "de"
+            )
             linkedid = await get(channel_id, "CHANNEL(linkedid)") or channel_id
-            caller_raw = await get(channel_id, "CALLERID(num)")
+            caller_raw = await get(channel_id, "CC_CALLBACK_NUMBER" if ivr else "CALLERID(num)")
             prio = await get(channel_id, "QUEUE_PRIO")
-            entered = await get(channel_id, "CC_QUEUE_ENTERED")
+            entered = None if ivr else await get(channel_id, "CC_QUEUE_ENTERED")
         except AriError as exc:
             log.info("callback offer on %s: %s", channel_id, exc)
             return
-        place = self._place_of(linkedid)
-        if not self._enabled(tenant):
+        place = self._end_of(queue) if ivr else self._place_of(linkedid)
+        if not ivr and not self._enabled(tenant):
             await self._rejoin(channel_id, queue, place)
             return
         try:
@@ -209,7 +229,7 @@ class OfferDesk:
         joined = place.joined_at if place else _float(entered, self._clock().timestamp())
         dialog = OfferDialog(self._media, self._region, caller)
         call = _Call(
-            channel_id, dialog, tenant, queue, language, linkedid, _int(prio), place, joined
+            channel_id, dialog, tenant, queue, language, linkedid, _int(prio), place, joined, source
         )
         self._calls[channel_id] = call
         await self._locked(call, dialog.start)
@@ -314,7 +334,7 @@ class OfferDesk:
             arrival_at=datetime.fromtimestamp(call.joined_at, UTC),
             priority=call.priority,
             wait_seconds=max(0.0, now.timestamp() - call.joined_at),
-            source="queue",
+            source=call.source,
             due_at=due,
             promised_at=promised,
         )

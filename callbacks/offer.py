@@ -1,7 +1,7 @@
 """The caller's side of a callback request: confirm the number or key in another.
 
 Rule of this module: a pure state machine (h11 style). :meth:`OfferDialog.start` and every
-``on_*`` method return effects for the runner (:mod:`callbacks.handoff`); nothing here touches
+``on_*`` method return effects for the runner (:mod:`callbacks.desk`); nothing here touches
 the PBX or the database. Validation is an effect too (:class:`Validate`), answered with
 :meth:`on_validated`, so the one destination policy decides and this module only talks.
 

@@ -1,5 +1,7 @@
-"""The callbacks feature in the app: the IVR's callback hand-off (purpose ``callback``,
-:mod:`callbacks.handoff`), the callback key desk, the dialler and the REST routes.
+"""The callbacks feature in the app: the caller's dialog (:mod:`callbacks.desk`, for the
+callback key in the queue and the IVR's callback node), the automatic offer
+(:mod:`callbacks.offering`), the dialler and the REST routes.
+
 
 The dialler's owner id is stable per host and port, so an instance restarted in place
 adopts its own callbacks at once (:meth:`~.dialer.Dialer.reconcile` with ``mine``); other
@@ -17,13 +19,13 @@ from typing import Any
 from aiohttp import web
 
 from callbacks import http
+from callbacks.desk import HANDOFF, OfferDesk, QueuePlace
 from callbacks.desk import PURPOSE as OFFER
-from callbacks.desk import OfferDesk, QueuePlace
 from callbacks.dialer import Dialer
 from callbacks.dispatch import PURPOSE_CUSTOMER, PURPOSE_SLOT
-from callbacks.handoff import PURPOSE as HANDOFF
-from callbacks.handoff import CallbackDesk
 from callbacks.leases import LeaseStore
+from callbacks.offering import PURPOSE as OFFER_ANNOUNCE
+from callbacks.offering import Candidate, OfferAnnouncer
 from callbacks.ordering import Place
 from callbacks.prompts import Media, install_placeholders
 from callbacks.retry import RetryPolicy
@@ -84,8 +86,6 @@ def wire(services: Services) -> None:
         await services.bus.publish(TOPIC, {"type": event, **payload})
 
     if pbx is not None and live is not None:
-        handoff = CallbackDesk(pbx.ari, repo, region=region, policy=policy)
-        pbx.stasis.register(HANDOFF, handoff.on_stasis_start)
         owner = f"{socket.gethostname()}:{config.app.port}"
         dialer = Dialer(
             LeaseStore(services.db, owner),
@@ -104,18 +104,26 @@ def wire(services: Services) -> None:
             region=region,
             policy=policy,
             place_of=lambda linkedid: place_of(live, linkedid),
+            end_of=lambda queue: place_at_end(live, queue),
             window=lambda slug, now: tenant_window(registry, slug, now),
             on_stored=lambda _id: dialer.wake() if dialer else None,
             enabled=lambda slug: callbacks_enabled(registry, slug),
         )
+        offers = OfferAnnouncer(
+            pbx.ari,
+            Media(instance.sound_path("callbacks")),
+            lambda: offer_candidates(live, registry),
+        )
+        pbx.stasis.register(OFFER_ANNOUNCE, offers.on_stasis_start)
         pbx.stasis.register(OFFER, desk.on_stasis_start)
+        pbx.stasis.register(HANDOFF, desk.on_handoff)
         pbx.stasis.register(PURPOSE_SLOT, dialer.on_stasis_start)
         pbx.stasis.register(PURPOSE_CUSTOMER, dialer.on_stasis_start)
 
         async def ari_events(event: AriEvent) -> None:
             if event.type != "StasisStart":
-                await handoff.on_event(event)
                 await desk.on_event(event)
+                await offers.on_event(event)
                 assert dialer is not None
                 await dialer.on_ari_event(event)
 
@@ -128,10 +136,11 @@ def wire(services: Services) -> None:
                 install_placeholders(instance.sounds_dir)
             assert dialer is not None
             await dialer.start()
+            await offers.start()
             yield
+            await offers.close()
             await dialer.close()
             await desk.close()
-            await handoff.close()
 
         services.lifecycles.append(run)
     services.http_setups.append(
@@ -184,23 +193,57 @@ def place_of(live: LiveStateService, linkedid: str) -> QueuePlace | None:
     call = live.state.calls.get(linkedid)
     if call is None or call.queued_at is None or call.queue is None:
         return None
-    state = live.state
-    queue = state.queues.get(call.queue)
     position = max(1, call.position or 1)
-    estimate = None
-    if queue is not None:
-        members = [m for m in state.agents.members.values() if m.queue == call.queue]
-        load = queue_loads({call.queue: queue}, members, live.clock())[call.queue]
-        estimate = estimated_wait_s(
-            Waiting(
-                call.queue,
-                position,
-                float(queue.pbx.get("holdtime", 0)),
-                float(queue.pbx.get("talktime", 0)),
-                load.agents_available,
+    return QueuePlace(call.queued_at, position, _estimate(live, call.queue, position))
+
+
+def offer_candidates(live: LiveStateService, registry: TenantRegistry) -> list[Candidate]:
+    """Callers waiting now in queues of tenants with an automatic offer (``offer_after``),
+    with the position announcement's estimate for their place."""
+    state = live.state
+    out: list[Candidate] = []
+    for name, queue in state.queues.items():
+        for waiting in queue.waiting.values():
+            if waiting.uniqueid.startswith("cbq-"):  # a callback's placeholder
+                continue
+            tenant = registry.get(waiting.tenant or "")
+            if tenant is None or not tenant.callbacks.enabled:
+                continue
+            if tenant.callbacks.offer_after <= 0:
+                continue
+            call = state.calls.get(waiting.linkedid)
+            language = (call.language if call else None) or tenant.default_language
+            estimate = _estimate(live, name, max(1, waiting.position))
+            out.append(
+                Candidate(waiting.uniqueid, language, estimate, tenant.callbacks.offer_after)
             )
+    return out
+
+
+def place_at_end(live: LiveStateService, queue_name: str) -> QueuePlace:
+    """A callback asked for in the IVR joins the end of the queue, now."""
+    queue = live.state.queues.get(queue_name)
+    position = (len(queue.waiting) if queue is not None else 0) + 1
+    return QueuePlace(live.clock(), position, _estimate(live, queue_name, position))
+
+
+def _estimate(live: LiveStateService, queue_name: str, position: int) -> float | None:
+    """The position announcement's estimate for ``position`` in the queue now."""
+    state = live.state
+    queue = state.queues.get(queue_name)
+    if queue is None:
+        return None
+    members = [m for m in state.agents.members.values() if m.queue == queue_name]
+    load = queue_loads({queue_name: queue}, members, live.clock())[queue_name]
+    return estimated_wait_s(
+        Waiting(
+            queue_name,
+            position,
+            float(queue.pbx.get("holdtime", 0)),
+            float(queue.pbx.get("talktime", 0)),
+            load.agents_available,
         )
-    return QueuePlace(call.queued_at, position, estimate)
+    )
 
 
 FEATURE = Feature("callbacks", models=("callbacks.models",), wire=wire)

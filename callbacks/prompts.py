@@ -28,6 +28,17 @@ PHRASES: dict[str, dict[str, str]] = {
         "de": "Diese Nummer können wir leider nicht zurückrufen.",
         "en": "Sorry, we cannot call this number back.",
     },
+    "cb-offer": {
+        "de": "Sie möchten nicht länger warten? Drücken Sie die Sterntaste, dann rufen wir "
+        "Sie zurück, sobald Sie an der Reihe sind. Ihr Platz bleibt erhalten.",
+        "en": "Rather not wait? Press the star key and we will call you back when it is "
+        "your turn. You keep your place.",
+    },
+    "cb-press-1": {
+        "de": "Hier ist der Rückruf, um den Sie gebeten haben. Drücken Sie die 1, um "
+        "verbunden zu werden.",
+        "en": "This is the call back you asked for. Press 1 to be connected.",
+    },
     "cb-promise": {
         "de": "Vielen Dank. Wir rufen Sie zurück in etwa",
         "en": "Thank you. We will call you back in about",

@@ -10,8 +10,9 @@ Hand-offs leave Stasis into the dialplan: queues to ``cc-queue,<queue>,1`` with
 (:class:`HandOffTargets`) whose extension is the mailbox, queue or number, with the
 ``CC_*`` variables set for the feature that picks the call up there: ``cc-voicemail``
 records with app_voicemail (:mod:`ivr.voicemail`), ``cc-callback`` re-enters Stasis with
-purpose ``callback`` where :mod:`callbacks.handoff` stores the request. After a queue hand-off
-the ``on_queued`` hook starts position announcements (:mod:`ivr.position`).
+purpose ``callback`` where :mod:`callbacks.desk` confirms the number and stores the
+request. After a queue hand-off the ``on_queued`` hook starts position announcements
+(:mod:`ivr.position`).
 """
 
 from __future__ import annotations

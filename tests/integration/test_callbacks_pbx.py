@@ -11,11 +11,15 @@ import pytest
 from sqlalchemy import select
 
 from callbacks.models import CallbackAttempt, CallbackRequest
+from callbacks.offering import PURPOSE as OFFER_ANNOUNCE
+from callbacks.offering import Candidate, OfferAnnouncer
+from callbacks.prompts import Media
 from callbacks.store import CallbackRepository, NewCallback
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
 from callcenter.db.session import Database
+from callcenter.pbx.ari.events import AriEvent
 from callcenter.pbx.sandbox import Sandbox
 from stats.definitions import Counters, Settings, contributions
 from tests.integration.callbacks_support import World, make_world, until, utcnow
@@ -171,3 +175,62 @@ async def test_caller_presses_the_key_confirms_and_keeps_the_place(
             if grain == "tenant":
                 total.add(counters)
     assert (total.offered, total.answered, total.abandoned, total.callback) == (3, 2, 0, 1)
+
+
+async def test_waiting_caller_hears_the_offer_once_then_presses_the_key(
+    world: World, db: Database
+) -> None:
+    """The automatic offer: once the estimate passes the tenant's threshold the phrase is
+    whispered into the waiting call (a snoop, in the caller's language), once; the caller
+    presses the key and the request is stored with the place they had."""
+    inst = await world.instance("offer", main_app=True, tenants=["cbt"])
+    desk = world.desk(inst)
+    events: list[AriEvent] = []
+
+    async def keep(event: AriEvent) -> None:
+        events.append(event)
+
+    inst.ari.add_handler(keep)
+    estimate = {"s": 60.0}  # below the threshold at first
+
+    def candidates() -> list[Candidate]:
+        return [
+            Candidate(uid, "en", estimate["s"], 120.0)
+            for uid in world.queue_waiting()
+            if not uid.startswith("cbq-")
+        ]
+
+    offers = OfferAnnouncer(
+        inst.ari, Media(world.pbx.sound_path("callbacks")), candidates, tick_s=0.2
+    )
+    inst.stasis.register(OFFER_ANNOUNCE, offers.on_stasis_start)
+    inst.ari.add_handler(offers.on_event)
+    await offers.start()
+    try:
+        number = f"+49305550{uuid.uuid4().int % 10_000:04d}"
+        # The offer (about 6 s) is heard first; the key comes after it.
+        b = await world.caller(number=number, steps="w:12^d:*^w:3^d:1^w:30")
+        await asyncio.sleep(0.6)
+        assert offers.offers == []  # 60 s estimated: not past 120 s
+        estimate["s"] = 300.0
+        await until(lambda: bool(desk.stored), what="request stored", timeout=30)
+    finally:
+        await offers.close()
+    assert offers.offers == [b]  # offered once, though checked every 0.2 s
+    snoop = f"channel:{b}-cbo"
+    started = [
+        e.playback
+        for e in events
+        if e.type == "PlaybackStarted" and e.playback and e.playback.target_uri == snoop
+    ]
+    assert [(p.media_uri, p.language) for p in started] == [
+        (f"sound:{world.pbx.sound_path('callbacks')}/cb-offer", "en")
+    ]
+    finished = [
+        e.playback.state
+        for e in events
+        if e.type == "PlaybackFinished" and e.playback and e.playback.target_uri == snoop
+    ]
+    assert finished == ["done"]  # heard to its end while waiting
+    row, _ = await rows(db, desk.stored[0])
+    assert (row.source, row.number) == ("queue", number)

@@ -25,8 +25,9 @@ from typing import Any
 
 import pytest
 
-from callbacks.handoff import PURPOSE as CALLBACK
-from callbacks.handoff import CallbackDesk
+from callbacks.desk import HANDOFF as CALLBACK
+from callbacks.desk import OfferDesk
+from callbacks.prompts import Media, install_placeholders
 from callbacks.store import CallbackRepository
 from callcenter.bus import InProcessBus
 from callcenter.config import Config
@@ -78,6 +79,8 @@ class World:
     events: list[AriEvent] = field(default_factory=list)
 
     def media(self, ref: str, language: str) -> str:
+        if ref.startswith("cb:"):
+            return f"sound:{self.pbx.sound_path('callbacks')}/{ref[3:]}"
         if ref.startswith("rec:"):
             return f"sound:{self.media_root}/mueller/{language}/{ref[4:]}"
         return ref if ":" in ref else f"sound:{ref}"
@@ -161,11 +164,17 @@ async def world(
         on_queued=announce_position(announcer, registry),
     )
     callbacks = CallbackRepository(db)
-    desk = CallbackDesk(ari, callbacks, policy=lambda slug: policy_for(registry.get(slug)))
+    install_placeholders(pbx.sounds_dir)
+    desk = OfferDesk(
+        ari,
+        callbacks,
+        Media(pbx.sound_path("callbacks")),
+        policy=lambda slug: policy_for(registry.get(slug)),
+    )
     dispatcher = StasisDispatcher(ari)
     dispatcher.register(PURPOSE, runner.on_stasis_start)
     dispatcher.register(ANNOUNCE, announcer.on_stasis_start)
-    dispatcher.register(CALLBACK, desk.on_stasis_start)
+    dispatcher.register(CALLBACK, desk.on_handoff)
     world = World(
         pbx,
         pbx_config,
@@ -321,7 +330,7 @@ async def test_scenario(world: World, path: Path) -> None:
         assert (request.number, request.queue, request.language, request.status) == (
             expect["callback_number"],
             expect["queue"],
-            wanted[0][1],
+            wanted[-1][1],  # the language the caller ended in (the choice comes first)
             "pending",
         )
     if "announced" in expect:

@@ -1,5 +1,6 @@
-"""Callback acceptance: number validation (no premium rate) and the Stasis desk's steps
-(store first, then confirm; refuse → back to the dialplan's voicemail step)."""
+"""Callback acceptance: number validation (no premium rate) and the IVR menu's callback
+path through the desk (purpose ``callback``): the number is read back and confirmed, the
+request stored before the promise; refused or unstorable → the dialplan's voicemail step."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from callbacks.handoff import CallbackDesk
-from callbacks.store import NewCallback, callback_number
+from callbacks.desk import OfferDesk
+from callbacks.prompts import Media
+from callbacks.store import Added, NewCallback, callback_number
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused, Refusal
 from ivr.testing import ari_event
@@ -62,11 +64,11 @@ class FakeStore:
         self.fail = fail
         self.added: list[NewCallback] = []
 
-    async def add(self, request: NewCallback) -> int:
+    async def add_or_merge(self, request: NewCallback) -> Added:
         if self.fail:
             raise OperationalError("INSERT", {}, Exception("database down"))
         self.added.append(request)
-        return 41 + len(self.added)
+        return Added(41 + len(self.added), merged=False)
 
 
 class FakeAri:
@@ -89,6 +91,9 @@ class FakeAri:
         playback_id: str | None = None,
     ) -> Any:
         self.requests.append(("play", tuple(media), lang, playback_id))
+
+    async def stop_playback(self, playback_id: str) -> None:
+        self.requests.append(("stop", playback_id))
 
     async def continue_in_dialplan(
         self,
@@ -123,51 +128,111 @@ VARS = {
     "CC_LANGUAGE": "en",
     "CHANNEL(linkedid)": "sim-1",
 }
+MEDIA = Media("/snd/callbacks")
 
 
-async def run(desk: CallbackDesk) -> None:
-    await desk.on_stasis_start(start("sim-1-in"))
-    for _ in range(20):
+def make_desk(ari: FakeAri, store: FakeStore) -> OfferDesk:
+    return OfferDesk(ari, store, MEDIA, policy=lambda _slug: DE_AND_GB, clock=lambda: NOW)
+
+
+async def settle() -> None:
+    for _ in range(30):
         await asyncio.sleep(0)
 
 
-async def test_accepted_callback_is_stored_then_confirmed_then_hung_up() -> None:
-    ari, store = FakeAri(VARS), FakeStore()
-    desk = CallbackDesk(ari, store, policy=lambda _slug: DE_AND_GB, clock=lambda: NOW)
-    await run(desk)
-    assert store.added == [NewCallback("acme", "+442079460018", "q-acme-en", "en", "sim-1", NOW)]
-    assert ari.requests == [
-        ("set", "CC_CALLBACK_ID", "42"),
-        ("play", ("sound:auth-thankyou", "sound:vm-goodbye"), "en", "sim-1-in-cbok"),
-    ]
-    await desk.on_event(
-        ari_event(
-            "PlaybackFinished",
-            playback={
-                "id": "sim-1-in-cbok",
-                "media_uri": "",
-                "state": "done",
-                "language": "en",
-                "target_uri": "channel:sim-1-in",
-            },
-        )
+def dtmf(digit: str) -> AriEvent:
+    return ari_event(
+        "ChannelDtmfReceived", digit=digit, duration_ms=100, channel={"id": "sim-1-in"}
     )
+
+
+def finished(playback_id: str) -> AriEvent:
+    return ari_event(
+        "PlaybackFinished",
+        playback={
+            "id": playback_id,
+            "media_uri": "",
+            "state": "done",
+            "language": "en",
+            "target_uri": "channel:sim-1-in",
+        },
+    )
+
+
+async def test_ivr_callback_reads_the_number_back_then_stores_then_promises() -> None:
+    ari, store = FakeAri(VARS), FakeStore()
+    desk = make_desk(ari, store)
+    await desk.on_handoff(start("sim-1-in"))
+    await settle()
+    # The number the IVR knows is read back in the caller's language before anything is
+    # stored: +44 20 7946 0018 is abroad from DE, so it is said as 0044…
+    read_back = ari.requests[0]
+    assert read_back[0] == "play" and read_back[2] == "en"
+    assert read_back[1][0] == "sound:/snd/callbacks/cb-number-is"
+    assert read_back[1][1:-1] == tuple(f"sound:digits/{d}" for d in "00442079460018")
+    assert read_back[1][-1] == "sound:/snd/callbacks/cb-confirm"
+    assert store.added == []
+    await desk.on_event(dtmf("1"))
+    await settle()
+    assert store.added == [
+        NewCallback(
+            "acme",
+            "+442079460018",
+            "q-acme-en",
+            "en",
+            "sim-1",
+            NOW,
+            arrival_at=NOW,
+            wait_seconds=0.0,
+            source="ivr",
+            promised_at=NOW,
+        )
+    ]
+    assert ("set", "CC_CALLBACK_ID", "42") in ari.requests
+    promise = ari.requests[-1]
+    assert promise[0] == "play" and promise[1][0] == "sound:/snd/callbacks/cb-promise"
+    await desk.on_event(finished(promise[3]))
+    await settle()
     assert ari.requests[-1] == ("hangup", "sim-1-in")
 
 
+async def test_ivr_callback_caller_keys_in_another_number() -> None:
+    ari, store = FakeAri(VARS), FakeStore()
+    desk = make_desk(ari, store)
+    await desk.on_handoff(start("sim-1-in"))
+    await settle()
+    for key in "2030987654#":
+        await desk.on_event(dtmf(key))
+        await settle()
+    assert store.added == []  # read back first
+    await desk.on_event(dtmf("1"))
+    await settle()
+    assert [r.number for r in store.added] == ["+4930987654"]
+
+
 @pytest.mark.parametrize(
-    ("variables", "fail", "reason"),
+    ("variables", "prompt"),
     [
-        ({**VARS, "CC_CALLBACK_NUMBER": "+49 900 1234567"}, False, "callback-number"),
-        ({**VARS, "CC_CALLBACK_NUMBER": ""}, False, "callback-number"),
-        (VARS, True, "callback-store"),
+        ({**VARS, "CC_CALLBACK_NUMBER": "+49 900 1234567"}, "cb-enter"),  # premium: ask
+        ({**VARS, "CC_CALLBACK_NUMBER": ""}, "cb-enter"),  # anonymous: ask
     ],
 )
-async def test_refused_callback_goes_back_to_the_dialplan(
-    variables: dict[str, str], fail: bool, reason: str
+async def test_ivr_callback_without_a_callable_number_asks_for_one(
+    variables: dict[str, str], prompt: str
 ) -> None:
-    ari, store = FakeAri(variables), FakeStore(fail)
-    desk = CallbackDesk(ari, store, policy=lambda _slug: DE_AND_GB, clock=lambda: NOW)
-    await run(desk)
-    assert ari.requests == [("set", "CC_REASON", reason), ("continue",)]
-    assert desk.refused == 1 and store.added == []
+    ari, store = FakeAri(variables), FakeStore()
+    await make_desk(ari, store).on_handoff(start("sim-1-in"))
+    await settle()
+    assert ari.requests[0][:2] == ("play", (f"sound:/snd/callbacks/{prompt}",))
+    assert store.added == []
+
+
+async def test_ivr_callback_not_stored_goes_back_to_the_dialplan() -> None:
+    ari, store = FakeAri(VARS), FakeStore(fail=True)
+    desk = make_desk(ari, store)
+    await desk.on_handoff(start("sim-1-in"))
+    await settle()
+    await desk.on_event(dtmf("1"))
+    await settle()
+    assert ari.requests[-2:] == [("set", "CC_REASON", "callback-store"), ("continue",)]
+    assert store.added == []
