@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -96,9 +97,16 @@ class _Call:
     task: asyncio.Task[None] | None = None
 
 
+_SLIN = re.compile(r"slin(\d+)")
+
+
 def recording_format(native: str) -> str:
-    """``wav16`` when the channel carries wideband audio, else ``wav`` (8 kHz)."""
-    return "wav16" if any(codec in native.lower() for codec in WIDEBAND) else "wav"
+    """``wav16`` when the channel carries wideband audio (G.722, Opus, signed linear at
+    16 kHz or more, e.g. a Local channel's ``slin192``), else ``wav`` (8 kHz)."""
+    formats = native.lower()
+    if any(codec in formats for codec in WIDEBAND):
+        return "wav16"
+    return "wav16" if any(int(k) >= 16 for k in _SLIN.findall(formats)) else "wav"
 
 
 class VoicemailDesk:

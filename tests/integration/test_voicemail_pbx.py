@@ -65,17 +65,19 @@ from voicemail.stasis import PURPOSE as VOICEMAIL
 from voicemail.stasis import VoicemailDesk
 from voicemail.tasks import VoicemailDeps, tasks
 from voicemail.timeline import entries
-from voicemail.transcribe import Transcriber
+from voicemail.transcribe import Transcriber, read_pcm
 
 OPEN = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 10:00 in Berlin
 DID = "+49891239900"
 CALLER = "+4917155530077"
 PASSWORD = "vm-Test-Passw0rd"
-# The clip crosses an 8 kHz Local channel and Asterisk's recorder. The Korean model is poor
-# and unstable at 8 kHz (guide §8: CER 0.6-0.76; bench/voicemail: 0.59 direct, 0.75 through
-# the call path), so the bound is relative: the call path may lose at most this much beyond
-# the same 8 kHz file fed to Vosk directly in the same run (one character of this
-# 17-character clip is 0.06). The +0.05 target is the benchmark's, over several calls.
+# The caller's Local channel carries 8 kHz signed linear, as a narrowband phone delivers it
+# (an ARI originate's default, slin192, resamples 8 -> 192 -> 8 kHz and halved the level in
+# bench/voicemail). The stored recording must hold the played samples unchanged. The Korean
+# model is poor at 8 kHz, and its dither makes the text depend on where in the file the
+# speech starts: over dither seeds the same 8 kHz clip gives CER 0.59-0.76. So the text is
+# bounded relative to the same file fed directly with that spread as margin; the +0.05
+# target is the benchmark's, as a mean over seeds (docs/benchmarks.md).
 CER_MARGIN = 0.2
 
 
@@ -236,7 +238,7 @@ async def desk(world: World, ari: AriClient, pbx_config: Config, tmp_path: Path)
 
 
 async def _call(ari: AriClient, pbx_config: Config, *steps: Wait | Dtmf | Play) -> None:
-    scenario = Scenario(DID, CALLER, "Kim", tuple(steps))
+    scenario = Scenario(DID, CALLER, "Kim", tuple(steps), formats=("slin",))
     await place_call(ari, pbx_config.pbx, scenario, f"vm-{uuid.uuid4().hex[:10]}")
 
 
@@ -302,6 +304,11 @@ async def test_caller_leaves_a_message_that_is_stored_transcribed_mailed_listed(
     assert stored is not None and hashlib.sha256(stored.data).hexdigest() == vm.sha256
     assert vm.sample_rate == 8000 and vm.duration_seconds is not None
     assert 4.0 <= vm.duration_seconds <= 8.0  # the clip is 4.64 s
+    played, recorded = read_pcm(world.clip_8k)[1], read_pcm(stored.data)[1]
+    # The call path is transparent: every sample as played (Asterisk's recorder left off
+    # the clip's last 22 samples, 3 ms: compare all but the last 20 ms).
+    at = recorded.find(played[: len(played) - 320])
+    assert at >= 0 and at % 2 == 0, "the recording does not hold the played samples unchanged"
     assert vm.transcript_text is not None and "[" not in vm.transcript_text
     error = cer(CLIP_TEXT, vm.transcript_text)
     assert world.deps.transcriber is not None

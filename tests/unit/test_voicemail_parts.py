@@ -90,6 +90,8 @@ def test_wideband_channels_record_wav16() -> None:
     assert recording_format("(g722)") == "wav16"
     assert recording_format("(opus|ulaw)") == "wav16"
     assert recording_format("(alaw)") == "wav"
+    assert recording_format("(slin192)") == "wav16"  # an ARI originate's Local channel
+    assert recording_format("(slin)") == "wav"
     assert recording_format("") == "wav"
 
 
