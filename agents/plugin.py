@@ -92,13 +92,19 @@ def wire(services: Services) -> None:
     if pbx is None:
         return
     registry = services.require(TENANTS)
-    agents = AgentService(services.db, pbx.ami, services.config.agents.reasons)
+    agents = AgentService(
+        services.db,
+        pbx.ami,
+        services.config.agents.reasons,
+        wrapup_seconds=services.config.agents.wrapup_seconds,
+    )
     services.provide(AGENTS, agents)
     prov = Provisioning(services, pbx, registry, agents)
     services.provide(PROVISIONING, prov)
     pbx.ami.add_connect_listener(prov.sync)
     services.http_setups.append(lambda app: http.setup(app, agents, pbx.live))
     services.lifecycles.append(background("queue-provisioning", prov.watch))
+    services.lifecycles.append(background("wrapup-sweep", agents.watch_wrapups))
 
 
 # The provisioning itself, for tests that wait for it.

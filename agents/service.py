@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
@@ -77,15 +78,30 @@ class ApplyResult:
         }
 
 
-class AgentService:
-    """Log in/out and pause agents; reconcile app_queue with the database."""
+WRAPUP = "wrapup"  # the pause reason of after-call work (dashboards.views.WRAPUP_REASON)
 
-    def __init__(self, db: Database, ami: AmiApi, reasons: Sequence[str]) -> None:
+
+class AgentService:
+    """Log in/out and pause agents; reconcile app_queue with the database.
+
+    Wrap-up (a pause of all queues with the reason ``wrapup``) ends by itself after
+    ``wrapup_seconds`` (0: never): a timer of the instance that started it, and
+    :meth:`expire_wrapups` (run periodically and after reconnects) for wrap-ups whose
+    timer was lost with another instance or a restart. Both count from the stored
+    ``updated_at`` of the presence.
+    """
+
+    def __init__(
+        self, db: Database, ami: AmiApi, reasons: Sequence[str], *, wrapup_seconds: float = 0
+    ) -> None:
         self.db = db
         self.ami = ami
         self.reasons = tuple(reasons)
+        self.wrapup_seconds = wrapup_seconds
         self._locks: dict[int, asyncio.Lock] = {}
+        self._wrapups: dict[int, asyncio.Task[None]] = {}
         self.reconciles = 0
+        self.wrapups_ended = 0
 
     # ------------------------------------------------------------------ lookups
 
@@ -252,7 +268,78 @@ class AgentService:
                     sorted(want.paused_queues) if want.paused_queues is not None else None
                 )
                 row.updated_at = utcnow()
+            self._wrapup_timer(agent_id, want)
             return await self._apply(spec, want)
+
+    # ------------------------------------------------------------------ wrap-up
+
+    def _wrapup_timer(self, agent_id: int, want: Presence) -> None:
+        """(Re)start the agent's wrap-up timer when ``want`` is a wrap-up, else stop it."""
+        old = self._wrapups.pop(agent_id, None)
+        if old is not None and old is not asyncio.current_task():
+            old.cancel()
+        if self.wrapup_seconds > 0 and _in_wrapup(want):
+            self._wrapups[agent_id] = asyncio.get_running_loop().create_task(
+                self._wrapup_later(agent_id), name=f"wrapup-{agent_id}"
+            )
+
+    async def _wrapup_later(self, agent_id: int) -> None:
+        await asyncio.sleep(self.wrapup_seconds)
+        if self._wrapups.get(agent_id) is asyncio.current_task():
+            del self._wrapups[agent_id]
+        try:
+            await self.end_wrapup(agent_id)
+        except Exception:  # logged; the periodic sweep tries again
+            log.exception("agent %s: wrap-up not ended", agent_id)
+
+    async def end_wrapup(self, agent_id: int) -> bool:
+        """Ready again if the agent is still in wrap-up; True if it was ended."""
+        if not _in_wrapup(await self.presence(agent_id)):
+            return False
+
+        def change(_spec: AgentSpec, p: Presence) -> Presence:
+            return Presence(True) if _in_wrapup(p) else p
+
+        await self._change(agent_id, change)
+        self.wrapups_ended += 1
+        log.info("agent %s: wrap-up over after %s s, ready", agent_id, self.wrapup_seconds)
+        return True
+
+    async def expire_wrapups(self) -> int:
+        """End every stored wrap-up older than ``wrapup_seconds``; returns how many."""
+        if self.wrapup_seconds <= 0:
+            return 0
+        cutoff = utcnow() - timedelta(seconds=self.wrapup_seconds)
+        async with self.db.session() as session:
+            ids = list(
+                await session.scalars(
+                    select(AgentPresence.agent_id).where(
+                        AgentPresence.paused.is_(True),
+                        AgentPresence.pause_reason == WRAPUP,
+                        AgentPresence.updated_at <= cutoff,
+                    )
+                )
+            )
+        ended = 0
+        for agent_id in ids:
+            if agent_id not in self._wrapups and await self.end_wrapup(agent_id):
+                ended += 1
+        return ended
+
+    async def watch_wrapups(self, interval: float = 5.0) -> None:
+        """Run forever: :meth:`expire_wrapups` every ``interval`` seconds (and stop the
+        timers when cancelled at shutdown)."""
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                try:
+                    await self.expire_wrapups()
+                except Exception:
+                    log.exception("wrap-up sweep failed")
+        finally:
+            for task in self._wrapups.values():
+                task.cancel()
+            self._wrapups.clear()
 
     async def _apply(self, spec: AgentSpec, want: Presence) -> ApplyResult:
         if not self.ami.connected:
@@ -296,6 +383,10 @@ class AgentService:
         self.reconciles += 1
         log.info("agents reconciled: %d agents, %d AMI actions", len(ids), sent)
         return sent
+
+
+def _in_wrapup(p: Presence) -> bool:
+    return p.logged_in and p.paused and p.reason == WRAPUP and p.paused_queues is None
 
 
 def _presence(row: AgentPresence | None) -> Presence:

@@ -21,7 +21,7 @@ from callcenter.plugin import Feature
 from callcenter.services import Port, Services
 from callcenter.state.live import LiveState
 from dashboards import controlling, http, pages, render, screens, supervision
-from dashboards.push import Hub, StateSource
+from dashboards.push import Hub, PhoneLookup, StateSource
 from dashboards.today import TodayLoader
 from dashboards.views import TenantInfo, ThresholdLookup, Thresholds, thresholds_of
 from ivr.plugin import TENANTS
@@ -52,6 +52,22 @@ def threshold_lookup(registry: TenantRegistry) -> ThresholdLookup:
     registry.on_replace(rebuild)
     default = Thresholds()
     return lambda queue: by_queue.get(queue, default)
+
+
+def phone_lookup(live: Any) -> PhoneLookup:
+    """Registration of the phone behind an agent interface ``PJSIP/<phone>``, from the
+    lines feature's section of the live state (None: no provisioned phone, or no lines)."""
+
+    def lookup(interface: str) -> bool | None:
+        if live is None or not interface.startswith("PJSIP/"):
+            return None
+        section = live.sections.get("lines")
+        if section is None:
+            return None
+        line = (section().get("phones") or {}).get(interface.removeprefix("PJSIP/"))
+        return None if line is None else bool(line.get("up"))
+
+    return lookup
 
 
 def tenant_lookup(registry: TenantRegistry) -> render.TenantLookup:
@@ -96,6 +112,8 @@ def wire(services: Services) -> None:
             services.bus,
             fragments,
             reasons=services.config.agents.reasons,
+            wrapup_seconds=services.config.agents.wrapup_seconds,
+            phones=phone_lookup(live),
             today=TodayLoader(services.db, service_level),
         )
         holder["hub"] = hub

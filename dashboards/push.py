@@ -75,9 +75,18 @@ class Today:
     abandoned: list[Mapping[str, Any]] = field(default_factory=list)
     callbacks: dict[str, tuple[int, int]] = field(default_factory=dict)
     tenant_ids: dict[str, int] = field(default_factory=dict)  # slug -> id (for REST paths)
+    # Every receptionist position (interface -> name): shown offline when not logged in.
+    staff: dict[str, str] = field(default_factory=dict)
 
 
 TodayLoader = Callable[[], Awaitable[Today]]
+PhoneLookup = Callable[[str], bool | None]
+"""An agent interface's phone: registered (True), not (False), no provisioned phone (None)."""
+
+
+def no_phones(_interface: str) -> bool | None:
+    return None
+
 
 # Collections: (view, name) -> container element id. Items get id f"{name}-{key}".
 CONTAINERS = {
@@ -158,6 +167,8 @@ class Hub:
         fragments: Fragments,
         *,
         reasons: tuple[str, ...] = (),
+        wrapup_seconds: float = 0,
+        phones: PhoneLookup = no_phones,
         today: TodayLoader | None = None,
         frame: float = 0.02,
         today_every: float = 30.0,
@@ -165,6 +176,8 @@ class Hub:
     ) -> None:
         self.source, self.bus, self.fragments = source, bus, fragments
         self.reasons = reasons
+        self.wrapup_seconds = wrapup_seconds  # shown as a countdown on the console
+        self.phones = phones
         self.load_today = today
         self.today = Today()
         self.frame = frame
@@ -240,6 +253,12 @@ class Hub:
     def on_ami(self, msg: Message) -> None:
         """AMI listener (after the live state's): marks calls whose card changed."""
         name = msg.name
+        if name == "DeviceStateChange":  # a phone registered or went away: its badge
+            device = msg.get("Device") or ""
+            if device.startswith("PJSIP/"):
+                self._dirty["agent"].add(device)
+                self._wake.set()
+            return
         if name == "Newexten":
             if msg.get("Context") not in _CONTROL_CONTEXTS:
                 return
@@ -290,6 +309,7 @@ class Hub:
             except Exception as exc:  # database away: keep the last numbers
                 log.warning("today's numbers not refreshed: %s", exc)
             self._dirty["queue"].update(self.source.queue_names())
+            self._dirty["agent"].update(self.today.staff)  # names, offline positions
             self._dirty["abandoned"] = {ABANDONED}
             self._wake.set()
             self._today_wake.clear()
@@ -308,7 +328,7 @@ class Hub:
             per_queue = agents_by_queue(self.source.agent_views())
             for name in self.source.queue_names():
                 self._render_tile(group, name, per_queue)
-            for interface in self.source.agent_views():
+            for interface in self._agent_interfaces():
                 self._render_agent(group, interface)
         group.primed = True
 
@@ -350,9 +370,17 @@ class Hub:
         elem = element_id("agent", interface)
         view = self.source.agent_view(interface)
         html = None
-        if view is not None and view.get("status") != "logged_out":
-            html = self.fragments.agent_html(group.locale, self.fragments.agent_row(view))
+        known = interface in self.today.staff
+        if view is not None and (known or view.get("status") != "logged_out"):
+            if view.get("status") == "logged_out":  # a position nobody is logged in to
+                view = {**view, "name": self.today.staff[interface]}
+            row = self.fragments.agent_row(view)
+            html = self.fragments.agent_html(group.locale, row, self.phones(interface))
         return self._store(group, elem, html)
+
+    def _agent_interfaces(self) -> list[str]:
+        """Receptionists on the wallboard: logged in (app_queue members) or known positions."""
+        return sorted(set(self.source.agent_views()) | set(self.today.staff))
 
     def _store(self, group: Group, elem: str, html: str | None) -> tuple[str, str | None]:
         if html is None:
@@ -363,7 +391,8 @@ class Hub:
 
     def _me_html(self, locale: str, interface: str | None) -> str:
         view = self.source.agent_view(interface) if interface else None
-        return self.fragments.me_html(locale, view, self.reasons)
+        phone = self.phones(interface) if interface else None
+        return self.fragments.me_html(locale, view, self.reasons, self.wrapup_seconds, phone)
 
     def _abandoned_html(self, locale: str) -> str:
         return self.fragments.abandoned_html(locale, self.today.abandoned)

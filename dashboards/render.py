@@ -109,15 +109,33 @@ class Fragments:
     def tile_html(self, locale: str, tile: Tile) -> str:
         return self._render(locale, "tile", tile=tile)
 
-    def agent_html(self, locale: str, row: AgentRow) -> str:
-        return self._render(locale, "agent_row", row=row)
+    def agent_html(self, locale: str, row: AgentRow, phone: bool | None = None) -> str:
+        return self._render(locale, "agent_row", row=row, phone=phone)
 
     def agent_row(self, view: Mapping[str, Any]) -> AgentRow:
         return agent_row(view)
 
-    def me_html(self, locale: str, view: Mapping[str, Any] | None, reasons: tuple[str, ...]) -> str:
+    def me_html(
+        self,
+        locale: str,
+        view: Mapping[str, Any] | None,
+        reasons: tuple[str, ...],
+        wrapup_seconds: float = 0,
+        phone: bool | None = None,
+    ) -> str:
         state = agent_state(view) if view is not None else "logged_out"
-        return self._render(locale, "me_state", view=view, state=state, reasons=reasons)
+        until = None
+        if state == "wrapup" and wrapup_seconds > 0 and view is not None:
+            until = float(view.get("since") or 0) + wrapup_seconds
+        return self._render(
+            locale,
+            "me_state",
+            view=view,
+            state=state,
+            reasons=reasons,
+            wrapup_until=until,
+            phone=phone,
+        )
 
     def abandoned_html(self, locale: str, items: list[Mapping[str, Any]]) -> str:
         return self._render(locale, "abandoned", items=items)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from callbacks.models import CallbackRequest
-from callcenter.db.models import Call, Tenant
+from callcenter.db.models import Agent, Call, Tenant
 from callcenter.db.session import Database
 from callcenter.state.records import CallRecord
 from dashboards.push import Today
@@ -120,6 +120,7 @@ class TodayLoader:
                 )
             ).all()
             tenant_ids = {s: i for s, i in await session.execute(select(Tenant.slug, Tenant.id))}
+            staff = {i: n for i, n in await session.execute(select(Agent.interface, Agent.name))}
         per_queue = aggregate([r.to_record() for r in rows], self.service_level, self.grace)
         items: list[Mapping[str, Any]] = [
             {
@@ -135,4 +136,10 @@ class TodayLoader:
             for i, t, n, c, q, lang, w, e in abandoned
         ]
         pending = {str(q): (int(n), int(o or 0)) for q, n, o in callbacks}
-        return Today(per_queue=per_queue, abandoned=items, callbacks=pending, tenant_ids=tenant_ids)
+        return Today(
+            per_queue=per_queue,
+            abandoned=items,
+            callbacks=pending,
+            tenant_ids=tenant_ids,
+            staff=staff,
+        )

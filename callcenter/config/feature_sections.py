@@ -63,6 +63,9 @@ class AgentsConfig:
     # PBX as the dialplan global CC_TRANSFER_TRUNK on every AMI connect. Empty: the trunk
     # file's outbound routes (the global is cleared).
     transfer_trunk: str = ""
+    # Wrap-up (the pause reason "wrapup") ends by itself after this many seconds: the
+    # receptionist is ready again. 0: wrap-up lasts until the receptionist ends it.
+    wrapup_seconds: int = 60
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -74,6 +77,8 @@ class AgentsConfig:
         )
         if not 0 < self.max_call_seconds <= 86_400:
             raise ConfigError("agents.max_call_seconds", "must be between 1 and 86400")
+        if not 0 <= self.wrapup_seconds <= 3600:
+            raise ConfigError("agents.wrapup_seconds", "must be between 0 (off) and 3600")
         if not self.reasons:
             raise ConfigError("agents.pause_reasons", "at least one reason is required")
         for reason in self.reasons:

@@ -36,6 +36,7 @@
       const since = parseFloat(el.dataset.since);
       if (since > 0) el.textContent = duration(now - since);
     }
+    for (const el of $$("[data-until]")) el.textContent = duration(parseFloat(el.dataset.until) - now);
     waitLevels(now);
   }
   setInterval(tick, 1000);

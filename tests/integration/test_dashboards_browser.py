@@ -11,6 +11,7 @@ The tests also write the screenshots in ``docs/screenshots/`` that the README li
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import re
 import uuid
@@ -106,6 +107,15 @@ class World:
         ) as resp:
             return resp.status, await resp.json()
 
+    async def log_out_of_queues(self, *usernames: str) -> None:
+        """Receptionists out of the queues (an earlier test may have left them in)."""
+        for username in usernames:
+            async with self.http.post(
+                self.base_url + "/api/agents/me/logout",
+                headers={"Authorization": f"Bearer {await self.token(username)}"},
+            ) as resp:
+                assert resp.status == 200, await resp.text()
+
     async def token(self, username: str) -> str:
         async with self.http.post(
             self.base_url + "/api/auth/login", json={"username": username, "password": PASSWORD}
@@ -139,7 +149,9 @@ async def world(
         config = dataclasses.replace(
             pbx_config,
             database=DatabaseConfig(url=url),
-            agents=AgentsConfig(transfer_trunk="carrier-test", pause_reasons="break,lunch,wrapup"),
+            agents=AgentsConfig(
+                transfer_trunk="carrier-test", pause_reasons="break,lunch,wrapup", wrapup_seconds=4
+            ),
             smtp=SmtpConfig(host="127.0.0.1", port=smtp.port, timeout=5.0),
         )
         sources = PromptSources.for_pbx_root(config.pbx.root, tmp_path_factory.mktemp("rec"))
@@ -659,6 +671,10 @@ async def test_kiosk_mode_has_no_controls(world: World, browser: Browser) -> Non
         await sam.close()
 
 
+NOT_ALERTED = """q => { const box = document.querySelector('#wb-alert');
+  return box.hidden || !box.textContent.includes(q); }"""
+
+
 async def test_queue_thresholds_from_the_tenant_turn_the_tile_red_and_alert(
     world: World, browser: Browser
 ) -> None:
@@ -672,7 +688,9 @@ async def test_queue_thresholds_from_the_tenant_turn_the_tile_red_and_alert(
         if tenant.slug != "db-a":
             return tenant
         queues = tuple(
-            dataclasses.replace(q, alerts=QueueAlerts(wait=(2.0, 4.0)))
+            # Only the wait can turn it red (today's service level of the earlier tests'
+            # calls must not): amber below 1 %, red below 0 %.
+            dataclasses.replace(q, alerts=QueueAlerts(wait=(2.0, 4.0), service_level=(1.0, 0.0)))
             if q.name == "q-dba-de"
             else q
             for q in tenant.routing.queues
@@ -683,6 +701,7 @@ async def test_queue_thresholds_from_the_tenant_turn_the_tile_red_and_alert(
 
     sam_ctx, board = await logged_in(browser, world.base_url, "sam", PASSWORD)
     linkedid = ""
+    await world.log_out_of_queues("rita", "sam")  # the caller must wait
     try:
         registry.replace([LoadedTenant(with_alerts(t), ()) for t in before])
         await board.wait_for_function("window.ccLive && window.ccLive.connected", polling=100)
@@ -690,16 +709,55 @@ async def test_queue_thresholds_from_the_tenant_turn_the_tile_red_and_alert(
         await expect(tile.locator(".metric[data-red='4']")).to_have_count(1, timeout=5000)
         other = board.locator("#tile-q-dbb-en .metric[data-red='60']")
         await expect(other).to_have_count(1)  # the other tenant keeps the defaults
-        await expect(board.locator("#wb-alert")).to_be_hidden()
+        await expect(tile).not_to_have_attribute("data-level", "red")
+        await board.wait_for_function(NOT_ALERTED, arg="q-dba-de", polling=200)
         linkedid = await world.call("q-dba-de", "db-a")
         await until(lambda: world.phase(linkedid) == "queued", what="queued")
         await expect(tile).to_have_attribute("data-level", "red", timeout=15000)
         await expect(board.locator("#wb-alert")).to_contain_text("q-dba-de")
         await world.hangup(linkedid)
-        await expect(tile).to_have_attribute("data-level", "ok", timeout=10000)
-        await expect(board.locator("#wb-alert")).to_be_hidden()
+        await expect(tile).not_to_have_attribute("data-level", "red", timeout=10000)
+        await board.wait_for_function(NOT_ALERTED, arg="q-dba-de", polling=200, timeout=5000)
     finally:
         registry.replace([LoadedTenant(t, ()) for t in before])
         if linkedid:
             await world.hangup(linkedid)
+        await sam_ctx.close()
+
+
+async def test_wrapup_returns_to_ready_by_itself_and_offline_staff_stay_listed(
+    world: World, browser: Browser
+) -> None:
+    """Wrap-up from the console counts down and ends by itself (agents.wrapup_seconds = 4
+    here): the console and the wallboard show the receptionist ready again, and app_queue
+    has the member unpaused. Logged out, the receptionist stays on the wallboard, offline."""
+    rita_ctx, console = await logged_in(browser, world.base_url, "rita", PASSWORD)
+    sam_ctx, board = await logged_in(browser, world.base_url, "sam", PASSWORD)
+    interface = "Local/agent81@agents/n"
+    await world.log_out_of_queues("rita")
+    try:
+        await console.wait_for_function("window.ccLive && window.ccLive.connected", polling=100)
+        row = board.locator(f'.agent[data-interface="{interface}"]')
+        await expect(row).to_have_attribute("data-state", "logged_out", timeout=10000)
+        await expect(row).to_contain_text("Offline")
+        me = console.locator("#me-state")
+        await console.get_by_role("button", name="Log in to the queues").click()
+        await expect(me).to_have_attribute("data-state", "ready", timeout=5000)
+        await console.locator('[data-agent-op="wrapup"]').click()
+        await expect(me).to_have_attribute("data-state", "wrapup", timeout=5000)
+        await expect(me.locator(".wrapup-left .countdown")).to_be_visible()
+        await expect(row).to_have_attribute("data-state", "wrapup", timeout=5000)
+        # No click: the wrap-up ends after its configured time.
+        await expect(me).to_have_attribute("data-state", "ready", timeout=20000)
+        await expect(row).to_have_attribute("data-state", "ready", timeout=5000)
+        members = await world.ami.send_list_action("QueueStatus", {"Member": interface})
+        paused = [m.get("Paused") for m in members if m.name == "QueueMember"]
+        assert paused and set(paused) == {"0"}, paused
+        await console.get_by_role("button", name="Log out of the queues").click()
+        await expect(row).to_have_attribute("data-state", "logged_out", timeout=5000)
+        await expect(row).to_contain_text("Offline")
+    finally:
+        with contextlib.suppress(Exception):
+            await console.get_by_role("button", name="Log out of the queues").click(timeout=2000)
+        await rita_ctx.close()
         await sam_ctx.close()

@@ -172,3 +172,53 @@ def test_wallboard_tiles_agents_and_resync() -> None:
     hub.mark("calls", {"type": "resynced"})
     hub.flush()
     assert '<div id="tiles" hx-swap-oob="innerHTML">' in c.take()  # full state again
+
+
+def test_offline_positions_phone_badges_and_the_wrapup_countdown() -> None:
+    from callcenter.pbx.ami.message import Message
+    from dashboards.push import Today
+
+    source = FakeSource()
+    phones = {"PJSIP/desk-anna": True}
+    envs = {loc: make_environment(loc) for loc in ("de", "en")}
+    fragments = Fragments(envs, lambda _slug: None, lambda _q: Thresholds())
+    hub = Hub(
+        source,
+        InProcessBus(),
+        fragments,
+        reasons=("break", "wrapup"),
+        wrapup_seconds=30,
+        phones=phones.get,
+    )
+    hub.today = Today(staff={"PJSIP/desk-anna": "Anna", "Local/b@agents/n": "Bert"})
+    board = client(WALLBOARD)
+    hub.attach(board)
+    text = board.take()
+    # Nobody logged in: both positions are listed as offline, Anna's phone is registered.
+    assert 'data-interface="Local/b@agents/n" data-state="logged_out"' in text
+    assert "Offline" in text and "Bert" in text and "data-agent-logout" not in text
+    assert 'data-phone="registered"' in text
+    me = Client(FakeSocket(), CONSOLE, "en", "PJSIP/desk-anna")  # type: ignore[arg-type]
+    hub.attach(me)
+    first = me.take()
+    assert 'id="phone-badge"' in first and "Phone registered" in first
+    # The phone goes away: a DeviceStateChange re-renders the badge on both pages.
+    phones["PJSIP/desk-anna"] = False
+    hub.on_ami(Message((("Event", "DeviceStateChange"), ("Device", "PJSIP/desk-anna"))))
+    hub.flush()
+    assert "Phone not registered" in me.take()
+    assert 'data-phone="unregistered"' in board.take()
+    # Wrap-up: the console counts down to the automatic return to ready.
+    source.agents["PJSIP/desk-anna"] = {
+        "interface": "PJSIP/desk-anna",
+        "name": "Anna",
+        "status": "not_inuse",
+        "paused": True,
+        "paused_reason": "wrapup",
+        "since": 1000.0,
+        "queues": [],
+    }
+    hub.mark("agents", {"type": "agent.status", "interface": "PJSIP/desk-anna"})
+    hub.flush()
+    assert 'class="countdown" data-until="1030.0"' in me.take()
+    assert 'data-state="wrapup"' in board.take()
