@@ -22,7 +22,7 @@ from callbacks import schemas as sc
 from callbacks.manage import CallbackAdmin, NotChangeable
 from callbacks.ordering import Place
 from callbacks.store import CallbackRateLimited, CallbackRepository, NewCallback
-from callcenter import auth
+from callcenter import api, auth
 from callcenter.contract import described
 from callcenter.db.session import Database
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
@@ -39,8 +39,7 @@ class DialerHooks(Protocol):
     async def drop_slot(self, channel_id: str) -> None: ...
 
 
-def _invalid(field: str, detail: str) -> web.HTTPException:
-    return auth.json_error(web.HTTPBadRequest, "invalid_request", f"{field}: {detail}")
+_invalid = api.invalid
 
 
 async def _body(request: web.Request) -> dict[str, Any]:

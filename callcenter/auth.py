@@ -13,10 +13,9 @@ Roles: ``admin`` (everything), ``supervisor`` (all tenants, live control), ``rec
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +25,7 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, delete, false, select, true, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from callcenter import tenant_ref
+from callcenter import api, tenant_ref
 from callcenter.auth_schemas import LoggedOut, LoginIn, LoginOut, MeOut
 from callcenter.contract.describe import described
 from callcenter.db.models import ApiToken, Tenant, User, UserTenant
@@ -90,21 +89,8 @@ LOGIN_GUARD: web.AppKey[LoginGuard] = web.AppKey("login_guard", LoginGuard)
 # --- errors ---------------------------------------------------------------------------
 
 
-def json_error(
-    status: type[web.HTTPException],
-    error: str,
-    detail: Any = None,
-    headers: Mapping[str, str] | None = None,
-    *,
-    reason: str | None = None,
-) -> web.HTTPException:
-    """An HTTP error whose body is ``{"error": ..., "detail": ...}`` (plus ``reason``, a
-    machine-readable code such as the destination policy's, when given)."""
-    fields: dict[str, Any] = {"error": error, "detail": detail}
-    if reason is not None:
-        fields["reason"] = reason
-    body = json.dumps(fields)
-    return status(text=body, content_type="application/json", headers=headers)
+json_error = api.json_error
+"""The API's error answer (:func:`callcenter.api.json_error`)."""
 
 
 def _unauthorized(detail: str) -> web.HTTPException:
@@ -284,8 +270,7 @@ async def tenant_middleware(request: web.Request, handler: Handler) -> web.Strea
         info["slug"] = ref
         return await handler(request)
     if found is None or not principal.can_see(found[0]):
-        body = {"error": "not_found", "detail": f"no tenant {ref!r}", "field": tenant_ref.PARAM}
-        raise web.HTTPNotFound(text=json.dumps(body), content_type="application/json")
+        raise api.not_found(f"no tenant {ref!r}", field=tenant_ref.PARAM)
     info["tenant_id"], info["slug"] = str(found[0]), str(found[1])
     return await handler(request)
 

@@ -8,9 +8,10 @@ that take a raw body (imports, documents) use :func:`read_limited` instead.
 from __future__ import annotations
 
 import codecs
-import json
 
 from aiohttp import web
+
+from callcenter import api
 
 CHUNK = 64 * 1024
 
@@ -40,8 +41,7 @@ class PayloadTooLarge(web.HTTPClientError):
 
 def too_large(limit: int) -> web.HTTPException:
     """A 413 in the API's error shape, naming the limit."""
-    body = json.dumps({"error": "too_large", "detail": f"body: larger than {limit} bytes"})
-    return PayloadTooLarge(text=body, content_type="application/json")
+    return api.json_error(PayloadTooLarge, "too_large", f"body: larger than {limit} bytes")
 
 
 class CharsetError(ValueError):

@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter import api
+
 INT64_MAX = 2**63 - 1
 MAX_JSON_DEPTH = 64
 LINE_BREAKS = frozenset("\r\n\u2028\u2029\u0085\x0b\x0c\x1c\x1d\x1e")
@@ -34,17 +36,12 @@ def has_line_break(text: str) -> bool:
     return any(ch in LINE_BREAKS for ch in text)
 
 
-def invalid(field: str, reason: str) -> web.HTTPException:
-    """400 in the API's error shape, naming the field."""
-    body = json.dumps(
-        {"error": "invalid", "field": field, "reason": reason, "detail": f"{field}: {reason}"}
-    )
-    return web.HTTPBadRequest(text=body, content_type="application/json")
+invalid = api.invalid
+"""400 in the API's error shape, naming the field (:func:`callcenter.api.invalid`)."""
 
 
 def _not_found(field: str, value: str) -> web.HTTPException:
-    body = json.dumps({"error": "not_found", "field": field, "detail": f"{field}: no {value}"})
-    return web.HTTPNotFound(text=body, content_type="application/json")
+    return api.not_found(f"{field}: no {value}", field=field)
 
 
 @web.middleware

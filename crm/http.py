@@ -3,7 +3,8 @@
 Every route checks the tenant through :func:`callcenter.auth.require_tenant` (404 for a
 tenant the caller may not see). Staff roles (admin, supervisor, receptionist) read and write;
 ``tenant`` users (a client company's own staff) only read. Erasure and webhook configuration
-need admin or supervisor. Bad input answers 400 ``{"error": "invalid", "field", "reason"}``.
+need admin or supervisor. Bad input answers 400 ``invalid`` naming the ``field``
+(:func:`callcenter.api.invalid`).
 
 The routes live in :mod:`crm.routes` (contacts, organisations, notes, import/export,
 webhooks); this module holds the screen-pop lookup, the error translation and :func:`setup`.

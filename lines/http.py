@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from callcenter import auth
+from callcenter import api, auth
 from callcenter.contract import described
 from lines.models import Phone
 from lines.phones import PhoneError, check_kind, check_label, check_name
@@ -129,8 +129,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _invalid(field: str, detail: str) -> web.HTTPException:
-    return auth.json_error(web.HTTPBadRequest, "invalid_request", {field: detail})
+_invalid = api.invalid
 
 
 def _missing(name: str) -> web.HTTPException:

@@ -3,7 +3,7 @@
 Admins and supervisors see every tenant; a ``tenant`` user (a client company's viewer)
 sees only its own tenants: another tenant's id answers 404 (existence does not leak, as in
 the CRM). Receptionists have no controlling figures (403). Bad query values answer 400
-``{"error": "invalid", "field", "reason"}``.
+``invalid`` naming the ``field`` (:func:`callcenter.api.invalid`).
 
 Routes: ``report`` (totals, queues, receptionists, heatmap, trend, definitions),
 ``abandoned`` (the list), ``billing`` (``format=json|csv|xlsx``; the XLSX is written in an
@@ -14,13 +14,12 @@ executor), ``settings`` (GET; PUT by admin/supervisor, then ``rebuild``); outsid
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from callcenter import auth, tenant_ref
+from callcenter import api, auth, tenant_ref
 from callcenter.contract import described
 from callcenter.db.session import DATABASE, Database
 from stats import billing, reports, rollups
@@ -35,9 +34,7 @@ routes = web.RouteTableDef()
 TAGS = ("stats",)
 
 
-def _invalid(field: str, reason: str) -> web.HTTPException:
-    body = json.dumps({"error": "invalid", "field": field, "reason": reason})
-    return web.HTTPBadRequest(text=body, content_type="application/json")
+_invalid = api.invalid
 
 
 def _db(request: web.Request) -> Database:

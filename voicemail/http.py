@@ -13,12 +13,12 @@
 | ``GET/PUT …/mailboxes/{box}`` | recipients, greetings, limits, review, retention (``*``) |
 
 Staff roles read and act; ``tenant`` users only read their own tenant's messages. Bad input
-answers 400 ``{"error": "invalid", "field", "reason"}``; a message of another tenant is 404.
+answers 400 ``invalid`` naming the ``field`` (:func:`callcenter.api.invalid`); a message of
+another tenant is 404.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy import select, update
 
 from callbacks.models import CallbackRequest
 from callbacks.store import CallbackRepository, NewCallback, callback_number
-from callcenter import auth, tenant_ref
+from callcenter import api, auth, tenant_ref
 from callcenter.contract import described
 from callcenter.db.models import Queue, Tenant, User, utcnow
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
@@ -48,9 +48,7 @@ routes = web.RouteTableDef()
 TAGS = ("voicemail",)
 
 
-def _invalid(field: str, reason: str) -> web.HTTPException:
-    body = json.dumps({"error": "invalid", "field": field, "reason": reason})
-    return web.HTTPBadRequest(text=body, content_type="application/json")
+_invalid = api.invalid
 
 
 def _not_found(what: str) -> web.HTTPException:

@@ -36,13 +36,14 @@ ATTRIBUTE = "__api_route__"
 
 
 class ErrorBody(BaseModel):
-    """Every 4xx/5xx answer of the API: ``error`` (a code), ``detail`` (a sentence or a
-    list of faults), and where the fault is tied to one input, ``field`` and ``reason``."""
+    """Every 4xx/5xx answer of the API (built by :mod:`callcenter.api`): ``error`` (a code),
+    ``detail`` (a sentence or a list of faults), and where the fault is tied to one input,
+    ``field`` and ``reason`` (a refused destination: ``reason`` alone, the policy's code)."""
 
     model_config = ConfigDict(extra="allow")
 
     error: str
-    detail: Any = None
+    detail: Any
     field: str | None = None
     reason: str | None = None
 

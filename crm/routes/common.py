@@ -1,17 +1,16 @@
 """What every CRM route shares: the URL prefixes, roles, request parsing and error answers.
 
-Bad input answers 400 ``{"error": "invalid", "field", "reason"}``.
+Bad input answers 400 ``invalid`` naming the ``field`` (:func:`callcenter.api.invalid`).
 """
 
 from __future__ import annotations
 
-import json
 from email.message import EmailMessage
 from typing import Any
 
 from aiohttp import web
 
-from callcenter import auth, tenant_ref
+from callcenter import api, auth, tenant_ref
 from callcenter.db.session import DATABASE, Database
 from crm import repository as repo
 from crm.contact import ContactData, contact_from_mapping, contact_to_mapping
@@ -34,13 +33,8 @@ class NoMailer:
 CRM_MAILER: web.AppKey[Mailer] = web.AppKey("crm_mailer", Mailer)
 
 
-def invalid(field: str, reason: str) -> web.HTTPException:
-    body = json.dumps({"error": "invalid", "field": field, "reason": reason})
-    return web.HTTPBadRequest(text=body, content_type="application/json")
-
-
-def not_found(what: str) -> web.HTTPException:
-    return auth.json_error(web.HTTPNotFound, "not_found", what)
+invalid = api.invalid
+not_found = api.not_found
 
 
 def db(request: web.Request) -> Database:
