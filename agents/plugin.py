@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 
-from agents import http
+from agents import cli, http
 from agents.provisioning import ProvisioningError, QueueProvisioner
 from agents.service import AgentService
 from callcenter.plugin import Feature, background
@@ -110,4 +110,4 @@ def wire(services: Services) -> None:
 # The provisioning itself, for tests that wait for it.
 PROVISIONING: Port[Provisioning] = Port("agents.provisioning")
 
-FEATURE = Feature("agents", models=("agents.models",), wire=wire)
+FEATURE = Feature("agents", models=("agents.models",), wire=wire, commands=cli.register)
