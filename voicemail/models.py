@@ -74,6 +74,13 @@ class Voicemail(Base):
     transcript_error: Mapped[str | None] = mapped_column(Text)
     transcribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The e-mail outbox: the Message-ID every send of this message carries (fixed per
+    # message and recipient list), when the last send began (set and committed before the
+    # SMTP transaction: "sending"; an unknown outcome if ``emailed_at`` stays empty) and how
+    # many sends began.
+    email_message_id: Mapped[str | None] = mapped_column(String(250))
+    email_sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     handled_by: Mapped[int | None] = mapped_column(Integer)
     assigned_to: Mapped[int | None] = mapped_column(Integer)

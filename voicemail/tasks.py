@@ -4,14 +4,18 @@
 the database with its duration; an empty (silent or sub-second) message is kept as
 ``empty`` and goes no further. ``voicemail.transcribe`` runs Vosk in a transcription process
 and stores text, words, model and real-time factor in the same transaction that completes
-the job. ``voicemail.email`` sends the message to the mailbox's recipients once (guarded by
-``emailed_at``). A transcription that fails for good (corrupt audio, no model for the
-language, attempts used up) keeps the audio, records the reason and still e-mails the
-message with "not transcribed: <reason>"; ``POST …/retry`` queues it again.
+the job. ``voicemail.email`` sends the message to the mailbox's recipients once:
+``emailed_at`` guards it, and every send carries the same Message-ID (:func:`message_id`),
+recorded with the "sending" mark before the SMTP transaction, so that a re-send after a
+crash between the server's acceptance and that mark is recognisably the same message. A
+transcription that fails for good (corrupt audio, no model for the language, attempts used
+up) keeps the audio, records the reason and still e-mails the message with "not
+transcribed: <reason>"; ``POST …/retry`` queues it again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -294,11 +298,36 @@ async def email(deps: VoicemailDeps, ctx: JobContext, data: dict[str, Any]) -> N
         return
     if deps.mailer is None:
         raise Retry("no mail server configured", delay=300)
-    await deps.mailer.send(mail.render(facts, recipients, deps.sender))
+    msg = mail.render(facts, recipients, deps.sender)
+    msg["Message-ID"] = message_id(voicemail_id, recipients, deps.sender)
+    async with deps.db.session() as s:  # the outbox mark "sending", committed first
+        vm = await _message(s, voicemail_id)
+        if vm.emailed_at is not None:
+            return
+        if vm.email_sending_at is not None:
+            # An earlier send began and was never marked sent: the process died during the
+            # SMTP transaction or just after the server accepted. Sent again with the same
+            # Message-ID, which the receiving side can drop as a duplicate.
+            log.warning(
+                "voicemail: %s: the send begun at %s has no outcome; sending again as %s",
+                voicemail_id, vm.email_sending_at.isoformat(), msg["Message-ID"],
+            )  # fmt: skip
+        vm.email_message_id = str(msg["Message-ID"])
+        vm.email_sending_at = utcnow()
+        vm.email_attempts = (vm.email_attempts or 0) + 1
+    await deps.mailer.send(msg)
     async with deps.db.session() as s:
         vm = await _message(s, voicemail_id)
         vm.emailed_at = utcnow()
         await ctx.finish(s)
+
+
+def message_id(voicemail_id: int, recipients: list[str], sender: str | None) -> str:
+    """The Message-ID of a voicemail's e-mail: the same for every send of one message to one
+    recipient list (RFC 5322: a re-sent copy of the same message keeps its Message-ID)."""
+    digest = hashlib.sha256("\n".join(sorted(r.lower() for r in recipients)).encode()).hexdigest()
+    domain = (sender or "").rpartition("@")[2].strip(" >") or "callcenter.invalid"
+    return f"<voicemail-{voicemail_id}.{digest[:16]}@{domain}>"
 
 
 # --- retention ---------------------------------------------------------------------------

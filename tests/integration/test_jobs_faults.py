@@ -1,6 +1,8 @@
 """The job engine under faults (``faults`` suite): a ``callcenter worker`` SIGKILLed in the
-middle of a transcription, and ``callcenter serve`` (in-app worker) SIGKILLed and restarted
-with jobs queued, scheduled and running. Nothing is lost, nothing is done twice."""
+middle of a transcription, one SIGKILLed after the mail server accepted a voicemail's e-mail
+but before the worker could mark it sent, and ``callcenter serve`` (in-app worker) SIGKILLed
+and restarted with jobs queued, scheduled and running. Nothing is lost, nothing is done
+twice; the one e-mail that has to be sent again carries the same Message-ID."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -277,3 +280,51 @@ async def test_app_killed_with_jobs_queued_scheduled_and_running_resumes_after_r
             )
         )
     assert left == 0
+
+
+async def test_worker_killed_after_the_mail_server_accepted_resends_with_the_same_message_id(
+    world: World,
+) -> None:
+    voicemail_id = await message(world, b"RIFF-not-audio", transcribe=False)
+    async with world.db.session() as s:
+        await queue.enqueue(s, EMAIL_TASK, {"voicemail_id": voicemail_id},
+                            key=f"voicemail:{voicemail_id}:email")  # fmt: skip
+    first = start(world, "worker")
+    killed: list[str] = []
+
+    def kill_the_sender(msg: Any) -> None:  # the server has the message; no "250" yet
+        if not killed and f"voicemail-{voicemail_id}." in str(msg["Message-ID"]):
+            killed.append(str(msg["Message-ID"]))
+            kill(first)
+
+    world.inbox.before_reply = kill_the_sender
+    try:
+
+        async def accepted() -> bool:
+            return bool(killed) and first.poll() is not None
+
+        await until(accepted, "the e-mail to reach the server", 60)
+        async with world.db.session() as s:
+            vm = await s.get(Voicemail, voicemail_id)
+        assert vm is not None and vm.emailed_at is None  # the worker died before the mark
+        assert vm.email_sending_at is not None and vm.email_attempts == 1  # state "sending"
+        assert vm.email_message_id == killed[0]
+        second = start(world, "worker")
+        try:
+            await until(lambda: settled(world, voicemail_id), "the e-mail marked sent", 60)
+        finally:
+            stop(second)
+    finally:
+        world.inbox.before_reply = None
+        kill(first)
+    async with world.db.session() as s:
+        vm = await s.get(Voicemail, voicemail_id)
+    assert vm is not None and vm.emailed_at is not None and vm.email_attempts == 2
+    copies = [
+        m for m in world.inbox.messages
+        if any(a.get_filename() == f"voicemail-{voicemail_id}.wav" for a in m.iter_attachments())
+    ]  # fmt: skip
+    # Sent twice (SMTP has no exactly-once), but as one message: a receiver that drops
+    # duplicate Message-IDs shows it once; nothing is sent a third time.
+    assert len(copies) == 2 and {str(m["Message-ID"]) for m in copies} == {killed[0]}
+    assert (await job(world, EMAIL_TASK, voicemail_id)).status == "done"

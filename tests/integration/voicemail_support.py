@@ -8,6 +8,7 @@ import email.policy
 import importlib.resources
 import os
 import threading
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,9 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
         self.arrived = threading.Condition()
+        # Called with each message once it is kept, before the server answers "250": a fault
+        # test kills the sender there (accepted by the server, not yet known to the sender).
+        self.before_reply: Callable[[EmailMessage], None] | None = None
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -53,6 +57,8 @@ class Inbox:
         with self.arrived:
             self.messages.append(msg)
             self.arrived.notify_all()
+        if self.before_reply is not None:
+            self.before_reply(msg)
         return "250 OK"
 
 

@@ -176,3 +176,14 @@ def test_backoff_doubles_up_to_the_cap() -> None:
     assert [b.delay(n) for n in (1, 2, 3, 4, 5)] == [5, 10, 20, 30, 30]
     with pytest.raises(ValueError):
         b.delay(0)
+
+
+def test_message_id_is_fixed_per_message_and_recipient_list() -> None:
+    from voicemail.tasks import message_id
+
+    one = message_id(7, ["a@x.example", "B@x.example"], "Voicemail <vm@cc.example>")
+    assert one == message_id(7, ["b@x.example", "a@x.example"], "vm@cc.example")
+    assert one.startswith("<voicemail-7.") and one.endswith("@cc.example>")
+    assert one != message_id(7, ["a@x.example"], "vm@cc.example")
+    assert one != message_id(8, ["a@x.example", "b@x.example"], "vm@cc.example")
+    assert message_id(7, ["a@x.example"], None).endswith("@callcenter.invalid>")
