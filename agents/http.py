@@ -12,9 +12,11 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from agents import schemas as S
 from agents.models import AgentPresence
 from agents.service import AgentError, AgentService
 from callcenter import api, auth
+from callcenter.contract import described
 from callcenter.db.models import Agent
 from callcenter.db.session import DATABASE
 from callcenter.inputs import has_line_break
@@ -28,6 +30,7 @@ OPERATIONS = ("login", "logout", "pause", "unpause")
 MAX_AGENT_NAME = 200  # agents.name is VARCHAR(200); AMI shows it as the member name
 
 
+@described("Receptionists: presence and live view", responses={200: S.AgentList}, tags=("agents",))
 async def list_agents(request: web.Request) -> web.Response:
     auth.require_role(request, *CONTROL_ROLES)
     views = request.app[LIVE].snapshot()["agents"]
@@ -53,6 +56,12 @@ async def list_agents(request: web.Request) -> web.Response:
     return web.json_response({"agents": out, "pause_reasons": list(request.app[AGENTS].reasons)})
 
 
+@described(
+    "Log in, log out, pause or unpause an agent (me, or an id)",
+    body=S.OperationIn,
+    responses={200: S.ApplyOut, 202: S.ApplyOut},
+    tags=("agents",),
+)
 async def agent_operation(request: web.Request) -> web.Response:
     who, op = request.match_info["who"], request.match_info["op"]
     if op not in OPERATIONS:
@@ -89,6 +98,12 @@ async def agent_operation(request: web.Request) -> web.Response:
     return web.json_response(result.view(), status=200 if result.applied else 202)
 
 
+@described(
+    "Create a receptionist position",
+    body=S.AgentIn,
+    responses={201: S.AgentCreated},
+    tags=("agents",),
+)
 async def create_agent(request: web.Request) -> web.Response:
     """``POST /api/agents`` (admin): ``{name, interface, state_interface?, user_id?}``."""
     auth.require_role(request, auth.ADMIN)
@@ -112,6 +127,12 @@ async def create_agent(request: web.Request) -> web.Response:
     return web.json_response({"id": agent_id, "name": name, "interface": interface}, status=201)
 
 
+@described(
+    "Set an agent's queues and penalties",
+    body=S.QueuesIn,
+    responses={200: S.ApplyOut, 202: S.ApplyOut},
+    tags=("agents",),
+)
 async def set_agent_queues(request: web.Request) -> web.Response:
     """``PUT /api/agents/{id}/queues`` (admin, supervisor): ``{"queues": {name: penalty}}``;
     a logged-in agent's membership changes at once."""

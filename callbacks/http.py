@@ -206,6 +206,7 @@ class _Routes:
         )
         return web.json_response({"id": added.id, "merged": added.merged}, status=201)
 
+    @described("One callback with its attempts", responses={200: sc.CallbackDetail}, tags=TAGS)
     async def detail(self, request: web.Request) -> web.Response:
         principal = auth.require_role(request)
         found = await self.admin.get(_id(request))
@@ -213,6 +214,12 @@ class _Routes:
             raise auth.json_error(web.HTTPNotFound, "not_found", f"no callback {_id(request)}")
         return web.json_response(found[0])
 
+    @described(
+        "Change a callback: cancel, priority, schedule, note, assign",
+        body=sc.OperationIn,
+        responses={200: sc.CallbackDetail},
+        tags=TAGS,
+    )
     async def operation(self, request: web.Request) -> web.Response:
         principal = auth.require_role(request, *WRITE_ROLES)
         request_id, op = _id(request), request.match_info["op"]

@@ -52,3 +52,29 @@ class CallbackIn(BaseModel):
 class CallbackCreated(BaseModel):
     id: int
     merged: bool = Field(description="merged into the active request for the same number")
+
+
+class AttemptOut(BaseModel):
+    attempt: int
+    agent: str | None
+    started_at: str
+    answered_at: str | None
+    ended_at: str | None
+    outcome: str | None
+    cause: str | None = Field(description="Asterisk's hangup cause")
+
+
+class CallbackDetail(CallbackOut):
+    """One callback with every dialling attempt."""
+
+    attempt_log: list[AttemptOut]
+
+
+class OperationIn(BaseModel):
+    """What the operation needs: ``priority`` (priority), ``at`` (schedule, ISO 8601 with
+    offset), ``note`` (note), ``agent`` (assign); cancel takes nothing."""
+
+    priority: int | None = Field(default=None, ge=0, le=100)
+    at: str | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    agent: str | None = Field(default=None, max_length=80)

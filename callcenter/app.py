@@ -19,11 +19,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from callcenter import __version__, auth
 from callcenter.config import AuthConfig, Config
+from callcenter.contract import described
 from callcenter.contract import http as contract_http
 from callcenter.db.models import Tenant
 from callcenter.health import run_checks
 from callcenter.inputs import input_guard
 from callcenter.lifecycle import bounded_shutdown
+from callcenter.live_schemas import LiveSnapshot
 from callcenter.login_guard import LoginGuard
 from callcenter.metrics import CONTENT_TYPE
 from callcenter.proxies import forwarded_middleware
@@ -129,6 +131,7 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
+@described("The live state: calls, queues, agents", responses={200: LiveSnapshot}, tags=("live",))
 async def live_snapshot(request: web.Request) -> web.Response:
     """The live state (calls, queues, agents) as the dashboards see it, tenant-filtered."""
     principal = auth.require_role(request, "admin", "supervisor", "receptionist", "tenant")

@@ -388,7 +388,7 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-@described("Log out: revoke this token", responses={200: LoggedOut}, tags=("auth",))
+@described("Log out: revoke this token", responses={200: LoggedOut}, no_body=True, tags=("auth",))
 async def logout(request: web.Request) -> web.Response:
     """``POST /api/auth/logout``: revoke the token used for this request."""
     principal = require_role(request)

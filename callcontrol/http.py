@@ -14,9 +14,11 @@ from sqlalchemy import select
 
 from agents.service import AgentError, AgentService
 from callcenter import api, auth
+from callcenter.contract import described
 from callcenter.db.models import Tenant
 from callcenter.db.session import DATABASE
 from callcenter.pbx.ami.client import AmiError
+from callcontrol import schemas as S
 from callcontrol.service import CallControl, ControlError
 
 CALLCONTROL: web.AppKey[CallControl] = web.AppKey("call_control", CallControl)
@@ -24,6 +26,12 @@ AGENTS: web.AppKey[AgentService] = web.AppKey("callcontrol_agents", AgentService
 CONTROL_ROLES = (auth.ADMIN, auth.SUPERVISOR, auth.RECEPTIONIST)
 
 
+@described(
+    "Control a live call (pickup, hold, transfer, park, hangup, voicemail, move …)",
+    body=S.ActionIn,
+    responses={200: S.ActionOut},
+    tags=("calls",),
+)
 async def call_action(request: web.Request) -> web.Response:
     principal = auth.require_role(request)
     linkedid, action = request.match_info["linkedid"], request.match_info["action"]

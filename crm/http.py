@@ -19,9 +19,11 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from callcenter import auth
+from callcenter.contract import described
 from callcenter.db.models import Tenant
 from crm import csv_import
 from crm import repository as repo
+from crm import schemas as S
 from crm.contact import ValidationError
 from crm.lookup import Lookup
 from crm.mailer import Mailer
@@ -59,6 +61,9 @@ async def crm_errors(request: web.Request, handler: Handler) -> web.StreamRespon
 
 
 @routes.get(PREFIX + "/lookup")
+@described(
+    "Screen pop: who is calling", query=S.LookupQuery, responses={200: S.LookupOut}, tags=("crm",)
+)
 async def lookup(request: web.Request) -> web.Response:
     """Screen pop: ``?caller=<number as delivered>``."""
     tenant_id, _ = tenant(request)

@@ -69,6 +69,7 @@ def _error(status: type[web.HTTPException], code: str, detail: str) -> web.HTTPE
 @described(
     "Listen, whisper or barge on a receptionist's call from the own phone (audited)",
     responses={202: SupervisionOut},
+    no_body=True,
     tags=("supervision",),
 )
 async def supervise(request: web.Request) -> web.Response:

@@ -24,8 +24,10 @@ from sqlalchemy import select
 
 from callcenter import auth, bodies, tenant_ref
 from callcenter.bus import Bus
+from callcenter.contract import described
 from callcenter.db.models import Tenant as TenantRow
 from callcenter.db.session import DATABASE
+from ivr import schemas as S
 from ivr.announce import describe_opening
 from ivr.errors import ConfigFault, ConfigFaults
 from ivr.hours import next_opening, status_at
@@ -77,6 +79,12 @@ def _status(tenant: Tenant, now: datetime, language: str) -> dict[str, Any]:
     }
 
 
+@described(
+    "Tenants with their opening status now",
+    query=S.LangQuery,
+    responses={200: S.TenantList},
+    tags=("ivr",),
+)
 async def list_tenants(request: web.Request) -> web.Response:
     principal = auth.require_role(request)
     visible = await _visible_slugs(request, principal)
@@ -96,6 +104,12 @@ async def list_tenants(request: web.Request) -> web.Response:
     return web.json_response({"tenants": items})
 
 
+@described(
+    "A tenant for receptionists: greeting, staff, queues, status",
+    query=S.LangQuery,
+    responses={200: S.TenantDetail},
+    tags=("ivr",),
+)
 async def get_tenant(request: web.Request) -> web.Response:
     tenant = await _tenant(request)
     lang = request.query.get("lang", tenant.default_language)
@@ -119,6 +133,9 @@ async def get_tenant(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@described(
+    "The tenant's declarative file (TOML)", responses={200: "application/toml"}, tags=("ivr",)
+)
 async def get_document(request: web.Request) -> web.Response:
     tenant = await _tenant(request, "admin", "supervisor")
     async with request.app[DATABASE].session() as session:
@@ -134,6 +151,12 @@ async def get_document(request: web.Request) -> web.Response:
     return web.Response(text=row, content_type="application/toml")
 
 
+@described(
+    "Replace the tenant's file (TOML as text, validated like the files on disk)",
+    body_media="text/plain",
+    responses={200: S.DocumentSaved},
+    tags=("ivr",),
+)
 async def put_document(request: web.Request) -> web.Response:
     auth.require_role(request, "admin")
     slug = request.match_info["slug"]
@@ -180,6 +203,7 @@ def _check_numbers(loaded: LoadedTenant, registry: TenantRegistry) -> None:
         raise ConfigFaults(faults)
 
 
+@described("Read the tenant files again", responses={200: S.Reloaded}, no_body=True, tags=("ivr",))
 async def reload(request: web.Request) -> web.Response:
     auth.require_role(request, "admin")
     app = request.app

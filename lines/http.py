@@ -75,7 +75,9 @@ async def create_phone(request: web.Request) -> web.Response:
     return web.json_response(body, status=201)
 
 
-@described("A new password for a phone (shown once)", responses={200: NewPassword}, tags=TAGS)
+@described(
+    "A new password for a phone (shown once)", responses={200: NewPassword}, no_body=True, tags=TAGS
+)
 async def reset_password(request: web.Request) -> web.Response:
     """``POST /api/phones/{name}/password`` → a new password, shown once."""
     auth.require_role(request, *ADMIN)

@@ -201,6 +201,7 @@ async def put_settings(request: web.Request) -> web.Response:
     "Recompute a period's rollups from the call rows",
     query=S.PeriodQuery,
     responses={200: S.RebuildOut},
+    no_body=True,
     tags=TAGS,
 )
 async def rebuild(request: web.Request) -> web.Response:
@@ -248,7 +249,7 @@ async def receptionists(request: web.Request) -> web.Response:
 
 
 @routes.get("/api/stats/definitions")
-@described("What every figure means (the UI help)", tags=TAGS)
+@described("What every figure means (the UI help)", responses={200: S.Definitions}, tags=TAGS)
 async def definitions(request: web.Request) -> web.Response:
     """What every figure means (the UI help)."""
     auth.require_role(request)

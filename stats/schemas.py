@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 Number = int | float | None
 
@@ -157,3 +157,7 @@ class ReceptionistsOut(BaseModel):
     billable_pauses: list[str]
     receptionists: dict[str, ReceptionistOut]
     definitions: dict[str, str]
+
+
+class Definitions(RootModel[dict[str, str]]):
+    """Figure name → what it means (GUIDE §5), in English."""

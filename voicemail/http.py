@@ -302,7 +302,9 @@ async def link_contact(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/messages/{voicemail_id:\\d+}/retry")
-@described("Transcribe again after a failure", responses={202: sc.MessageOut}, tags=TAGS)
+@described(
+    "Transcribe again after a failure", responses={202: sc.MessageOut}, no_body=True, tags=TAGS
+)
 async def retry_transcription(request: web.Request) -> web.Response:
     tenant_id, _ = _tenant(request, *STAFF)
     vm = await _message(request, tenant_id)

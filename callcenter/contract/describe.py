@@ -59,6 +59,7 @@ class RouteDoc:
     responses: Mapping[int, type[BaseModel] | str | None] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
     public: bool = False  # no login needed
+    no_body: bool = False  # a POST/PUT that takes no body (said so, not forgotten)
 
 
 def described(
@@ -70,14 +71,23 @@ def described(
     responses: Mapping[int, type[BaseModel] | str | None] | None = None,
     tags: tuple[str, ...] = (),
     public: bool = False,
+    no_body: bool = False,
 ) -> Callable[[F], F]:
     """Attach a :class:`RouteDoc` to a handler. ``responses`` maps a status to a model, a
-    media type (``"text/csv"``) or ``None`` (no body); default ``{200: None}`` means "JSON,
-    not described further". Errors need not be listed: every route has :class:`ErrorBody`
-    for 4XX."""
+    media type (``"text/csv"``) or ``None`` (JSON, not described further: only for 204,
+    which has no body; ``tests/integration/test_api_schemas.py`` refuses it elsewhere).
+    ``no_body``: a POST/PUT/PATCH that reads no body. Errors need not be listed: every
+    route has :class:`ErrorBody` for 4XX."""
 
     doc = RouteDoc(
-        summary, body, body_media, query, dict(responses or {200: None}), tuple(tags), public
+        summary,
+        body,
+        body_media,
+        query,
+        dict(responses or {200: None}),
+        tuple(tags),
+        public,
+        no_body,
     )
 
     def mark(handler: F) -> F:

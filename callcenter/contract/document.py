@@ -118,7 +118,9 @@ def _responses(doc: RouteDoc | None, method: str, schemas: dict[str, Any]) -> di
     if not declared:
         out["2XX"] = {"description": "success (not described further)", "content": {"*/*": {}}}
     for status, model in declared.items():
-        if model is None:
+        if status == 204:
+            out["204"] = {"description": "done (no body)"}
+        elif model is None:
             out[str(status)] = {"description": "success", "content": {"application/json": {}}}
         elif isinstance(model, str):
             out[str(status)] = {"description": "success", "content": {model: {}}}

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict
 
 from callcenter import __version__
 from callcenter.contract.describe import described
@@ -28,7 +30,18 @@ _INIT = """window.ui = SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui",
 """
 
 
-@described("The OpenAPI 3.1 document of this API", responses={200: None}, public=True)
+class OpenApiDocument(BaseModel):
+    """This document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str
+    info: dict[str, Any]
+    paths: dict[str, Any]
+    components: dict[str, Any]
+
+
+@described("The OpenAPI 3.1 document of this API", responses={200: OpenApiDocument}, public=True)
 async def openapi_json(request: web.Request) -> web.Response:
     cache = request.app[DOCUMENT]
     if "json" not in cache:

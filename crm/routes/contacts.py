@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from callcenter.contract import described
 from crm import privacy, timeline
 from crm import repository as repo
+from crm import schemas as S
 from crm.routes.common import (
     MANAGERS,
     PREFIX,
@@ -30,6 +32,9 @@ routes = web.RouteTableDef()
 
 @routes.get(PREFIX + "/contacts")
 @routes.get(SHARED + "/contacts")
+@described(
+    "Search the contacts", query=S.ContactQuery, responses={200: S.ContactList}, tags=("crm",)
+)
 async def list_contacts(request: web.Request) -> web.Response:
     tenant_id, _ = scope(request)
     limit = query_int(request, "limit", 50, 1, 500)
@@ -52,6 +57,7 @@ async def list_contacts(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/contacts")
 @routes.post(SHARED + "/contacts")
+@described("Create a contact", body=S.ContactIn, responses={201: S.ContactCreated}, tags=("crm",))
 async def create_contact(request: web.Request) -> web.Response:
     tenant_id, _ = scope(request, *STAFF)
     async with db(request).session() as s:
@@ -65,6 +71,7 @@ async def create_contact(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX + "/contacts/{contact_id:\\d+}")
 @routes.get(SHARED + "/contacts/{contact_id:\\d+}")
+@described("A contact", responses={200: S.ContactOut}, tags=("crm",))
 async def get_contact(request: web.Request) -> web.Response:
     tenant_id, _ = scope(request)
     async with db(request).session() as s:
@@ -74,6 +81,7 @@ async def get_contact(request: web.Request) -> web.Response:
 
 @routes.put(PREFIX + "/contacts/{contact_id:\\d+}")
 @routes.put(SHARED + "/contacts/{contact_id:\\d+}")
+@described("Replace a contact", body=S.ContactIn, responses={200: S.ContactOut}, tags=("crm",))
 async def put_contact(request: web.Request) -> web.Response:
     tenant_id, _ = scope(request, *STAFF)
     async with db(request).session() as s:
@@ -86,6 +94,7 @@ async def put_contact(request: web.Request) -> web.Response:
 
 @routes.delete(PREFIX + "/contacts/{contact_id:\\d+}")
 @routes.delete(SHARED + "/contacts/{contact_id:\\d+}")
+@described("Delete a contact", responses={200: S.Deleted}, tags=("crm",))
 async def delete_contact(request: web.Request) -> web.Response:
     tenant_id, _ = scope(request, *STAFF)
     async with db(request).session() as s:
@@ -97,6 +106,12 @@ async def delete_contact(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/contacts/{contact_id:\\d+}/merge")
 @routes.post(SHARED + "/contacts/{contact_id:\\d+}/merge")
+@described(
+    "Fold another contact into this one",
+    body=S.MergeIn,
+    responses={200: S.ContactOut},
+    tags=("crm",),
+)
 async def merge_contacts(request: web.Request) -> web.Response:
     """Fold ``{"other_id": n}`` into this contact."""
     tenant_id, _ = scope(request, *STAFF)
@@ -112,6 +127,12 @@ async def merge_contacts(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/contacts/{contact_id:\\d+}/timeline")
+@described(
+    "Calls, notes and messages of a contact",
+    query=S.LimitQuery,
+    responses={200: S.TimelineOut},
+    tags=("crm",),
+)
 async def contact_timeline(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request)
     limit = query_int(request, "limit", 100, 1, 1000)
@@ -121,6 +142,11 @@ async def contact_timeline(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/contacts/{contact_id:\\d+}/privacy-export")
+@described(
+    "Everything stored about a contact (GDPR export)",
+    responses={200: S.PrivacyExport},
+    tags=("crm",),
+)
 async def privacy_export(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request, *STAFF)
     async with db(request).session() as s:
@@ -135,6 +161,12 @@ async def privacy_export(request: web.Request) -> web.Response:
 
 @routes.post(PREFIX + "/contacts/{contact_id:\\d+}/erase")
 @routes.post(SHARED + "/contacts/{contact_id:\\d+}/erase")
+@described(
+    "Erase a contact everywhere, keeping anonymous statistics",
+    responses={200: S.ErasureOut},
+    no_body=True,
+    tags=("crm",),
+)
 async def privacy_erase(request: web.Request) -> web.Response:
     tenant_id, principal = scope(request, *MANAGERS)
     async with db(request).session() as s:

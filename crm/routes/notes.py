@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from callcenter.contract import described
 from callcenter.db.models import Call
 from crm import notes, timeline
 from crm import repository as repo
+from crm import schemas as S
 from crm.contact import contact_from_mapping
 from crm.models import Note
 from crm.routes.common import (
@@ -26,6 +28,12 @@ routes = web.RouteTableDef()
 
 
 @routes.post(PREFIX + "/notes")
+@described(
+    "Take a telephone note (e-mailed to the recipient)",
+    body=S.NoteIn,
+    responses={201: S.NoteOut},
+    tags=("crm",),
+)
 async def take_note(request: web.Request) -> web.Response:
     tenant_id, principal = tenant(request, *STAFF)
     data = notes.note_from_mapping(await json_body(request))
@@ -43,6 +51,9 @@ async def take_note(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/notes")
+@described(
+    "Telephone notes, newest first", query=S.NoteQuery, responses={200: S.NoteList}, tags=("crm",)
+)
 async def list_notes(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request)
     limit = query_int(request, "limit", 50, 1, 500)
@@ -55,6 +66,12 @@ async def list_notes(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/calls/{call_id:\\d+}/link")
+@described(
+    "Link a call to a contact (an existing or a new one)",
+    body=S.LinkIn,
+    responses={200: S.LinkOut},
+    tags=("crm",),
+)
 async def link_call(request: web.Request) -> web.Response:
     """Re-link a call: ``{"contact_id": n}`` or ``{"contact": {...new contact...}}``."""
     tenant_id, principal = tenant(request, *STAFF)

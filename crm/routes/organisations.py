@@ -7,7 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from callcenter import auth
+from callcenter.contract import described
 from crm import repository as repo
+from crm import schemas as S
 from crm.contact import ValidationError, clean_text
 from crm.models import Organisation
 from crm.routes.common import PREFIX, STAFF, db, json_body, path_int, query_int, tenant
@@ -42,6 +44,7 @@ def _org_data(body: dict[str, Any]) -> repo.OrganisationData:
 
 
 @routes.get(PREFIX + "/organisations")
+@described("Organisations", query=S.PageQuery, responses={200: S.OrganisationList}, tags=("crm",))
 async def list_organisations(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request)
     limit = query_int(request, "limit", 100, 1, 500)
@@ -52,6 +55,12 @@ async def list_organisations(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/organisations")
+@described(
+    "Create an organisation",
+    body=S.OrganisationIn,
+    responses={201: S.OrganisationOut},
+    tags=("crm",),
+)
 async def create_organisation(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request, *STAFF)
     data = _org_data(await json_body(request))
@@ -68,6 +77,7 @@ async def _org(s: Any, tenant_id: int, org_id: int) -> Organisation:
 
 
 @routes.get(PREFIX + "/organisations/{org_id:\\d+}")
+@described("An organisation", responses={200: S.OrganisationOut}, tags=("crm",))
 async def get_organisation(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request)
     async with db(request).session() as s:
@@ -75,6 +85,12 @@ async def get_organisation(request: web.Request) -> web.Response:
 
 
 @routes.put(PREFIX + "/organisations/{org_id:\\d+}")
+@described(
+    "Replace an organisation",
+    body=S.OrganisationIn,
+    responses={200: S.OrganisationOut},
+    tags=("crm",),
+)
 async def put_organisation(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request, *STAFF)
     data = _org_data(await json_body(request))

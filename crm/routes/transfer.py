@@ -5,8 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter import bodies
+from callcenter.contract import described
 from crm import csv_import, export, importing
 from crm import repository as repo
+from crm import schemas as S
 from crm.routes.common import PREFIX, SHARED, STAFF, db, invalid, scope
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -27,6 +29,13 @@ def _bool_query(request: web.Request, name: str, default: bool) -> bool:
 
 @routes.post(PREFIX + "/import")
 @routes.post(SHARED + "/import")
+@described(
+    "Import contacts (CSV or vCard; a dry run unless dry_run=false)",
+    body_media="text/csv",
+    query=S.ImportQuery,
+    responses={200: S.ImportReport},
+    tags=("crm",),
+)
 async def import_contacts(request: web.Request) -> web.Response:
     """Body: the CSV or vCard file. Query: ``format=csv|vcard``, ``dry_run`` (default true),
     ``mapping`` (CSV only, JSON object field → column), ``charset`` (default: UTF-8, else
@@ -54,6 +63,12 @@ async def import_contacts(request: web.Request) -> web.Response:
 
 @routes.get(PREFIX + "/export")
 @routes.get(SHARED + "/export")
+@described(
+    "Export the contacts (CSV or vCard)",
+    query=S.ExportQuery,
+    responses={200: "text/csv"},
+    tags=("crm",),
+)
 async def export_contacts(request: web.Request) -> web.Response:
     tenant_id, _ = scope(request)
     fmt = request.query.get("format", "csv")

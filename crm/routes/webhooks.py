@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
+from callcenter.contract import described
 from crm import repository as repo
+from crm import schemas as S
 from crm import webhooks
 from crm.models import WebhookEndpoint
 from crm.routes.common import MANAGERS, PREFIX, db, json_body, path_int, query_int, tenant
@@ -14,6 +16,7 @@ routes = web.RouteTableDef()
 
 
 @routes.get(PREFIX + "/webhooks")
+@described("Webhook endpoints", responses={200: S.WebhookList}, tags=("crm",))
 async def list_webhooks(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request, *MANAGERS)
     async with db(request).session() as s:
@@ -26,6 +29,12 @@ async def list_webhooks(request: web.Request) -> web.Response:
 
 
 @routes.post(PREFIX + "/webhooks")
+@described(
+    "Register a webhook endpoint",
+    body=S.WebhookIn,
+    responses={201: S.WebhookCreated},
+    tags=("crm",),
+)
 async def create_webhook(request: web.Request) -> web.Response:
     """Register an endpoint; the answer carries the secret, shown this once."""
     tenant_id, _ = tenant(request, *MANAGERS)
@@ -36,6 +45,7 @@ async def create_webhook(request: web.Request) -> web.Response:
 
 
 @routes.delete(PREFIX + "/webhooks/{endpoint_id:\\d+}")
+@described("Remove a webhook endpoint", responses={200: S.Deleted}, tags=("crm",))
 async def delete_webhook(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request, *MANAGERS)
     async with db(request).session() as s:
@@ -47,6 +57,12 @@ async def delete_webhook(request: web.Request) -> web.Response:
 
 
 @routes.get(PREFIX + "/webhooks/deliveries")
+@described(
+    "Webhook deliveries with every attempt, newest first",
+    query=S.DeliveryQuery,
+    responses={200: S.DeliveryList},
+    tags=("crm",),
+)
 async def webhook_deliveries(request: web.Request) -> web.Response:
     tenant_id, _ = tenant(request)
     limit = query_int(request, "limit", 100, 1, 1000)
