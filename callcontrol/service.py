@@ -56,6 +56,17 @@ class TenantDirectory(Protocol):
     def home_region(self) -> str | None: ...
 
 
+_FACTS_ONLY: dict[str, Callable[[CallFacts], list[AmiAction]]] = {
+    "hold": rules.hold,
+    "retrieve": rules.retrieve,
+    "attended-complete": rules.attended_complete,
+    "attended-cancel": rules.attended_cancel,
+    "park": rules.park,
+    "hangup": rules.hangup,
+}
+"""Actions whose plan follows from the call's facts alone."""
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """Where a transfer goes: dialplan context and extension, and what it is."""
@@ -180,58 +191,62 @@ class CallControl:
 
         ``privileged``: a supervisor or admin asks (typed numbers, see :meth:`target`);
         ``agent_name``: the name of the position a pickup or unpark rings (``interface``)."""
-        extra: dict[str, Any] = {}
-        route: Target | None = None  # a transfer's target, checked for a route out
         try:
-            if action in ("pickup", "unpark"):
-                if not interface:
-                    raise ControlError(
-                        409, "conflict", "no phone: your user has no agent interface"
-                    )
-                plan = (rules.pickup if action == "pickup" else rules.unpark)(
-                    facts, interface, agent_name
-                )
-            elif action == "hold":
-                plan = rules.hold(facts)
-            elif action == "retrieve":
-                plan = rules.retrieve(facts)
-            elif action == "transfer":
-                target = self.target(facts, body, queues=True, privileged=privileged)
-                back = facts.agent_interface or interface
-                plan = rules.blind_transfer(facts, target.context, target.exten, back)
-                extra, route = {"target": target.label, "kind": target.kind}, target
-            elif action == "attended-transfer":
-                target = self.target(facts, body, queues=False, privileged=privileged)
-                plan = rules.attended_transfer(facts, target.exten)
-                extra, route = {"target": target.label, "kind": target.kind}, target
-            elif action == "attended-complete":
-                plan = rules.attended_complete(facts)
-            elif action == "attended-cancel":
-                plan = rules.attended_cancel(facts)
-            elif action == "park":
-                plan = rules.park(facts)
-            elif action == "hangup":
-                plan = rules.hangup(facts)
-            elif action == "voicemail":
-                plan = rules.voicemail(facts, self._mailbox(facts, body))
-            elif action == "move":
-                if not privileged:
-                    raise ControlError(403, "forbidden", "move: supervisors and admins only")
-                target = self.target(facts, body, queues=True, privileged=privileged)
-                if target.kind != "queue":
-                    raise ControlError(400, "invalid_request", "queue: required to move a call")
-                plan = rules.move(facts, target.exten)
-                extra = {"target": target.label, "kind": target.kind}
-            else:
-                raise ControlError(
-                    404, "not_found", f"no action {action!r}; known: {', '.join(rules.ACTIONS)}"
-                )
+            plan, extra, route = self._plan(
+                facts, action, body, interface, privileged=privileged, agent_name=agent_name
+            )
         except CallConflict as exc:
             raise ControlError(409, "conflict", str(exc)) from None
         if route is not None:
             await self._check_route(route)
         await self._run(plan)
         return {"linkedid": facts.linkedid, "action": action, "was": facts.state, **extra}
+
+    def _plan(
+        self,
+        facts: CallFacts,
+        action: str,
+        body: Mapping[str, Any],
+        interface: str | None,
+        *,
+        privileged: bool,
+        agent_name: str | None,
+    ) -> tuple[list[AmiAction], dict[str, Any], Target | None]:
+        """The AMI actions of ``action``, what the summary adds, and a transfer's target
+        (checked for a route out before anything moves)."""
+        facts_only = _FACTS_ONLY.get(action)
+        if facts_only is not None:
+            return facts_only(facts), {}, None
+        if action in ("pickup", "unpark"):
+            if not interface:
+                raise ControlError(409, "conflict", "no phone: your user has no agent interface")
+            ring = rules.pickup if action == "pickup" else rules.unpark
+            return ring(facts, interface, agent_name), {}, None
+        if action in ("transfer", "attended-transfer"):
+            blind = action == "transfer"
+            target = self.target(facts, body, queues=blind, privileged=privileged)
+            if blind:
+                back = facts.agent_interface or interface
+                plan = rules.blind_transfer(facts, target.context, target.exten, back)
+            else:
+                plan = rules.attended_transfer(facts, target.exten)
+            return plan, {"target": target.label, "kind": target.kind}, target
+        if action == "voicemail":
+            return rules.voicemail(facts, self._mailbox(facts, body)), {}, None
+        if action == "move":
+            if not privileged:
+                raise ControlError(403, "forbidden", "move: supervisors and admins only")
+            target = self.target(facts, body, queues=True, privileged=privileged)
+            if target.kind != "queue":
+                raise ControlError(400, "invalid_request", "queue: required to move a call")
+            return (
+                rules.move(facts, target.exten),
+                {"target": target.label, "kind": target.kind},
+                None,
+            )
+        raise ControlError(
+            404, "not_found", f"no action {action!r}; known: {', '.join(rules.ACTIONS)}"
+        )
 
     async def _check_route(self, target: Target) -> None:
         """Refuse a transfer that cannot be placed before anything moves (issue #8): the

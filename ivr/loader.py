@@ -165,17 +165,7 @@ def _parse(doc: Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | No
         doc.fault("slug", f"{slug!r}: {tenant_ref.slug_problem(slug)}")
     name = doc.get(raw, "name", "", str, "", required=True) or ""
     greeting = doc.get(raw, "greeting", "", str, "", required=True) or ""
-    languages = doc.str_list(raw, "languages", "")
-    if not languages and "languages" not in raw:
-        doc.fault("languages", "missing")
-    for i, lang in enumerate(languages):
-        if not LANG_RE.match(lang):
-            doc.fault(f"languages.{i}", f"{lang!r} is not a two-letter language code")
-    if len(set(languages)) != len(languages):
-        doc.fault("languages", "a language is listed twice")
-    default_language = doc.get(raw, "default_language", "", str, "", required=True) or ""
-    if default_language and languages and default_language not in languages:
-        doc.fault("default_language", f"{default_language!r} is not in languages {languages}")
+    languages, default_language = _languages(doc, raw)
     timezone = doc.get(raw, "timezone", "", str, "Europe/Berlin") or "Europe/Berlin"
     try:
         ZoneInfo(timezone)
@@ -222,6 +212,22 @@ def _parse(doc: Doc, raw: dict[str, Any], sources: PromptSources) -> Tenant | No
         dialling=dialling,
         callbacks=callbacks,
     )
+
+
+def _languages(doc: Doc, raw: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    """``languages`` (two-letter codes, each once) and ``default_language`` (one of them)."""
+    languages = doc.str_list(raw, "languages", "")
+    if not languages and "languages" not in raw:
+        doc.fault("languages", "missing")
+    for i, lang in enumerate(languages):
+        if not LANG_RE.match(lang):
+            doc.fault(f"languages.{i}", f"{lang!r} is not a two-letter language code")
+    if len(set(languages)) != len(languages):
+        doc.fault("languages", "a language is listed twice")
+    default_language = doc.get(raw, "default_language", "", str, "", required=True) or ""
+    if default_language and languages and default_language not in languages:
+        doc.fault("default_language", f"{default_language!r} is not in languages {languages}")
+    return languages, default_language
 
 
 def _no_callback_routes(doc: Doc, flow: Flow | None, routing: RoutingRules) -> None:
