@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from callcenter.pbx.ari.media import IfExists, TerminateOn, record_params
+from callcenter.pbx.ari.media import IfExists, RecordOptions, TerminateOn, start_recording
 from callcenter.pbx.ari.models import Bridge, LiveRecording
 from callcenter.pbx.ari.transport import AriTransport, QueryValue, seg
 
@@ -49,14 +49,6 @@ class BridgeCalls(AriTransport):
         if_exists: IfExists = "fail",
     ) -> LiveRecording:
         """Record the bridge's mixed audio (both parties)."""
-        params = record_params(
-            name=name,
-            format=format,
-            max_duration=max_duration,
-            max_silence=max_silence,
-            beep=beep,
-            terminate_on=terminate_on,
-        )
-        params["ifExists"] = if_exists
         path = f"/bridges/{seg(bridge_id)}/record"
-        return LiveRecording.from_json(await self.request("POST", path, params))
+        options = RecordOptions(format, max_duration, max_silence, beep, terminate_on, if_exists)
+        return await start_recording(self, path, name, options)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from callcenter.pbx.ari.models import LiveRecording, Playback, StoredRecording
 from callcenter.pbx.ari.transport import AriTransport, QueryValue, seg
@@ -55,17 +55,9 @@ class MediaCalls(AriTransport):
         if_exists: IfExists = "fail",
     ) -> LiveRecording:
         """Record the channel's incoming audio into stored recording ``name``."""
-        params = record_params(
-            name=name,
-            format=format,
-            max_duration=max_duration,
-            max_silence=max_silence,
-            beep=beep,
-            terminate_on=terminate_on,
-        )
-        params["ifExists"] = if_exists
         path = f"/channels/{seg(channel_id)}/record"
-        return LiveRecording.from_json(await self.request("POST", path, params))
+        options = RecordOptions(format, max_duration, max_silence, beep, terminate_on, if_exists)
+        return await start_recording(self, path, name, options)
 
     async def stop_recording(self, name: str) -> None:
         await self.request("POST", f"/recordings/live/{seg(name)}/stop")
@@ -82,20 +74,28 @@ class MediaCalls(AriTransport):
         await self.request("DELETE", f"/recordings/stored/{seg(name)}")
 
 
-def record_params(
-    *,
-    name: str,
-    format: str,
-    max_duration: int | None,
-    max_silence: int | None,
-    beep: bool,
-    terminate_on: str,
-) -> dict[str, QueryValue]:
-    return {
+class RecordOptions(NamedTuple):
+    """How a recording is made (the keyword arguments of ``record``/``record_bridge``)."""
+
+    format: str
+    max_duration: int | None
+    max_silence: int | None
+    beep: bool
+    terminate_on: TerminateOn
+    if_exists: IfExists
+
+
+async def start_recording(
+    ari: AriTransport, path: str, name: str, options: RecordOptions
+) -> LiveRecording:
+    """POST a ``…/record`` request (a channel's or a bridge's) and read the live recording."""
+    params: dict[str, QueryValue] = {
         "name": name,
-        "format": format,
-        "maxDurationSeconds": max_duration,
-        "maxSilenceSeconds": max_silence,
-        "beep": beep,
-        "terminateOn": terminate_on,
+        "format": options.format,
+        "maxDurationSeconds": options.max_duration,
+        "maxSilenceSeconds": options.max_silence,
+        "beep": options.beep,
+        "terminateOn": options.terminate_on,
+        "ifExists": options.if_exists,
     }
+    return LiveRecording.from_json(await ari.request("POST", path, params))
