@@ -42,14 +42,7 @@ class DialerHooks(Protocol):
 _invalid = api.invalid
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _invalid("body", "must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _invalid("body", "must be a JSON object")
-    return body
+_body = api.json_body
 
 
 def _text(body: dict[str, Any], field: str, *, required: bool, limit: int = 200) -> str | None:

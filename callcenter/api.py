@@ -13,6 +13,10 @@ docs/api.md)::
 - ``reason``: with ``field``, the fault without the location; otherwise a machine-readable
   sub-code (the destination policy's refusal).
 
+Request parsing shared by the features' routes: :func:`json_body` (a JSON object is
+required), :func:`json_object` (no body is ``{}``), :func:`path_int`, :func:`query_int`,
+:func:`query_bool`; each refuses with :func:`invalid` naming the parameter.
+
 Build errors only through these helpers: :func:`invalid` for a bad input, :func:`not_found`,
 :func:`error` for the rest (:func:`json_error` when the exception class is at hand;
 ``callcenter.auth.json_error`` is the same function).
@@ -94,3 +98,45 @@ async def json_object(request: web.Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise error(400, "invalid_request", "body must be a JSON object")
     return body
+
+
+async def json_body(request: web.Request) -> dict[str, Any]:
+    """The request's body, which must be a JSON object (else 400 ``invalid``, field ``body``)."""
+    try:
+        data = await request.json()
+    except ValueError:  # also UnicodeDecodeError and json.JSONDecodeError
+        raise invalid("body", "must be a JSON object") from None
+    if not isinstance(data, dict):
+        raise invalid("body", "must be a JSON object")
+    return data
+
+
+def path_int(request: web.Request, name: str) -> int:
+    """An id of the path (the route pattern has already made it digits)."""
+    return int(request.match_info[name])
+
+
+def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    """``?name=`` as an integer in ``lo..hi``; ``default`` when absent."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise invalid(name, "must be an integer") from None
+    if not lo <= value <= hi:
+        raise invalid(name, f"must be between {lo} and {hi}")
+    return value
+
+
+def query_bool(request: web.Request, name: str, default: bool) -> bool:
+    """``?name=`` as ``true``/``false`` (also ``1``/``0``, ``yes``/``no``)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes"):
+        return True
+    if raw.lower() in ("0", "false", "no"):
+        return False
+    raise invalid(name, "must be true or false")

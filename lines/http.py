@@ -6,7 +6,6 @@ else: the database keeps only its digest.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
@@ -121,14 +120,7 @@ def _credentials(service: LinesService, creds: NewCredentials) -> dict[str, Any]
     }
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, json.JSONDecodeError):
-        raise _invalid("body", "must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _invalid("body", "must be a JSON object")
-    return body
+_body = api.json_body
 
 
 _invalid = api.invalid

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -45,14 +46,25 @@ async def _scope(request: web.Request, *roles: str) -> tuple[int, Period]:
     """The tenant of the URL (checked against the principal) and the period asked for."""
     tenant_id = int(request.match_info["tenant_id"])
     auth.require_tenant(request, tenant_id, *(roles or READERS))
-    q = request.query
     async with _db(request).session() as session:
-        try:
-            _, tz = await reports.tenant_zone(session, tenant_id)
-        except reports.UnknownTenant:
-            raise auth.json_error(web.HTTPNotFound, "not_found", f"no tenant {tenant_id}") from None
+        tz = await _tenant_zone(session, tenant_id)
+    return tenant_id, _period(request, tz)
+
+
+async def _tenant_zone(session: Any, tenant_id: int) -> ZoneInfo:
+    """The tenant's time zone; 404 for a tenant that does not exist."""
     try:
-        period = parse_period(
+        _, tz = await reports.tenant_zone(session, tenant_id)
+    except reports.UnknownTenant:
+        raise auth.json_error(web.HTTPNotFound, "not_found", f"no tenant {tenant_id}") from None
+    return tz
+
+
+def _period(request: web.Request, tz: ZoneInfo) -> Period:
+    """The period of the query (``period``, ``date``, ``month``, ``from``, ``to``) in ``tz``."""
+    q = request.query
+    try:
+        return parse_period(
             q.get("period"),
             tz,
             day=q.get("date"),
@@ -62,7 +74,6 @@ async def _scope(request: web.Request, *roles: str) -> tuple[int, Period]:
         )
     except PeriodError as exc:
         raise _invalid(exc.field, exc.reason) from None
-    return tenant_id, period
 
 
 def _limit(request: web.Request) -> int:
@@ -151,10 +162,7 @@ async def get_settings(request: web.Request) -> web.Response:
     tenant_id = int(request.match_info["tenant_id"])
     auth.require_tenant(request, tenant_id, *READERS)
     async with _db(request).session() as session:
-        try:
-            await reports.tenant_zone(session, tenant_id)
-        except reports.UnknownTenant:
-            raise auth.json_error(web.HTTPNotFound, "not_found", f"no tenant {tenant_id}") from None
+        await _tenant_zone(session, tenant_id)
         s = await rollups.settings_for(session, tenant_id)
     return web.json_response(_settings_json(s))
 
@@ -170,17 +178,9 @@ async def put_settings(request: web.Request) -> web.Response:
     """Change the thresholds; past figures follow after ``POST …/rebuild``."""
     tenant_id = int(request.match_info["tenant_id"])
     auth.require_tenant(request, tenant_id, *MANAGERS)
-    try:
-        body: Any = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise _invalid("body", "must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise _invalid("body", "must be a JSON object")
+    body = await api.json_body(request)
     async with _db(request).session() as session:
-        try:
-            await reports.tenant_zone(session, tenant_id)
-        except reports.UnknownTenant:
-            raise auth.json_error(web.HTTPNotFound, "not_found", f"no tenant {tenant_id}") from None
+        await _tenant_zone(session, tenant_id)
         current = _settings_json(await rollups.settings_for(session, tenant_id))
     for key in body:
         if key not in current:
@@ -229,17 +229,7 @@ async def receptionists(request: web.Request) -> web.Response:
     tz = zone(name)
     if tz.key != name:
         raise _invalid("timezone", "unknown time zone (e.g. Europe/Berlin)")
-    try:
-        period = parse_period(
-            q.get("period"),
-            tz,
-            day=q.get("date"),
-            month=q.get("month"),
-            first=q.get("from"),
-            last=q.get("to"),
-        )
-    except PeriodError as exc:
-        raise _invalid(exc.field, exc.reason) from None
+    period = _period(request, tz)
     raw = q.get("billable_pauses", "wrapup")
     billable = frozenset(r.strip() for r in raw.split(",") if r.strip())
     if any(len(r) > 64 for r in billable):

@@ -64,14 +64,7 @@ def _deps(request: web.Request) -> VoicemailDeps:
     return request.app[DEPS]
 
 
-async def _body(request: web.Request) -> Mapping[str, Any]:
-    try:
-        data = await request.json()
-    except ValueError:
-        raise _invalid("body", "must be a JSON object") from None
-    if not isinstance(data, dict):
-        raise _invalid("body", "must be a JSON object")
-    return data
+_body = api.json_body
 
 
 def _optional_id(data: Mapping[str, Any], key: str, hi: int = 2**63 - 1) -> int | None:

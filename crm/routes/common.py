@@ -55,31 +55,9 @@ def scope(request: web.Request, *roles: str) -> tuple[int | None, auth.Principal
     return None, auth.require_role(request, *allowed)
 
 
-def path_int(request: web.Request, name: str) -> int:
-    return int(request.match_info[name])
-
-
-def query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(name, "must be an integer") from None
-    if not lo <= value <= hi:
-        raise invalid(name, f"must be between {lo} and {hi}")
-    return value
-
-
-async def json_body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json()
-    except (ValueError, UnicodeDecodeError):
-        raise invalid("body", "must be a JSON object") from None
-    if not isinstance(data, dict):
-        raise invalid("body", "must be a JSON object")
-    return data
+path_int = api.path_int
+query_int = api.query_int
+json_body = api.json_body
 
 
 async def contact_json(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from callcenter import bodies
+from callcenter import api, bodies
 from callcenter.contract import described
 from crm import csv_import, export, importing
 from crm import repository as repo
@@ -16,15 +16,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 routes = web.RouteTableDef()
 
 
-def _bool_query(request: web.Request, name: str, default: bool) -> bool:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    if raw.lower() in ("1", "true", "yes"):
-        return True
-    if raw.lower() in ("0", "false", "no"):
-        return False
-    raise invalid(name, "must be true or false")
+_bool_query = api.query_bool
 
 
 @routes.post(PREFIX + "/import")
