@@ -67,7 +67,16 @@ class LinesStatus(BaseModel):
     phones: dict[str, LineOut]
 
 
+class OwnPhone(BaseModel):
+    name: str
+    realm: str
+    ha1: str = Field(description="MD5 of name:realm:password (SIP digest HA1)")
+
+
 class SoftphoneSettings(BaseModel):
     websocket: str = Field(examples=["wss://callcenter.example/ws/sip"])
     domain: str
     ice_networks: list[str]
+    phone: OwnPhone | None = Field(
+        description="The caller's own browser phone (receptionist position), else null"
+    )

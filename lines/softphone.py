@@ -16,10 +16,14 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import WSMsgType, web
+from sqlalchemy import select
 
 from callcenter import auth
 from callcenter.config import Config
 from callcenter.contract import described
+from callcenter.db.models import Agent
+from callcenter.db.session import DATABASE, Database
+from lines.models import Phone
 from lines.schemas import SoftphoneSettings
 from lines.settings import media_address
 
@@ -39,18 +43,44 @@ async def page(request: web.Request) -> web.FileResponse:
 
 @described("Where the softphone connects", responses={200: SoftphoneSettings}, tags=("lines",))
 async def settings(request: web.Request) -> web.Response:
-    """``GET /api/softphone``: where to connect, which SIP domain, which ICE networks."""
-    auth.require_role(request, *STAFF)
+    """``GET /api/softphone``: where to connect, which SIP domain, which ICE networks, and
+    the caller's own browser phone (``phone``: its name and digest, or ``null``)."""
+    principal = auth.require_role(request, *STAFF)
     config = request.app[CONFIG]
     scheme = "wss" if request.secure else "ws"
     networks = ice_networks(config)
-    return web.json_response(
+    response = web.json_response(
         {
             "websocket": f"{scheme}://{request.host}/ws/sip",
             "domain": config.pbx.host,
             "ice_networks": networks,
+            "phone": await own_phone(request.app[DATABASE], principal.user_id),
         }
     )
+    response.headers["Cache-Control"] = "no-store"  # holds the phone's digest
+    return response
+
+
+async def own_phone(db: Database, user_id: int) -> dict[str, str] | None:
+    """The browser phone of the user's receptionist position (agent interface
+    ``PJSIP/<phone>`` of kind ``webrtc``): name and HA1 digest, so the console registers it
+    without the password (shown once at provisioning). Nobody else's phone is returned; a
+    desk phone (kind ``sip``) is not, as the browser does not register it."""
+    async with db.session() as session:
+        interfaces = (
+            await session.scalars(
+                select(Agent.interface).where(Agent.user_id == user_id).order_by(Agent.id)
+            )
+        ).all()
+        names = [i.removeprefix("PJSIP/") for i in interfaces if i.startswith("PJSIP/")]
+        if not names:
+            return None
+        phone = await session.scalar(
+            select(Phone).where(Phone.name.in_(names), Phone.kind == "webrtc").limit(1)
+        )
+    if phone is None or not phone.password_digest.startswith("MD5:"):
+        return None
+    return {"name": phone.name, "realm": phone.realm, "ha1": phone.password_digest[4:]}
 
 
 def ice_networks(config: Config) -> list[str]:
