@@ -340,6 +340,12 @@ class ChannelEvents(LiveStateCore):
             channel.state = int(state)
         channel.name = h.get("Channel", channel.name)
         channel.bridge = h.get("BridgeId") or None
+        if h.get("Context") == HOLD_CONTEXT and not channel.bridge:
+            # Held by the console when we (re)connected; on hold since then at the latest.
+            channel.context = HOLD_CONTEXT
+            if channel.on_hold_since is None:
+                channel.on_hold_since = now
+                call.held.add(channel.uniqueid)
         if uid == call.linkedid:
             call.caller_raw = h.get("CallerIDNum", call.caller_raw)
             call.caller_name = h.get("CallerIDName", call.caller_name)

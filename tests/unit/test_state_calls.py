@@ -442,3 +442,96 @@ def test_console_pickup_is_an_answer_and_a_requeue_waits_again() -> None:
     assert record.outcome == "answered"
     assert record.wait_seconds == pytest.approx(5.0)  # first answer: 4 s queued + 1 s ringing
     assert record.agent == "Local/agent2@agents/n"  # who had it last
+
+
+def test_console_hold_park_and_failed_transfer_show_in_the_view() -> None:
+    """Issue #8 defects 7 and 8: the view says on hold (caller in cc-hold), parked (res_parking
+    events) and why a transfer failed; hold time counts for the row."""
+    state, pbx = LiveState(region="DE"), Pbx()
+    _one, two = pbx.inbound(DID, "030 555 1234", "Jürgen Müller")
+    pbx.to_queue(two, Q)
+    a1, _a2 = pbx.ring_agent(two, Q, "agent1", "Anna")
+    pbx.answer(two, a1, queue=Q, agent="agent1", member="Anna", hold=1)
+    run(state, pbx)
+    lid = two.linkedid
+
+    def view() -> dict[str, object]:
+        return state.calls[lid].view(pbx.t, "DE")
+
+    assert (view()["state"], view()["agent"]) == ("answered", "Anna")
+    pbx.event("BridgeLeave", two, BridgeUniqueid="b1")
+    two.context, two.exten = "cc-hold", "s"
+    pbx.event("Newexten", two, Application="MusicOnHold", AppData="default")
+    effects = run(state, pbx)
+    assert published(effects, "call.hold") == [
+        {
+            "type": "call.hold",
+            "linkedid": lid,
+            "caller": "+49305551234",
+            "tenant": "acme",
+            "queue": Q,
+            "held": True,
+        }
+    ]
+    assert (view()["state"], view()["on_hold"]) == ("on_hold", True)
+    pbx.wait(5.0)
+    pbx.event("BridgeEnter", two, BridgeUniqueid="b2")  # retrieved: AMI Bridge
+    run(state, pbx)
+    assert (view()["state"], view()["on_hold"]) == ("answered", False)
+    assert state.calls[lid].hold_seconds == pytest.approx(5.0)
+
+    pbx.event(
+        "ParkedCall", None, ParkeeUniqueid=two.uniqueid, ParkingSpace="701", Parkinglot="default"
+    )
+    effects = run(state, pbx)
+    assert published(effects, "call.parked")[0]["space"] == "701"
+    assert view()["state"] == "parked" and view()["parked"] == {"space": "701", "lot": "default"}
+    pbx.event("UnParkedCall", None, ParkeeUniqueid=two.uniqueid, ParkingSpace="701")
+    run(state, pbx)
+    assert view()["state"] == "answered" and view()["parked"] is None
+
+    pbx.event("VarSet", two, Variable="CC_TRANSFER_FAILED", Value="+4915199999999 BUSY")
+    [failed] = published(run(state, pbx), "call.transfer_failed")
+    assert (failed["target"], failed["status"], failed["reason"]) == (
+        "+4915199999999",
+        "BUSY",
+        "the number is busy",
+    )
+    assert view()["transfer_failed"] == {
+        "target": "+4915199999999",
+        "status": "BUSY",
+        "reason": "the number is busy",
+    }
+    pbx.event("VarSet", two, Variable="CC_TRANSFER_FAILED", Value="")  # the next attempt
+    run(state, pbx)
+    assert view()["transfer_failed"] is None
+
+
+def test_a_console_pickup_names_the_position_and_a_requeue_clears_it() -> None:
+    state, pbx = LiveState(region="DE"), Pbx()
+    _one, two = pbx.inbound(DID, "030 555 1234", "Jürgen Müller")
+    pbx.to_queue(two, Q)
+    run(state, pbx)
+    lid = two.linkedid
+    pbx.event("VarSet", two, Variable="CC_PICKUP_AGENT", Value="Anna")
+    agent = pbx.new_channel("Local/agent1@agents-00000009;1", linkedid=lid)
+    pbx.event("VarSet", agent, Variable="CC_ANSWERED_BY", Value="Local/agent1@agents/n")
+    run(state, pbx)
+    view = state.calls[lid].view(pbx.t, "DE")
+    assert (view["agent"], view["agent_interface"]) == ("Anna", "Local/agent1@agents/n")
+    pbx.to_queue(two, "q-acme-en")  # transferred back to a queue
+    run(state, pbx)
+    view = state.calls[lid].view(pbx.t, "DE")
+    assert (view["phase"], view["agent"], view["agent_interface"]) == ("queued", None, None)
+
+
+def test_a_waiting_caller_rejected_by_the_receptionist_is_diverted() -> None:
+    state, pbx = LiveState(region="DE"), Pbx()
+    one, two = pbx.inbound(DID, "030 555 1234", "Jürgen Müller")
+    pbx.to_queue(two, Q)
+    pbx.event("VarSet", two, Variable="CC_OUTCOME", Value="rejected")
+    pbx.event("QueueCallerAbandon", two, Queue=Q, Position="1", OriginalPosition="1", HoldTime="3")
+    pbx.hangup(two)
+    pbx.hangup(one)
+    [record] = finished(run(state, pbx))
+    assert (record.outcome, record.extra["cc_outcome"]) == ("diverted", "rejected")

@@ -290,3 +290,15 @@ def test_call_bridged_in_queue_when_rebuilt_counts_as_answered_with_unknown_time
     assert record.outcome == "answered"
     assert record.wait_seconds is None and record.talk_seconds is None
     assert record.extra["answer_time_unknown"] is True
+
+
+def test_a_caller_held_by_the_console_is_on_hold_after_a_resync() -> None:
+    """Rebuilt after a reconnect: a caller listed in cc-hold (not bridged) shows on hold."""
+    state, pbx = LiveState(region="DE"), Pbx()
+    caller = Chan("PJSIP/trunk-0001", "1795788900.1", "1795788900.1", state=6)
+    caller.context, caller.exten = "cc-hold", "s"
+    state.begin_resync(pbx.t)
+    state.apply(pbx.core_show_channel(caller, "00:00:30"))
+    state.end_resync(pbx.t)
+    view = state.calls["1795788900.1"].view(pbx.t, "DE")
+    assert (view["state"], view["on_hold"]) == ("on_hold", True)
