@@ -171,8 +171,8 @@ async def test_console_embeds_the_softphone_shows_its_registration_answers_and_h
     """The receptionist whose position is a browser phone opens the console: its softphone
     registers by itself (no password typed: the position's digest), the phone badge turns
     "registered" live; a queue call rings it, key A answers it in the console, audio flows
-    (Asterisk counts the browser's RTP), the console's Hang up ends it, and disconnecting
-    turns the badge "not registered" live."""
+    (Asterisk counts the browser's RTP), the console's Hang up ends it; a console pickup is
+    answered by the panel by itself; disconnecting turns the badge "not registered" live."""
     await asyncio.to_thread(migrate.upgrade, pg_url)
     suffix = uuid.uuid4().hex[:6]
     admin, clerk = f"admin-{suffix}", f"rx-{suffix}"
@@ -258,6 +258,18 @@ async def test_console_embeds_the_softphone_shows_its_registration_answers_and_h
                     )
 
                 await _until(phone_idle, 10, "the phone's channel gone after Hang up")
+                # A console pickup (call control redirects the caller into cc-pickup, as
+                # the card's Answer does): answer-after=0, so the panel answers by itself.
+                await services.require_pbx().ari.originate(
+                    "Local/s@cc-pickup",
+                    context="caller-script",
+                    extension="s",
+                    variables={"CC_PICKUP_INTERFACE": f"PJSIP/{name}", "CC_SIM_STEPS": "w:20"},
+                )
+                await expect(panel).to_have_attribute("data-state", "in-call", timeout=30000)
+                await panel.locator("[data-sp=hangup]").click()
+                await expect(panel).to_have_attribute("data-state", "registered", timeout=10000)
+                await _until(phone_idle, 10, "the phone's channel gone after the pickup")
                 await panel.locator("[data-sp=disconnect]").click()
                 await expect(panel).to_have_attribute("data-state", "idle", timeout=10000)
                 await expect(badge).to_have_attribute("data-phone", "unregistered", timeout=15000)
