@@ -44,7 +44,6 @@ Change = tuple[str, str | None, str | None]
 # Redirect into hold/consultation (bridge left, new context) and parking.
 _BRIDGE_EVENTS = frozenset({"BridgeEnter", "BridgeLeave", "Hold", "Unhold"})
 _CONTROL_CONTEXTS = frozenset({"cc-hold", "cc-agent-wait", "cc-consult", "cc-pickup"})
-_PARK_ENDS = frozenset({"UnParkedCall", "ParkedCallTimeOut", "ParkedCallGiveUp", "ParkedCallSwap"})
 
 Item = tuple[str, str]  # (collection, key)
 
@@ -187,7 +186,6 @@ class Hub:
         self._everything = False
         self._wake = asyncio.Event()
         self._today_wake = asyncio.Event()
-        self.parked: dict[str, str] = {}  # linkedid -> parking space
         self.frames = 0
         self.events = 0
 
@@ -262,16 +260,6 @@ class Hub:
         if name == "Newexten":
             if msg.get("Context") not in _CONTROL_CONTEXTS:
                 return
-        elif name == "ParkedCall":
-            lid = msg.get("ParkeeLinkedid") or ""
-            self.parked[lid] = msg.get("ParkingSpace") or "?"
-            self._mark_call(lid)
-            return
-        elif name in _PARK_ENDS:
-            lid = msg.get("ParkeeLinkedid") or ""
-            self.parked.pop(lid, None)
-            self._mark_call(lid)
-            return
         elif name not in _BRIDGE_EVENTS:
             return
         self._mark_call(msg.get("Linkedid") or "")
@@ -336,13 +324,13 @@ class Hub:
         elem = element_id("call", linkedid)
         view = self.source.call_view(linkedid)
         if view is not None:
+            # Parking comes with the live state's view (call.parked/unparked events).
+            parked = view.get("parked") or {}
             view = {
                 **view,
-                "parked_slot": self.parked.get(linkedid),
+                "parked_slot": parked.get("space") or None,
                 "tenant_id": self.today.tenant_ids.get(str(view.get("tenant"))),
             }
-        else:
-            self.parked.pop(linkedid, None)
         card = self.fragments.card(view, self.source.call_flags(linkedid)) if view else None
         html = self.fragments.call_html(group.locale, card) if card is not None else None
         return self._store(group, elem, html)
