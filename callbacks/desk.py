@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -37,6 +37,7 @@ from callbacks.store import Added, CallbackRateLimited, NewCallback, callback_nu
 from callbacks.window import Window
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.pbx.ari.ports import HangingUp, Leaving, Playing, ReadingVars, SettingVars
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 
 log = logging.getLogger(__name__)
@@ -54,31 +55,8 @@ class QueuePlace:
     estimate_s: float | None  # the position announcement's estimate for that place
 
 
-class OfferAri(Protocol):
-    async def get_var(self, channel_id: str, name: str) -> str | None: ...
-
-    async def set_var(self, channel_id: str, name: str, value: str) -> None: ...
-
-    async def play(
-        self,
-        channel_id: str,
-        media: Sequence[str] | str,
-        *,
-        lang: str | None = None,
-        playback_id: str | None = None,
-    ) -> Any: ...
-
-    async def stop_playback(self, playback_id: str) -> None: ...
-
-    async def continue_in_dialplan(
-        self,
-        channel_id: str,
-        context: str | None = None,
-        extension: str | None = None,
-        priority: int | None = None,
-    ) -> None: ...
-
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+class OfferAri(ReadingVars, SettingVars, Playing, Leaving, HangingUp, Protocol):
+    """The ARI requests the offer desk needs."""
 
 
 class RequestStore(Protocol):

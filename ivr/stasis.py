@@ -29,6 +29,7 @@ import phonenumbers
 
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.pbx.ari.ports import Answering, HangingUp, Leaving, Playing, SettingVars
 from callcenter.phone.did import resolve_did
 from callcenter.phone.numbers import normalize_number
 from ivr.effects import (
@@ -56,33 +57,8 @@ PURPOSE = "inbound"  # first Stasis() argument of the inbound dialplan
 END_EVENTS = frozenset({"StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"})
 
 
-class IvrAri(Protocol):
+class IvrAri(Answering, Playing, SettingVars, Leaving, HangingUp, Protocol):
     """The ARI requests the runner needs (:class:`callcenter.pbx.ari.AriRest` has them)."""
-
-    async def answer(self, channel_id: str) -> None: ...
-
-    async def play(
-        self,
-        channel_id: str,
-        media: Sequence[str] | str,
-        *,
-        lang: str | None = None,
-        playback_id: str | None = None,
-    ) -> Any: ...
-
-    async def stop_playback(self, playback_id: str) -> None: ...
-
-    async def set_var(self, channel_id: str, name: str, value: str) -> None: ...
-
-    async def continue_in_dialplan(
-        self,
-        channel_id: str,
-        context: str | None = None,
-        extension: str | None = None,
-        priority: int | None = None,
-    ) -> None: ...
-
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

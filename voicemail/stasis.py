@@ -25,6 +25,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from callcenter.db.session import Database
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.pbx.ari.ports import (
+    Answering,
+    HangingUp,
+    Leaving,
+    Playing,
+    ReadingVars,
+    Recorder,
+    SettingVars,
+)
 from callcenter.phone.numbers import normalize_number
 from voicemail import store
 from voicemail.session import (
@@ -46,46 +55,10 @@ WIDEBAND = ("g722", "opus", "slin16", "siren14", "siren7", "speex16")
 DEFAULT_GREETING = ("sound:vm-intro",)
 
 
-class VoicemailAri(Protocol):
-    async def get_var(self, channel_id: str, name: str) -> str | None: ...
-
-    async def set_var(self, channel_id: str, name: str, value: str) -> None: ...
-
-    async def answer(self, channel_id: str) -> None: ...
-
-    async def play(
-        self,
-        channel_id: str,
-        media: Sequence[str] | str,
-        *,
-        lang: str | None = None,
-        playback_id: str | None = None,
-    ) -> Any: ...
-
-    async def stop_playback(self, playback_id: str) -> None: ...
-
-    async def record(
-        self,
-        channel_id: str,
-        name: str,
-        *,
-        format: str = "wav",
-        max_duration: int | None = None,
-        max_silence: int | None = None,
-        beep: bool = False,
-        terminate_on: Any = "none",
-        if_exists: Any = "fail",
-    ) -> Any: ...
-
-    async def continue_in_dialplan(
-        self,
-        channel_id: str,
-        context: str | None = None,
-        extension: str | None = None,
-        priority: int | None = None,
-    ) -> None: ...
-
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
+class VoicemailAri(
+    ReadingVars, SettingVars, Answering, Playing, Recorder, Leaving, HangingUp, Protocol
+):
+    """The ARI requests the voicemail desk needs."""
 
 
 @dataclass(slots=True)
