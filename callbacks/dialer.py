@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -42,7 +42,7 @@ from callbacks.dispatch import (
 )
 from callbacks.leases import Held, LeaseStore
 from callbacks.ordering import Place
-from callbacks.retry import Final, RetryPolicy, classify_hangup
+from callbacks.retry import AttemptOutcome, Final, RetryPolicy, classify_hangup
 from callcenter.pbx.ami.message import Message
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
@@ -92,6 +92,34 @@ class DialerAri(Protocol):
 
     async def channel(self, channel_id: str) -> object: ...
 
+    async def play(
+        self,
+        channel_id: str,
+        media: Sequence[str] | str,
+        *,
+        lang: str | None = None,
+        playback_id: str | None = None,
+    ) -> object: ...
+
+    async def stop_playback(self, playback_id: str) -> None: ...
+
+    async def moh_start(self, channel_id: str, moh_class: str | None = None) -> None: ...
+
+    async def moh_stop(self, channel_id: str) -> None: ...
+
+
+@dataclass(slots=True)
+class _First:
+    """A customer-first attempt: the customer is dialled, then must press 1 (the guard)."""
+
+    attempt: int
+    agent: str | None = None  # the receptionist who took the placeholder meanwhile
+    up: bool = False  # the customer answered: the guard is playing
+    confirmed: bool = False  # pressed 1
+    plays: int = 0
+    playback: str | None = None
+    timer: asyncio.Task[None] | None = None
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -116,6 +144,11 @@ class Dialer:
         publish: Publisher = _no_publish,
         policy: RetryPolicy | None = None,
         policy_for: Callable[[str], RetryPolicy | None] = lambda _tenant: None,
+        mode_for: Callable[[str], str] = lambda _tenant: "agent_first",
+        position_of: Callable[[str, str], int | None] = lambda _queue, _channel: None,
+        guard_media: Callable[[Job], Sequence[str]] = lambda _job: (),
+        guard_timeout_s: float = 6.0,
+        guard_plays: int = 2,
         endpoint: str = "Local/{number}@cc-transfer/n",
         window: int | None = 5,
         ring_timeout_s: int = 30,
@@ -131,6 +164,12 @@ class Dialer:
         self._publish = publish
         self.policy = policy or RetryPolicy()
         self._policy_for = policy_for  # the tenant's own ([callbacks] of its file)
+        self._mode_for = mode_for  # "agent_first" or "customer_first", per tenant
+        self._position_of = position_of  # a placeholder's place in app_queue now (1 = head)
+        self._guard_media = guard_media  # "press 1 to be connected", per language
+        self._guard_timeout_s = guard_timeout_s
+        self._guard_plays = guard_plays
+        self._first: dict[int, _First] = {}  # customer-first attempts in progress
         self._endpoint = endpoint
         self._window = window
         self._ring_timeout = ring_timeout_s
@@ -184,6 +223,7 @@ class Dialer:
                     first = False
                     next_reconcile = loop.time() + self._reconcile_s
                 await self.place_due()
+                await self.dial_first_due()
             except Exception:  # the database or the PBX is away: retry on the next tick
                 log.exception("callback dialer pass failed")
             self._wake.clear()
@@ -206,6 +246,32 @@ class Dialer:
                 ]
                 await self._execute(job, dispatch.place(job, waiting))
             return len(jobs)
+
+    async def dial_first_due(self) -> int:
+        """Customer first: dial the customers whose placeholder is at the head of its queue
+        (before a receptionist is free, so the confirmed customer is waiting when one is)."""
+        started = 0
+        for job in list(self.jobs.values()):
+            if job.id in self._attempt or self._mode_for(job.tenant) != "customer_first":
+                continue
+            if self._position_of(job.queue, slot_ids(job.id, job.token)[0]) != 1:
+                continue
+            async with self._job_lock(job.id):
+                if job.id in self._attempt or job.id not in self.jobs:
+                    continue
+                began = await self.leases.begin_attempt(job.id, job.token, "", self._clock())
+                if began is None:
+                    continue
+                current, attempt = began
+                current = _with_caller_id(current, self._caller_id(current.tenant))
+                self.jobs[current.id] = current
+                self._attempt[current.id] = attempt
+                self._first[current.id] = _First(attempt)
+                started += 1
+                await self._execute(
+                    current, dispatch.dial_first(current, attempt, self._ring_timeout)
+                )
+        return started
 
     # ------------------------------------------------------------------ events
     async def on_ami_event(self, msg: Message) -> None:
@@ -240,6 +306,11 @@ class Dialer:
 
     async def _offer(self, msg: Message, ref: ChannelRef) -> None:
         agent = msg.get("MemberName") or msg.get("Interface") or ""
+        first = self._first.get(ref.job_id)
+        job = self.jobs.get(ref.job_id)
+        if first is not None and job is not None and job.token == ref.number:
+            await self._first_agent(job, first, agent)
+            return
         began = await self.leases.begin_attempt(ref.job_id, ref.number, agent, self._clock())
         if began is None:  # another instance took it, or the token is stale
             if not await self.leases.slot_current(ref.job_id, ref.number):
@@ -251,8 +322,23 @@ class Dialer:
         job = _with_caller_id(job, self._caller_id(job.tenant))
         self.jobs[job.id] = job
         self._attempt[job.id] = attempt
+        if self._mode_for(job.tenant) == "customer_first":  # taken before it was dialled
+            self._first[job.id] = _First(attempt, agent)
         self.wake()  # the window moves: place the next callback of this queue now
         await self._execute(job, dispatch.offer(job, attempt, agent, self._ring_timeout))
+
+    async def _first_agent(self, job: Job, first: _First, agent: str) -> None:
+        """Customer first: a receptionist took the placeholder. Bridged at once if the
+        customer has pressed 1 (waiting with music), else rung until they do."""
+        first.agent = agent
+        offered = dispatch.offered(job, first.attempt, agent)
+        if first.confirmed:
+            customer = dispatch.customer_channel_id(job.id, first.attempt)
+            with contextlib.suppress(AriError):
+                await self._ari.moh_stop(customer)
+            await self._execute(job, [offered, *dispatch.connect(job, first.attempt)])
+        else:
+            await self._execute(job, [offered, Ring(slot_ids(job.id, job.token)[1])])
 
     def _job_lock(self, job_id: int) -> asyncio.Lock:
         """Events of one callback are handled one at a time, in arrival order (FIFO lock)."""
@@ -282,6 +368,11 @@ class Dialer:
 
     async def _customer_answered(self, event: AriEvent, job_id: int, attempt: int) -> None:
         job = self.jobs.get(job_id)
+        first = self._first.get(job_id)
+        if job is not None and first is not None and first.attempt == attempt:
+            first.up = True  # the guard: nothing is bridged before the customer presses 1
+            await self._guard_play(job, first)
+            return
         if job is None or not await self.leases.answered(job_id, attempt, self._clock()):
             with contextlib.suppress(AriError):
                 await self._ari.hangup(event.channel_id or "")
@@ -292,6 +383,82 @@ class Dialer:
     async def on_ari_event(self, event: AriEvent) -> None:
         if event.type == "ChannelDestroyed" and event.channel_id:
             self._spawn(self._destroyed(event))
+        elif event.type == "ChannelDtmfReceived" and event.digit == "1" and self._first:
+            ref = parse_channel_id(event.channel_id or "")
+            if ref is not None and ref.role == "customer" and ref.job_id in self._first:
+                self._spawn(self._guard_confirmed(ref.job_id, ref.number))
+        elif event.type == "PlaybackFinished" and event.playback is not None and self._first:
+            for job_id, first in list(self._first.items()):
+                if first.playback == event.playback.id and not first.confirmed:
+                    first.playback = None
+                    self._arm_guard(job_id, first)
+
+    # ------------------------------------------------------------------ the guard
+    async def _guard_play(self, job: Job, first: _First) -> None:
+        customer = dispatch.customer_channel_id(job.id, first.attempt)
+        first.plays += 1
+        first.playback = f"{customer}-g{first.plays}"
+        try:
+            await self._ari.play(
+                customer,
+                list(self._guard_media(job)),
+                lang=job.language,
+                playback_id=first.playback,
+            )
+        except AriError as exc:  # hung up meanwhile: ChannelDestroyed settles it
+            log.info("callback %s: guard prompt failed: %s", job.id, exc)
+
+    def _arm_guard(self, job_id: int, first: _First) -> None:
+        if first.timer is not None:
+            first.timer.cancel()
+
+        async def expire() -> None:
+            await asyncio.sleep(self._guard_timeout_s)
+            first.timer = None
+            async with self._job_lock(job_id):
+                await self._guard_expired(job_id, first)
+
+        first.timer = asyncio.get_running_loop().create_task(expire())
+
+    async def _guard_expired(self, job_id: int, first: _First) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or first.confirmed or self._first.get(job_id) is not first:
+            return
+        if first.plays < self._guard_plays:
+            await self._guard_play(job, first)
+            return
+        # Nobody pressed 1: an answering machine (or a person who did not confirm). Hang up;
+        # the hangup is settled as outcome "machine" (retry rule of its own).
+        with contextlib.suppress(AriError):
+            await self._ari.hangup(dispatch.customer_channel_id(job_id, first.attempt))
+
+    async def _guard_confirmed(self, job_id: int, attempt: int) -> None:
+        async with self._job_lock(job_id):
+            first = self._first.get(job_id)
+            job = self.jobs.get(job_id)
+            if first is None or job is None or first.attempt != attempt or first.confirmed:
+                return
+            if not first.up:
+                return
+            customer = dispatch.customer_channel_id(job_id, attempt)
+            if not await self.leases.answered(job_id, attempt, self._clock()):
+                with contextlib.suppress(AriError):
+                    await self._ari.hangup(customer)
+                return
+            first.confirmed = True
+            if first.timer is not None:
+                first.timer.cancel()
+                first.timer = None
+            self._answered.add(job_id)
+            if first.playback is not None:
+                with contextlib.suppress(AriError):
+                    await self._ari.stop_playback(first.playback)
+                first.playback = None
+            if first.agent is not None:
+                await self._execute(job, dispatch.connect(job, attempt))
+            else:  # at the head of the queue: music until a receptionist takes it
+                with contextlib.suppress(AriError):
+                    await self._ari.moh_start(customer)
 
     async def _destroyed(self, event: AriEvent) -> None:
         ref = parse_channel_id(event.channel_id or "")
@@ -324,7 +491,12 @@ class Dialer:
                 await self._execute(job, [HangUp(slot_ids(job.id, job.token)[1])])
             self._forget(job_id)
             return
-        outcome = classify_hangup(cause, answered=False)
+        first = self._first.get(job_id)
+        outcome: AttemptOutcome = (
+            "machine"  # answered, but the guard's 1 never came
+            if first is not None and first.attempt == attempt and first.up
+            else classify_hangup(cause, answered=False)
+        )
         policy = self._retry_policy(job.tenant if job is not None else "")
         decision = await self.leases.ended(
             job_id, attempt, outcome, cause=str(cause), now=now, policy=policy
@@ -342,6 +514,9 @@ class Dialer:
         return (self._policy_for(tenant) if tenant else None) or self.policy
 
     def _forget(self, job_id: int) -> None:
+        first = self._first.pop(job_id, None)
+        if first is not None and first.timer is not None:
+            first.timer.cancel()
         self.jobs.pop(job_id, None)
         self._attempt.pop(job_id, None)
         lock = self._locks.get(job_id)

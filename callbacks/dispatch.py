@@ -196,6 +196,28 @@ def offer(job: Job, attempt: int, agent: str, ring_timeout_s: int) -> list[Effec
     ]
 
 
+def dial_first(job: Job, attempt: int, ring_timeout_s: int) -> list[Effect]:
+    """Customer first: the placeholder reached the head of the queue; the customer is
+    dialled before any receptionist takes it. Answered, the customer hears "press 1 to be
+    connected" (the guard, run by the dialler); only a confirmed customer is ever bridged
+    with a receptionist, so an answering machine never gets one."""
+    channel = customer_channel_id(job.id, attempt)
+    variables = {
+        "CC_CALLBACK_ID": str(job.id),
+        "CC_CALLBACK_LEG": "customer",
+        "CC_TENANT": job.tenant,
+    }
+    return [
+        Publish("callback.dialling", _view(job, attempt=attempt, mode="customer_first")),
+        DialCustomer(channel, job.number, job.caller_id, ring_timeout_s, variables),
+    ]
+
+
+def offered(job: Job, attempt: int, agent: str) -> Publish:
+    """The console's notice: a receptionist took the callback (before the customer talks)."""
+    return Publish("callback.offered", _view(job, attempt=attempt, agent=agent))
+
+
 def connect(job: Job, attempt: int) -> list[Effect]:
     _, other = slot_ids(job.id, job.token)
     channel = customer_channel_id(job.id, attempt)

@@ -62,6 +62,18 @@ def tenant_policy(registry: TenantRegistry, slug: str) -> RetryPolicy | None:
     return retry_policy(tenant.callbacks) if tenant is not None else None
 
 
+def tenant_mode(registry: TenantRegistry, slug: str) -> str:
+    tenant = registry.get(slug)
+    return tenant.callbacks.mode if tenant is not None else "agent_first"
+
+
+def queue_position_of(state: LiveState, queue: str, channel_id: str) -> int | None:
+    """Where a placeholder waits in app_queue now (1 = head), from the live state."""
+    q = state.queues.get(queue)
+    waiting = q.waiting.get(channel_id) if q is not None else None
+    return waiting.position if waiting is not None else None
+
+
 def callbacks_enabled(registry: TenantRegistry, slug: str) -> bool:
     tenant = registry.get(slug)
     return tenant is None or tenant.callbacks.enabled
@@ -87,6 +99,8 @@ def wire(services: Services) -> None:
 
     if pbx is not None and live is not None:
         owner = f"{socket.gethostname()}:{config.app.port}"
+        instance = PbxInstance(config.pbx, config.app.data_dir)
+        media = Media(instance.sound_path("callbacks"))
         dialer = Dialer(
             LeaseStore(services.db, owner),
             pbx.ari,
@@ -95,12 +109,14 @@ def wire(services: Services) -> None:
             caller_id=lambda slug: first_number(registry, slug),
             publish=publish,
             policy_for=lambda slug: tenant_policy(registry, slug),
+            mode_for=lambda slug: tenant_mode(registry, slug),
+            position_of=lambda queue, channel: queue_position_of(live.state, queue, channel),
+            guard_media=lambda _job: [media.phrase("cb-press-1")],
         )
-        instance = PbxInstance(config.pbx, config.app.data_dir)
         desk = OfferDesk(
             pbx.ari,
             repo,
-            Media(instance.sound_path("callbacks")),
+            media,
             region=region,
             policy=policy,
             place_of=lambda linkedid: place_of(live, linkedid),
@@ -111,7 +127,7 @@ def wire(services: Services) -> None:
         )
         offers = OfferAnnouncer(
             pbx.ari,
-            Media(instance.sound_path("callbacks")),
+            media,
             lambda: offer_candidates(live, registry),
         )
         pbx.stasis.register(OFFER_ANNOUNCE, offers.on_stasis_start)

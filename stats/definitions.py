@@ -344,6 +344,9 @@ HELP: dict[str, str] = {
     "longest_wait": N_("The longest queue wait of any offered call (seconds)."),
     "handled_minutes": N_("Talk + wrap-up of answered calls, counted by the second, in minutes."),
     "billable": N_("Answered calls whose talk reached the billing threshold (e.g. 15 s)."),
-    "callbacks": N_("Callback requests: requested, completed (done), failed."),
+    "callbacks": N_(
+        "Callback requests: requested, completed (done), failed; their dials: attempts, "
+        "reached, failed (answering machines among them)."
+    ),
     "notes": N_("Telephone notes taken for the tenant."),
 }

@@ -29,10 +29,17 @@ from stats.rollups import settings_for
 # Other features' tables, read by name: stats depends on their schema, not their code.
 _CALLBACKS = table(
     "callback_requests",
+    column("id"),
     column("tenant_id"),
     column("requested_at", UTCDateTime),
     column("status"),
     column("done_at", UTCDateTime),
+)
+_ATTEMPTS = table(
+    "callback_attempts",
+    column("request_id"),
+    column("started_at", UTCDateTime),
+    column("outcome"),
 )
 _NOTES = table("crm_notes", column("tenant_id"), column("taken_at", UTCDateTime))
 _VOICEMAILS = table(
@@ -163,6 +170,30 @@ async def callback_counts(session: AsyncSession, tenant_id: int, period: Period)
         "cancelled": by_status.get("cancelled", 0),
         "time_to_callback": round(sum(delays) / len(delays), 1) if delays else None,
         "longest_time_to_callback": round(max(delays), 1) if delays else None,
+        **await callback_attempt_counts(session, tenant_id, period),
+    }
+
+
+async def callback_attempt_counts(
+    session: AsyncSession, tenant_id: int, period: Period
+) -> dict[str, int]:
+    """Dials of the tenant's callback customers started in the period: all of them,
+    reached (answered; customer first: confirmed with 1) and failed (ended unreached: no
+    answer, busy, failed, answering machine, interrupted); one still ringing is neither."""
+    a, r = _ATTEMPTS.c, _CALLBACKS.c
+    rows = await session.execute(
+        select(a.outcome, func.count())
+        .select_from(_ATTEMPTS.join(_CALLBACKS, a.request_id == r.id))
+        .where(r.tenant_id == tenant_id, a.started_at >= period.start, a.started_at < period.end)
+        .group_by(a.outcome)
+    )
+    by_outcome = {outcome: int(n) for outcome, n in rows}
+    reached = by_outcome.get("answered", 0)
+    return {
+        "attempts": sum(by_outcome.values()),
+        "attempts_reached": reached,
+        "attempts_failed": sum(n for o, n in by_outcome.items() if o not in (None, "answered")),
+        "attempts_machine": by_outcome.get("machine", 0),
     }
 
 

@@ -3,7 +3,9 @@ customers, the live state fed by AMI, and one or more dialler instances on one d
 
 Receptionists are ``Local/agentcbN@agents/n`` members (state interface ``Custom:agentcbN``);
 customers are numbers in ``[cc-transfer-sim]`` that answer (+49305550xxxx), are busy
-(+49305560xxxx) or ring without answer (+49305570xxxx). Every assertion reads the PBX's
+(+49305560xxxx) or ring without answer (+49305570xxxx); for customer-first callbacks a
+person who presses 1 a second after answering (+49305590xxxx) and an answering machine
+that answers and never presses anything (+49305600xxxx). Every assertion reads the PBX's
 events or the tables, never a mock.
 """
 
@@ -44,6 +46,14 @@ exten => _+49305550XXXX,1,Answer()
 exten => _+49305560XXXX,1,Busy(5)
 exten => _+49305570XXXX,1,Ringing()
  same => n,Wait(60)
+exten => _+49305590XXXX,1,Answer()
+ same => n,Wait(1)
+ same => n,SendDTMF(1)
+ same => n,Wait(30)
+ same => n,Hangup()
+exten => _+49305600XXXX,1,Answer()
+ same => n,Wait(60)
+ same => n,Hangup()
 exten => _+49305580XXXX,1,Ringing()
  same => n,Wait(3)
  same => n,Answer()

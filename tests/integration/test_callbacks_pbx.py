@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -13,15 +14,19 @@ from sqlalchemy import select
 from callbacks.models import CallbackAttempt, CallbackRequest
 from callbacks.offering import PURPOSE as OFFER_ANNOUNCE
 from callbacks.offering import Candidate, OfferAnnouncer
-from callbacks.prompts import Media
+from callbacks.plugin import queue_position_of
+from callbacks.prompts import Media, install_placeholders
 from callbacks.store import CallbackRepository, NewCallback
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
+from callcenter.db.models import Tenant
 from callcenter.db.session import Database
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.pbx.sandbox import Sandbox
 from stats.definitions import Counters, Settings, contributions
+from stats.period import Period
+from stats.reports import callback_attempt_counts
 from tests.integration.callbacks_support import World, make_world, until, utcnow
 
 pytestmark = pytest.mark.postgres
@@ -234,3 +239,94 @@ async def test_waiting_caller_hears_the_offer_once_then_presses_the_key(
     assert finished == ["done"]  # heard to its end while waiting
     row, _ = await rows(db, desk.stored[0])
     assert (row.source, row.number) == ("queue", number)
+
+
+async def _customer_first(world: World, db: Database, owner: str) -> str:
+    """A customer-first dialler for a tenant of its own (a row: the report counts by it)."""
+    slug = f"cbf{uuid.uuid4().hex[:8]}"
+    async with db.session() as session:
+        session.add(Tenant(slug=slug, name="CF GmbH"))
+    install_placeholders(world.pbx.sounds_dir)
+    media = Media(world.pbx.sound_path("callbacks"))
+    inst = await world.instance(
+        owner,
+        tenants=[slug],
+        mode_for=lambda _tenant: "customer_first",
+        position_of=lambda queue, channel: queue_position_of(world.live.state, queue, channel),
+        guard_media=lambda _job: [media.phrase("cb-press-1")],
+        guard_timeout_s=2.0,
+    )
+    await inst.dialer.start()
+    return slug
+
+
+async def _attempt_figures(db: Database, slug: str) -> dict[str, int]:
+    """The controlling report's callback dial figures for today (stats.reports)."""
+    today = utcnow().date()
+    async with db.session() as session:
+        tenant_id = (await session.execute(select(Tenant.id).where(Tenant.slug == slug))).scalar()
+        assert tenant_id is not None
+        return await callback_attempt_counts(
+            session, tenant_id, Period("day", today, today, ZoneInfo("UTC"))
+        )
+
+
+async def test_customer_first_the_customer_presses_1_then_a_receptionist_is_bridged(
+    world: World, db: Database
+) -> None:
+    """Customer first: at the head of the queue the customer is dialled before any
+    receptionist is free, hears "press 1 to be connected", presses 1 and waits at the head
+    with music; the next receptionist is bridged with them."""
+    slug = await _customer_first(world, db, "cf-human")
+    number = f"+49305590{uuid.uuid4().int % 10_000:04d}"
+    request_id = await CallbackRepository(db).add(
+        NewCallback(slug, number, world.queue, "de", None, utcnow())
+    )
+    customer, slot = f"cb-{request_id}-a1-c", f"cbq-{request_id}-1-a"
+    # Stored as completed only once the customer pressed 1 (no receptionist exists yet).
+    await until(lambda: _status(db, request_id, "done"), what="confirmed", timeout=30)
+    assert ("Newchannel", customer) in world.log and world.connects == []
+    await world.agent(1, talk_s=3.0)
+    await until(
+        lambda: world.bridged(customer, f"cbq-{request_id}-1-b"), what="bridged", timeout=20
+    )
+    assert world.connects == [slot]
+    row, attempts = await rows(db, request_id)
+    assert (row.outcome, [t.outcome for t in attempts]) == ("completed", ["answered"])
+    assert world.log.index(("Newchannel", customer)) < world.log.index(("AgentConnect", slot))
+    assert await _attempt_figures(db, slug) == {
+        "attempts": 1,
+        "attempts_reached": 1,
+        "attempts_failed": 0,
+        "attempts_machine": 0,
+    }
+
+
+async def test_customer_first_an_answering_machine_never_gets_the_receptionist(
+    world: World, db: Database
+) -> None:
+    """An answering machine answers and never presses 1: the guard plays twice, then the
+    call ends as outcome "machine"; the receptionist who took the placeholder meanwhile
+    was never bridged with it and is free again."""
+    await world.agent(1, talk_s=60.0)
+    slug = await _customer_first(world, db, "cf-machine")
+    number = f"+49305600{uuid.uuid4().int % 10_000:04d}"
+    request_id = await CallbackRepository(db).add(
+        NewCallback(slug, number, world.queue, "de", None, utcnow())
+    )
+    customer, slot = f"cb-{request_id}-a1-c", f"cbq-{request_id}-1-a"
+    await until(lambda: _status(db, request_id, "failed"), what="finished", timeout=40)
+    row, attempts = await rows(db, request_id)
+    assert [t.outcome for t in attempts] == ["machine"]
+    assert row.outcome == "no_answer"  # FAST_RETRY: one machine attempt, then final
+    assert ("Newchannel", customer) in world.log
+    assert world.connects == [slot]  # the receptionist took the placeholder, rung only
+    assert not world.bridged(customer, f"cbq-{request_id}-1-b")
+    assert not any(customer in members and len(members) > 1 for members in world.bridges.values())
+    # Controlling counts the dial: one attempt, not reached, an answering machine.
+    assert await _attempt_figures(db, slug) == {
+        "attempts": 1,
+        "attempts_reached": 0,
+        "attempts_failed": 1,
+        "attempts_machine": 1,
+    }

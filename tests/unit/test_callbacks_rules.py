@@ -196,3 +196,18 @@ def test_effects_of_a_callback_life() -> None:
     assert isinstance(ended[1], Publish) and ended[1].event == "callback.retry"
     final = dispatch.end(JOB, 3, "busy", "busy", None)[1]
     assert isinstance(final, Publish) and final.payload["outcome"] == "busy"
+
+
+def test_customer_first_dials_the_customer_with_no_receptionist_ringing() -> None:
+    from callbacks import dispatch
+    from callbacks.dispatch import DialCustomer, Job, Publish, Ring
+
+    job = Job(
+        7, 3, "acme", "+493012345678", "q-acme-de", "de", 0, datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    effects = dispatch.dial_first(job, 2, 30)
+    assert [type(e) for e in effects] == [Publish, DialCustomer]
+    assert not any(isinstance(e, Ring) for e in effects)
+    first, dial = effects
+    assert isinstance(first, Publish) and first.event == "callback.dialling"
+    assert isinstance(dial, DialCustomer) and dial.channel_id == "cb-7-a2-c"
