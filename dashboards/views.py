@@ -211,6 +211,8 @@ class CallCard:
     consult: bool = False
     parked_slot: str | None = None
     sort: int = 0
+    # The last transfer that could not be placed (target, DIALSTATUS); the caller is back.
+    transfer_failed: tuple[str, str] | None = None
 
     @property
     def waiting(self) -> bool:
@@ -282,7 +284,14 @@ def call_card(
         consult=flags.consult,
         parked_slot=view.get("parked_slot"),
         sort=sort,
+        transfer_failed=_transfer_failed(view.get("transfer_failed")),
     )
+
+
+def _transfer_failed(value: Any) -> tuple[str, str] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return str(value.get("target") or ""), str(value.get("status") or "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,3 +164,29 @@ def test_queue_thresholds_come_from_the_tenant_file_and_follow_reloads() -> None
     assert "Amber from 0:10, red from 0:20 longest wait" in html
     registry.replace([LoadedTenant(tenant, ())])  # a tenant reload without the alerts
     assert lookup("q-acme-de") == Thresholds()
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("en", "Transfer to +4915199999999 failed: the line is busy. The caller is back with you."),
+        ("de", "Weiterleitung an +4915199999999 fehlgeschlagen: die Leitung ist besetzt."),
+    ],
+)
+def test_a_failed_transfer_shows_on_the_card(locale: str, text: str) -> None:
+    """Issue #8 defect 8: the console says why the caller is back."""
+    from dashboards.render import Fragments, make_environment
+
+    view = call_view(
+        phase="answered",
+        answered_at=1_700_000_130.0,
+        transfer_failed={"target": "+4915199999999", "status": "BUSY", "reason": "busy"},
+    )
+    card = call_card(view, None)
+    assert card is not None and card.transfer_failed == ("+4915199999999", "BUSY")
+    fragments = Fragments(
+        {locale: make_environment(locale)}, lambda _s: None, lambda _q: Thresholds()
+    )
+    html = " ".join(fragments.call_html(locale, card).split())
+    assert text in html
+    assert call_card(call_view(phase="answered"), None).transfer_failed is None  # type: ignore[union-attr]
