@@ -55,17 +55,15 @@ def threshold_lookup(registry: TenantRegistry) -> ThresholdLookup:
 
 
 def phone_lookup(live: Any) -> PhoneLookup:
-    """Registration of the phone behind an agent interface ``PJSIP/<phone>``, from the
-    lines feature's section of the live state (None: no provisioned phone, or no lines)."""
+    """Registration of each provisioned phone as agent interface ``PJSIP/<phone>``, from
+    the lines feature's section of the live state (empty without lines)."""
 
-    def lookup(interface: str) -> bool | None:
-        if live is None or not interface.startswith("PJSIP/"):
-            return None
-        section = live.sections.get("lines")
+    def lookup() -> dict[str, bool]:
+        section = live.sections.get("lines") if live is not None else None
         if section is None:
-            return None
-        line = (section().get("phones") or {}).get(interface.removeprefix("PJSIP/"))
-        return None if line is None else bool(line.get("up"))
+            return {}
+        phones = section().get("phones") or {}
+        return {f"PJSIP/{name}": bool(line.get("up")) for name, line in phones.items()}
 
     return lookup
 

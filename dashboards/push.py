@@ -79,12 +79,13 @@ class Today:
 
 
 TodayLoader = Callable[[], Awaitable[Today]]
-PhoneLookup = Callable[[str], bool | None]
-"""An agent interface's phone: registered (True), not (False), no provisioned phone (None)."""
+PhoneLookup = Callable[[], Mapping[str, bool]]
+"""Agent interface (``PJSIP/<phone>``) → its phone is registered; interfaces without a
+provisioned phone are absent. Asked at most once per frame."""
 
 
-def no_phones(_interface: str) -> bool | None:
-    return None
+def no_phones() -> Mapping[str, bool]:
+    return {}
 
 
 # Collections: (view, name) -> container element id. Items get id f"{name}-{key}".
@@ -177,6 +178,7 @@ class Hub:
         self.reasons = reasons
         self.wrapup_seconds = wrapup_seconds  # shown as a countdown on the console
         self.phones = phones
+        self._phone_map: Mapping[str, bool] | None = None  # this frame's answer of phones()
         self.load_today = today
         self.today = Today()
         self.frame = frame
@@ -200,6 +202,7 @@ class Hub:
     def attach(self, client: Client) -> None:
         """Register a client and queue the full state for it (first sync / re-sync)."""
         group = self.group(client.view, client.locale)
+        self._phone_map = None
         if not group.primed:
             self._prime(group)
         group.clients.add(client)
@@ -363,8 +366,13 @@ class Hub:
             if view.get("status") == "logged_out":  # a position nobody is logged in to
                 view = {**view, "name": self.today.staff[interface]}
             row = self.fragments.agent_row(view)
-            html = self.fragments.agent_html(group.locale, row, self.phones(interface))
+            html = self.fragments.agent_html(group.locale, row, self._phone(interface))
         return self._store(group, elem, html)
+
+    def _phone(self, interface: str) -> bool | None:
+        if self._phone_map is None:
+            self._phone_map = self.phones()
+        return self._phone_map.get(interface)
 
     def _agent_interfaces(self) -> list[str]:
         """Receptionists on the wallboard: logged in (app_queue members) or known positions."""
@@ -379,7 +387,7 @@ class Hub:
 
     def _me_html(self, locale: str, interface: str | None) -> str:
         view = self.source.agent_view(interface) if interface else None
-        phone = self.phones(interface) if interface else None
+        phone = self._phone(interface) if interface else None
         return self.fragments.me_html(locale, view, self.reasons, self.wrapup_seconds, phone)
 
     def _abandoned_html(self, locale: str) -> str:
@@ -390,6 +398,7 @@ class Hub:
         dirty, everything = self._dirty, self._everything
         self._dirty = {"call": set(), "queue": set(), "agent": set()}
         self._everything = False
+        self._phone_map = None
         self.frames += 1
         for group in list(self.groups.values()):
             if not group.clients:

@@ -188,7 +188,7 @@ def test_offline_positions_phone_badges_and_the_wrapup_countdown() -> None:
         fragments,
         reasons=("break", "wrapup"),
         wrapup_seconds=30,
-        phones=phones.get,
+        phones=lambda: dict(phones),
     )
     hub.today = Today(staff={"PJSIP/desk-anna": "Anna", "Local/b@agents/n": "Bert"})
     board = client(WALLBOARD)
