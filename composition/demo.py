@@ -43,6 +43,8 @@ DEMO_USERS = (
     ("admin", "admin", "Demo Admin", ()),
     ("supervisor", "supervisor", "Sabine Supervisor", ()),
     ("anna", "receptionist", "Anna Empfang", ()),
+    # Her position is the browser phone demo-web: the console carries the softphone.
+    ("lena", "receptionist", "Lena Softphone", ()),
     ("mueller", "tenant", "Müller GmbH (client login)", ("mueller",)),
 )
 DEMO_CALLERS = (

@@ -23,12 +23,15 @@ from callcenter.db.session import Database
 from lines.store import PhoneStore
 
 DEMO_PHONES = (("demo-desk", "sip", "Demo-Tischtelefon"), ("demo-web", "webrtc", "Demo-Softphone"))
+# The demo login whose receptionist position is the phone (composition.demo.DEMO_USERS):
+# her console registers the browser phone by itself.
+DEMO_OWNERS = {"demo-web": "lena"}
 
 
 async def ensure_demo_phones(config: Config, queues: Sequence[str]) -> list[tuple[str, str, str]]:
     """(name, kind, password) of the demo phones, made once; positions in every queue."""
     from agents.models import AgentPresence
-    from callcenter.db.models import Agent, Queue, QueueMember
+    from callcenter.db.models import Agent, Queue, QueueMember, User
 
     path = config.app.data_dir / "demo-phones.json"
     known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
@@ -55,6 +58,11 @@ async def ensure_demo_phones(config: Config, queues: Sequence[str]) -> list[tupl
                     agent = Agent(interface=interface, name=label)
                     session.add(agent)
                     await session.flush()
+                owner = DEMO_OWNERS.get(name)
+                if owner and agent.user_id is None:
+                    agent.user_id = await session.scalar(
+                        select(User.id).where(User.username == owner)
+                    )
                 have = set(
                     await session.scalars(
                         select(QueueMember.queue_id).where(QueueMember.agent_id == agent.id)
@@ -100,7 +108,12 @@ def banner(config: Config, phones: Sequence[tuple[str, str, str]], url: str) -> 
     sip = f"{config.pbx.sip_host or config.pbx.host}:{config.pbx.sip_port}"
     lines = [f"  phones (register to {sip}, realm {config.lines.realm}; they ring on demo calls):"]
     for name, kind, password in phones:
-        where = f"browser: {url}/softphone" if kind == "webrtc" else f"SIP phone: sip:{name}@{sip}"
+        where = f"SIP phone: sip:{name}@{sip}"
+        if kind == "webrtc":
+            owner = DEMO_OWNERS.get(name)
+            where = f"browser: {url}/softphone" + (
+                f", or log in as {owner}: the console registers it" if owner else ""
+            )
         lines.append(f"    {name:<11} {password}   {where}")
     lines.append(f"  (also in {config.app.data_dir / 'demo-phones.json'})")
     return lines
