@@ -11,6 +11,10 @@ rebuilds the picture from the tables and the PBX's live channels:
   ``interrupted``, retried at once (the number was never bridged, so it is no double call).
 
 Bus events are best effort (Redis may be down): the console re-reads the REST list.
+
+Parts: :mod:`~callbacks.dialer_core` (its ARI, state), :mod:`~callbacks.dialer_recovery`
+(reconcile), :mod:`~callbacks.dialer_effects` (effects over ARI); this module places,
+follows the events and guards customer-first calls.
 """
 
 from __future__ import annotations
@@ -18,29 +22,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from callbacks import dispatch
+from callbacks.dialer_core import DialerAri, First, Publisher, with_caller_id
+from callbacks.dialer_effects import EffectRunner
+from callbacks.dialer_recovery import Recovery
 from callbacks.dispatch import (
-    PURPOSE_CUSTOMER,
-    QUEUE_CONTEXT,
-    SLOT_CONTEXT,
-    Bridge,
     ChannelRef,
-    CreatePlaceholder,
-    DialCustomer,
-    Effect,
     HangUp,
     Job,
-    Publish,
     Ring,
     parse_channel_id,
     slot_ids,
 )
-from callbacks.leases import Held, LeaseStore
+from callbacks.leases import LeaseStore
 from callbacks.ordering import Place
 from callbacks.retry import AttemptOutcome, Final, RetryPolicy, classify_hangup
 from callcenter.pbx.ami.message import Message
@@ -48,77 +46,6 @@ from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
 
 log = logging.getLogger(__name__)
-
-Publisher = Callable[[str, Mapping[str, Any]], Awaitable[None]]
-
-
-class DialerAri(Protocol):
-    app: str
-
-    async def originate(
-        self,
-        endpoint: str,
-        *,
-        app: str | None = None,
-        app_args: Sequence[str] | str | None = None,
-        context: str | None = None,
-        extension: str | None = None,
-        priority: int | None = None,
-        label: str | None = None,
-        variables: Mapping[str, str] | None = None,
-        caller_id: str | None = None,
-        timeout: int | None = None,
-        channel_id: str | None = None,
-        other_channel_id: str | None = None,
-        formats: Sequence[str] | None = None,
-    ) -> object: ...
-
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None: ...
-
-    async def ring(self, channel_id: str) -> None: ...
-
-    async def send_dtmf(
-        self, channel_id: str, dtmf: str, *, duration: int | None = None
-    ) -> None: ...
-
-    async def create_bridge(
-        self,
-        type: Sequence[str] = ("mixing",),
-        name: str | None = None,
-        bridge_id: str | None = None,
-    ) -> object: ...
-
-    async def add_channel(self, bridge_id: str, channels: Sequence[str]) -> None: ...
-
-    async def channel(self, channel_id: str) -> object: ...
-
-    async def play(
-        self,
-        channel_id: str,
-        media: Sequence[str] | str,
-        *,
-        lang: str | None = None,
-        playback_id: str | None = None,
-    ) -> object: ...
-
-    async def stop_playback(self, playback_id: str) -> None: ...
-
-    async def moh_start(self, channel_id: str, moh_class: str | None = None) -> None: ...
-
-    async def moh_stop(self, channel_id: str) -> None: ...
-
-
-@dataclass(slots=True)
-class _First:
-    """A customer-first attempt: the customer is dialled, then must press 1 (the guard)."""
-
-    attempt: int
-    agent: str | None = None  # the receptionist who took the placeholder meanwhile
-    up: bool = False  # the customer answered: the guard is playing
-    confirmed: bool = False  # pressed 1
-    plays: int = 0
-    playback: str | None = None
-    timer: asyncio.Task[None] | None = None
 
 
 def _utcnow() -> datetime:
@@ -129,7 +56,7 @@ async def _no_publish(_event: str, _payload: Mapping[str, Any]) -> None:
     return None
 
 
-class Dialer:
+class Dialer(Recovery, EffectRunner):
     """One instance's dialler. Feed it AMI events (:meth:`on_ami_event`) and ARI events
     (:meth:`on_ari_event`, and the ``callback-slot`` / ``callback-customer`` Stasis purposes)."""
 
@@ -169,7 +96,7 @@ class Dialer:
         self._guard_media = guard_media  # "press 1 to be connected", per language
         self._guard_timeout_s = guard_timeout_s
         self._guard_plays = guard_plays
-        self._first: dict[int, _First] = {}  # customer-first attempts in progress
+        self._first: dict[int, First] = {}  # customer-first attempts in progress
         self._endpoint = endpoint
         self._window = window
         self._ring_timeout = ring_timeout_s
@@ -207,10 +134,6 @@ class Dialer:
         with contextlib.suppress(AriError):
             await self._ari.hangup(channel_id)
 
-    def wake(self) -> None:
-        """A request was stored or changed: place it without waiting for the next tick."""
-        self._wake.set()
-
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         next_reconcile = 0.0
@@ -237,7 +160,7 @@ class Dialer:
             now = self._clock()
             jobs = await self.leases.claim(now, self._open_tenants(now), per_queue=self._window)
             for claimed in jobs:
-                job = _with_caller_id(claimed, self._caller_id(claimed.tenant))
+                job = with_caller_id(claimed, self._caller_id(claimed.tenant))
                 self.jobs[job.id] = job
                 waiting = self._waiting(job.queue) + [
                     other.as_place()
@@ -263,10 +186,10 @@ class Dialer:
                 if began is None:
                     continue
                 current, attempt = began
-                current = _with_caller_id(current, self._caller_id(current.tenant))
+                current = with_caller_id(current, self._caller_id(current.tenant))
                 self.jobs[current.id] = current
                 self._attempt[current.id] = attempt
-                self._first[current.id] = _First(attempt)
+                self._first[current.id] = First(attempt)
                 started += 1
                 await self._execute(
                     current, dispatch.dial_first(current, attempt, self._ring_timeout)
@@ -319,15 +242,15 @@ class Dialer:
                     await self._ari.hangup(slot_ids(ref.job_id, ref.number)[1])
             return
         job, attempt = began
-        job = _with_caller_id(job, self._caller_id(job.tenant))
+        job = with_caller_id(job, self._caller_id(job.tenant))
         self.jobs[job.id] = job
         self._attempt[job.id] = attempt
         if self._mode_for(job.tenant) == "customer_first":  # taken before it was dialled
-            self._first[job.id] = _First(attempt, agent)
+            self._first[job.id] = First(attempt, agent)
         self.wake()  # the window moves: place the next callback of this queue now
         await self._execute(job, dispatch.offer(job, attempt, agent, self._ring_timeout))
 
-    async def _first_agent(self, job: Job, first: _First, agent: str) -> None:
+    async def _first_agent(self, job: Job, first: First, agent: str) -> None:
         """Customer first: a receptionist took the placeholder. Bridged at once if the
         customer has pressed 1 (waiting with music), else rung until they do."""
         first.agent = agent
@@ -346,13 +269,6 @@ class Dialer:
         if lock is None:
             lock = self._locks[job_id] = asyncio.Lock()
         return lock
-
-    def _spawn(self, coro: Any) -> None:
-        """Event handlers return at once: the ARI/AMI event loops must never wait for the
-        database or an ARI request here."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def on_stasis_start(self, event: AriEvent) -> None:
         """``callback-slot`` (nothing to do: the placeholder waits) and
@@ -394,7 +310,7 @@ class Dialer:
                     self._arm_guard(job_id, first)
 
     # ------------------------------------------------------------------ the guard
-    async def _guard_play(self, job: Job, first: _First) -> None:
+    async def _guard_play(self, job: Job, first: First) -> None:
         customer = dispatch.customer_channel_id(job.id, first.attempt)
         first.plays += 1
         first.playback = f"{customer}-g{first.plays}"
@@ -408,7 +324,7 @@ class Dialer:
         except AriError as exc:  # hung up meanwhile: ChannelDestroyed settles it
             log.info("callback %s: guard prompt failed: %s", job.id, exc)
 
-    def _arm_guard(self, job_id: int, first: _First) -> None:
+    def _arm_guard(self, job_id: int, first: First) -> None:
         if first.timer is not None:
             first.timer.cancel()
 
@@ -420,7 +336,7 @@ class Dialer:
 
         first.timer = asyncio.get_running_loop().create_task(expire())
 
-    async def _guard_expired(self, job_id: int, first: _First) -> None:
+    async def _guard_expired(self, job_id: int, first: First) -> None:
         job = self.jobs.get(job_id)
         if job is None or first.confirmed or self._first.get(job_id) is not first:
             return
@@ -509,142 +425,3 @@ class Dialer:
         await self._execute(job, dispatch.end(job, attempt, outcome, final, due))
         self._forget(job_id)
         self.wake()
-
-    def _retry_policy(self, tenant: str) -> RetryPolicy:
-        return (self._policy_for(tenant) if tenant else None) or self.policy
-
-    def _forget(self, job_id: int) -> None:
-        first = self._first.pop(job_id, None)
-        if first is not None and first.timer is not None:
-            first.timer.cancel()
-        self.jobs.pop(job_id, None)
-        self._attempt.pop(job_id, None)
-        lock = self._locks.get(job_id)
-        if lock is not None and not lock.locked():
-            del self._locks[job_id]
-
-    # ------------------------------------------------------------------ recovery
-    async def on_ari_connected(self) -> None:
-        """ARI (re)connected: Asterisk may have restarted, taking placeholders and customer
-        legs with it (no ChannelDestroyed reaches us then): check this owner's callbacks."""
-        self._spawn(self._reconcile_logged())
-
-    async def _reconcile_logged(self) -> None:
-        try:
-            await self.reconcile(mine=True)
-        except Exception:
-            log.exception("callback reconcile after ARI reconnect failed")
-        self.wake()
-
-    async def reconcile(self, *, mine: bool = False) -> None:
-        """Check callbacks whose lease ran out (or, at start, this owner's) against the PBX."""
-        now = self._clock()
-        for held in await self.leases.expired_leases(now, mine=mine):
-            if held.id in self.jobs and not mine:
-                continue
-            await self._reconcile_one(held, now)
-
-    async def _reconcile_one(self, held: Held, now: datetime) -> None:
-        if held.stage == "queued":
-            slot = slot_ids(held.id, held.token)[0]
-            if await self._exists(slot):
-                job = await self.leases.adopt(held.id, held.token, now)
-                if job is not None:
-                    self.jobs[job.id] = _with_caller_id(job, self._caller_id(job.tenant))
-            else:
-                await self.leases.release(held.id, held.token, now)
-                self.jobs.pop(held.id, None)
-        elif held.stage == "ringing":
-            customer = dispatch.customer_channel_id(held.id, held.attempts)
-            if await self._exists(customer):
-                job = await self.leases.adopt(held.id, held.token, now)
-                if job is not None:
-                    self.jobs[job.id] = _with_caller_id(job, self._caller_id(job.tenant))
-                    self._attempt[job.id] = held.attempts
-                return
-            policy = self._retry_policy(held.tenant)
-            await self.leases.ended(
-                held.id, held.attempts, "interrupted", cause=None, now=now, policy=policy
-            )
-            with contextlib.suppress(AriError):  # a receptionist may still hold the slot
-                await self._ari.hangup(slot_ids(held.id, held.token)[1])
-            self._forget(held.id)
-
-    async def _exists(self, channel_id: str) -> bool:
-        try:
-            await self._ari.channel(channel_id)
-        except AriError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
-
-    # ------------------------------------------------------------------ effects
-    async def _execute(self, job: Job, effects: list[Effect]) -> None:
-        for effect in effects:
-            try:
-                await self._apply(job, effect)
-            except AriError as exc:
-                log.warning("callback %s: %s failed: %s", job.id, type(effect).__name__, exc)
-                await self._failed(job, effect, exc)
-
-    async def _apply(self, job: Job, effect: Effect) -> None:
-        ari = self._ari
-        log.debug("callback %s: %s", job.id, effect)
-        match effect:
-            case CreatePlaceholder():
-                await ari.originate(
-                    f"Local/s@{SLOT_CONTEXT}/n",
-                    context=QUEUE_CONTEXT,
-                    extension=effect.queue,
-                    priority=1,
-                    variables={**effect.variables, "CC_CB_APP": ari.app},
-                    channel_id=effect.slot_id,
-                    other_channel_id=effect.other_id,
-                )
-            case DialCustomer():
-                self.dialled.append(effect.channel_id)
-                await ari.originate(
-                    self._endpoint.format(number=effect.number),
-                    app=ari.app,
-                    app_args=[PURPOSE_CUSTOMER],
-                    caller_id=effect.caller_id,
-                    timeout=effect.timeout_s,
-                    variables=effect.variables,
-                    channel_id=effect.channel_id,
-                )
-            case Ring():
-                await ari.ring(effect.channel_id)
-            case Bridge():
-                await ari.create_bridge(bridge_id=effect.bridge_id)
-                await ari.add_channel(effect.bridge_id, list(effect.channels))
-            case HangUp():
-                try:
-                    await ari.hangup(effect.channel_id)
-                except AriError as exc:
-                    if exc.status != 404:
-                        raise
-            case Publish():
-                try:
-                    await self._publish(effect.event, effect.payload)
-                except Exception as exc:  # Redis down: the tables stay the truth
-                    log.info("callback event %s not published: %s", effect.event, exc)
-
-    async def _failed(self, job: Job, effect: Effect, exc: AriError) -> None:
-        now = self._clock()
-        match effect:
-            case CreatePlaceholder() if exc.status != 409:
-                # 409: that placeholder exists already (the PBX refused a second one).
-                await self.leases.release(job.id, job.token, now)
-                self.jobs.pop(job.id, None)
-            case DialCustomer() if exc.status != 409:
-                attempt = self._attempt.get(job.id, job.attempts)
-                await self._customer_gone(job.id, attempt, 0, now)
-            case _:
-                pass
-
-
-def _with_caller_id(job: Job, caller_id: str | None) -> Job:
-    if caller_id is None or job.caller_id == caller_id:
-        return job
-    return replace(job, caller_id=caller_id)

@@ -8,7 +8,7 @@ it needs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 
@@ -66,3 +66,56 @@ class Recorder(Protocol):
         terminate_on: Any = "none",
         if_exists: Any = "fail",
     ) -> Any: ...
+
+
+class Originating(Protocol):
+    app: str
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        app: str | None = None,
+        app_args: Sequence[str] | str | None = None,
+        context: str | None = None,
+        extension: str | None = None,
+        priority: int | None = None,
+        label: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        caller_id: str | None = None,
+        timeout: int | None = None,
+        channel_id: str | None = None,
+        other_channel_id: str | None = None,
+        formats: Sequence[str] | None = None,
+    ) -> Any: ...
+
+
+class Ringing(Protocol):
+    async def ring(self, channel_id: str) -> None: ...
+
+
+class SendingDtmf(Protocol):
+    async def send_dtmf(
+        self, channel_id: str, dtmf: str, *, duration: int | None = None
+    ) -> None: ...
+
+
+class Bridging(Protocol):
+    async def create_bridge(
+        self,
+        type: Sequence[str] = ("mixing",),
+        name: str | None = None,
+        bridge_id: str | None = None,
+    ) -> Any: ...
+
+    async def add_channel(self, bridge_id: str, channels: Sequence[str]) -> None: ...
+
+
+class LookingUp(Protocol):
+    async def channel(self, channel_id: str) -> Any: ...
+
+
+class MusicOnHold(Protocol):
+    async def moh_start(self, channel_id: str, moh_class: str | None = None) -> None: ...
+
+    async def moh_stop(self, channel_id: str) -> None: ...

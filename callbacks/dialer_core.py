@@ -1,0 +1,106 @@
+"""What the dialler's parts share: the ARI it needs, its state, small state operations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from callbacks.dispatch import Job
+from callbacks.leases import LeaseStore
+from callbacks.retry import RetryPolicy
+from callcenter.pbx.ari.ports import (
+    Bridging,
+    HangingUp,
+    LookingUp,
+    MusicOnHold,
+    Originating,
+    Playing,
+    Ringing,
+    SendingDtmf,
+)
+
+Publisher = Callable[[str, Mapping[str, Any]], Awaitable[None]]
+
+
+class DialerAri(
+    Originating,
+    HangingUp,
+    Ringing,
+    SendingDtmf,
+    Bridging,
+    LookingUp,
+    Playing,
+    MusicOnHold,
+    Protocol,
+):
+    """The ARI requests the dialler makes (:class:`callcenter.pbx.ari.AriRest` has them)."""
+
+
+@dataclass(slots=True)
+class First:
+    """A customer-first attempt: the customer is dialled, then must press 1 (the guard)."""
+
+    attempt: int
+    agent: str | None = None  # the receptionist who took the placeholder meanwhile
+    up: bool = False  # the customer answered: the guard is playing
+    confirmed: bool = False  # pressed 1
+    plays: int = 0
+    playback: str | None = None
+    timer: asyncio.Task[None] | None = None
+
+
+class DialerState:
+    """The dialler's state (set up by :class:`callbacks.dialer.Dialer`) and the operations
+    on it that its parts (placing, events, recovery, effects) share."""
+
+    leases: LeaseStore
+    policy: RetryPolicy
+    jobs: dict[int, Job]  # callbacks this instance drives now
+    dialled: list[str]  # customer channel ids this instance originated
+    _ari: DialerAri
+    _clock: Callable[[], datetime]
+    _caller_id: Callable[[str], str | None]
+    _policy_for: Callable[[str], RetryPolicy | None]
+    _publish: Publisher
+    _endpoint: str
+    _attempt: dict[int, int]  # job id → attempt being dialled
+    _first: dict[int, First]  # customer-first attempts in progress
+    _locks: dict[int, asyncio.Lock]
+    _tasks: set[asyncio.Task[None]]
+    _wake: asyncio.Event
+
+    def wake(self) -> None:
+        """A request was stored or changed: place it without waiting for the next tick."""
+        self._wake.set()
+
+    def _spawn(self, coro: Any) -> None:
+        """Event handlers return at once: the ARI/AMI event loops must never wait for the
+        database or an ARI request here."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _retry_policy(self, tenant: str) -> RetryPolicy:
+        return (self._policy_for(tenant) if tenant else None) or self.policy
+
+    def _forget(self, job_id: int) -> None:
+        first = self._first.pop(job_id, None)
+        if first is not None and first.timer is not None:
+            first.timer.cancel()
+        self.jobs.pop(job_id, None)
+        self._attempt.pop(job_id, None)
+        lock = self._locks.get(job_id)
+        if lock is not None and not lock.locked():
+            del self._locks[job_id]
+
+    async def _customer_gone(self, job_id: int, attempt: int, cause: int, now: datetime) -> None:
+        raise NotImplementedError  # the dialler's: the attempt's end, retried or final
+
+
+def with_caller_id(job: Job, caller_id: str | None) -> Job:
+    if caller_id is None or job.caller_id == caller_id:
+        return job
+    return replace(job, caller_id=caller_id)
