@@ -34,13 +34,14 @@ from crm import timeline
 from crm.repository import NotFound
 from dashboards import i18n, pages
 from dashboards.models import UserPreference
-from dashboards.push import VIEWS, Client, Hub, StateSource
+from dashboards.push import VIEWS, Client, Hub
 from dashboards.schemas import (
     PasswordChangedOut,
     PasswordChangeIn,
     PreferencesIn,
     PreferencesOut,
 )
+from dashboards.source import StateSource
 
 log = logging.getLogger(__name__)
 

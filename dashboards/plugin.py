@@ -21,7 +21,8 @@ from callcenter.plugin import Feature
 from callcenter.services import Port, Services
 from callcenter.state.live import LiveState
 from dashboards import controlling, http, pages, render, screens, supervision
-from dashboards.push import Hub, PhoneLookup, StateSource
+from dashboards.push import Hub, PhoneLookup
+from dashboards.source import StateSource
 from dashboards.today import TodayLoader
 from dashboards.views import TenantInfo, ThresholdLookup, Thresholds, thresholds_of
 from ivr.plugin import TENANTS

@@ -17,17 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
 from dashboards.render import Fragments
-from dashboards.views import CallFlags, TodayStats, agents_by_queue, element_id, tile
+from dashboards.source import LiveSource
+from dashboards.views import TodayStats, agents_by_queue, element_id, tile
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +46,6 @@ _BRIDGE_EVENTS = frozenset({"BridgeEnter", "BridgeLeave", "Hold", "Unhold"})
 _CONTROL_CONTEXTS = frozenset({"cc-hold", "cc-agent-wait", "cc-consult", "cc-pickup"})
 
 Item = tuple[str, str]  # (collection, key)
-
-
-class LiveSource(Protocol):
-    """What the hub reads of the live state (:class:`callcenter.state.live.LiveState`)."""
-
-    def call_view(self, linkedid: str) -> Mapping[str, Any] | None: ...
-
-    def call_flags(self, linkedid: str) -> CallFlags: ...
-
-    def queue_view(self, name: str) -> Mapping[str, Any] | None: ...
-
-    def agent_view(self, interface: str) -> Mapping[str, Any] | None: ...
-
-    def call_ids(self) -> Iterable[str]: ...
-
-    def queue_names(self) -> Iterable[str]: ...
-
-    def agent_views(self) -> Mapping[str, Mapping[str, Any]]: ...
 
 
 @dataclass
@@ -452,50 +434,3 @@ class Hub:
             client.known.clear()
             client.pending.clear()
             self.attach(client)
-
-
-class StateSource:
-    """:class:`LiveSource` over a :class:`callcenter.state.live.LiveState`."""
-
-    def __init__(self, state: Callable[[], Any], clock: Callable[[], float] = time.time) -> None:
-        self._state = state
-        self._clock = clock
-
-    def call_view(self, linkedid: str) -> Mapping[str, Any] | None:
-        state = self._state()
-        call = state.calls.get(linkedid)
-        return None if call is None else call.view(self._clock(), state.region)
-
-    def call_flags(self, linkedid: str) -> CallFlags:
-        from callcontrol.rules import facts_of
-
-        facts = facts_of(self._state(), linkedid)
-        if facts is None:
-            return CallFlags()
-        return CallFlags(held=facts.held, consult=facts.consult is not None)
-
-    def queue_view(self, name: str) -> Mapping[str, Any] | None:
-        """A queue the PBX reported, or one the tenants configure that has had no event yet."""
-        state = self._state()
-        queue = state.queues.get(name)
-        if queue is not None:
-            view: Mapping[str, Any] = queue.view(self._clock(), state.queue_tenants.get(name))
-            return view
-        if name in state.queue_tenants:
-            return {"name": name, "tenant": state.queue_tenants[name], "callers": [], "calls": 0}
-        return None
-
-    def agent_view(self, interface: str) -> Mapping[str, Any] | None:
-        view: Mapping[str, Any] = self._state().agents.agent_view(interface, self._clock())
-        return view
-
-    def call_ids(self) -> Iterable[str]:
-        return list(self._state().calls)
-
-    def queue_names(self) -> Iterable[str]:
-        state = self._state()
-        return sorted(set(state.queues) | set(state.queue_tenants))
-
-    def agent_views(self) -> Mapping[str, Mapping[str, Any]]:
-        views: Mapping[str, Mapping[str, Any]] = self._state().agents.views(self._clock())
-        return views
