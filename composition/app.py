@@ -54,7 +54,9 @@ def _register_pbx_files(services: Services) -> None:
         register_store(PbxFiles([pbx.queue_log_path]))
         return
     box = PbxInstance(pbx, services.config.app.data_dir)
-    register_store(PbxFiles([box.queue_log, box.messages_file, box.log_file], box.recordings_dir))
+    logs = [box.queue_log, box.messages_file, box.log_file]
+    spool = box.instance_dir / "spool" / "voicemail"  # app_voicemail's fallback messages
+    register_store(PbxFiles(logs, box.recordings_dir, spool))
 
 
 def make_app(config: Config, *, pbx: bool = True) -> web.Application:

@@ -6,13 +6,17 @@ Asterisk writes the caller's number into files the app can reach when the PBX is
 
 * ``queue_log``: ``CC_START``/``CC_END`` and ``ENTERQUEUE`` carry the caller id;
 * ``messages`` (notices, warnings, errors) and ``asterisk.out`` may quote it;
-* ``spool/recording``: a voicemail recording not yet fetched into the database.
+* ``spool/recording``: a voicemail recording not yet fetched into the database;
+* ``spool/voicemail/<tenant>/<box>/<folder>/msgNNNN.txt`` (+ ``.wav`` …): a message
+  app_voicemail took when the app's own voicemail could not (the fallback); its ``.txt``
+  holds the caller id.
 
 Erasure masks every form of the numbers in the log files *in place* with ``x`` of the same
 length: Asterisk keeps appending to the same file and the queue_log reader keeps its byte
 offset (``pbx_record_cursors``), so no line moves. Only whole lines are touched (a line
 being written at the end is left for Asterisk). Recordings named by the erasure (the
-voicemail store) are deleted. A PBX on another host keeps its own files: see
+voicemail store) are deleted, and so are app_voicemail's messages whose ``.txt`` names one
+of the numbers (every file of the message). A PBX on another host keeps its own files: see
 docs/security.md (privacy).
 """
 
@@ -25,7 +29,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.phone.numbers import number_forms
+from callcenter.phone.numbers import mask_numbers, number_forms
 
 
 class ErasureTraces(Protocol):
@@ -44,11 +48,31 @@ class PbxFiles:
     phase = 1  # after every other store: the voicemail store names its recordings first
 
     def __init__(
-        self, logs: Sequence[Path], recordings_dir: Path | None = None, *, max_bytes: int = 1 << 31
+        self,
+        logs: Sequence[Path],
+        recordings_dir: Path | None = None,
+        voicemail_spool: Path | None = None,
+        *,
+        max_bytes: int = 1 << 31,
     ) -> None:
         self.logs = tuple(logs)
         self.recordings_dir = recordings_dir
+        self.voicemail_spool = voicemail_spool
         self.max_bytes = max_bytes
+
+    def spool_messages(self, mask: Any) -> list[Path]:
+        """app_voicemail's ``msgNNNN.txt`` files that ``mask`` would change."""
+        if self.voicemail_spool is None or not self.voicemail_spool.is_dir():
+            return []
+        found = []
+        for txt in sorted(self.voicemail_spool.rglob("msg*.txt")):
+            try:
+                text = txt.read_text(errors="replace")
+            except OSError:
+                continue
+            if mask(text) != text:
+                found.append(txt)
+        return found
 
     async def export(
         self, session: AsyncSession, tenant_id: int, contact_id: int, numbers: Sequence[str]
@@ -58,6 +82,9 @@ class PbxFiles:
         if not forms:
             return []
         out: list[dict[str, Any]] = []
+        for txt in self.spool_messages(lambda text: mask_numbers(text, forms)):
+            relative = txt.relative_to(self.voicemail_spool) if self.voicemail_spool else txt
+            out.append({"file": f"voicemail/{relative}", "text": txt.read_text(errors="replace")})
         for path in self.logs:
             if not path.is_file():
                 continue
@@ -87,7 +114,16 @@ class PbxFiles:
                 for file in self.recordings_dir.glob(glob_escape(name) + ".*"):
                     file.unlink(missing_ok=True)
                     removed += 1
-        return {"pbx_log_lines_masked": lines, "pbx_recordings_deleted": removed}
+        messages = 0
+        for txt in self.spool_messages(traces.mask):
+            for file in txt.parent.glob(glob_escape(txt.stem) + ".*"):
+                file.unlink(missing_ok=True)
+            messages += 1
+        return {
+            "pbx_log_lines_masked": lines,
+            "pbx_recordings_deleted": removed,
+            "pbx_voicemail_messages_deleted": messages,
+        }
 
 
 def glob_escape(name: str) -> str:

@@ -106,9 +106,17 @@ async def test_erasure_leaves_nothing_of_the_contact_anywhere(
         f"[2026-12-01 10:00:01.000] NOTICE[12] res_stasis.c: call from {OTHER} ended\n"
     )
     (spool / f"{recording}.wav").write_bytes(b"RIFF....WAVE")
+    inbox = tmp_path / "spool" / "voicemail" / "acme" / "main" / "INBOX"
+    inbox.mkdir(parents=True)
+    for n, caller in enumerate((NATIONAL, OTHER)):  # app_voicemail's fallback messages
+        (inbox / f"msg000{n}.txt").write_text(
+            f'[message]\ncallerid="{name if n == 0 else "Jemand"}" <{caller}>\nduration=7\n'
+        )
+        (inbox / f"msg000{n}.wav").write_bytes(b"RIFF....WAVE")
     sizes = {p: p.stat().st_size for p in (qlog, messages)}
 
-    for store in (VoicemailStore(), CallbackRequests(), PbxFiles([qlog, messages], spool)):
+    files = PbxFiles([qlog, messages], spool, tmp_path / "spool" / "voicemail")
+    for store in (VoicemailStore(), CallbackRequests(), files):
         privacy.register_store(store)  # as the composition root and the features do
 
     async with db.session() as s:
@@ -225,13 +233,18 @@ async def test_erasure_leaves_nothing_of_the_contact_anywhere(
     for key in ("voicemails", "callback_requests", "pbx_files"):
         assert exported[key], key
     assert any(NATIONAL in str(r["data"]) for r in exported["queue_log"])
-    assert {r["file"] for r in exported["pbx_files"]} == {"queue_log", "messages"}
+    assert {r["file"] for r in exported["pbx_files"]} == {
+        "queue_log",
+        "messages",
+        "voicemail/acme/main/INBOX/msg0000.txt",
+    }
 
     async with db.session() as s:
         counts = await privacy.erase_contact(s, tenant_id, contact_id)
     assert counts["queue_log_lines_masked"] == 3  # CC_START, ENTERQUEUE, CC_END
     assert counts["pbx_log_lines_masked"] == 4  # the same three in the file, one warning
     assert counts["pbx_recordings_deleted"] == 1
+    assert counts["pbx_voicemail_messages_deleted"] == 1
 
     after = dump(pg)
     needles = {DIGITS, name, email, f"Probe-{sfx}", f"erika.{sfx}"}
@@ -249,6 +262,7 @@ async def test_erasure_leaves_nothing_of_the_contact_anywhere(
         other_lid, "U-o", OTHER
     )
     assert list(spool.iterdir()) == []
+    assert sorted(f.name for f in inbox.iterdir()) == ["msg0001.txt", "msg0001.wav"]
 
     client = aioredis.from_url(redis_url)
     try:
