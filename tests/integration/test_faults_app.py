@@ -152,3 +152,94 @@ async def test_callers_in_the_menu_survive_an_app_sigkill(
         app.stop()
         await rest.close_session()
         await db.close()
+
+
+QUEUE_TENANT = """
+slug = "fq"
+name = "Fault Queue KG"
+greeting = "Fault Queue KG"
+languages = ["de"]
+default_language = "de"
+timezone = "Europe/Berlin"
+[hours]
+{hours}
+[[dids]]
+number = "{did}"
+[routing]
+voicemail_box = "fq"
+[[routing.queues]]
+name = "q-fq-de"
+language = "de"
+[ivr]
+entry = "reception"
+receptionist = "reception"
+[flows.reception]
+type = "queue"
+"""
+QUEUE_DID = "+49301240002"
+MEMBER = "agent96"
+
+
+async def test_a_call_bridged_across_an_app_restart_gets_a_complete_row(
+    pbx_factory: Callable[[], Sandbox], pbx_config: Config, tmp_path: Path
+) -> None:
+    """Issue #8, defect 5: the app is SIGKILLed while a receptionist talks to the caller and
+    comes back before the call ends. Its rebuilt call does not know when the answer was, so
+    the row's agent, wait and talk come from Asterisk's queue_log (before: left empty)."""
+    sandbox = pbx_factory()
+    await asyncio.to_thread(sandbox.up)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    tenants = tmp_path / "t"
+    tenants.mkdir()
+    (tenants / "fq.toml").write_text(QUEUE_TENANT.format(hours=ALL_WEEK, did=QUEUE_DID))
+    port = test_port_base() + 150
+    env = app_env(pbx_config, sandbox.config, port=port, database_url=url, tenants=tenants)
+    app = AppProcess(env, port, tmp_path / "app.log")
+    rest = AriRest.from_config(sandbox.config)
+    db = Database(url)
+    try:
+        app.start()
+        await app.wait_ready()
+
+        async def member_ready() -> bool:
+            # The queue exists once the app provisioned it; a runtime member answers at once.
+            out = await asyncio.to_thread(
+                sandbox.cli,
+                f"queue add member Local/{MEMBER}@agents/n to q-fq-de penalty 0 as {MEMBER}"
+                f" state_interface Custom:{MEMBER}",
+            )
+            return "Added interface" in out or "Already there" in out
+
+        await eventually(member_ready, "a member in q-fq-de")
+        sandbox.cli(f"devstate change Custom:{MEMBER} NOT_INUSE")
+        call = await place_call(rest, sandbox.config, Scenario.simple(QUEUE_DID, hold=25))
+
+        async def bridged() -> bool:
+            names = [c.name for c in await rest.channels()]
+            return any(n.startswith(f"Local/{MEMBER}@agents") for n in names)
+
+        await eventually(bridged, "the receptionist answering")
+        await asyncio.sleep(2.0)  # they talk
+        app.kill()
+        app.start()
+        await app.wait_ready()  # back while the call is still up
+
+        async def row() -> Call | None:
+            async with db.session() as session:
+                return await session.scalar(select(Call).where(Call.linkedid == call))
+
+        async def complete() -> bool:
+            r = await row()
+            return r is not None and r.talk_seconds is not None
+
+        await eventually(complete, "the row with its talk time", timeout=60)
+        stored = await row()
+        assert stored is not None and stored.outcome == "answered", app.tail()
+        assert stored.agent == MEMBER, stored.agent
+        assert stored.wait_seconds is not None and stored.wait_seconds < 10
+        assert stored.talk_seconds is not None and stored.talk_seconds >= 10
+    finally:
+        app.stop()
+        await rest.close_session()
+        await db.close()
