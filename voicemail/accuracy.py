@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
+
+
+def _chars(text: str) -> list[str]:
+    return [
+        c
+        for c in unicodedata.normalize("NFC", text.casefold())
+        if not c.isspace() and not unicodedata.category(c).startswith("P")
+    ]
+
 
 def cer(reference: str, hypothesis: str) -> float:
-    """Levenshtein distance over characters ÷ reference length, ignoring spaces and the
-    sentence punctuation that the recogniser never outputs."""
-    ref = [c for c in reference if not c.isspace() and c not in ".,?!"]
-    hyp = [c for c in hypothesis if not c.isspace() and c not in ".,?!"]
+    """Levenshtein distance over characters ÷ reference length, ignoring spaces, case and
+    the punctuation that the recogniser never outputs."""
+    ref, hyp = _chars(reference), _chars(hypothesis)
     if not ref:
         return float(bool(hyp))
     previous = list(range(len(hyp) + 1))

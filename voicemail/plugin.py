@@ -26,6 +26,7 @@ from voicemail.transcribe import Transcriber
 
 def connect_crm(deps: VoicemailDeps) -> None:
     """Contacts and webhooks come from the CRM (late imports: the CRM is optional here)."""
+    from callcenter.phone.numbers import DEFAULT_REGION
     from crm import webhooks
     from crm.lookup import Lookup
     from crm.models import Contact
@@ -34,7 +35,7 @@ def connect_crm(deps: VoicemailDeps) -> None:
     lookup = Lookup(db.engine)
 
     async def find_contact(tenant_id: int, e164: str) -> tuple[int | None, str | None]:
-        match = await lookup.lookup(tenant_id, e164, "DE")
+        match = await lookup.lookup(tenant_id, e164, DEFAULT_REGION)  # e164 is already E.164
         return match.contact_id, None
 
     async def contact_name(contact_id: int) -> str | None:
