@@ -7,7 +7,8 @@ import { autoAnswerRequested, headset, register, restrictCandidates, settings as
 
 const panel = document.getElementById("softphone");
 const $ = (sel) => panel.querySelector(sel);
-const text = (key) => panel.dataset[key] || key;
+// data-in-call … on the panel: the translated state names (dataset keys are camelCase).
+const text = (key) => panel.dataset[key.replace(/-(\w)/g, (_, c) => c.toUpperCase())] || key;
 let user = null;
 let state = "idle";
 

@@ -238,6 +238,7 @@ async def test_console_embeds_the_softphone_shows_its_registration_answers_and_h
                 await expect(panel).to_have_attribute("data-state", "ringing", timeout=30000)
                 await page.keyboard.press("a")  # the console's answer key
                 await expect(panel).to_have_attribute("data-state", "in-call", timeout=30000)
+                await expect(panel.locator(".sp-status")).to_have_text("In call")
                 seen: tuple[str, int] | None = None
 
                 async def rtp_from_browser() -> bool:
