@@ -176,6 +176,8 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             placed += await dialer.place_due()
         report["placeholders"] = placed
         report["place_window_s"] = time.perf_counter() - t0
+        # The dialler's own loop moves the window: each hand-over places the next callback.
+        await dialer.start()
 
         def waiting_placeholders() -> int:
             count = 0
