@@ -159,6 +159,8 @@ def render_email(
         raise AddressError("the subject must be on one line")
     if sender:
         msg["From"] = sender
+    if note.id is not None:  # every send of this note is the same message (a re-send after
+        msg["Message-ID"] = message_id(note.id, sender)  # a crash is recognisably one)
     if note.urgency in ("high", "urgent"):
         msg["X-Priority"] = "1"
     lines = [
@@ -184,6 +186,14 @@ def render_email(
     lines += [f"{t['urgency']}: {t['urgencies'][note.urgency]}", "", "-- ", t["footer"]]
     msg.set_content("\n".join(lines) + "\n")
     return msg
+
+
+def message_id(note_id: int, sender: str | None) -> str:
+    """The Message-ID of a note's e-mail, fixed per note: if the worker dies after the mail
+    server accepted it but before ``delivery_status = 'sent'`` is committed, the re-send
+    carries the same id, which a receiver that drops duplicate Message-IDs shows once."""
+    domain = (sender or "").rpartition("@")[2].strip(" >") or "callcenter.invalid"
+    return f"<note-{note_id}@{domain}>"
 
 
 # ---------------------------------------------------------------- storage and delivery
