@@ -1,7 +1,8 @@
 // Browser softphone: SIP.js (vendored, ES modules) over the app's wss:// relay, DTLS-SRTP
 // media straight to Asterisk. Registers as a "webrtc" phone from /api/phones; answers,
-// holds and hangs up calls that queues or console pickups send to it.
-import { headset, register as registerUser, restrictCandidates, settings as loadSettings } from "./phone-core.js";
+// holds and hangs up calls that queues or console pickups send to it (pickups, which ask
+// with answer-after=0, are answered at once).
+import { autoAnswerRequested, headset, register as registerUser, restrictCandidates, settings as loadSettings } from "./phone-core.js";
 
 const $ = (id) => document.getElementById(id);
 const status = (state, text) => {
@@ -31,7 +32,11 @@ async function register(settings, username, password) {
     onRegistered: () => { status("registered", "angemeldet / registered"); buttons("registered"); },
     onUnregistered: () => { status("idle", "nicht angemeldet / not registered"); buttons("idle"); },
     onServerDisconnect: () => { status("error", "Verbindung getrennt / disconnected"); buttons("idle"); },
-    onCallReceived: () => { status("ringing", "es klingelt / ringing"); buttons("ringing"); },
+    onCallReceived: () => {
+      status("ringing", "es klingelt / ringing");
+      buttons("ringing");
+      if (autoAnswerRequested(user)) user.answer(); // a console pickup: answer-after=0
+    },
     onCallAnswered: () => { status("in-call", "im Gespräch / in call"); buttons("in-call"); },
     onCallHangup: () => { held = false; status("registered", "angemeldet / registered"); buttons("registered"); },
   });

@@ -148,6 +148,16 @@ async def test_browser_softphone_registers_answers_a_queue_call_and_sends_rtp(
                 assert seen is not None and seen[0] == "opus", seen
                 await page.click("#hangup")
                 await page.wait_for_selector("#status[data-state=registered]", timeout=10000)
+                # A console pickup asks with answer-after=0: the page answers by itself.
+                await services.require_pbx().ari.originate(
+                    "Local/s@cc-pickup",
+                    context="caller-script",
+                    extension="s",
+                    variables={"CC_PICKUP_INTERFACE": f"PJSIP/{name}", "CC_SIM_STEPS": "w:20"},
+                )
+                await page.wait_for_selector("#status[data-state=in-call]", timeout=30000)
+                await page.click("#hangup")
+                await page.wait_for_selector("#status[data-state=registered]", timeout=10000)
                 await browser.close()
             gone = await http.delete(f"/api/phones/{name}", headers=headers)
             assert gone.status == 204
