@@ -215,6 +215,8 @@ class ChannelEvents(LiveStateCore):
         if call is None:
             return []
         parked = {"space": h.get("ParkingSpace", ""), "lot": h.get("Parkinglot", "")}
+        if self._resync:
+            self._seen_parked.add(call.linkedid)
         if call.parked == parked:
             return []
         call.parked = parked

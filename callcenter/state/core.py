@@ -53,6 +53,7 @@ class LiveStateCore:
         self._left_entries: set[tuple[str, str]] = set()
         self._seen_members: set[tuple[str, str]] = set()
         self._seen_queues: set[str] = set()
+        self._seen_parked: set[str] = set()  # linkedids ParkedCalls listed in a resync
 
     def _sync_positions(self, queue: QueueState) -> None:
         """Every waiting caller's call shows its place now: app_queue moves callers when a

@@ -102,13 +102,17 @@ class LiveState(ChannelEvents, QueueEvents):
         self._left_entries = set()
         self._seen_members = set()
         self._seen_queues = set()
+        self._seen_parked = set()
 
     def abort_resync(self) -> None:
         """The list actions failed: keep the state as it was; a later resync retries."""
         self._resync = False
 
-    def end_resync(self, now: float) -> list[Effect]:
-        """Drop what the PBX did not list; finish calls left without channels as ``lost``."""
+    def end_resync(self, now: float, *, parked_listed: bool = False) -> list[Effect]:
+        """Drop what the PBX did not list; finish calls left without channels as ``lost``.
+
+        ``parked_listed``: ``ParkedCalls`` was listed too, so a call it did not list is no
+        longer parked."""
         out: list[Effect] = []
         if not self._resync:
             return out
@@ -128,6 +132,8 @@ class LiveState(ChannelEvents, QueueEvents):
                 self._finish(call, max(lost_at, call.last_at), out, outcome="lost")
         for call in [c for c in self.calls.values() if not c.channels]:
             self._finish(call, max(lost_at, call.last_at), out, outcome="lost")
+        if parked_listed:
+            self._unpark_unlisted()
         for name in [n for n in self.queues if n not in self._seen_queues]:
             del self.queues[name]
         for queue in self.queues.values():
@@ -140,6 +146,11 @@ class LiveState(ChannelEvents, QueueEvents):
         for topic in (TOPIC_CALLS, TOPIC_QUEUES, TOPIC_AGENTS):
             out.append(Publish(topic, {"type": "resynced", "at": now}))
         return out
+
+    def _unpark_unlisted(self) -> None:
+        for call in self.calls.values():
+            if call.parked is not None and call.linkedid not in self._seen_parked:
+                call.parked = None
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """JSON-able picture for dashboards; waits are computed at ``now``.

@@ -7,7 +7,7 @@ takes it (an outage of PostgreSQL delays rows, it does not lose them); the bus i
 only, so a failed publish is logged and dropped.
 
 Asterisk keeps no events for a disconnected client: after every login the state is rebuilt
-from ``CoreShowChannels`` and ``QueueStatus`` (see :mod:`callcenter.state.live`).
+from ``CoreShowChannels``, ``QueueStatus`` and ``ParkedCalls`` (see :mod:`callcenter.state.live`).
 """
 
 from __future__ import annotations
@@ -203,8 +203,16 @@ class LiveStateService:
             self._execute(self.state.apply(msg))
         for msg in queues:
             self._execute(self.state.apply(msg))
+        parked: list[Message] | None
+        try:  # optional: without res_parking there is nothing parked to rebuild
+            parked = await self.ami.send_list_action("ParkedCalls")
+        except Exception as exc:  # any refusal (no res_parking, a drop): keep what we knew
+            log.debug("live state: ParkedCalls not listed (%s)", exc)
+            parked = None
+        for msg in parked or ():
+            self._execute(self.state.apply(msg))
         now = self.clock()
-        self._execute(self.state.end_resync(now))
+        self._execute(self.state.end_resync(now, parked_listed=parked is not None))
         self.resyncs += 1
         self.last_resync_at = now
         self.resync_error = None

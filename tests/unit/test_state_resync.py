@@ -302,3 +302,32 @@ def test_a_caller_held_by_the_console_is_on_hold_after_a_resync() -> None:
     state.end_resync(pbx.t)
     view = state.calls["1795788900.1"].view(pbx.t, "DE")
     assert (view["state"], view["on_hold"]) == ("on_hold", True)
+
+
+def test_parking_is_rebuilt_from_the_parked_calls_list() -> None:
+    state, pbx = LiveState(region="DE"), Pbx()
+    caller = Chan("PJSIP/trunk-0002", "1795788900.2", "1795788900.2", state=6)
+
+    def resync(*parked: str, listed: bool = True) -> None:
+        state.begin_resync(pbx.t)
+        state.apply(pbx.core_show_channel(caller, "00:00:30"))
+        for space in parked:
+            state.apply(
+                pbx.list_entry(
+                    "ParkedCall",
+                    ParkeeUniqueid=caller.uniqueid,
+                    ParkingSpace=space,
+                    Parkinglot="default",
+                )
+            )
+        state.end_resync(pbx.t, parked_listed=listed)
+
+    resync("701")  # parked while we were away
+    assert state.calls[caller.linkedid].view(pbx.t, "DE")["parked"] == {
+        "space": "701",
+        "lot": "default",
+    }
+    resync(listed=False)  # ParkedCalls refused: what we knew stays
+    assert state.calls[caller.linkedid].parked is not None
+    resync()  # listed, and not parked any more
+    assert state.calls[caller.linkedid].view(pbx.t, "DE")["state"] != "parked"

@@ -27,7 +27,11 @@ class ScriptedAmi:
         self.events: list[Callable[[Message], None]] = []
         self.connects: list[Callable[[], Awaitable[None]]] = []
         self.disconnects: list[Callable[[str], None]] = []
-        self.lists: dict[str, list[Message]] = {"CoreShowChannels": [], "QueueStatus": []}
+        self.lists: dict[str, list[Message]] = {
+            "CoreShowChannels": [],
+            "QueueStatus": [],
+            "ParkedCalls": [],
+        }
         self.fail_lists = 0  # how many list actions fail before they work again
 
     def add_event_listener(self, cb: Callable[[Message], None]) -> None:
