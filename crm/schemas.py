@@ -18,18 +18,22 @@ Id = int  # (documented bounds below where a body carries one)
 
 class NumberIn(BaseModel):
     type: str | None = Field(None, description="mobile | work | home | fax | other")
-    number: str = Field(max_length=64, description="as written: '030 1234567', '+49 …'")
+    number: str = Field(
+        max_length=64,
+        pattern=r"^\+?[0-9][0-9 ()/-]{4,30}$",
+        description="as written: '030 1234567', '+49 …'",
+    )
 
 
 class ContactIn(BaseModel):
     """A contact as written by a person; every text is trimmed, CR/LF refused in one-line
     fields. ``display_name`` may be left out when a given or family name is there."""
 
-    display_name: str | None = Field(None, max_length=200)
+    display_name: str | None = Field(None, min_length=1, max_length=200)
     given_name: str | None = Field(None, max_length=100)
     family_name: str | None = Field(None, max_length=100)
     organisation: str | None = Field(None, max_length=200)
-    email: str | None = Field(None, max_length=254)
+    email: str | None = Field(None, max_length=254, json_schema_extra={"format": "email"})
     numbers: list[NumberIn] = []
     street: str | None = Field(None, max_length=200)
     postal_code: str | None = Field(None, max_length=20)
@@ -223,7 +227,9 @@ class PageQuery(BaseModel):
 class NoteIn(BaseModel):
     """A telephone note; it is e-mailed to the recipient (retried until sent)."""
 
-    recipient_email: str = Field(max_length=254, description="one address")
+    recipient_email: str = Field(
+        max_length=254, description="one address", json_schema_extra={"format": "email"}
+    )
     subject: str = Field(min_length=1, max_length=300)
     recipient_name: str | None = Field(None, max_length=200)
     message: str | None = Field(None, max_length=10_000)
