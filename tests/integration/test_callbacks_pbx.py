@@ -330,3 +330,25 @@ async def test_customer_first_an_answering_machine_never_gets_the_receptionist(
         "attempts_failed": 1,
         "attempts_machine": 1,
     }
+
+
+async def test_key_of_a_tenant_with_callbacks_off_keeps_the_caller_in_the_queue(
+    world: World, db: Database
+) -> None:
+    """[callbacks] enabled = false: the key does not take the caller out; they are back in
+    the queue at the place they had (cc-queue-rejoin), and nothing is stored."""
+    inst = await world.instance("off", main_app=True, tenants=["cbt"])
+    desk = world.desk(inst, enabled=lambda _tenant: False)
+    a = await world.caller()
+    b = await world.caller(number="+4915112345679", steps="w:4^d:*^w:40")
+    c = await world.caller()
+    await until(lambda: b in desk.rejoined, what="the key pressed", timeout=20)
+
+    def back_in_place() -> bool:
+        q = world.live.state.queues.get(world.queue)
+        if q is None or not {a, b, c} <= set(q.waiting):
+            return False
+        return (q.waiting[a].position, q.waiting[b].position, q.waiting[c].position) == (1, 2, 3)
+
+    await until(back_in_place, what="B back between A and C", timeout=20)
+    assert desk.stored == [] and desk.played.get(b) is None
