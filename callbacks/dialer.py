@@ -76,6 +76,7 @@ class Dialer(Recovery, EffectRunner):
         guard_media: Callable[[Job], Sequence[str]] = lambda _job: (),
         guard_timeout_s: float = 6.0,
         guard_plays: int = 2,
+        ready: Callable[[], bool] = lambda: True,
         endpoint: str = "Local/{number}@cc-transfer/n",
         window: int | None = 5,
         ring_timeout_s: int = 30,
@@ -96,6 +97,10 @@ class Dialer(Recovery, EffectRunner):
         self._guard_media = guard_media  # "press 1 to be connected", per language
         self._guard_timeout_s = guard_timeout_s
         self._guard_plays = guard_plays
+        # False while this instance's ARI events are not connected (starting, or another
+        # instance holds the ARI application): placing then would create placeholders
+        # whose ;2 cannot enter our Stasis, and reconciling would misread the PBX.
+        self._ready = ready
         self._first: dict[int, First] = {}  # customer-first attempts in progress
         self._endpoint = endpoint
         self._window = window
@@ -139,6 +144,9 @@ class Dialer(Recovery, EffectRunner):
         next_reconcile = 0.0
         first = True
         while True:
+            if not self._ready():
+                await asyncio.sleep(self._tick_s)
+                continue
             try:
                 if loop.time() >= next_reconcile:
                     await self.reconcile(mine=first)
@@ -214,7 +222,7 @@ class Dialer(Recovery, EffectRunner):
         placeholder's ``;2`` reaches ``;1`` in the queue: the free receptionist is offered
         the callback now instead of up to a second later."""
         waiting = [j for j in self.jobs.values() if j.queue == queue and j.id not in self._attempt]
-        if not waiting:
+        if not waiting or not self._ready():
             return
         head = min(waiting, key=lambda j: (-j.priority, j.arrival, j.id))
         with contextlib.suppress(AriError):
@@ -224,8 +232,22 @@ class Dialer(Recovery, EffectRunner):
         ref = parse_channel_id(msg.get("Uniqueid") or "")
         if ref is None or ref.role != "slot":
             return
+        # AMI may be back before ARI after a restart: a receptionist who took a placeholder
+        # then waits until this instance can drive the call (and has adopted it), instead
+        # of the customer being dialled into a Stasis application nobody listens to.
+        if not await self._until_ready():
+            return
         async with self._job_lock(ref.job_id):
             await self._offer(msg, ref)
+
+    async def _until_ready(self, timeout_s: float = 30.0) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self._ready():
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True
 
     async def _offer(self, msg: Message, ref: ChannelRef) -> None:
         agent = msg.get("MemberName") or msg.get("Interface") or ""

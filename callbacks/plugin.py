@@ -112,6 +112,7 @@ def wire(services: Services) -> None:
             mode_for=lambda slug: tenant_mode(registry, slug),
             position_of=lambda queue, channel: queue_position_of(live.state, queue, channel),
             guard_media=lambda _job: [media.phrase("cb-press-1")],
+            ready=lambda: pbx.ari.connected,
         )
         desk = OfferDesk(
             pbx.ari,
