@@ -8,7 +8,7 @@ from sqlalchemy import select
 from callcenter.contract import described
 from crm import repository as repo
 from crm import schemas as S
-from crm import webhooks
+from crm import webhook_log, webhooks
 from crm.models import WebhookEndpoint
 from crm.routes.common import MANAGERS, PREFIX, db, json_body, path_int, query_int, tenant
 
@@ -25,7 +25,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
             .where(WebhookEndpoint.tenant_id == tenant_id)
             .order_by(WebhookEndpoint.id)
         )
-        return web.json_response({"items": [webhooks.endpoint_view(e) for e in rows]})
+        return web.json_response({"items": [webhook_log.endpoint_view(e) for e in rows]})
 
 
 @routes.post(PREFIX + "/webhooks")
@@ -41,7 +41,7 @@ async def create_webhook(request: web.Request) -> web.Response:
     url, events, description = webhooks.validate_endpoint(await json_body(request))
     async with db(request).session() as s:
         ep = await webhooks.create_endpoint(s, tenant_id, url, events, description=description)
-    return web.json_response(webhooks.endpoint_view(ep, with_secret=True), status=201)
+    return web.json_response(webhook_log.endpoint_view(ep, with_secret=True), status=201)
 
 
 @routes.delete(PREFIX + "/webhooks/{endpoint_id:\\d+}")
@@ -70,5 +70,5 @@ async def webhook_deliveries(request: web.Request) -> web.Response:
         query_int(request, "endpoint_id", 0, 0, 2**62) if "endpoint_id" in request.query else None
     )
     async with db(request).session() as s:
-        log = await webhooks.delivery_log(s, tenant_id, endpoint_id=endpoint, limit=limit)
+        log = await webhook_log.delivery_log(s, tenant_id, endpoint_id=endpoint, limit=limit)
     return web.json_response({"items": log})

@@ -22,7 +22,7 @@ from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
 from callcenter.egress import EgressGuard
-from crm import webhooks
+from crm import webhook_log, webhooks
 from crm.contact import ValidationError
 from crm.webhooks import RetryPolicy, WebhookSender
 from jobs.worker import Worker
@@ -129,7 +129,7 @@ async def test_signed_delivery_reaches_the_receiver(
         assert got["body"]["tenant_id"] == tenant
         assert got["headers"]["X-Callcenter-Event"] == "call.ringing"
         async with db.session() as s:
-            (entry,) = await webhooks.delivery_log(s, tenant, endpoint_id=ep.id)
+            (entry,) = await webhook_log.delivery_log(s, tenant, endpoint_id=ep.id)
         assert entry["status"] == "delivered" and entry["attempts"] == 1
         assert entry["log"][0]["status_code"] == 204
     finally:
@@ -148,7 +148,7 @@ async def test_receiver_down_gets_retries_with_backoff_and_the_log_shows_them(
     policy = RetryPolicy(base=0.05, max_delay=1.0, max_attempts=3)
     await _drain(db, WebhookSender(db, http, guard=LOOPBACK, policy=policy, timeout=2))
     async with db.session() as s:
-        (entry,) = await webhooks.delivery_log(s, tenant, endpoint_id=ep.id)
+        (entry,) = await webhook_log.delivery_log(s, tenant, endpoint_id=ep.id)
     assert entry["status"] == "failed" and entry["attempts"] == 3
     assert [a["attempt"] for a in entry["log"]] == [1, 2, 3]
     assert all(a["status_code"] is None and a["error"] == "could not connect" for a in entry["log"])
@@ -179,8 +179,8 @@ async def test_receiver_that_comes_back_gets_the_event(
         )
         assert len(receiver.received) == 1
         async with db.session() as s:
-            (ok,) = await webhooks.delivery_log(s, tenant, endpoint_id=ep.id)
-            (bad,) = await webhooks.delivery_log(s, tenant, endpoint_id=wrong.id)
+            (ok,) = await webhook_log.delivery_log(s, tenant, endpoint_id=ep.id)
+            (bad,) = await webhook_log.delivery_log(s, tenant, endpoint_id=wrong.id)
         assert [a["status_code"] for a in ok["log"]] == [503, 503, 204]
         assert ok["status"] == "delivered"
         assert bad["status"] == "failed" and {a["status_code"] for a in bad["log"]} == {401}

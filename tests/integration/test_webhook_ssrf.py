@@ -20,7 +20,7 @@ from sqlalchemy import update
 from callcenter.db.models import Tenant, utcnow
 from callcenter.db.session import Database
 from callcenter.egress import CircuitBreaker, EgressGuard, GuardedResolver
-from crm import webhooks
+from crm import webhook_log, webhooks
 from crm.models import WebhookDelivery
 from crm.webhooks import RetryPolicy, WebhookSender
 from jobs.worker import Permanent, Retry
@@ -98,7 +98,7 @@ async def _deliver(db: Database, tenant: int, sender: WebhookSender) -> list[dic
         with contextlib.suppress(Retry, Permanent):
             await sender.deliver(delivery_id)
     async with db.session() as s:
-        return await webhooks.delivery_log(s, tenant)
+        return await webhook_log.delivery_log(s, tenant)
 
 
 async def test_local_targets_are_refused_before_connecting(
@@ -184,7 +184,7 @@ async def test_the_breaker_stops_attempts_to_a_failing_endpoint(
             except Retry as exc:
                 refusals.append(exc)
     async with db.session() as s:
-        (entry,) = await webhooks.delivery_log(s, tenant, endpoint_id=ep.id)
+        (entry,) = await webhook_log.delivery_log(s, tenant, endpoint_id=ep.id)
     assert counting.connections == 2 and len(entry["log"]) == 2
     assert entry["status"] == "pending" and entry["attempts"] == 2  # waits out the cooldown
     assert "circuit open" in str(refusals[-1]) and 0 < breaker.open_for(ep.id) <= 60
