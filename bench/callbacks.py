@@ -110,6 +110,8 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     latencies: list[float] = []
     member_free: dict[str, float] = {}  # agent → app_queue saw it free (QueueMemberStatus)
     from_member: list[float] = []
+    free_for_connect: dict[str, float] = {}  # agent → free, until its next AgentConnect
+    to_connect: list[float] = []  # the PBX's part: free → AgentConnect received
 
     async def publish(event: str, payload: Mapping[str, Any]) -> None:
         if event == "callback.offered":
@@ -144,6 +146,11 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             ref = parse_channel_id(msg.get("Uniqueid") or "")
             if ref is not None and ref.role == "slot":
                 free_at[msg.get("MemberName") or ""] = time.perf_counter()
+                free_for_connect[msg.get("MemberName") or ""] = time.perf_counter()
+        if msg.name == "AgentConnect":
+            began = free_for_connect.pop(msg.get("MemberName") or "", None)
+            if began is not None:
+                to_connect.append(time.perf_counter() - began)
         if msg.name == "QueueMemberStatus" and msg.get("Status") == "1":
             member_free[msg.get("MemberName") or ""] = time.perf_counter()
         if msg.name == "AgentConnect" or (msg.name == "QueueMemberStatus" and not args.no_nudge):
@@ -248,6 +255,8 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             latency_max_ms=max(latencies) * 1000 if latencies else float("nan"),
             member_free_p50_ms=statistics.median(from_member) * 1000 if from_member else 0.0,
             member_free_p99_ms=_pct(from_member, 0.99) * 1000,
+            pbx_free_to_connect_p50_ms=statistics.median(to_connect) * 1000 if to_connect else 0.0,
+            pbx_free_to_connect_p99_ms=_pct(to_connect, 0.99) * 1000,
             throughput_per_s=len(offered) / report["elapsed_s"],
         )
     finally:
