@@ -209,6 +209,15 @@ class LinesService:
                 entries = []
             for msg in entries:
                 self.status.on_message(msg, now)
+        for endpoint in [t.endpoint for t in self.trunks.trunks]:
+            try:
+                detail = await self.ami.send_list_action(
+                    "PJSIPShowEndpoint", {"Endpoint": endpoint}, timeout=10.0
+                )
+            except Exception as exc:  # not loaded (yet): nothing known of its contacts
+                log.debug("lines: PJSIPShowEndpoint %s: %s", endpoint, exc)
+                continue
+            self.status.replace_contacts(endpoint, detail, now)
 
     async def watch(self, interval: float) -> None:
         """Run forever: poll every ``interval`` s, or at once after a ``Registry`` event."""

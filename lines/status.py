@@ -6,16 +6,23 @@ reachable contact (a trunk whose carrier stopped answering OPTIONS, a phone that
 registered). ``PJSIPShowRegistrationsOutbound`` gives our registrations at carriers.
 Between polls, ``DeviceStateChange`` events keep the picture current; a ``Registry`` event
 makes the service ask for the registrations again (it names the server, not the object).
+
+The contacts' own qualify results count too (``ContactStatus`` events, and each trunk's
+``PJSIPShowEndpoint`` on every poll): Asterisk 22 can keep an endpoint "Not in use" while
+its only contact is Unreachable (seen after the endpoint was deleted and created again by
+reloads), so an endpoint whose known contacts are all unreachable is down whatever its
+device state says.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from callcenter.pbx.ami.message import Message
 
 UNAVAILABLE = frozenset({"unavailable", "invalid", "unknown"})
+UNREACHABLE = frozenset({"unreachable", "unavailable"})
 
 
 @dataclass(slots=True)
@@ -27,10 +34,13 @@ class LineState:
     device_state: str = "unknown"
     registration: str | None = None  # register-mode trunks: Registered, Rejected, …
     since: float = 0.0
+    contacts: dict[str, str] = field(default_factory=dict)  # URI → qualify status
 
     @property
     def up(self) -> bool:
         reachable = self.device_state.lower() not in UNAVAILABLE
+        if self.contacts and all(v.lower() in UNREACHABLE for v in self.contacts.values()):
+            reachable = False
         if self.registration is not None:
             return reachable and self.registration.lower() == "registered"
         return reachable
@@ -41,6 +51,7 @@ class LineState:
             "kind": self.kind,
             "up": self.up,
             "device_state": self.device_state,
+            "contacts": dict(sorted(self.contacts.items())),
             "registration": self.registration,
             "since": self.since,
         }
@@ -79,7 +90,36 @@ class LineStatus:
             return False
         if event == "OutboundRegistrationDetail":
             return self._registration(msg.get("ObjectName"), msg.get("Status"), now)
+        if event == "ContactStatus":  # unsolicited: Created, Reachable, Unreachable, Removed …
+            return self._contact(msg, msg.get("ContactStatus"), now)
+        if event == "ContactStatusDetail":  # a PJSIPShowEndpoint answer
+            return self._contact(msg, msg.get("Status"), now)
         return False
+
+    def replace_contacts(self, endpoint: str, details: Iterable[Message], now: float) -> bool:
+        """An endpoint's complete contact list (``PJSIPShowEndpoint``): forget the rest."""
+        line = self.lines.get(endpoint)
+        if line is None:
+            return False
+        was = line.up
+        line.contacts = {
+            m.get("URI") or "": m.get("Status") or ""
+            for m in details
+            if m.get("Event") == "ContactStatusDetail" and m.get("URI")
+        }
+        return self._changed(line, was, now)
+
+    def _contact(self, msg: Message, status: str | None, now: float) -> bool:
+        line = self.lines.get(msg.get("EndpointName") or "")
+        uri = msg.get("URI")
+        if line is None or not uri or status is None:
+            return False
+        was = line.up
+        if status == "Removed":
+            line.contacts.pop(uri, None)
+        else:
+            line.contacts[uri] = status
+        return self._changed(line, was, now)
 
     def _device(self, endpoint: str | None, state: str | None, now: float) -> bool:
         line = self.lines.get(endpoint or "")
