@@ -27,14 +27,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callbacks import dispatch
+from callbacks.dialer_assign import Assigned
 from callbacks.dialer_core import DialerAri, First, Publisher, with_caller_id
-from callbacks.dialer_effects import EffectRunner
+from callbacks.dialer_guard import Guard
 from callbacks.dialer_recovery import Recovery
 from callbacks.dispatch import (
     ChannelRef,
     HangUp,
     Job,
-    Ring,
     parse_channel_id,
     slot_ids,
 )
@@ -56,7 +56,7 @@ async def _no_publish(_event: str, _payload: Mapping[str, Any]) -> None:
     return None
 
 
-class Dialer(Recovery, EffectRunner):
+class Dialer(Recovery, Assigned, Guard):
     """One instance's dialler. Feed it AMI events (:meth:`on_ami_event`) and ARI events
     (:meth:`on_ari_event`, and the ``callback-slot`` / ``callback-customer`` Stasis purposes)."""
 
@@ -77,6 +77,7 @@ class Dialer(Recovery, EffectRunner):
         guard_timeout_s: float = 6.0,
         guard_plays: int = 2,
         ready: Callable[[], bool] = lambda: True,
+        free_agents: Callable[[], Mapping[str, str]] = dict,
         endpoint: str = "Local/{number}@cc-transfer/n",
         window: int | None = 5,
         ring_timeout_s: int = 30,
@@ -101,6 +102,9 @@ class Dialer(Recovery, EffectRunner):
         # instance holds the ARI application): placing then would create placeholders
         # whose ;2 cannot enter our Stasis, and reconciling would misread the PBX.
         self._ready = ready
+        # Receptionists free now (member name → interface), for assigned callbacks.
+        self._free_agents = free_agents
+        self._direct: dict[int, str] = {}
         self._first: dict[int, First] = {}  # customer-first attempts in progress
         self._endpoint = endpoint
         self._window = window
@@ -136,6 +140,7 @@ class Dialer(Recovery, EffectRunner):
         ref = parse_channel_id(channel_id)
         if ref is not None:
             self.jobs.pop(ref.job_id, None)
+            self._direct.pop(ref.job_id, None)
         with contextlib.suppress(AriError):
             await self._ari.hangup(channel_id)
 
@@ -149,11 +154,13 @@ class Dialer(Recovery, EffectRunner):
                 continue
             try:
                 if loop.time() >= next_reconcile:
+                    await self.expire_due()
                     await self.reconcile(mine=first)
                     await self.leases.renew(self._clock())
                     first = False
                     next_reconcile = loop.time() + self._reconcile_s
                 await self.place_due()
+                await self.place_assigned()
                 await self.dial_first_due()
             except Exception:  # the database or the PBX is away: retry on the next tick
                 log.exception("callback dialer pass failed")
@@ -178,32 +185,6 @@ class Dialer(Recovery, EffectRunner):
                 await self._execute(job, dispatch.place(job, waiting))
             return len(jobs)
 
-    async def dial_first_due(self) -> int:
-        """Customer first: dial the customers whose placeholder is at the head of its queue
-        (before a receptionist is free, so the confirmed customer is waiting when one is)."""
-        started = 0
-        for job in list(self.jobs.values()):
-            if job.id in self._attempt or self._mode_for(job.tenant) != "customer_first":
-                continue
-            if self._position_of(job.queue, slot_ids(job.id, job.token)[0]) != 1:
-                continue
-            async with self._job_lock(job.id):
-                if job.id in self._attempt or job.id not in self.jobs:
-                    continue
-                began = await self.leases.begin_attempt(job.id, job.token, "", self._clock())
-                if began is None:
-                    continue
-                current, attempt = began
-                current = with_caller_id(current, self._caller_id(current.tenant))
-                self.jobs[current.id] = current
-                self._attempt[current.id] = attempt
-                self._first[current.id] = First(attempt)
-                started += 1
-                await self._execute(
-                    current, dispatch.dial_first(current, attempt, self._ring_timeout)
-                )
-        return started
-
     # ------------------------------------------------------------------ events
     async def on_ami_event(self, msg: Message) -> None:
         if msg.name == "AgentConnect":
@@ -214,6 +195,7 @@ class Dialer(Recovery, EffectRunner):
             and msg.get("Paused", "0") == "0"
         ):
             self._spawn(self._nudge(msg.get("Queue") or ""))
+            self.wake()  # a callback assigned to this receptionist may be waiting
 
     async def _nudge(self, queue: str) -> None:
         """Wake the queue's first placeholder: app_queue re-checks a waiting caller's turn
@@ -221,7 +203,11 @@ class Dialer(Recovery, EffectRunner):
         (no extension in ``[cc-queue-exit]``, so it is ignored as an exit) sent into the
         placeholder's ``;2`` reaches ``;1`` in the queue: the free receptionist is offered
         the callback now instead of up to a second later."""
-        waiting = [j for j in self.jobs.values() if j.queue == queue and j.id not in self._attempt]
+        waiting = [
+            j
+            for j in self.jobs.values()
+            if j.queue == queue and j.id not in self._attempt and j.id not in self._direct
+        ]
         if not waiting or not self._ready():
             return
         head = min(waiting, key=lambda j: (-j.priority, j.arrival, j.id))
@@ -238,7 +224,7 @@ class Dialer(Recovery, EffectRunner):
         if not await self._until_ready():
             return
         async with self._job_lock(ref.job_id):
-            await self._offer(msg, ref)
+            await self._offer(ref, msg.get("MemberName") or msg.get("Interface") or "")
 
     async def _until_ready(self, timeout_s: float = 30.0) -> bool:
         loop = asyncio.get_running_loop()
@@ -249,15 +235,16 @@ class Dialer(Recovery, EffectRunner):
             await asyncio.sleep(0.1)
         return True
 
-    async def _offer(self, msg: Message, ref: ChannelRef) -> None:
-        agent = msg.get("MemberName") or msg.get("Interface") or ""
+    async def _offer(self, ref: ChannelRef, agent: str) -> None:
+        """A receptionist took the callback (``ref``: its placeholder, naming the token)."""
         first = self._first.get(ref.job_id)
         job = self.jobs.get(ref.job_id)
         if first is not None and job is not None and job.token == ref.number:
             await self._first_agent(job, first, agent)
             return
         began = await self.leases.begin_attempt(ref.job_id, ref.number, agent, self._clock())
-        if began is None:  # another instance took it, or the token is stale
+        if began is None:  # another instance took it, the token is stale, or it expired
+            await self.expire_due()
             if not await self.leases.slot_current(ref.job_id, ref.number):
                 # Cancelled or moved meanwhile: free the receptionist at once.
                 with contextlib.suppress(AriError):
@@ -272,26 +259,6 @@ class Dialer(Recovery, EffectRunner):
         self.wake()  # the window moves: place the next callback of this queue now
         await self._execute(job, dispatch.offer(job, attempt, agent, self._ring_timeout))
 
-    async def _first_agent(self, job: Job, first: First, agent: str) -> None:
-        """Customer first: a receptionist took the placeholder. Bridged at once if the
-        customer has pressed 1 (waiting with music), else rung until they do."""
-        first.agent = agent
-        offered = dispatch.offered(job, first.attempt, agent)
-        if first.confirmed:
-            customer = dispatch.customer_channel_id(job.id, first.attempt)
-            with contextlib.suppress(AriError):
-                await self._ari.moh_stop(customer)
-            await self._execute(job, [offered, *dispatch.connect(job, first.attempt)])
-        else:
-            await self._execute(job, [offered, Ring(slot_ids(job.id, job.token)[1])])
-
-    def _job_lock(self, job_id: int) -> asyncio.Lock:
-        """Events of one callback are handled one at a time, in arrival order (FIFO lock)."""
-        lock = self._locks.get(job_id)
-        if lock is None:
-            lock = self._locks[job_id] = asyncio.Lock()
-        return lock
-
     async def on_stasis_start(self, event: AriEvent) -> None:
         """``callback-slot`` (nothing to do: the placeholder waits) and
         ``callback-customer`` (the customer answered)."""
@@ -299,6 +266,11 @@ class Dialer(Recovery, EffectRunner):
 
     async def _stasis_start(self, event: AriEvent) -> None:
         ref = parse_channel_id(event.channel_id or "")
+        if ref is not None and ref.role == "slot-b" and ref.job_id in self._direct:
+            # An assigned callback's receptionist answered their phone: they take it.
+            async with self._job_lock(ref.job_id):
+                await self._offer(ref, self._direct.get(ref.job_id, ""))
+            return
         if ref is None or ref.role != "customer":
             return
         async with self._job_lock(ref.job_id):
@@ -331,73 +303,6 @@ class Dialer(Recovery, EffectRunner):
                     first.playback = None
                     self._arm_guard(job_id, first)
 
-    # ------------------------------------------------------------------ the guard
-    async def _guard_play(self, job: Job, first: First) -> None:
-        customer = dispatch.customer_channel_id(job.id, first.attempt)
-        first.plays += 1
-        first.playback = f"{customer}-g{first.plays}"
-        try:
-            await self._ari.play(
-                customer,
-                list(self._guard_media(job)),
-                lang=job.language,
-                playback_id=first.playback,
-            )
-        except AriError as exc:  # hung up meanwhile: ChannelDestroyed settles it
-            log.info("callback %s: guard prompt failed: %s", job.id, exc)
-
-    def _arm_guard(self, job_id: int, first: First) -> None:
-        if first.timer is not None:
-            first.timer.cancel()
-
-        async def expire() -> None:
-            await asyncio.sleep(self._guard_timeout_s)
-            first.timer = None
-            async with self._job_lock(job_id):
-                await self._guard_expired(job_id, first)
-
-        first.timer = asyncio.get_running_loop().create_task(expire())
-
-    async def _guard_expired(self, job_id: int, first: First) -> None:
-        job = self.jobs.get(job_id)
-        if job is None or first.confirmed or self._first.get(job_id) is not first:
-            return
-        if first.plays < self._guard_plays:
-            await self._guard_play(job, first)
-            return
-        # Nobody pressed 1: an answering machine (or a person who did not confirm). Hang up;
-        # the hangup is settled as outcome "machine" (retry rule of its own).
-        with contextlib.suppress(AriError):
-            await self._ari.hangup(dispatch.customer_channel_id(job_id, first.attempt))
-
-    async def _guard_confirmed(self, job_id: int, attempt: int) -> None:
-        async with self._job_lock(job_id):
-            first = self._first.get(job_id)
-            job = self.jobs.get(job_id)
-            if first is None or job is None or first.attempt != attempt or first.confirmed:
-                return
-            if not first.up:
-                return
-            customer = dispatch.customer_channel_id(job_id, attempt)
-            if not await self.leases.answered(job_id, attempt, self._clock()):
-                with contextlib.suppress(AriError):
-                    await self._ari.hangup(customer)
-                return
-            first.confirmed = True
-            if first.timer is not None:
-                first.timer.cancel()
-                first.timer = None
-            self._answered.add(job_id)
-            if first.playback is not None:
-                with contextlib.suppress(AriError):
-                    await self._ari.stop_playback(first.playback)
-                first.playback = None
-            if first.agent is not None:
-                await self._execute(job, dispatch.connect(job, attempt))
-            else:  # at the head of the queue: music until a receptionist takes it
-                with contextlib.suppress(AriError):
-                    await self._ari.moh_start(customer)
-
     async def _destroyed(self, event: AriEvent) -> None:
         ref = parse_channel_id(event.channel_id or "")
         if ref is None:
@@ -412,9 +317,10 @@ class Dialer(Recovery, EffectRunner):
             await self._customer_gone(ref.job_id, ref.number, int(event.raw.get("cause", 0)), now)
         elif ref.role == "slot-b" and job is not None and job.token == ref.number:
             attempt = self._attempt.get(job.id)
-            if attempt is None:  # still waiting in the queue: keep the place
+            if attempt is None:  # still waiting (queue or receptionist): keep the place
                 if await self.leases.release(job.id, job.token, now):
                     self.jobs.pop(job.id, None)
+                    self._direct.pop(job.id, None)
                     self.wake()
             else:  # the receptionist hung up: end the customer leg too
                 with contextlib.suppress(AriError):

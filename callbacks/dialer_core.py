@@ -68,6 +68,7 @@ class DialerState:
     _endpoint: str
     _attempt: dict[int, int]  # job id → attempt being dialled
     _first: dict[int, First]  # customer-first attempts in progress
+    _direct: dict[int, str]  # assigned callbacks ringing their receptionist: id → name
     _locks: dict[int, asyncio.Lock]
     _tasks: set[asyncio.Task[None]]
     _wake: asyncio.Event
@@ -83,6 +84,13 @@ class DialerState:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _job_lock(self, job_id: int) -> asyncio.Lock:
+        """Events of one callback are handled one at a time, in arrival order (FIFO lock)."""
+        lock = self._locks.get(job_id)
+        if lock is None:
+            lock = self._locks[job_id] = asyncio.Lock()
+        return lock
+
     def _retry_policy(self, tenant: str) -> RetryPolicy:
         return (self._policy_for(tenant) if tenant else None) or self.policy
 
@@ -92,6 +100,7 @@ class DialerState:
             first.timer.cancel()
         self.jobs.pop(job_id, None)
         self._attempt.pop(job_id, None)
+        self._direct.pop(job_id, None)
         lock = self._locks.get(job_id)
         if lock is not None and not lock.locked():
             del self._locks[job_id]

@@ -7,9 +7,11 @@ import logging
 from callbacks.dialer_core import DialerState
 from callbacks.dispatch import (
     PURPOSE_CUSTOMER,
+    PURPOSE_SLOT,
     QUEUE_CONTEXT,
     SLOT_CONTEXT,
     Bridge,
+    CallDirect,
     CreatePlaceholder,
     DialCustomer,
     Effect,
@@ -46,6 +48,16 @@ class EffectRunner(DialerState):
                     channel_id=effect.slot_id,
                     other_channel_id=effect.other_id,
                 )
+            case CallDirect():
+                await ari.originate(
+                    effect.interface,
+                    app=ari.app,
+                    app_args=[PURPOSE_SLOT],
+                    caller_id=effect.caller_id,
+                    timeout=effect.ring_s,
+                    variables=effect.variables,
+                    channel_id=effect.channel_id,
+                )
             case DialCustomer():
                 self.dialled.append(effect.channel_id)
                 await ari.originate(
@@ -77,10 +89,11 @@ class EffectRunner(DialerState):
     async def _failed(self, job: Job, effect: Effect, exc: AriError) -> None:
         now = self._clock()
         match effect:
-            case CreatePlaceholder() if exc.status != 409:
+            case CreatePlaceholder() | CallDirect() if exc.status != 409:
                 # 409: that placeholder exists already (the PBX refused a second one).
                 await self.leases.release(job.id, job.token, now)
                 self.jobs.pop(job.id, None)
+                self._direct.pop(job.id, None)
             case DialCustomer() if exc.status != 409:
                 attempt = self._attempt.get(job.id, job.attempts)
                 await self._customer_gone(job.id, attempt, 0, now)

@@ -14,6 +14,7 @@ from callbacks import dispatch
 from callbacks.dialer_core import DialerState, with_caller_id
 from callbacks.dispatch import slot_ids
 from callbacks.leases import Held
+from callbacks.models import WAITING
 from callcenter.pbx.ari.errors import AriError
 
 log = logging.getLogger("callbacks.dialer")
@@ -41,12 +42,15 @@ class Recovery(DialerState):
             await self._reconcile_one(held, now)
 
     async def _reconcile_one(self, held: Held, now: datetime) -> None:
-        if held.stage == "queued":
-            slot = slot_ids(held.id, held.token)[0]
+        if held.stage in WAITING:
+            # A direct one (assigned) has no ;1: its receptionist's channel is the "b" id.
+            slot = slot_ids(held.id, held.token)[0 if held.stage == "queued" else 1]
             if await self._exists(slot):
                 job = await self.leases.adopt(held.id, held.token, now)
                 if job is not None:
                     self.jobs[job.id] = with_caller_id(job, self._caller_id(job.tenant))
+                    if held.stage == "direct":  # still ringing its receptionist
+                        self._direct[job.id] = str(job.context.get("assigned") or "")
             else:
                 await self.leases.release(held.id, held.token, now)
                 self.jobs.pop(held.id, None)

@@ -113,6 +113,18 @@ class CreatePlaceholder:
 
 
 @dataclass(frozen=True, slots=True)
+class CallDirect:
+    """An assigned callback: its receptionist's phone is rung into Stasis (not app_queue)
+    under the id of a placeholder's ``;2``, so answering it is taking the callback."""
+
+    channel_id: str
+    interface: str
+    caller_id: str  # the customer's number, on the receptionist's display
+    ring_s: int
+    variables: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class DialCustomer:
     channel_id: str
     number: str
@@ -143,7 +155,7 @@ class Publish:
     payload: Mapping[str, Any]
 
 
-Effect = CreatePlaceholder | DialCustomer | Ring | Bridge | HangUp | Publish
+Effect = CreatePlaceholder | CallDirect | DialCustomer | Ring | Bridge | HangUp | Publish
 
 
 def _view(job: Job, **more: Any) -> dict[str, Any]:
@@ -178,6 +190,28 @@ def place(job: Job, waiting: Sequence[Place]) -> list[Effect]:
         CreatePlaceholder(slot, other, job.queue, position, job.priority, variables),
         Publish("callback.queued", _view(job, position=position)),
     ]
+
+
+def place_direct(job: Job, interface: str, ring_s: int) -> list[Effect]:
+    """An assigned callback whose receptionist is free: ring that receptionist only."""
+    variables = {
+        "CC_CALLBACK_ID": str(job.id),
+        "CC_CALLBACK_LEG": "placeholder",
+        "CC_TENANT": job.tenant,
+    }
+    return [
+        CallDirect(slot_ids(job.id, job.token)[1], interface, job.number, ring_s, variables),
+        Publish("callback.queued", _view(job, position=None, direct=interface)),
+    ]
+
+
+def expired(job: Job, stage: str | None) -> list[Effect]:
+    """Past its expiry before anyone dialled it: its waiting placeholder (if any) goes."""
+    effects: list[Effect] = []
+    if stage in ("queued", "direct"):
+        effects.append(HangUp(slot_ids(job.id, job.token)[1]))  # the token it had
+    effects.append(Publish("callback.expired", _view(job, outcome="expired")))
+    return effects
 
 
 def offer(job: Job, attempt: int, agent: str, ring_timeout_s: int) -> list[Effect]:

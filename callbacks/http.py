@@ -3,10 +3,12 @@
 ``GET /api/callbacks`` (pending list with virtual positions; ``?tenant=&queue=``),
 ``POST /api/callbacks`` (create: receptionist or API, e.g. from a voicemail or an abandoned
 call), ``GET /api/callbacks/{id}`` (with every attempt) and ``POST /api/callbacks/{id}/
-{cancel|priority|schedule|note|assign}``. Reading needs a login (tenant users see their own
-tenants); changing needs a staff role. Every refusal names the field: 400 for a malformed
-body, 422 with the destination policy's ``reason`` for a number that may not be called back,
-409 for a callback that is already being dialled, 429 for too many requests for one number.
+{cancel|priority|schedule|note|assign}`` (assign: offered to that receptionist only, until
+the tenant's ``assign_fallback``; see :mod:`callbacks.assignment`). Reading needs a login
+(tenant users see their own tenants); changing needs a staff role. Every refusal names the
+field: 400 for a malformed body (or a schedule at or after the expiry), 422 with the
+destination policy's ``reason`` for a number that may not be called back, 409 for a
+callback that is already being dialled, 429 for too many requests for one number.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from callbacks import schemas as sc
-from callbacks.manage import CallbackAdmin, NotChangeable
+from callbacks.manage import AfterExpiry, CallbackAdmin, NotChangeable
 from callbacks.ordering import Place
 from callbacks.store import CallbackRateLimited, CallbackRepository, NewCallback
 from callcenter import api, auth
@@ -97,8 +99,10 @@ def setup(
     *,
     live: Callable[[str], list[Place]] | None = None,
     publish: Callable[[str, dict[str, Any]], Any] | None = None,
+    assign_fallback: Callable[[str], float] = lambda _tenant: 600.0,
 ) -> None:
     routes = _Routes(db, repo, policy, dialer, live=live, publish=publish)
+    routes.admin = CallbackAdmin(db, assign_fallback)
     app.router.add_get("/api/callbacks", routes.list_callbacks)
     app.router.add_post("/api/callbacks", routes.create)
     app.router.add_get("/api/callbacks/{id}", routes.detail)
@@ -231,13 +235,16 @@ class _Routes:
             ) from None
         except NotChangeable as exc:
             raise auth.json_error(web.HTTPConflict, "conflict", str(exc)) from None
+        except AfterExpiry as exc:
+            raise _invalid("at", str(exc).removeprefix("at: ")) from None
         if self.dialer is not None:
             if changed.old_slot is not None:
                 await self.dialer.drop_slot(changed.old_slot)
             self.dialer.wake()
         found = await self.admin.get(request_id)
         body_out = found[0] if found else {"id": request_id}
-        await self.emit(f"callback.{'cancelled' if op == 'cancel' else 'updated'}", body_out)
+        event = {"cancel": "cancelled", "assign": "assigned"}.get(op, "updated")
+        await self.emit(f"callback.{event}", body_out)
         return web.json_response(body_out)
 
 
@@ -256,6 +263,7 @@ def _change_of(op: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         return True, {"due_at": at}
     if op == "note":
         return False, {"note": _text(body, "note", required=True, limit=MAX_NOTE)}
-    if op == "assign":
-        return False, {"agent": _text(body, "agent", required=False, limit=80)}
+    if op == "assign":  # null: unassigned, back to the shared queue at its place
+        # Requeued: a placeholder waiting in the shared queue must not reach anyone else.
+        return True, {"assigned_to": _text(body, "agent", required=False, limit=80)}
     raise auth.json_error(web.HTTPNotFound, "not_found", f"no operation {op!r}")

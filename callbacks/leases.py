@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 
 from callbacks.dispatch import Job, customer_channel_id
-from callbacks.models import CallbackAttempt, CallbackRequest
+from callbacks.models import WAITING, CallbackAttempt, CallbackRequest
 from callbacks.retry import (
     AttemptOutcome,
     Final,
@@ -44,6 +44,20 @@ class Held:
     tenant: str = ""
 
 
+def not_expired(now: datetime) -> ColumnElement[bool]:
+    """Never dialled past its expiry (the tenant's ``max_age`` or the API's ``expires_at``)."""
+    return or_(R.expires_at.is_(None), R.expires_at > now)
+
+
+def unassigned(now: datetime) -> ColumnElement[bool]:
+    """For anyone in the queue: not assigned, or its receptionist's time has run out."""
+    return or_(R.assigned_to.is_(None), R.assigned_until.is_(None), R.assigned_until <= now)
+
+
+def job_of(row: CallbackRequest) -> Job:
+    return _job(row)
+
+
 def _job(row: CallbackRequest) -> Job:
     context = {
         "source": row.source,
@@ -51,7 +65,9 @@ def _job(row: CallbackRequest) -> Job:
         "wait_seconds": row.wait_seconds,
         "note": row.note,
         "requests": row.requests,
-        "assigned": row.agent,
+        "assigned": row.assigned_to,
+        "assigned_until": row.assigned_until.isoformat() if row.assigned_until else None,
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
     }
     return Job(
         id=row.id,
@@ -73,6 +89,10 @@ class LeaseStore:
         self.owner = owner
         self.lease = timedelta(seconds=lease_s)
 
+    @property
+    def db(self) -> Database:
+        return self._db
+
     async def claim(
         self,
         now: datetime,
@@ -88,7 +108,12 @@ class LeaseStore:
         """
         due = (
             select(R.id, R.queue)
-            .where(R.status == "pending", or_(R.due_at.is_(None), R.due_at <= now))
+            .where(
+                R.status == "pending",
+                or_(R.due_at.is_(None), R.due_at <= now),
+                not_expired(now),
+                unassigned(now),
+            )
             .order_by(R.priority.desc(), func.coalesce(R.arrival_at, R.requested_at), R.id)
             .limit(limit if per_queue is None else 20 * limit)
             .with_for_update(skip_locked=True)
@@ -148,21 +173,26 @@ class LeaseStore:
         back to pending with the same virtual place; not an attempt."""
         stmt = (
             update(R)
-            .where(R.id == job_id, R.lease_token == token, R.stage == "queued")
+            .where(R.id == job_id, R.lease_token == token, R.stage.in_(WAITING))
             .values(status="pending", stage=None, lease_owner=None, lease_until=None)
         )
         async with self._db.session() as session:
             return bool((await session.execute(stmt)).rowcount)  # type: ignore[attr-defined]
 
     async def begin_attempt(
-        self, job_id: int, token: int, agent: str, now: datetime
+        self, job_id: int, token: int, agent: str, now: datetime, mode: str | None = None
     ) -> tuple[Job, int] | None:
-        """A receptionist took the placeholder: count the attempt (once, whoever asks
-        first with the current token) and return it; None if the fence refuses."""
+        """A receptionist took the placeholder (customer first: it reached the head): count
+        the attempt (once, whoever asks first with the current token) and return it; None
+        if the fence refuses, or the callback has expired meanwhile."""
         stmt = (
             update(R)
             .where(
-                R.id == job_id, R.lease_token == token, R.status == "dialling", R.stage == "queued"
+                R.id == job_id,
+                R.lease_token == token,
+                R.status == "dialling",
+                R.stage.in_(WAITING),
+                not_expired(now),
             )
             .values(
                 stage="ringing",
@@ -186,6 +216,7 @@ class LeaseStore:
                     channel_id=customer_channel_id(job_id, attempt),
                     agent=agent,
                     started_at=now,
+                    mode=mode,
                 )
             )
             return _job(row), attempt
@@ -273,6 +304,28 @@ class LeaseStore:
                 row.status = "failed" if decision.outcome != "cancelled" else "cancelled"
                 row.outcome, row.done_at = decision.outcome, now
             return decision
+
+    async def expire(self, now: datetime) -> list[tuple[Job, str | None]]:
+        """Callbacks past ``expires_at`` that nobody is dialling: final outcome ``expired``.
+        Returns each with the stage it had (``queued``/``direct``: its placeholder, named by
+        the returned job's old token, must be hung up)."""
+        stale = and_(
+            R.expires_at.is_not(None),
+            R.expires_at <= now,
+            or_(R.status == "pending", and_(R.status == "dialling", R.stage.in_(WAITING))),
+        )
+        async with self._db.session() as session:
+            rows = list(
+                (
+                    await session.execute(select(R).where(stale).with_for_update(skip_locked=True))
+                ).scalars()
+            )
+            out = [(_job(r), r.stage) for r in rows]
+            for r in rows:
+                r.status, r.outcome, r.done_at, r.stage = "failed", "expired", now, None
+                r.lease_owner, r.lease_until = None, None
+                r.lease_token += 1  # a placeholder still waiting can no longer be taken
+            return out
 
     async def expired_leases(self, now: datetime, mine: bool = False) -> list[Held]:
         """Active callbacks whose owner stopped renewing (crashed), and with ``mine`` also

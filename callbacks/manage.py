@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from callbacks.dispatch import slot_ids
-from callbacks.models import ACTIVE, CallbackAttempt, CallbackRequest
+from callbacks.models import ACTIVE, WAITING, CallbackAttempt, CallbackRequest
 from callbacks.ordering import Place, virtual_positions
 from callcenter.db.session import Database
 
@@ -31,6 +31,10 @@ class NotChangeable(ValueError):
         self.status = status
         where = stage or status
         super().__init__(f"callback {request_id} is {where}: it can no longer be changed")
+
+
+class AfterExpiry(ValueError):
+    """A schedule at or after the callback's expiry: it would never be dialled."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +73,23 @@ def view(row: CallbackRequest, position: int | None = None) -> dict[str, Any]:
         "outcome": row.outcome,
         "done_at": at(row.done_at),
         "agent": row.agent,
+        "assigned_to": row.assigned_to,
+        "assigned_until": at(row.assigned_until),
         "note": row.note,
     }
 
 
 class CallbackAdmin:
-    def __init__(self, database: Database) -> None:
+    """``assign_fallback``: seconds an assigned callback waits for its receptionist before
+    anyone may take it (the tenant's ``[callbacks] assign_fallback``)."""
+
+    def __init__(
+        self,
+        database: Database,
+        assign_fallback: Callable[[str], float] = lambda _tenant: 600.0,
+    ) -> None:
         self._db = database
+        self._fallback = assign_fallback
 
     async def pending(
         self,
@@ -157,13 +171,19 @@ class CallbackAdmin:
             ).scalar_one_or_none()
             if row is None:
                 raise KeyError(request_id)
-            annotate_only = set(values) <= {"note", "agent"} and not requeue
+            annotate_only = set(values) <= {"note"} and not requeue
             if row.status not in ACTIVE or (
                 row.stage in ("ringing", "connected") and not annotate_only
             ):
                 raise NotChangeable(request_id, row.status, row.stage)
+            due = values.get("due_at")
+            if due is not None and row.expires_at is not None and due >= row.expires_at:
+                raise AfterExpiry(
+                    f"at: {due.isoformat()} is not before the callback expires "
+                    f"({row.expires_at.isoformat()})"
+                )
             old_slot = None
-            if requeue and row.stage == "queued":
+            if requeue and row.stage in WAITING:
                 old_slot = slot_ids(row.id, row.lease_token)[1]
                 row.status, row.stage, row.lease_owner, row.lease_until = (
                     "pending",
@@ -174,20 +194,14 @@ class CallbackAdmin:
                 row.lease_token += 1  # the placeholder's token is stale from now on
             for key, value in values.items():
                 setattr(row, key, value)
+            if "assigned_to" in values:
+                who = values["assigned_to"]
+                row.assigned_until = (
+                    now + timedelta(seconds=self._fallback(row.tenant)) if who else None
+                )
             if values.get("status") == "cancelled":
                 row.outcome, row.done_at, row.stage = "cancelled", now, None
             return Changed(row.id, row.tenant, row.tenant_id, old_slot)
-
-    async def expire(self, now: datetime) -> list[int]:
-        """Pending callbacks past ``expires_at``: final outcome ``expired``."""
-        stmt = (
-            update(R)
-            .where(R.status == "pending", R.expires_at.is_not(None), R.expires_at < now)
-            .values(status="failed", outcome="expired", done_at=now)
-            .returning(R.id)
-        )
-        async with self._db.session() as session:
-            return list((await session.execute(stmt)).scalars())
 
 
 def tenant_slugs(rows: Iterable[dict[str, Any]]) -> set[str]:

@@ -9,10 +9,12 @@ Redis or Asterisk restart the dispatcher rebuilds everything from these two tabl
 status    stage      meaning
 pending   –          waiting for its turn (``due_at``: not before; NULL: as soon as open)
 dialling  queued     its placeholder holds the virtual place in app_queue
+dialling  direct     assigned: its placeholder rings the assigned receptionist directly
 dialling  ringing    a receptionist took it; the customer is being dialled
 dialling  connected  receptionist and customer bridged
 done      –          final outcome ``completed``
 failed    –          final outcome ``no_answer``, ``busy``, ``failed`` or ``expired``
+                     (past ``expires_at``: the tenant's ``max_age`` or the API's time)
 cancelled –          final outcome ``cancelled`` (receptionist, API or tenant)
 """
 
@@ -38,7 +40,8 @@ from callcenter.db.models import UTCDateTime, bigint_pk, in_check, utcnow
 
 STATUSES: tuple[str, ...] = ("pending", "dialling", "done", "failed", "cancelled")
 ACTIVE: tuple[str, ...] = ("pending", "dialling")
-STAGES: tuple[str, ...] = ("queued", "ringing", "connected")
+STAGES: tuple[str, ...] = ("queued", "direct", "ringing", "connected")
+WAITING: tuple[str, ...] = ("queued", "direct")  # a placeholder exists, nobody took it yet
 OUTCOMES: tuple[str, ...] = ("completed", "no_answer", "busy", "failed", "cancelled", "expired")
 # Per attempt: what happened to that one dial ("machine": answered, guard not confirmed;
 # "interrupted": the PBX went away mid-dial, so the attempt's end is unknown).
@@ -95,8 +98,12 @@ class CallbackRequest(Base):
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     promised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     wait_seconds: Mapped[float | None] = mapped_column()  # waited on the line before asking
-    agent: Mapped[str | None] = mapped_column(String(80))  # assigned / served by
+    agent: Mapped[str | None] = mapped_column(String(80))  # the receptionist who took it
     note: Mapped[str | None] = mapped_column(Text)
+    # Assigned to one receptionist (queue member name): offered to nobody else until
+    # ``assigned_until``, then it falls back to its place in the queue (0016).
+    assigned_to: Mapped[str | None] = mapped_column(String(80))
+    assigned_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Lease: who dispatches it now; every new lease increments the fencing token, and every
     # write of the dispatcher names the token it holds (a stale holder's write matches 0 rows).
     lease_owner: Mapped[str | None] = mapped_column(String(64))
@@ -126,3 +133,8 @@ class CallbackAttempt(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     outcome: Mapped[str | None] = mapped_column(String(16))
     cause: Mapped[str | None] = mapped_column(String(32))  # Asterisk hangup cause
+    # Customer first (0016): the guard's progress, so a restarted app resumes the attempt
+    # where it was (customer ringing, hearing "press 1", or confirmed and waiting).
+    mode: Mapped[str | None] = mapped_column(String(16))  # "customer_first" or NULL
+    picked_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    guard_plays: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

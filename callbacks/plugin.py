@@ -67,6 +67,29 @@ def tenant_mode(registry: TenantRegistry, slug: str) -> str:
     return tenant.callbacks.mode if tenant is not None else "agent_first"
 
 
+def tenant_max_age(registry: TenantRegistry, slug: str) -> float | None:
+    tenant = registry.get(slug)
+    return tenant.callbacks.max_age if tenant is not None else None
+
+
+def tenant_assign_fallback(registry: TenantRegistry, slug: str) -> float:
+    tenant = registry.get(slug)
+    return tenant.callbacks.assign_fallback if tenant is not None else 600.0
+
+
+def free_receptionists(state: LiveState) -> dict[str, str]:
+    """Receptionists free now (member name → interface): logged in, not paused, not in a
+    call in any of their queues. An assigned callback rings only one of these."""
+    free: dict[str, str] = {}
+    busy: set[str] = set()
+    for member in state.agents.members.values():
+        if member.status == 1 and not member.paused and not member.in_call:
+            free.setdefault(member.name, member.interface)
+        else:
+            busy.add(member.name)
+    return {name: iface for name, iface in free.items() if name not in busy}
+
+
 def queue_position_of(state: LiveState, queue: str, channel_id: str) -> int | None:
     """Where a placeholder waits in app_queue now (1 = head), from the live state."""
     q = state.queues.get(queue)
@@ -84,7 +107,7 @@ def wire(services: Services) -> None:
     registry = services.require(TENANTS)
     config = services.config
     region = config.tenants.default_region
-    repo = CallbackRepository(services.db)
+    repo = CallbackRepository(services.db, max_age=lambda slug: tenant_max_age(registry, slug))
     dialer: Dialer | None = None
     pbx = services.pbx
     live = pbx.live if pbx is not None else None
@@ -113,6 +136,7 @@ def wire(services: Services) -> None:
             position_of=lambda queue, channel: queue_position_of(live.state, queue, channel),
             guard_media=lambda _job: [media.phrase("cb-press-1")],
             ready=lambda: pbx.ari.connected,
+            free_agents=lambda: free_receptionists(live.state),
         )
         desk = OfferDesk(
             pbx.ari,
@@ -169,6 +193,7 @@ def wire(services: Services) -> None:
             dialer,
             live=(lambda queue: live_places(live.state, queue)) if live is not None else None,
             publish=publish,
+            assign_fallback=lambda slug: tenant_assign_fallback(registry, slug),
         )
     )
 

@@ -14,7 +14,9 @@ class CallbackOut(BaseModel):
     number: str = Field(description="E.164, passed the destination policy")
     language: str
     status: str = Field(description="pending | dialling | done | failed | cancelled")
-    stage: str | None = Field(description="queued | ringing | connected (while dialling)")
+    stage: str | None = Field(
+        description="queued | direct (ringing its assigned receptionist) | ringing | connected"
+    )
     priority: int
     position: int | None = Field(description="virtual position in its queue, 1 = next")
     source: str = Field(description="queue | ivr | api")
@@ -22,7 +24,9 @@ class CallbackOut(BaseModel):
     arrival_at: str | None = Field(description="the place it keeps: when the caller joined")
     promised_at: str | None
     due_at: str | None
-    expires_at: str | None
+    expires_at: str | None = Field(
+        description="never dialled after this (the tenant's max_age, or the request's own)"
+    )
     attempts: int
     requests: int = Field(description="requests merged into this one")
     wait_seconds: float | None
@@ -30,7 +34,13 @@ class CallbackOut(BaseModel):
         description="completed | no_answer | busy | failed | cancelled | expired"
     )
     done_at: str | None
-    agent: str | None
+    agent: str | None = Field(description="the receptionist who took it (last attempt)")
+    assigned_to: str | None = Field(
+        description="offered to this receptionist (queue member name) only, until assigned_until"
+    )
+    assigned_until: str | None = Field(
+        description="then any receptionist may take it (tenant's assign_fallback)"
+    )
     note: str | None
 
 
@@ -77,4 +87,6 @@ class OperationIn(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=100)
     at: str | None = None
     note: str | None = Field(default=None, max_length=2000)
-    agent: str | None = Field(default=None, max_length=80)
+    agent: str | None = Field(
+        default=None, max_length=80, description="assign: queue member name; null unassigns"
+    )

@@ -7,7 +7,8 @@ mobile, VoIP, toll-free), in a country the tenant may dial, not withheld.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -76,11 +77,21 @@ RATE_WINDOW = timedelta(hours=1)
 
 
 class CallbackRepository:
-    """The ``callback_requests`` table: new requests (merged per number and tenant)."""
+    """The ``callback_requests`` table: new requests (merged per number and tenant).
 
-    def __init__(self, database: Database, *, max_per_hour: int = 5) -> None:
+    ``max_age``: the tenant's ``[callbacks] max_age`` in seconds (None: no limit); a request
+    then expires that long after it was made, or earlier if it says so itself."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        max_per_hour: int = 5,
+        max_age: Callable[[str], float | None] = lambda _tenant: None,
+    ) -> None:
         self._db = database
         self.max_per_hour = max_per_hour
+        self._max_age = max_age
 
     async def add(self, request: NewCallback) -> int:
         """Store a pending request and return its id; the same linkedid twice is one request."""
@@ -99,12 +110,21 @@ class CallbackRepository:
         # The tenant's policy decided before; this guards the table against anything that
         # is no callable number at all, whoever calls add().
         number = callback_number(request.number, DestinationPolicy.anywhere())
+        request = replace(request, expires_at=self._expiry(request))
         for _ in range(3):  # a concurrent insert of the same number: merge into it instead
             try:
                 return await self._add_once(request, number)
             except IntegrityError:
                 continue
         raise CallbackRateLimited(f"callback number {number}: stored concurrently, try again")
+
+    def _expiry(self, request: NewCallback) -> datetime | None:
+        age = self._max_age(request.tenant)
+        limit = request.requested_at + timedelta(seconds=age) if age is not None else None
+        given = request.expires_at
+        if limit is None or given is None:
+            return given or limit
+        return min(given, limit)
 
     async def _add_once(self, request: NewCallback, number: str) -> Added:
         r = CallbackRequest
@@ -143,6 +163,9 @@ class CallbackRepository:
                 active.priority = max(active.priority, request.priority)
                 if arrival < (active.arrival_at or active.requested_at):
                     active.arrival_at = arrival
+                if active.expires_at is not None and request.expires_at is not None:
+                    # Asked again: the caller still wants the call, so it lives on.
+                    active.expires_at = max(active.expires_at, request.expires_at)
                 if request.note:
                     active.note = f"{active.note}\n{request.note}" if active.note else request.note
                 return Added(active.id, merged=True)

@@ -10,6 +10,8 @@ max_attempts = 4          # dials of the customer in all
 retry_after = { busy = 300, no_answer = 900, failed = 600, machine = 1800 }  # seconds
 closing_margin = 15       # minutes before closing in which no callback is dialled
 hours = { mon = ["09:00-12:00"] }  # dialling hours inside the opening hours (optional)
+max_age = 72              # hours after the request: not reached by then, it expires
+assign_fallback = 10      # minutes an assigned callback waits for its receptionist
 ```
 
 Faults name the field (``callbacks.retry_after.busy``); the loader adds file and line.
@@ -31,11 +33,15 @@ KEYS = (
     "retry_after",
     "closing_margin",
     "hours",
+    "max_age",
+    "assign_fallback",
 )
 MAX_OFFER_AFTER_S = 3600
 MAX_ATTEMPTS = 20
 MAX_RETRY_AFTER_S = 7 * 86400
 MAX_CLOSING_MARGIN_MIN = 240
+MAX_AGE_H = 30 * 24  # Genesys schedules up to 30 days ahead; nothing older makes sense
+MAX_ASSIGN_FALLBACK_MIN = 24 * 60
 
 
 def parse_callbacks(doc: Doc, raw: dict[str, Any]) -> CallbackSettings:
@@ -82,6 +88,15 @@ def parse_callbacks(doc: Doc, raw: dict[str, Any]) -> CallbackSettings:
     hours = None
     if "hours" in table:
         hours = parse_hours(doc, doc.table(table, "hours", where), f"{where}.hours")
+    max_age_h = _number(doc, table, "max_age", (1, MAX_AGE_H), default.max_age / 3600, unit="hours")
+    fallback_min = _number(
+        doc,
+        table,
+        "assign_fallback",
+        (1, MAX_ASSIGN_FALLBACK_MIN),
+        default.assign_fallback / 60,
+        unit="minutes",
+    )
     return CallbackSettings(
         enabled=bool(enabled),
         offer_after=offer_after,
@@ -90,6 +105,8 @@ def parse_callbacks(doc: Doc, raw: dict[str, Any]) -> CallbackSettings:
         retry_after=retry_after,
         closing_margin=margin_min * 60,
         hours=hours,
+        max_age=max_age_h * 3600,
+        assign_fallback=fallback_min * 60,
     )
 
 

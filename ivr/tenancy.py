@@ -167,6 +167,11 @@ class CallbackSettings:
     closing_margin: float = 900.0  # no callback dialled this many seconds before closing
     # Dialling hours (index 0 = Monday) inside the opening hours; None: the opening hours.
     hours: tuple[tuple[Interval, ...], ...] | None = None
+    # A callback not reached this many seconds after it was requested ends as "expired"
+    # and is never dialled after that (a caller from three days ago expects no call).
+    max_age: float = 3 * 86400.0
+    # An assigned callback waits this many seconds for its receptionist, then any may take it.
+    assign_fallback: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -210,9 +210,9 @@ class World:
         self.instances.append(inst)
         return inst
 
-    async def agent(self, n: int, talk_s: float = 1.0) -> str:
+    async def agent(self, n: int, talk_s: float = 1.0, name: str | None = None) -> str:
         """Log in an auto-answering receptionist (talks ``talk_s`` then hangs up)."""
-        name = f"agentcb{uuid.uuid4().hex[:4]}{n}"
+        name = name or agent_name(n)
         await self.ami.send_action(
             "Setvar", {"Variable": f"CC_AGENT_TALK_SECONDS_{name}", "Value": str(talk_s)}
         )
@@ -315,6 +315,11 @@ async def make_world(pbx: Sandbox, config: Config, db: Database, queue: str) -> 
     await ami.start()
     await ami.wait_connected(timeout=10.0)
     return world
+
+
+def agent_name(n: int) -> str:
+    """A receptionist name unique to one test (``_age[n]t.`` in ``[agents]`` matches it)."""
+    return f"agentcb{uuid.uuid4().hex[:4]}{n}"
 
 
 def utcnow() -> datetime:

@@ -162,7 +162,23 @@ async def test_create_merge_list_and_manage(world: World) -> None:
     status, assigned = await w.call(
         "receptionist", "POST", f"/api/callbacks/{cid}/assign", {"agent": "anna"}
     )
-    assert (status, assigned["agent"]) == (200, "anna")
+    assert (status, assigned["assigned_to"], assigned["agent"]) == (200, "anna", None)
+    assert assigned["assigned_until"] is not None  # then anyone may take it
+    # A schedule at or after the expiry would never be dialled: refused, naming the field.
+    _, short = await w.call(
+        "receptionist",
+        "POST",
+        "/api/callbacks",
+        new(w.slug, "+49 30 5555555", expires_at="2026-12-02T10:00:00+01:00"),
+    )
+    status, late = await w.call(
+        "receptionist",
+        "POST",
+        f"/api/callbacks/{short['id']}/schedule",
+        {"at": "2026-12-02T10:30:00+01:00"},
+    )
+    assert status == 400 and late["detail"].startswith("at:"), late
+    await w.call("receptionist", "POST", f"/api/callbacks/{short['id']}/cancel")
     status, planned = await w.call(
         "receptionist",
         "POST",
@@ -180,7 +196,8 @@ async def test_create_merge_list_and_manage(world: World) -> None:
     assert status == 409 and "can no longer be changed" in conflict["detail"]
     assert [e for e, _ in w.events] == [
         "callback.requested", "callback.requested", "callback.requested", "callback.updated",
-        "callback.updated", "callback.updated", "callback.updated", "callback.cancelled",
+        "callback.updated", "callback.assigned", "callback.requested", "callback.cancelled",
+        "callback.updated", "callback.cancelled",
     ]  # fmt: skip
     # A callback being dialled can be annotated, not moved.
     leases = LeaseStore(w.db, "test")

@@ -33,6 +33,8 @@ max_attempts = 4
 retry_after = { busy = 120, no_answer = 600 }
 closing_margin = 30
 hours = { mon = ["09:00-11:00"] }
+max_age = 48
+assign_fallback = 5
 """
 
 
@@ -53,6 +55,8 @@ def test_settings_parse(sources: PromptSources) -> None:
         "machine": 1800,
     }
     assert settings.closing_margin == 1800  # minutes in the file, seconds inside
+    assert settings.max_age == 48 * 3600  # hours in the file
+    assert settings.assign_fallback == 300
     assert settings.hours is not None
     assert settings.hours[0] == (Interval(hm("09:00"), hm("11:00")),)
     assert settings.hours[1] == ()
@@ -106,9 +110,12 @@ def _line(text: str, needle: str) -> int:
         (
             "offer = 3",
             "callbacks.offer",
-            "unknown key (allowed: closing_margin, enabled, hours, max_attempts, mode, "
-            "offer_after, retry_after)",
+            "unknown key (allowed: assign_fallback, closing_margin, enabled, hours, "
+            "max_age, max_attempts, mode, offer_after, retry_after)",
         ),
+        ("max_age = 0", "callbacks.max_age", "0: hours must be 1..720"),
+        ("max_age = 1000", "callbacks.max_age", "1000: hours must be 1..720"),
+        ("assign_fallback = 0", "callbacks.assign_fallback", "0: minutes must be 1..1440"),
     ],
 )
 def test_each_fault_names_file_line_and_field(
