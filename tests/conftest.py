@@ -15,6 +15,13 @@ from pathlib import Path
 
 import pytest
 
+# Every process the tests start (the app, its CLI, workers) runs the code of this checkout,
+# not whichever checkout the virtualenv was installed from (editable installs point at one;
+# git worktrees sharing a venv would otherwise test each other's code).
+ROOT = Path(__file__).resolve().parent.parent
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+)
 PG_ADMIN_DSN = os.environ.get("CALLCENTER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("CALLCENTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
