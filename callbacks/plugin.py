@@ -22,7 +22,7 @@ from callbacks import http
 from callbacks.desk import HANDOFF, OfferDesk, QueuePlace
 from callbacks.desk import PURPOSE as OFFER
 from callbacks.dialer import Dialer
-from callbacks.dispatch import PURPOSE_CUSTOMER, PURPOSE_SLOT
+from callbacks.dispatch import PURPOSE_CUSTOMER, PURPOSE_SLOT, parse_channel_id
 from callbacks.leases import LeaseStore
 from callbacks.offering import PURPOSE as OFFER_ANNOUNCE
 from callbacks.offering import Candidate, OfferAnnouncer
@@ -128,7 +128,7 @@ def wire(services: Services) -> None:
             LeaseStore(services.db, owner),
             pbx.ari,
             waiting=lambda queue: live_places(live.state, queue),
-            open_tenants=lambda now: open_tenants(registry, now),
+            open_tenants=lambda now: open_tenants(registry, now, live.state.queue_tenants),
             caller_id=lambda slug: first_number(registry, slug),
             publish=publish,
             policy_for=lambda slug: tenant_policy(registry, slug),
@@ -160,6 +160,9 @@ def wire(services: Services) -> None:
         pbx.stasis.register(HANDOFF, desk.on_handoff)
         pbx.stasis.register(PURPOSE_SLOT, dialer.on_stasis_start)
         pbx.stasis.register(PURPOSE_CUSTOMER, dialer.on_stasis_start)
+        # Its placeholders and customer legs survive a restart in Stasis; the dialler adopts
+        # them by id (reconcile), so the orphan recovery must not hand them back.
+        pbx.stasis.claim(lambda channel_id: parse_channel_id(channel_id) is not None)
 
         async def ari_events(event: AriEvent) -> None:
             if event.type != "StasisStart":
@@ -217,12 +220,20 @@ def live_places(state: LiveState, queue: str) -> list[Place]:
     ]
 
 
-def open_tenants(registry: TenantRegistry, now: datetime) -> Collection[str] | None:
-    """Tenants whose callbacks may be dialled now; None: no tenants known (all may)."""
+def open_tenants(
+    registry: TenantRegistry, now: datetime, provisioned: Mapping[str, str]
+) -> Collection[str] | None:
+    """Tenants whose callbacks may be dialled now; None: no tenants known (all may).
+
+    Only tenants whose queues this app has provisioned on the PBX (``provisioned``: queue →
+    tenant): a placeholder sent into a queue app_queue does not know yet (start-up, a tenant
+    loaded a moment ago) leaves Queue() at once and hangs up.
+    """
     tenants = registry.tenants()
     if not tenants:
         return None
-    return [t.slug for t in tenants if window_of(t, now).open]
+    ready = set(provisioned.values())
+    return [t.slug for t in tenants if t.slug in ready and window_of(t, now).open]
 
 
 def first_number(registry: TenantRegistry, slug: str) -> str | None:

@@ -11,6 +11,9 @@ app was killed or restarted, or another instance owned it). Nobody would ever se
 StasisStart again, so on the process's first connect :meth:`StasisDispatcher.recover` hands
 each one back to the dialplan (its next priority is the fallback route) or hangs up helper
 legs (snoop channels of position announcements), which are never calls of their own.
+Channels a feature claims (:meth:`StasisDispatcher.claim`: the callback dialler's
+placeholders and customer legs, which it adopts by their ids after a restart) are left to
+that feature: handing them back would hang them up.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ class StasisDispatcher:
     def __init__(self, ari: ContinueApi) -> None:
         self._ari = ari
         self._handlers: dict[str, StasisHandler] = {}
+        self._claims: list[Callable[[str], bool]] = []
         self._started: set[str] = set()  # StasisStart seen while a recovery runs
         self._recovering = False
         self.recovered = 0  # orphans handed back or hung up so far (metrics, tests)
@@ -59,6 +63,11 @@ class StasisDispatcher:
         if purpose in self._handlers:
             raise ValueError(f"Stasis purpose {purpose!r} already has a handler")
         self._handlers[purpose] = handler
+
+    def claim(self, owns: Callable[[str], bool]) -> None:
+        """Leave channels for which ``owns(channel_id)`` is true out of :meth:`recover`:
+        their feature recovers them itself."""
+        self._claims.append(owns)
 
     async def __call__(self, event: AriEvent) -> None:
         if event.type != "StasisStart":
@@ -92,7 +101,7 @@ class StasisDispatcher:
             await asyncio.sleep(SETTLE_S)
             count = 0
             for channel_id in ids:
-                if channel_id in self._started:
+                if channel_id in self._started or any(own(channel_id) for own in self._claims):
                     continue
                 if await self._recover_one(api, channel_id):
                     count += 1

@@ -132,13 +132,15 @@ async def test_closed_tenant_waits_for_opening(db: Database, tmp_path: Path) -> 
     assert tenant_window(registry, slug, datetime(2026, 12, 1, 15, 50, tzinfo=UTC)).open is False
     request_id = await add(db, slug, "+4930555200", NIGHT)
     leases = LeaseStore(db, "x")
-    assert open_tenants(registry, NIGHT) == []
-    assert await leases.claim(NIGHT, open_tenants(registry, NIGHT)) == []
+    provisioned = {f"q-{slug}-de": slug}  # its queue is on the PBX
+    assert open_tenants(registry, NIGHT, provisioned) == []
+    assert await leases.claim(NIGHT, open_tenants(registry, NIGHT, provisioned)) == []
     opening = datetime(2026, 12, 2, 7, 0, tzinfo=UTC)
-    assert open_tenants(registry, opening) == [slug]
-    assert [j.id for j in await leases.claim(opening, open_tenants(registry, opening))] == [
-        request_id
-    ]
+    # Open, but its queues not provisioned yet: a placeholder would leave Queue() at once.
+    assert open_tenants(registry, opening, {}) == []
+    assert open_tenants(registry, opening, provisioned) == [slug]
+    claimed = await leases.claim(opening, open_tenants(registry, opening, provisioned))
+    assert [j.id for j in claimed] == [request_id]
 
 
 async def test_window_limits_placeholders_per_queue_and_moves_on(db: Database) -> None:

@@ -47,3 +47,20 @@ async def test_recover_hands_back_calls_and_hangs_up_helper_legs() -> None:
     assert ari.continued == ["new-1", "in-1"]
     assert ari.hung_up == ["snoop-1"]
     assert dispatcher.recovered == 2
+
+
+async def test_recover_leaves_claimed_channels_to_their_feature() -> None:
+    # A callback placeholder's ;2 and a customer leg: the dialler adopts them by id; handed
+    # back, the placeholder would run into Hangup() and lose its place in the queue.
+    ari = FakeAri(
+        {
+            "cbq-7-1-b": "Local/s@cc-callback-slot-00000001;2",
+            "cb-8-a1-c": "Local/+4930555@cc-transfer-00000002;1",
+            "in-1": "Local/+4930@from-trunk-00000003;2",
+        }
+    )
+    dispatcher = StasisDispatcher(ari)
+    dispatcher.claim(lambda channel_id: channel_id.startswith("cb"))
+    assert await dispatcher.recover(ari) == 1
+    assert ari.continued == ["in-1"]
+    assert ari.hung_up == []
