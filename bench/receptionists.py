@@ -182,9 +182,7 @@ async def run(args: argparse.Namespace) -> None:
         for agent_id in ids:
             await service.logout(agent_id)
 
-        await _calls(
-            args, ami, live, CallControl(ami, lambda: live.state, lambda _s: None), names[0]
-        )
+        await _calls(args, ami, live, CallControl(ami, live, lambda _s: None), names[0])
     finally:
         await ami.close()
         await live.close()

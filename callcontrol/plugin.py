@@ -26,7 +26,7 @@ def wire(services: Services) -> None:
     registry = services.require(TENANTS)
     control = CallControl(
         pbx.ami,
-        lambda: pbx.live.state,
+        pbx.live,
         registry.get,
         region=config.tenants.default_region,
         free_numbers=cast(FreeNumbers, config.agents.free_transfer_numbers),

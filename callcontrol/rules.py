@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from callcenter.state.channels import Channel
 from callcenter.state.live import LiveState
 
 HOLD_CONTEXT = "cc-hold"
@@ -118,6 +119,16 @@ class AmiAction:
     headers: tuple[tuple[str, str], ...]
 
 
+def leg_of(channel: Channel) -> Leg:
+    return Leg(channel.uniqueid, channel.name, channel.context, channel.bridge)
+
+
+def waiting(leg: Leg) -> bool:
+    """The receptionist's leg waits for its caller (hold, cancelled consultation): in
+    cc-agent-wait and in no bridge, so that AMI Bridge can take it."""
+    return leg.context == AGENT_WAIT_CONTEXT and leg.bridge is None
+
+
 def facts_of(
     state: LiveState, linkedid: str, parked_channels: Iterable[str] = ()
 ) -> CallFacts | None:
@@ -129,7 +140,7 @@ def facts_of(
     for uid in call.channels:
         ch = state.channels.get(uid)
         if ch is not None:
-            legs[uid] = Leg(uid, ch.name, ch.context, ch.bridge)
+            legs[uid] = leg_of(ch)
     caller = legs.get(call.queue_channel or "") or legs.get(call.linkedid)
     others = [leg for leg in legs.values() if caller is None or leg.uniqueid != caller.uniqueid]
     agent = None
@@ -228,6 +239,8 @@ def retrieve(f: CallFacts) -> list[AmiAction]:
         raise CallConflict(f"call is {f.state}: only a call on hold can be retrieved")
     if f.agent is None or f.agent.context != AGENT_WAIT_CONTEXT:
         raise CallConflict("the receptionist's line is gone: pick the caller up instead")
+    if not waiting(f.agent):
+        raise CallConflict("the hold is still being set up on the PBX: retrieve again")
     return [_a("Bridge", Channel1=f.agent.name, Channel2=caller.name, Tone="no")]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,6 +38,15 @@ class AmiApi(Protocol):
     async def send_list_action(
         self, name: str, headers: Any = None, *, timeout: float | None = None
     ) -> list[Message]: ...
+
+
+class LiveView(Protocol):
+    """What call control reads of the live state (:class:`LiveStateService`)."""
+
+    @property
+    def state(self) -> LiveState: ...
+
+    async def until(self, check: Callable[[LiveState], bool], timeout: float) -> bool: ...
 
 
 class TenantDirectory(Protocol):
@@ -83,7 +91,7 @@ class CallControl:
     def __init__(
         self,
         ami: AmiApi,
-        state: Callable[[], LiveState],
+        live: LiveView,
         tenants: Callable[[str], TenantDirectory | None],
         *,
         region: str = "DE",
@@ -92,19 +100,21 @@ class CallControl:
         settle: float = 3.0,
     ) -> None:
         self.ami = ami
-        self._state = state
+        self.live = live
         self._tenants = tenants
         self.region = region
         self.free_numbers: FreeNumbers = free_numbers
         self.max_call_seconds = max_call_seconds
-        self.settle = settle  # at most this long for a hung-up consultation's Dial() to return
+        # At most this long for the PBX's events of a step (a hold, a hung-up consultation)
+        # to reach the live state before the next step is refused.
+        self.settle = settle
 
     async def parked_channels(self) -> set[str]:
         events = await self.ami.send_list_action("ParkedCalls")
         return {m.get("ParkeeChannel") or "" for m in events if m.name == "ParkedCall"}
 
     async def facts(self, linkedid: str) -> CallFacts | None:
-        state = self._state()
+        state = self.live.state
         if linkedid not in state.calls:
             return None
         return rules.facts_of(state, linkedid, await self.parked_channels())
@@ -191,6 +201,8 @@ class CallControl:
 
         ``privileged``: a supervisor or admin asks (typed numbers, see :meth:`target`);
         ``agent_name``: the name of the position a pickup or unpark rings (``interface``)."""
+        if action == "retrieve" and facts.held:
+            facts = await self._hold_settled(facts)
         try:
             plan, extra, route = self._plan(
                 facts, action, body, interface, privileged=privileged, agent_name=agent_name
@@ -296,10 +308,22 @@ class CallControl:
                     f"the PBX refused {step.name}: {msg.get('Message')} (the call changed?)",
                 )
 
+    async def _hold_settled(self, facts: CallFacts) -> CallFacts:
+        """The facts once the receptionist's leg of a hold has arrived: in cc-agent-wait and
+        out of the bridge it shared with the caller. The caller's events of a hold can reach
+        the live state before that leg's, and a Bridge sent in between is refused by the PBX
+        ("Unable to add Channel1 to bridge")."""
+
+        def settled(state: LiveState) -> bool:
+            now = rules.facts_of(state, facts.linkedid)
+            return now is None or not now.held or now.agent is None or rules.waiting(now.agent)
+
+        await self.live.until(settled, self.settle)
+        return rules.facts_of(self.live.state, facts.linkedid) or facts
+
     async def _agent_back(self, channel: str) -> None:
-        deadline = asyncio.get_running_loop().time() + self.settle
-        while asyncio.get_running_loop().time() < deadline:
-            legs = self._state().channels.by_id.values()
-            if any(c.name == channel and c.context == rules.AGENT_WAIT_CONTEXT for c in legs):
-                return
-            await asyncio.sleep(0.02)
+        def back(state: LiveState) -> bool:
+            legs = state.channels.by_id.values()
+            return any(c.name == channel and rules.waiting(rules.leg_of(c)) for c in legs)
+
+        await self.live.until(back, self.settle)

@@ -101,6 +101,8 @@ class LiveStateService:
         # Extra parts of the snapshot that features keep themselves (e.g. "lines": trunk
         # and phone status), by key; each is called at snapshot time.
         self.sections: dict[str, Callable[[], Any]] = {}
+        # Set after the next applied AMI event, for :meth:`until`; None while nobody waits.
+        self._applied: asyncio.Event | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -164,6 +166,25 @@ class LiveStateService:
         effects = self.state.apply(msg)
         if effects:
             self._execute(effects)
+        if self._applied is not None:
+            self._applied.set()
+            self._applied = None
+
+    async def until(self, check: Callable[[LiveState], bool], timeout: float) -> bool:
+        """Wait until ``check(state)`` holds, tried again after every applied AMI event;
+        False if it still does not after ``timeout`` s. For code that sent the PBX a step
+        and must see its events before the next one (call control), without polling."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not check(self.state):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            if self._applied is None:
+                self._applied = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._applied.wait(), remaining)
+        return True
 
     def on_disconnect(self, reason: str) -> None:
         self.state.mark_disconnected(self.clock())

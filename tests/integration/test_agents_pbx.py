@@ -547,6 +547,45 @@ async def test_pickup_hold_retrieve_hangup(world: World) -> None:
     assert record.answered_at is not None and record.wait_seconds is not None
 
 
+async def test_retrieve_decided_the_moment_the_hold_shows(world: World) -> None:
+    """A retrieve sent on the facts of the very AMI event that shows the caller on hold
+    (the fastest a console can react) gets the caller back. The receptionist's leg is then
+    not yet in cc-agent-wait, or still in the old bridge: the old code answered 409 ("the
+    receptionist's line is gone") or sent a Bridge that the PBX refused ("Unable to add
+    Channel1 to bridge", the receptionists benchmark, about one call in 300)."""
+    from callcontrol.http import CALLCONTROL
+    from callcontrol.rules import facts_of
+
+    pbx = world.services.require_pbx()
+    control = world.client.app[CALLCONTROL]
+    watching: set[str] = set()
+    retrieves: dict[str, asyncio.Task[dict[str, Any]]] = {}
+
+    def on_hold_shown(msg: Message) -> None:
+        # Registered after the live state's listener: runs on the state this event left.
+        for lid in list(watching):
+            facts = facts_of(pbx.live.state, lid)
+            if facts is not None and facts.state == "on hold":
+                watching.discard(lid)
+                retrieves[lid] = asyncio.ensure_future(
+                    control.perform(facts, "retrieve", {}, "Local/agent71@agents/n")
+                )
+
+    pbx.ami.add_event_listener(on_hold_shown)
+    for _ in range(3):
+        lid = await _picked_up(world)
+        watching.add(lid)
+        status, body = await world.post("anna", f"/api/calls/{lid}/hold")
+        assert status == 200, body
+        await until(lambda: lid in retrieves, what=f"{lid} on hold")  # noqa: B023
+        assert (await retrieves[lid])["action"] == "retrieve"
+        await world.wait_state(lid, "connected")
+        assert await world.bridged(CALLER, AGENT)
+        status, body = await world.post("anna", f"/api/calls/{lid}/hangup")
+        assert status == 200, body
+        await _gone(world, lid)
+
+
 async def test_held_caller_hanging_up_frees_the_receptionist(world: World) -> None:
     """Issue #8, defect 7: the receptionist's leg waits in cc-agent-wait while the caller is
     held; when the caller hangs up there, that leg ends too (not after Wait(3600))."""

@@ -197,6 +197,22 @@ def test_retrieve_without_receptionist_leg_says_so() -> None:
         rules.retrieve(lonely)
 
 
+def test_retrieve_waits_for_the_receptionist_leg_to_leave_the_bridge() -> None:
+    """The redirect of a hold names cc-agent-wait on the receptionist's leg before that leg
+    has left the bridge it shared with the caller (the receptionists benchmark saw it one
+    call in 300): an AMI Bridge then is refused by the PBX, so the rule refuses first and
+    the service waits for the leg (callcontrol.service, _hold_settled)."""
+    leaving = facts(
+        "left",
+        Leg("c1", "PJSIP/trunk-0001", "cc-hold", None),
+        Leg("a1", "PJSIP/anna-0002", "cc-agent-wait", "b1"),
+    )
+    assert leaving.state == "on hold"
+    with pytest.raises(CallConflict, match="still being set up"):
+        rules.retrieve(leaving)
+    assert rules.waiting(HELD.agent) and not rules.waiting(leaving.agent)  # type: ignore[arg-type]
+
+
 def test_facts_from_the_live_state() -> None:
     state = LiveState()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,12 +43,22 @@ class Acme:
         return None
 
 
+class _Live:
+    """The live state as call control reads it; target() waits for nothing."""
+
+    def __init__(self, state: LiveState) -> None:
+        self.state = state
+
+    async def until(self, check: Callable[[LiveState], bool], timeout: float) -> bool:
+        return check(self.state)
+
+
 def control(free_numbers: FreeNumbers = "supervisor", tenant: Any = None) -> CallControl:
     state = LiveState()
     acme = tenant or Acme()
     return CallControl(
         None,  # type: ignore[arg-type]  # target() sends nothing
-        lambda: state,
+        _Live(state),
         lambda slug: acme if slug == "acme" else None,
         free_numbers=free_numbers,
     )
