@@ -6,7 +6,7 @@ For every good row, in file order:
   earlier row of the same file: folded into that row (numbers, tags, notes united);
 * **update** – it matches an existing contact of the tenant the same way: missing fields,
   new numbers and tags are added, existing values are kept (``merge`` rule of
-  :func:`crm.repository.merged`); if it matches several contacts, the oldest is updated
+  :func:`crm.duplicates.merged`); if it matches several contacts, the oldest is updated
   and the others are listed as ``duplicates`` (merge them with ``merge(keep, other)``);
 * **skip** – it matches an existing contact and would change nothing;
 * **create** – otherwise.
@@ -24,6 +24,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm import csv_import, vcard
+from crm import duplicates as dedupe
 from crm import repository as repo
 from crm.contact import ContactData
 
@@ -125,7 +126,7 @@ def _changes(before: ContactData, after: ContactData) -> list[str]:
     return [f for f in _COMPARED if getattr(before, f) != getattr(after, f)]
 
 
-_keys = repo.duplicate_keys
+_keys = dedupe.duplicate_keys
 
 
 async def import_contacts(
@@ -140,12 +141,12 @@ async def import_contacts(
     report = ImportReport(dry_run=dry_run, errors=list(errors))
     plans: list[_Plan] = []
     by_key: dict[str, _Plan] = {}
-    known = await repo.duplicate_index(session, tenant_id, [d for _, d in rows])
+    known = await dedupe.duplicate_index(session, tenant_id, [d for _, d in rows])
     for line, incoming in rows:
         data = incoming
         earlier = next((by_key[k] for k in _keys(data) if k in by_key), None)
         if earlier is not None:
-            earlier.data = repo.merged(earlier.data, data)
+            earlier.data = dedupe.merged(earlier.data, data)
             for k in _keys(earlier.data):
                 by_key.setdefault(k, earlier)
             report.rows.append(
@@ -158,7 +159,7 @@ async def import_contacts(
         if dup_ids:
             contact = await repo.get_contact(session, dup_ids[0], tenant_id)
             existing = await repo.contact_data(session, contact)
-            data = repo.merged(existing, data)
+            data = dedupe.merged(existing, data)
         row = ReportRow(line, "create", data.display_name, dup_ids[0] if dup_ids else None)
         row.duplicates = dup_ids[1:]
         plan = _Plan(line, data, row.contact_id, existing, row)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter.contract import described
+from crm import duplicates as dedupe
 from crm import privacy, timeline
 from crm import repository as repo
 from crm import schemas as S
@@ -62,7 +63,7 @@ async def create_contact(request: web.Request) -> web.Response:
     tenant_id, _ = scope(request, *STAFF)
     async with db(request).session() as s:
         data = await parse_contact(request, s, tenant_id)
-        duplicates = await repo.find_duplicates(s, tenant_id, data)
+        duplicates = await dedupe.find_duplicates(s, tenant_id, data)
         contact = await repo.create_contact(s, tenant_id, data)
         body = await contact_json(s, contact)
     body["duplicates"] = duplicates
@@ -122,7 +123,7 @@ async def merge_contacts(request: web.Request) -> web.Response:
     async with db(request).session() as s:
         keep = await repo.get_contact(s, path_int(request, "contact_id"), tenant_id)
         own(keep, tenant_id)
-        kept = await repo.merge(s, keep.id, other, tenant_id)
+        kept = await dedupe.merge(s, keep.id, other, tenant_id)
         return web.json_response(await contact_json(s, kept))
 
 

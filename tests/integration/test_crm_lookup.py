@@ -12,6 +12,7 @@ import pytest
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
+from crm import duplicates as dedupe
 from crm import repository as repo
 from crm.contact import ValidationError, contact_from_mapping
 from crm.lookup import CallerLookup, Lookup, PgLookup
@@ -148,8 +149,8 @@ async def test_duplicates_and_merge(
     )  # fmt: skip
     probe = contact_from_mapping({"display_name": "x", "email": "Dup@Example.de"})
     async with db.session() as s:
-        assert await repo.find_duplicates(s, a, probe) == [one, two]
-        kept = await repo.merge(s, one, two, a)
+        assert await dedupe.find_duplicates(s, a, probe) == [one, two]
+        kept = await dedupe.merge(s, one, two, a)
         data = await repo.contact_data(s, kept)
     assert data.display_name == "Dup One" and data.vip and data.city == "Köln"
     assert data.tags == ("a", "b")

@@ -8,8 +8,8 @@ import pytest
 
 from crm import csv_import
 from crm.contact import ValidationError, contact_from_mapping, contact_to_mapping
+from crm.duplicates import merged
 from crm.export import to_csv
-from crm.repository import merged
 
 
 def test_display_name_falls_back_to_names_then_organisation() -> None:
