@@ -10,12 +10,12 @@ another instance).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from agents import cli, http
 from agents.provisioning import ProvisioningError, QueueProvisioner
 from agents.service import AgentService
+from callcenter.aio import wait_set
 from callcenter.plugin import Feature, background
 from callcenter.services import Pbx, Port, Services
 from ivr.plugin import TENANTS
@@ -75,8 +75,7 @@ class Provisioning:
         """Provision again whenever the registry is replaced (woken at once by its
         ``on_replace``; the interval is only a safety net)."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+            await wait_set(self._wake, interval)
             self._wake.clear()
             if self.pbx.ami.connected and self.registry.generation != self.generation:
                 try:

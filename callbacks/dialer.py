@@ -41,6 +41,7 @@ from callbacks.dispatch import (
 from callbacks.leases import LeaseStore
 from callbacks.ordering import Place
 from callbacks.retry import AttemptOutcome, Final, RetryPolicy, classify_hangup
+from callcenter.aio import wait_set
 from callcenter.pbx.ami.message import Message
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
@@ -165,8 +166,7 @@ class Dialer(Recovery, Assigned, Guard):
             except Exception:  # the database or the PBX is away: retry on the next tick
                 log.exception("callback dialer pass failed")
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._tick_s)
+            await wait_set(self._wake, self._tick_s)
 
     # ------------------------------------------------------------------ placing
     async def place_due(self) -> int:

@@ -34,9 +34,39 @@ def bounded_shutdown(lifecycle: Lifecycle, seconds: float = SHUTDOWN_SECONDS) ->
         finish = asyncio.ensure_future(anext(steps, None))
         done, _ = await asyncio.wait({finish}, timeout=seconds)
         if not done:
-            log.error("shutdown of %s did not finish within %.0f s; left behind", name, seconds)
+            log.error(
+                "shutdown of %s did not finish within %.0f s; left behind; waiting in %s",
+                name,
+                seconds,
+                _awaiting(steps),
+            )
             return
         finish.result()  # an error in the part's shutdown is raised as before
 
     run.__qualname__ = f"bounded_shutdown({name})"
     return run
+
+
+def _awaiting(steps: AsyncIterator[None]) -> str:
+    """Where a part's shutdown waits: its frames down the await chain (a task's
+    ``get_stack`` would show only the outermost frame of a suspended coroutine)."""
+    where: list[str] = []
+    link: object = steps
+    while link is not None and len(where) < 30:
+        frame = next(
+            (getattr(link, a) for a in ("ag_frame", "cr_frame", "gi_frame") if hasattr(link, a)),
+            None,
+        )
+        if frame is not None:
+            where.append(
+                f"{frame.f_code.co_qualname} ({frame.f_code.co_filename}:{frame.f_lineno})"
+            )
+        link = next(
+            (
+                getattr(link, a)
+                for a in ("ag_await", "cr_await", "gi_yieldfrom")
+                if hasattr(link, a)
+            ),
+            None,
+        )
+    return " > ".join(where) or "(unknown)"

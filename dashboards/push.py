@@ -15,7 +15,6 @@ client first gets every container in full: that is the re-sync after a lost conn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
+from callcenter.aio import wait_set
 from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
 from dashboards.render import Fragments
@@ -286,8 +286,7 @@ class Hub:
             self._dirty["abandoned"] = {ABANDONED}
             self._wake.set()
             self._today_wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._today_wake.wait(), self.today_every)
+            await wait_set(self._today_wake, self.today_every)
             await asyncio.sleep(self.today_after_call)  # let the writer store the row
 
     # ---------------------------------------------------------------- rendering

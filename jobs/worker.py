@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.aio import wait_set
 from callcenter.db.models import utcnow
 from callcenter.db.session import Database
 from jobs import queue
@@ -247,8 +248,7 @@ class Worker:
 
     async def _heartbeat(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.lease / 3)
+            await wait_set(stop, self.lease / 3)
             if self._running:
                 try:
                     await queue.heartbeat(self.db, self.worker_id, self.lease)

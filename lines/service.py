@@ -21,8 +21,10 @@ from typing import Protocol
 
 from aiohttp import web
 
+from callcenter.aio import wait_set
 from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
+from callcenter.pbx.reloads import ReloadError, reload_module
 from callcenter.topics import TOPIC_PHONES_CHANGED
 from lines import dialplan, pjsip
 from lines.phones import PhoneSpec, render_phones
@@ -179,9 +181,10 @@ class LinesService:
             return written
 
     async def reload(self, module: str) -> None:
-        msg = await self.ami.send_action("Reload", {"Module": module}, timeout=30.0)
-        if msg.get("Response") != "Success":
-            log.error("lines: reload of %s refused: %s", module, msg.get("Message"))
+        try:
+            await reload_module(self.ami, module)  # retried while another reload runs
+        except ReloadError as exc:
+            log.error("lines: %s", exc)
         self.reloads += 1
 
     async def reload_all(self) -> None:
@@ -222,8 +225,7 @@ class LinesService:
     async def watch(self, interval: float) -> None:
         """Run forever: poll every ``interval`` s, or at once after a ``Registry`` event."""
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._dirty.wait(), interval)
+            await wait_set(self._dirty, interval)
             self._dirty.clear()
             if self.ami.connected:
                 try:

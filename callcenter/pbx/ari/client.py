@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
+from callcenter.aio import wait_set
 from callcenter.config import PbxConfig
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent, EventParseError, Subscription, parse_event
@@ -242,8 +243,7 @@ class AriClient(AriRest):
                         raise
                     await asyncio.sleep(0.05)  # "Application not found": not registered yet
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._probe_seen.wait(), 1.0)
+                if await wait_set(self._probe_seen, 1.0):
                     break
             else:
                 raise AriError(0, "POST", "/events/user", "app registration not confirmed")
