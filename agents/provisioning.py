@@ -3,7 +3,8 @@
 Decision: the app and Asterisk need not share a file system (docker-compose runs them in
 separate containers), so the app never writes ``queues-tenants.conf`` itself. It asks the
 PBX over AMI: ``GetConfig`` reads what is there, ``CreateConfig`` makes the file once and
-``UpdateConfig`` (with ``Reload: app_queue``) replaces its categories. The same pure
+``UpdateConfig`` replaces its categories, then an AMI ``Reload`` of app_queue
+(:mod:`callcenter.pbx.reloads`: retried while another reload runs). The same pure
 :func:`queue_definitions` also renders the file as text (:func:`render_conf`) for
 inspection and for installations that prefer files.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from callcenter.pbx.ami.message import Message
+from callcenter.pbx.reloads import ReloadError, reload_module
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +120,8 @@ def update_batches(
 
     AMI takes at most 128 headers per action, so the edits are split: the first request
     reads the live file, intermediate ones work on :data:`STAGING_FILE` (not matched by
-    queues.conf's ``#tryinclude``), and only the last writes the live file and reloads
-    app_queue, so a half-applied change is never loaded.
+    queues.conf's ``#tryinclude``), and only the last writes the live file, so a
+    half-applied change is never loaded.
     """
     if dict(current) == {d.name: d.settings for d in wanted}:
         return []
@@ -137,8 +139,6 @@ def update_batches(
             "SrcFilename": QUEUES_FILE if i == 0 else STAGING_FILE,
             "DstFilename": QUEUES_FILE if last else STAGING_FILE,
         }
-        if last:
-            headers["Reload"] = "app_queue"
         for n, (action, cat, var, value) in enumerate(chunk):
             tag = f"{n:06d}"
             headers[f"Action-{tag}"] = action
@@ -217,6 +217,12 @@ class QueueProvisioner:
                     f"UpdateConfig of {headers['DstFilename']} refused: {msg.get('Message')}"
                 )
         if batches:
+            # Not UpdateConfig's Reload header: Asterisk ignores that reload's refusal when
+            # another reload runs, and the new queues would stay unknown to app_queue.
+            try:
+                await reload_module(self.ami, "app_queue")
+            except ReloadError as exc:
+                raise ProvisioningError(str(exc)) from exc
             log.info("queues provisioned: %s", ", ".join(d.name for d in wanted) or "none")
         self.applied = tuple(wanted)
         return ProvisionReport(tuple(d.name for d in wanted), bool(batches))

@@ -18,6 +18,7 @@ import subprocess
 from pathlib import Path
 
 from callcenter.config import PbxConfig
+from callcenter.pbx.reloads import reload_via_cli
 from callcenter.pbx.render import (
     DEFAULT_TEMPLATES,
     PbxError,
@@ -136,7 +137,7 @@ class PbxInstance:
         """Reload one module's configuration, e.g. ``app_queue``, ``pbx_config``, ``res_pjsip``."""
         if not re.fullmatch(r"[a-z0-9_]+(\.so)?", module):
             raise PbxError(f"module name {module!r} is not a plain module name")
-        out = self.cli(f"module reload {module}")
+        out = reload_via_cli(self.cli, module)  # retried while another reload runs
         if "not found" in out.lower() or "no such module" in out.lower():
             raise PbxError(f"reload of {module} failed: {out.strip()}")
         return out

@@ -98,8 +98,8 @@ def test_batches_stage_and_reload_only_at_the_end() -> None:
     assert first["Action-000000"] == "DelCat" and first["Cat-000000"] == "q-old"
     assert all(b["SrcFilename"] == b["DstFilename"] == STAGING_FILE for b in middle)
     assert last["SrcFilename"] == STAGING_FILE and last["DstFilename"] == QUEUES_FILE
-    assert last["Reload"] == "app_queue"
-    assert not any("Reload" in b for b in batches[:-1])
+    # app_queue is reloaded by its own AMI Reload afterwards (retried while another runs).
+    assert not any("Reload" in b for b in batches)
     # Every batch stays far below AMI's 128 headers per action.
     assert max(len(b) for b in batches) <= 4 + 4 * 7
     appended = [
@@ -114,4 +114,4 @@ def test_batches_stage_and_reload_only_at_the_end() -> None:
 def test_single_batch_writes_the_live_file_directly() -> None:
     (only,) = update_batches({}, [QueueDefinition("q-a", "a", DEFAULTS)])
     assert only["SrcFilename"] == only["DstFilename"] == QUEUES_FILE
-    assert only["Reload"] == "app_queue"
+    assert "Reload" not in only
