@@ -30,13 +30,18 @@
     return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
   }
 
+  // Runs every second and after every live message: writing a timer's text even when it
+  // reads the same dirties every card and costs a layout of the whole list per message.
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
   function tick() {
     const now = Date.now() / 1000;
     for (const el of $$("[data-since]")) {
       const since = parseFloat(el.dataset.since);
-      if (since > 0) el.textContent = duration(now - since);
+      if (since > 0) setText(el, duration(now - since));
     }
-    for (const el of $$("[data-until]")) el.textContent = duration(parseFloat(el.dataset.until) - now);
+    for (const el of $$("[data-until]")) setText(el, duration(parseFloat(el.dataset.until) - now));
     waitLevels(now);
   }
   setInterval(tick, 1000);
@@ -52,8 +57,10 @@
         const wait = now - parseFloat(timer.dataset.since);
         const level = wait >= parseFloat(metric.dataset.red) ? "red"
           : wait >= parseFloat(metric.dataset.amber) ? "amber" : "ok";
-        metric.classList.remove("level-ok", "level-amber", "level-red");
-        metric.classList.add(`level-${level}`);
+        if (!metric.classList.contains(`level-${level}`)) {
+          metric.classList.remove("level-ok", "level-amber", "level-red");
+          metric.classList.add(`level-${level}`);
+        }
       }
       let worst = "ok";
       for (const m of tile.querySelectorAll(".metric")) {
