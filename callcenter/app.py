@@ -6,6 +6,7 @@ Long-lived tasks (AMI, ARI, live state, workers) are owned by ``cleanup_ctx`` en
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -191,3 +192,14 @@ def build_app(services: Services) -> web.Application:
         setup(app)
     app.cleanup_ctx.extend(bounded_shutdown(lifecycle) for lifecycle in services.lifecycles)
     return app
+
+
+async def freeze_startup_heap(_app: web.Application) -> None:
+    """``on_startup`` of a serving process: move everything alive once the app is up
+    (modules, routes, templates, config: about 170,000 objects) out of the garbage
+    collector's view. Each full collection walked them all again: 120 ms of CPU on the
+    2-core machine, a stall every live update queued behind (bench dashboards). They live as
+    long as the process anyway. Not in :func:`build_app`: a test process builds hundreds of
+    apps, and would keep each one's leftovers."""
+    gc.collect()
+    gc.freeze()

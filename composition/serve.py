@@ -66,6 +66,9 @@ def ssl_context(config: Config) -> ssl.SSLContext | None:
 
 
 def run(app: web.Application, sock: socket.socket, tls: ssl.SSLContext | None = None) -> None:
+    from callcenter.app import freeze_startup_heap
+
+    app.on_startup.append(freeze_startup_heap)  # after the features' cleanup contexts started
     host, port = sock.getsockname()[:2]
     log.info("listening on %s://%s:%d", "https" if tls else "http", host, port)
     web.run_app(app, sock=sock, print=None, ssl_context=tls)
