@@ -26,121 +26,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import gc
 import os
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import IO, Any
 
 from bench import Result
+from bench._dashapp import Peer, Trace, rss_mib, self_cpu, start_app
 from bench._procstat import GcPauses, LagMonitor, cores, machine_busy, pct, tree_cpu
 
 SKIP_BY_DEFAULT = True
-
-
-class Peer:
-    """A helper process spoken to by JSON lines (see :mod:`bench._dashpeers`)."""
-
-    def __init__(self, module: str, *args: str, nice: int = 0) -> None:
-        prefix = ["nice", "-n", str(nice)] if nice > 0 else []
-        self.proc = subprocess.Popen(
-            [*prefix, sys.executable, "-m", module, *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    async def read(self) -> dict[str, Any]:
-        out: IO[str] | None = self.proc.stdout
-        assert out is not None
-        line = await asyncio.get_running_loop().run_in_executor(None, out.readline)
-        if not line:
-            raise RuntimeError(f"{self.proc.args!r} ended (rc {self.proc.poll()})")
-        return dict(json.loads(line))
-
-    def send(self, obj: object) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(obj) + "\n")
-        self.proc.stdin.flush()
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
-
-
-def _self_cpu() -> float:
-    fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-async def start_app(ami_port: int) -> tuple[Any, Any, str]:
-    from aiohttp import web
-
-    from callcenter.app import build_app
-    from callcenter.config import load_config
-    from callcenter.db.migrate import upgrade
-    from callcenter.db.users import UserRepository
-    from callcenter.services import attach_pbx, build_services
-    from dashboards import plugin as dashboards_plugin
-    from ivr.plugin import TENANTS
-    from ivr.registry import TenantRegistry
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-dash-"))
-    config = load_config(
-        None,
-        env={},
-        overrides={
-            "app": {"data_dir": str(tmp), "log_level": "warning"},
-            "pbx": {"ami_port": ami_port, "http_port": 9, "ami_secret": "b", "ari_password": "b"},
-        },
-    )
-    await asyncio.to_thread(upgrade, config.database_url)
-    services = build_services(config)
-    await UserRepository(services.db).add("bench", "bench-Passw0rd!", "receptionist")
-    attach_pbx(services)
-    services.provide(TENANTS, TenantRegistry())  # no tenants: the bench's calls name none
-    dashboards_plugin.wire(services)
-    app = build_app(services)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    await services.require_pbx().ami.wait_connected(10)
-    return services, runner, f"127.0.0.1:{port}"
-
-
-class Trace:
-    """Inside the app: when a call's join was read from AMI and when a frame carried it."""
-
-    def __init__(self, services: Any, hub: Any) -> None:
-        self.read: dict[str, float] = {}
-        self.framed: dict[str, float] = {}
-        services.require_pbx().ami.add_event_listener(self.on_ami)
-        flush = hub.flush
-
-        def traced() -> None:
-            now = time.time()
-            for lid in hub._dirty["call"]:
-                if lid in self.read and lid not in self.framed:
-                    self.framed[lid] = now
-            flush()
-
-        hub.flush = traced  # the frames loop calls self.flush()
-
-    def on_ami(self, msg: Any) -> None:
-        if msg.name == "QueueCallerJoin":
-            self.read.setdefault(msg.get("Linkedid") or "", time.time())
 
 
 def _ms(values: list[float]) -> list[float]:
@@ -173,11 +67,11 @@ async def measure(args: argparse.Namespace) -> list[Result]:
         me = os.getpid()
 
         # Phase A: the traffic with nobody watching.
-        cpu0, wall0 = _self_cpu(), time.monotonic()
+        cpu0, wall0 = self_cpu(), time.monotonic()
         feeder.send({"seconds": args.warmup})
         await feeder.read()
-        base_cpu = (_self_cpu() - cpu0) / (time.monotonic() - wall0)
-        rss_before = _rss_mib()
+        base_cpu = (self_cpu() - cpu0) / (time.monotonic() - wall0)
+        rss_before = rss_mib()
 
         browser = Peer(
             "bench._dashbrowser",
@@ -211,15 +105,20 @@ async def measure(args: argparse.Namespace) -> list[Result]:
         gcs.start()
         for g in groups:
             g.send({})
-        tree0, cpu1, wall1, busy0 = tree_cpu(me), _self_cpu(), time.monotonic(), machine_busy()
+        tree0, cpu1, wall1, busy0 = tree_cpu(me), self_cpu(), time.monotonic(), machine_busy()
         feeder.send({"seconds": args.seconds + args.settle, "settle": args.settle})
         fed = await feeder.read()
         await asyncio.sleep(1.0)  # the last frames on their way
-        busy_cpu = (_self_cpu() - cpu1) / (time.monotonic() - wall1)
+        busy_cpu = (self_cpu() - cpu1) / (time.monotonic() - wall1)
         used = cores(tree0, tree_cpu(me), time.monotonic() - wall1)
         machine = (machine_busy() - busy0) / (time.monotonic() - wall1)
         app_lag, app_gc = lag.stop(), gcs.stop()
-        rss = _rss_mib()
+        # What one full collection of the app's heap costs, CPU time (not the wall clock a
+        # busy machine stretches it to): the size of the GC's contribution to the tail.
+        gc_cpu = time.process_time()
+        gc.collect()
+        gc_cpu, gc_objects = time.process_time() - gc_cpu, len(gc.get_objects())
+        rss = rss_mib()
         for g in [*groups, browser]:
             g.send({})
         outs = [await g.read() for g in groups]
@@ -231,6 +130,14 @@ async def measure(args: argparse.Namespace) -> list[Result]:
         dom_s = [t / 1000 - sent[lid] for c in pages["dom"] for lid, t in c.items() if lid in sent]
         read_s = [trace.read[lid] - t for lid, t in sent.items() if lid in trace.read]
         frame_s = [trace.framed[lid] - trace.read[lid] for lid in sent if lid in trace.framed]
+        from dashboards.views import element_id
+
+        framed = {element_id("call", lid): t for lid, t in trace.framed.items() if lid in sent}
+        taken_s = [
+            t - framed[e]
+            for e, t in zip(trace.taken_elems, trace.taken_at, strict=True)
+            if e in framed
+        ]
         out_s = [
             t - trace.framed[lid]
             for c in arrived
@@ -254,6 +161,7 @@ async def measure(args: argparse.Namespace) -> list[Result]:
             *_row("event → DOM", _ms(dom_s), note=f"{args.browsers} Chromium pages"),
             *_row("  AMI sent → app read", _ms(read_s)),
             *_row("  app read → hub frame", _ms(frame_s), note=f"frame {hub.frame * 1000:.0f} ms"),
+            *_row("  hub frame → writer took it", _ms(taken_s), note="all clients"),
             *_row("  hub frame → client", _ms(out_s)),
             *_row("  page socket → DOM", _ms(page_s)),
             Result(
@@ -270,6 +178,13 @@ async def measure(args: argparse.Namespace) -> list[Result]:
                 "ms",
                 f"{app_gc['count']:.0f} collections, {app_gc['gen2']:.0f} full, "
                 f"{app_gc['total']:.0f} ms in all",
+            ),
+            Result(
+                "dashboards",
+                "app full GC (CPU time)",
+                gc_cpu * 1000,
+                "ms",
+                f"{gc_objects:,} tracked objects",
             ),
             Result("dashboards", "app CPU, no clients", base_cpu, "cores", "nobody watching"),
             Result("dashboards", "app CPU with clients", busy_cpu, "cores", note),
