@@ -5,6 +5,7 @@ Login exchanges username and password for a random bearer token; only its SHA-25
 SameSite=Strict cookie. A middleware turns either into ``request[PRINCIPAL]`` (a typed
 ``web.RequestKey``); handlers then call :func:`require_role` / :func:`require_tenant`, and
 queries use :func:`principal_tenant_filter`, so a tenant's own user only ever sees its own tenants.
+Roles, principals and the token store are in :mod:`callcenter.tokens` (names re-exported here).
 
 Roles: ``admin`` (everything), ``supervisor`` (all tenants, live control), ``receptionist``
 (all tenants, call handling), ``tenant`` (a client company's user: read-only, own tenants).
@@ -12,9 +13,7 @@ Roles: ``admin`` (everything), ``supervisor`` (all tenants, live control), ``rec
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from callcenter import api, tenant_ref
 from callcenter.auth_schemas import LoggedOut, LoginIn, LoginOut, MeOut
 from callcenter.contract.describe import described
-from callcenter.db.models import ApiToken, Tenant, User, UserTenant
+from callcenter.db.models import ApiToken, Tenant, User
 from callcenter.db.session import DATABASE, Database
 from callcenter.login_guard import LoginGuard, ThrottleLimits
 from callcenter.passwords import (
@@ -38,34 +37,54 @@ from callcenter.passwords import (
     needs_rehash,
     verify_password,
 )
+from callcenter.tokens import (
+    ADMIN,
+    RECEPTIONIST,
+    STAFF_ROLES,
+    SUPERVISOR,
+    TENANT,
+    Principal,
+    issue_token,
+    resolve_token,
+    token_digest,
+)
+
+__all__ = [
+    "ADMIN",
+    "AUTH_PROBLEM",
+    "AUTH_SETTINGS",
+    "COOKIE_NAME",
+    "LOGIN_GUARD",
+    "PRINCIPAL",
+    "RECEPTIONIST",
+    "STAFF_ROLES",
+    "SUPERVISOR",
+    "TENANT",
+    "AuthSettings",
+    "Handler",
+    "Principal",
+    "auth_middleware",
+    "find_tenant",
+    "issue_token",
+    "json_error",
+    "login",
+    "logout",
+    "me",
+    "principal_of",
+    "principal_tenant_filter",
+    "require_role",
+    "require_tenant",
+    "resolve_token",
+    "setup",
+    "tenant_middleware",
+    "token_digest",
+]
 
 log = logging.getLogger(__name__)
-
-ADMIN, SUPERVISOR, RECEPTIONIST, TENANT = "admin", "supervisor", "receptionist", "tenant"
-STAFF_ROLES: tuple[str, ...] = (ADMIN, SUPERVISOR, RECEPTIONIST)
-"""Roles that see every tenant."""
 
 COOKIE_NAME = "cc_session"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_MAX_TOKEN_LENGTH = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling. ``tenant_ids`` is ``None`` for staff (all tenants)."""
-
-    user_id: int
-    username: str
-    role: str
-    tenant_ids: frozenset[int] | None
-    token_id: int | None = field(default=None, compare=False, repr=False)
-
-    def can_see(self, tenant_id: int | None) -> bool:
-        """True if the tenant (or tenant-less data when ``None``) is visible to this user."""
-        if self.tenant_ids is None:
-            return True
-        return tenant_id is not None and tenant_id in self.tenant_ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,62 +161,6 @@ def principal_tenant_filter(
     return column.in_(sorted(principal.tenant_ids))
 
 
-# --- tokens ---------------------------------------------------------------------------
-
-
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-async def issue_token(database: Database, user_id: int, ttl: timedelta) -> tuple[str, datetime]:
-    """Create a token for ``user_id``; returns the secret (shown once) and its expiry."""
-    token = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    expires = now + ttl
-    async with database.session() as session:
-        # Opportunistic cleanup: a user's expired tokens are useless.
-        await session.execute(
-            delete(ApiToken).where(ApiToken.user_id == user_id, ApiToken.expires_at <= now)
-        )
-        session.add(ApiToken(token_hash=token_digest(token), user_id=user_id, expires_at=expires))
-    return token, expires
-
-
-async def resolve_token(
-    database: Database, token: str, touch_interval: timedelta = timedelta(minutes=1)
-) -> Principal | None:
-    """The principal a token stands for, or ``None`` if unknown, expired or disabled."""
-    if not token or len(token) > _MAX_TOKEN_LENGTH:
-        return None
-    now = datetime.now(UTC)
-    async with database.session() as session:
-        row = (
-            await session.execute(
-                select(ApiToken.id, ApiToken.last_used_at, User.id, User.username, User.role)
-                .join(User, User.id == ApiToken.user_id)
-                .where(
-                    ApiToken.token_hash == token_digest(token),
-                    ApiToken.expires_at > now,
-                    User.active.is_(True),
-                )
-            )
-        ).one_or_none()
-        if row is None:
-            return None
-        token_id, last_used, user_id, username, role = row
-        tenant_ids: frozenset[int] | None = None
-        if role not in STAFF_ROLES:  # unknown future roles fail closed, like tenants
-            ids = await session.scalars(
-                select(UserTenant.tenant_id).where(UserTenant.user_id == user_id)
-            )
-            tenant_ids = frozenset(ids)
-        if last_used is None or now - last_used >= touch_interval:
-            await session.execute(
-                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
-            )
-    return Principal(user_id, username, role, tenant_ids, token_id)
-
-
 def _token_from(request: web.Request) -> tuple[str | None, bool]:
     """``(token, came_from_cookie)``; the Authorization header wins over the cookie."""
     header = request.headers.get("Authorization", "")
@@ -239,21 +202,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def find_tenant(database: Database, ref: str) -> tuple[int, str] | None:
-    """``(id, slug)`` of the tenant named ``ref``: its slug, or (old clients) its numeric
-    id; ``None`` when there is none. Visibility is the caller's to check."""
-    ref = ref.strip()
-    if not ref or len(ref) > 64:
-        return None
-    async with database.session() as session:
-        row = (
-            await session.execute(select(Tenant.id, Tenant.slug).where(Tenant.slug == ref))
-        ).first()
-        if row is None and ref.isdigit() and int(ref) <= 2**31 - 1:  # INTEGER column
-            row = (
-                await session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id == int(ref)))
-            ).first()
-    return None if row is None else (int(row[0]), str(row[1]))
+find_tenant = tenant_ref.find_tenant
+"""``(id, slug)`` of the tenant a path names (:func:`callcenter.tenant_ref.find_tenant`)."""
 
 
 @web.middleware
@@ -264,7 +214,7 @@ async def tenant_middleware(request: web.Request, handler: Handler) -> web.Strea
     if ref is None:
         return await handler(request)
     principal = require_role(request)  # 401 before anything is said about tenants
-    found = await find_tenant(request.app[DATABASE], ref)
+    found = await tenant_ref.find_tenant(request.app[DATABASE], ref)
     info = request.match_info
     if found is None and getattr(info.handler, tenant_ref.CREATES, False):
         info["slug"] = ref

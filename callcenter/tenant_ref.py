@@ -16,6 +16,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from sqlalchemy import select
+
+from callcenter.db.models import Tenant
+from callcenter.db.session import Database
+
 PARAM = "tenant"
 SLUG_PATTERN = r"[a-z0-9][a-z0-9-]{0,39}"
 SLUG_RE = re.compile(rf"^{SLUG_PATTERN}$")
@@ -39,3 +44,20 @@ def slug_problem(slug: str) -> str | None:
     if slug.isdigit():
         return "must contain a letter (digits alone read as a tenant's numeric id)"
     return None
+
+
+async def find_tenant(database: Database, ref: str) -> tuple[int, str] | None:
+    """``(id, slug)`` of the tenant named ``ref``: its slug, or (old clients) its numeric
+    id; ``None`` when there is none. Visibility is the caller's to check."""
+    ref = ref.strip()
+    if not ref or len(ref) > 64:
+        return None
+    async with database.session() as session:
+        row = (
+            await session.execute(select(Tenant.id, Tenant.slug).where(Tenant.slug == ref))
+        ).first()
+        if row is None and ref.isdigit() and int(ref) <= 2**31 - 1:  # INTEGER column
+            row = (
+                await session.execute(select(Tenant.id, Tenant.slug).where(Tenant.id == int(ref)))
+            ).first()
+    return None if row is None else (int(row[0]), str(row[1]))

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from callcenter import auth
+from callcenter import auth, tenant_ref
 from callcenter.db import migrate
 from callcenter.db.session import Database
 from callcenter.db.users import UserRepository
@@ -167,7 +167,7 @@ async def test_a_tenant_is_named_by_slug_or_by_its_numeric_id(client: Client, wo
     """One way to name tenants across the API (issue #9): the slug, and the numeric id the
     CRM routes used to take; a tenant user asking for another tenant, by either name, gets
     the same 404 as for a tenant that does not exist."""
-    found = await auth.find_tenant(world.db, "mueller")
+    found = await tenant_ref.find_tenant(world.db, "mueller")
     assert found is not None
     by_slug = await client.get("/api/ivr/tenants/mueller?lang=en", headers=h(world, "admin"))
     by_id = await client.get(f"/api/ivr/tenants/{found[0]}?lang=en", headers=h(world, "admin"))
