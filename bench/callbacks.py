@@ -1,7 +1,7 @@
 """Callbacks on a real Asterisk: dispatch latency with 1,000 pending over 40 queues, and
 callbacks completed end to end (no double dial, served in arrival order).
 
-``python -m bench callbacks [--queues 40] [--pending 1000] [--database URL]`` (heavy: starts
+``python -m bench.callbacks [--queues 40] [--pending 1000] [--database URL]`` (heavy: starts
 its own Asterisk instance ``bench_cb`` on ``CALLCENTER_BENCH_PORT_BASE``, default 27000,
 and uses SQLite in a temp dir unless ``--database`` names a PostgreSQL URL).
 
@@ -56,7 +56,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     from callbacks.dialer import Dialer
     from callbacks.dispatch import PURPOSE_CUSTOMER, PURPOSE_SLOT, parse_channel_id
     from callbacks.leases import LeaseStore
-    from callbacks.plugin import live_places
+    from callbacks.plugin import ami_nudge, live_places
     from callbacks.store import CallbackRepository, NewCallback
     from callcenter.bus import InProcessBus
     from callcenter.config import load_config
@@ -112,6 +112,21 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     from_member: list[float] = []
     free_for_connect: dict[str, float] = {}  # agent → free, until its next AgentConnect
     to_connect: list[float] = []  # the PBX's part: free → AgentConnect received
+    # The PBX's part in steps, per agent (one per queue): free (AgentComplete) → app_queue
+    # reports the member free (QueueMemberStatus) → the dialler's nudge sent (ARI request
+    # begun) → its ARI answer → app_queue rings the member (AgentCalled) → the member leg
+    # answers (AgentConnect) → callback.offered.
+    step_at: dict[str, dict[str, float]] = {}
+    steps: dict[str, list[float]] = {}
+    queue_agent = {q: f"agentbench{i:02d}" for i, q in enumerate(queues)}
+
+    def mark(agent: str, step: str) -> None:
+        step_at.setdefault(agent, {})[step] = time.perf_counter()
+
+    def span(agent: str, a: str, b: str) -> None:
+        marks = step_at.get(agent, {})
+        if a in marks and b in marks and marks[b] >= marks[a]:
+            steps.setdefault(f"{a}->{b}", []).append(marks[b] - marks[a])
 
     async def publish(event: str, payload: Mapping[str, Any]) -> None:
         if event == "callback.offered":
@@ -119,10 +134,29 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             offered[int(payload["id"])] = now
             offer_order[str(payload["queue"])].append(int(payload["id"]))
             agent = str(payload.get("agent") or "")
+            mark(agent, "offered")
+            span(agent, "connect", "offered")
             if agent in free_at:
                 latencies.append(now - free_at.pop(agent))
                 if agent in member_free:
                     from_member.append(now - member_free.pop(agent))
+
+    send_dtmf = ari.send_dtmf
+
+    def agent_of(channel_id: str) -> str:
+        ref = parse_channel_id(channel_id)
+        job = dialer.jobs.get(ref.job_id) if ref is not None else None
+        return queue_agent.get(job.queue, "") if job is not None else ""
+
+    async def timed_dtmf(channel_id: str, dtmf: str, *, duration: int | None = None) -> None:
+        mark(agent_of(channel_id), "nudge")
+        await send_dtmf(channel_id, dtmf, duration=duration)
+        mark(agent_of(channel_id), "nudged")
+
+    async def timed_nudge(slot: str) -> None:
+        mark(agent_of(slot), "nudge")
+        await ami_nudge(ami, slot)
+        mark(agent_of(slot), "nudged")
 
     dialer = Dialer(
         LeaseStore(db, "bench"),
@@ -134,25 +168,52 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         window=args.window,
         tick_s=0.2,
         reconcile_s=30.0,
+        nudge=None if args.nudge == "ari" else timed_nudge,
+        nudge_ms=args.nudge_ms,
     )
+    # Timing only (the bench's probe): the dialler's own call, with its own arguments.
+    ari.send_dtmf = timed_dtmf  # type: ignore[method-assign,assignment]
     stasis = StasisDispatcher(ari)
     stasis.register(PURPOSE_SLOT, dialer.on_stasis_start)
     stasis.register(PURPOSE_CUSTOMER, dialer.on_stasis_start)
     ari.add_handler(stasis)
     ari.add_handler(dialer.on_ari_event)
 
+    bridged: dict[str, set[str]] = {}  # bridge id → channel ids (AMI BridgeEnter)
+
     def on_ami(msg: Any) -> None:
+        agent = msg.get("MemberName") or ""
+        if msg.name == "BridgeEnter":
+            bridged.setdefault(msg.get("BridgeUniqueid") or "", set()).add(
+                msg.get("Uniqueid") or ""
+            )
         if msg.name == "AgentComplete":
             ref = parse_channel_id(msg.get("Uniqueid") or "")
             if ref is not None and ref.role == "slot":
-                free_at[msg.get("MemberName") or ""] = time.perf_counter()
-                free_for_connect[msg.get("MemberName") or ""] = time.perf_counter()
+                free_at[agent] = time.perf_counter()
+                free_for_connect[agent] = time.perf_counter()
+                step_at[agent] = {"free": time.perf_counter()}
+        if msg.name == "AgentCalled" and "free" in step_at.get(agent, {}):
+            mark(agent, "called")
+        if msg.name == "AgentConnect" and "free" in step_at.get(agent, {}):
+            mark(agent, "connect")
+            for a, b in (
+                ("free", "member"),
+                ("member", "nudge"),
+                ("nudge", "nudged"),
+                ("nudged", "called"),
+                ("member", "called"),
+                ("called", "connect"),
+            ):
+                span(agent, a, b)
         if msg.name == "AgentConnect":
             began = free_for_connect.pop(msg.get("MemberName") or "", None)
             if began is not None:
                 to_connect.append(time.perf_counter() - began)
         if msg.name == "QueueMemberStatus" and msg.get("Status") == "1":
-            member_free[msg.get("MemberName") or ""] = time.perf_counter()
+            member_free[agent] = time.perf_counter()
+            if "free" in step_at.get(agent, {}) and "member" not in step_at[agent]:
+                mark(agent, "member")
         if msg.name == "AgentConnect" or (msg.name == "QueueMemberStatus" and not args.no_nudge):
             asyncio.get_running_loop().create_task(dialer.on_ami_event(msg))
 
@@ -166,6 +227,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         await ari.wait_connected(10)
         await ami.send_action("Setvar", {"Variable": "CC_BENCH_TALK", "Value": str(args.talk)})
         await ami.send_action("Setvar", {"Variable": "CC_AGENT_TALK_SECONDS", "Value": "600"})
+        report["load_avg_1m_start"] = os.getloadavg()[0]
         pid0 = sandbox.read_pid()
         rss_before = _rss_mb(pid0) if pid0 is not None else 0.0
         repo = CallbackRepository(db, max_per_hour=10**6)
@@ -242,9 +304,16 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             q: [i for i in ids if (i - ids[0]) % len(queues) == k] for k, q in enumerate(queues)
         }
         in_order = all(offer_order[q] == arrival[q][: len(offer_order[q])] for q in queues)
+        talked = 0  # customer and receptionist really in one bridge (not only "completed")
+        for members in bridged.values():
+            refs = [parse_channel_id(m) for m in members]
+            customers = {r.job_id for r in refs if r is not None and r.role == "customer"}
+            slots = {r.job_id for r in refs if r is not None and r.role == "slot-b"}
+            talked += len(customers & slots)
         report.update(
             offered=len(offered),
             completed=int(done or 0),
+            bridged_with_receptionist=talked,
             attempts=int(attempts or 0),
             dialled=len(dialer.dialled),
             double_dials=len(dialer.dialled) - len(set(dialer.dialled)),
@@ -259,6 +328,12 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             pbx_free_to_connect_p99_ms=_pct(to_connect, 0.99) * 1000,
             throughput_per_s=len(offered) / report["elapsed_s"],
         )
+        for name, values in steps.items():
+            report[f"step {name} p50/p99/n"] = (
+                f"{statistics.median(values) * 1000:.1f} / {_pct(values, 0.99) * 1000:.1f}"
+                f" / {len(values)}"
+            )
+        report["load_avg_1m_end"] = os.getloadavg()[0]
     finally:
         await dialer.close()
         await ari.close()
@@ -297,6 +372,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--idle", type=float, default=10.0, help="seconds measured with all waiting")
     ap.add_argument("--database", default="", help="SQLAlchemy URL (default: SQLite temp)")
     ap.add_argument("--no-nudge", action="store_true", help="measure app_queue's own pace")
+    ap.add_argument("--nudge", choices=("ami", "ari"), default="ami", help="how to wake")
+    ap.add_argument("--nudge-ms", type=int, default=100, help="ARI nudge digit length")
     return ap
 
 

@@ -22,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from callbacks import dispatch
+from callbacks import first_store as fs
 from callbacks.dialer_assign import Assigned
 from callbacks.dialer_core import DialerAri, First, Publisher, with_caller_id
 from callbacks.dialer_guard import Guard
@@ -47,6 +48,10 @@ from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
 
 log = logging.getLogger(__name__)
+# The ARI nudge's digit length (only without an AMI nudge; Asterisk raises anything below
+# 100 ms to 100 and first waits 100 ms of "quiet time", so it costs about 200 ms).
+NUDGE_MS = 100
+Nudge = Callable[[str], Awaitable[object]]
 
 
 def _utcnow() -> datetime:
@@ -79,6 +84,8 @@ class Dialer(Recovery, Assigned, Guard):
         guard_plays: int = 2,
         ready: Callable[[], bool] = lambda: True,
         free_agents: Callable[[], Mapping[str, str]] = dict,
+        nudge: Nudge | None = None,
+        nudge_ms: int = NUDGE_MS,
         endpoint: str = "Local/{number}@cc-transfer/n",
         window: int | None = 5,
         ring_timeout_s: int = 30,
@@ -106,7 +113,12 @@ class Dialer(Recovery, Assigned, Guard):
         # Receptionists free now (member name → interface), for assigned callbacks.
         self._free_agents = free_agents
         self._direct: dict[int, str] = {}
+        # Wakes a placeholder waiting in app_queue: given a ;1 id, makes it *receive* a
+        # '#' (AMI PlayDTMF Receive), which app_queue's digit wait returns at once.
+        self._nudge_via = nudge
+        self._nudge_ms = nudge_ms
         self._first: dict[int, First] = {}  # customer-first attempts in progress
+        self._slot_arrival: dict[str, asyncio.Event] = {}  # ;2 created, StasisStart due
         self._endpoint = endpoint
         self._window = window
         self._ring_timeout = ring_timeout_s
@@ -170,20 +182,32 @@ class Dialer(Recovery, Assigned, Guard):
 
     # ------------------------------------------------------------------ placing
     async def place_due(self) -> int:
-        """Claim due callbacks of open tenants and put their placeholders in app_queue."""
+        """Claim due callbacks of open tenants and put their placeholders in app_queue.
+
+        Queues are placed side by side, each queue's callbacks in service order: a pass
+        that placed one queue after another made the last queue's free receptionist wait
+        for every other queue's database read and originate (the bench's tail)."""
         async with self._lock:
             now = self._clock()
             jobs = await self.leases.claim(now, self._open_tenants(now), per_queue=self._window)
+            by_queue: dict[str, list[Job]] = {}
             for claimed in jobs:
                 job = with_caller_id(claimed, self._caller_id(claimed.tenant))
                 self.jobs[job.id] = job
-                waiting = self._waiting(job.queue) + [
-                    other.as_place()
-                    for other in await self.leases.queued_of(job.queue)
-                    if other.id != job.id
-                ]
-                await self._execute(job, dispatch.place(job, waiting))
+                by_queue.setdefault(job.queue, []).append(job)
+            done = await asyncio.gather(
+                *(self._place_queue(queue, queued) for queue, queued in by_queue.items()),
+                return_exceptions=True,
+            )
+            for failed in (d for d in done if isinstance(d, BaseException)):
+                log.warning("callback placement failed: %s", failed)
             return len(jobs)
+
+    async def _place_queue(self, queue: str, jobs: list[Job]) -> None:
+        holding = await self.leases.queued_of(queue)  # includes the ones just claimed
+        for job in jobs:
+            waiting = self._waiting(queue) + [o.as_place() for o in holding if o.id != job.id]
+            await self._execute(job, dispatch.place(job, waiting))
 
     # ------------------------------------------------------------------ events
     async def on_ami_event(self, msg: Message) -> None:
@@ -199,10 +223,15 @@ class Dialer(Recovery, Assigned, Guard):
 
     async def _nudge(self, queue: str) -> None:
         """Wake the queue's first placeholder: app_queue re-checks a waiting caller's turn
-        only once a second (RECHECK), but at once when the caller sends a key. A ``#``
-        (no extension in ``[cc-queue-exit]``, so it is ignored as an exit) sent into the
-        placeholder's ``;2`` reaches ``;1`` in the queue: the free receptionist is offered
-        the callback now instead of up to a second later."""
+        only once a second (RECHECK; the head caller every ``retry`` seconds), but at once
+        when the caller sends a key. A ``#`` (no extension in ``[cc-queue-exit]``, so it is
+        ignored as an exit) received by ``;1`` in the queue: the free receptionist is
+        offered the callback now instead of up to a second or two later.
+
+        How the ``#`` gets there decides most of the dispatch time (bench/callbacks.py):
+        ARI's DTMF into ``;2`` waits 100 ms of "quiet time" and plays at least 100 ms before
+        ``;1`` sees its end (p50 222 ms from the request to app_queue ringing the member);
+        AMI ``PlayDTMF`` with ``Receive`` queues the digit's end on ``;1`` itself."""
         waiting = [
             j
             for j in self.jobs.values()
@@ -211,8 +240,15 @@ class Dialer(Recovery, Assigned, Guard):
         if not waiting or not self._ready():
             return
         head = min(waiting, key=lambda j: (-j.priority, j.arrival, j.id))
+        slot, other = slot_ids(head.id, head.token)
+        if self._nudge_via is not None:
+            try:
+                await self._nudge_via(slot)
+            except Exception as exc:  # AMI away: app_queue's own recheck still comes
+                log.info("callback %s: nudge failed: %s", head.id, exc)
+            return
         with contextlib.suppress(AriError):
-            await self._ari.send_dtmf(slot_ids(head.id, head.token)[1], "#", duration=60)
+            await self._ari.send_dtmf(other, "#", duration=self._nudge_ms)
 
     async def _agent_connect(self, msg: Message) -> None:
         ref = parse_channel_id(msg.get("Uniqueid") or "")
@@ -225,15 +261,6 @@ class Dialer(Recovery, Assigned, Guard):
             return
         async with self._job_lock(ref.job_id):
             await self._offer(ref, msg.get("MemberName") or msg.get("Interface") or "")
-
-    async def _until_ready(self, timeout_s: float = 30.0) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not self._ready():
-            if loop.time() > deadline:
-                return False
-            await asyncio.sleep(0.1)
-        return True
 
     async def _offer(self, ref: ChannelRef, agent: str) -> None:
         """A receptionist took the callback (``ref``: its placeholder, naming the token)."""
@@ -251,17 +278,22 @@ class Dialer(Recovery, Assigned, Guard):
                     await self._ari.hangup(slot_ids(ref.job_id, ref.number)[1])
             return
         job, attempt = began
+        await self._slot_in_stasis(slot_ids(job.id, job.token)[1])
         job = with_caller_id(job, self._caller_id(job.tenant))
         self.jobs[job.id] = job
         self._attempt[job.id] = attempt
         if self._mode_for(job.tenant) == "customer_first":  # taken before it was dialled
             self._first[job.id] = First(attempt, agent)
+            await fs.mark_first(self.leases, job.id, attempt, agent)
         self.wake()  # the window moves: place the next callback of this queue now
         await self._execute(job, dispatch.offer(job, attempt, agent, self._ring_timeout))
 
     async def on_stasis_start(self, event: AriEvent) -> None:
-        """``callback-slot`` (nothing to do: the placeholder waits) and
+        """``callback-slot`` (the placeholder's ``;2`` can now be rung and bridged) and
         ``callback-customer`` (the customer answered)."""
+        arrived = self._slot_arrival.pop(event.channel_id or "", None)
+        if arrived is not None:
+            arrived.set()
         self._spawn(self._stasis_start(event))
 
     async def _stasis_start(self, event: AriEvent) -> None:
@@ -280,8 +312,8 @@ class Dialer(Recovery, Assigned, Guard):
         job = self.jobs.get(job_id)
         first = self._first.get(job_id)
         if job is not None and first is not None and first.attempt == attempt:
-            first.up = True  # the guard: nothing is bridged before the customer presses 1
-            await self._guard_play(job, first)
+            if not first.up:  # the guard: nothing is bridged before the customer presses 1
+                await self._first_up(job, first)
             return
         if job is None or not await self.leases.answered(job_id, attempt, self._clock()):
             with contextlib.suppress(AriError):
@@ -330,6 +362,8 @@ class Dialer(Recovery, Assigned, Guard):
         job = self.jobs.get(job_id)
         if job_id in self._answered:
             self._answered.discard(job_id)
+            # Customer first: confirmed, then hung up before a receptionist took it.
+            await fs.completed(self.leases, job_id, attempt, now)
             await self.leases.hung_up(job_id, attempt, now)
             if job is not None:  # the conversation is over: free the receptionist
                 await self._execute(job, [HangUp(slot_ids(job.id, job.token)[1])])

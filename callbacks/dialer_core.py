@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from callbacks.dispatch import Job
 from callbacks.leases import LeaseStore
 from callbacks.retry import RetryPolicy
+from callcenter.aio import wait_set
 from callcenter.pbx.ari.ports import (
     Bridging,
     HangingUp,
@@ -69,6 +70,8 @@ class DialerState:
     _attempt: dict[int, int]  # job id → attempt being dialled
     _first: dict[int, First]  # customer-first attempts in progress
     _direct: dict[int, str]  # assigned callbacks ringing their receptionist: id → name
+    _slot_arrival: dict[str, asyncio.Event]  # placeholder ;2 ids whose StasisStart is due
+    _ready: Callable[[], bool]  # this instance's ARI events are connected
     _locks: dict[int, asyncio.Lock]
     _tasks: set[asyncio.Task[None]]
     _wake: asyncio.Event
@@ -83,6 +86,26 @@ class DialerState:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _slot_in_stasis(self, other: str, timeout_s: float = 5.0) -> None:
+        """A receptionist may take a placeholder the moment its ``;1`` joins the queue,
+        before its ``;2`` has reached Stasis: ringing and bridging it then fail, and the
+        customer would be dialled into a call that can never be bridged (seen in the bench
+        under load as 409/422 "not in Stasis application"). Wait for its StasisStart; only
+        placeholders this instance just created are waited for."""
+        arrived = self._slot_arrival.get(other)
+        if arrived is not None:
+            await wait_set(arrived, timeout_s)  # not wait_for: it may swallow a cancel
+            self._slot_arrival.pop(other, None)
+
+    async def _until_ready(self, timeout_s: float = 30.0) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self._ready():
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return True
 
     def _job_lock(self, job_id: int) -> asyncio.Lock:
         """Events of one callback are handled one at a time, in arrival order (FIFO lock)."""
@@ -107,6 +130,9 @@ class DialerState:
 
     async def _customer_gone(self, job_id: int, attempt: int, cause: int, now: datetime) -> None:
         raise NotImplementedError  # the dialler's: the attempt's end, retried or final
+
+    async def _resume_first(self, job: Job, attempt: int) -> bool:
+        raise NotImplementedError  # the guard's: customer first resumed from the tables
 
 
 def with_caller_id(job: Job, caller_id: str | None) -> Job:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from callbacks.dialer_core import DialerState
@@ -39,6 +40,7 @@ class EffectRunner(DialerState):
         log.debug("callback %s: %s", job.id, effect)
         match effect:
             case CreatePlaceholder():
+                self._slot_arrival[effect.other_id] = asyncio.Event()
                 await ari.originate(
                     f"Local/s@{SLOT_CONTEXT}/n",
                     context=QUEUE_CONTEXT,
@@ -91,6 +93,8 @@ class EffectRunner(DialerState):
         match effect:
             case CreatePlaceholder() | CallDirect() if exc.status != 409:
                 # 409: that placeholder exists already (the PBX refused a second one).
+                if isinstance(effect, CreatePlaceholder):
+                    self._slot_arrival.pop(effect.other_id, None)
                 await self.leases.release(job.id, job.token, now)
                 self.jobs.pop(job.id, None)
                 self._direct.pop(job.id, None)

@@ -3,6 +3,8 @@ the head of its queue and guards the bridge with "press 1 to be connected".
 
 Only a customer who pressed 1 is ever bridged with a receptionist, so an answering machine
 never gets one; no 1 after ``guard_plays`` prompts: hung up, attempt outcome ``machine``.
+Each step is stored (:mod:`callbacks.first_store`) before it is acted on, so a restarted
+instance resumes it (:meth:`Guard._resume_first`) from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from callbacks import dispatch
+from callbacks import first_store as fs
 from callbacks.dialer_core import First, with_caller_id
 from callbacks.dialer_effects import EffectRunner
 from callbacks.dispatch import Job, Ring, slot_ids
@@ -42,7 +45,9 @@ class Guard(EffectRunner):
             async with self._job_lock(job.id):
                 if job.id in self._attempt or job.id not in self.jobs:
                     continue
-                began = await self.leases.begin_attempt(job.id, job.token, "", self._clock())
+                began = await self.leases.begin_attempt(
+                    job.id, job.token, "", self._clock(), mode=fs.MODE
+                )
                 if began is None:
                     continue
                 current, attempt = began
@@ -60,18 +65,21 @@ class Guard(EffectRunner):
         """Customer first: a receptionist took the placeholder. Bridged at once if the
         customer has pressed 1 (waiting with music), else rung until they do."""
         first.agent = agent
+        await fs.taken_by(self.leases, job.id, first.attempt, agent)
         offered = dispatch.offered(job, first.attempt, agent)
         if first.confirmed:
             customer = dispatch.customer_channel_id(job.id, first.attempt)
             with contextlib.suppress(AriError):
                 await self._ari.moh_stop(customer)
             await self._execute(job, [offered, *dispatch.connect(job, first.attempt)])
+            await fs.completed(self.leases, job.id, first.attempt, self._clock())
         else:
             await self._execute(job, [offered, Ring(slot_ids(job.id, job.token)[1])])
 
     async def _guard_play(self, job: Job, first: First) -> None:
         customer = dispatch.customer_channel_id(job.id, first.attempt)
         first.plays += 1
+        await fs.guard_played(self.leases, job.id, first.attempt, first.plays)
         first.playback = f"{customer}-g{first.plays}"
         try:
             await self._ari.play(
@@ -116,7 +124,7 @@ class Guard(EffectRunner):
             if not first.up:
                 return
             customer = dispatch.customer_channel_id(job_id, attempt)
-            if not await self.leases.answered(job_id, attempt, self._clock()):
+            if not await fs.confirmed(self.leases, job_id, attempt, self._clock()):
                 with contextlib.suppress(AriError):
                     await self._ari.hangup(customer)
                 return
@@ -131,6 +139,42 @@ class Guard(EffectRunner):
                 first.playback = None
             if first.agent is not None:
                 await self._execute(job, dispatch.connect(job, attempt))
+                await fs.completed(self.leases, job_id, attempt, self._clock())
             else:  # at the head of the queue: music until a receptionist takes it
                 with contextlib.suppress(AriError):
                     await self._ari.moh_start(customer)
+
+    async def _first_up(self, job: Job, first: First) -> None:
+        """The customer answered: the guard starts (nothing is bridged before the 1)."""
+        first.up = True
+        await fs.picked_up(self.leases, job.id, first.attempt, self._clock())
+        await self._guard_play(job, first)
+
+    async def _resume_first(self, job: Job, attempt: int) -> bool:
+        """After a restart or take-over: continue a customer-first attempt from what was
+        stored. False: the attempt is agent first."""
+        stored = await fs.progress(self.leases, job.id, attempt)
+        if stored is None:
+            return False
+        first = First(attempt, stored.agent, stored.picked_up, stored.confirmed, stored.plays)
+        self._first[job.id] = first
+        customer = dispatch.customer_channel_id(job.id, attempt)
+        if first.confirmed:
+            self._answered.add(job.id)
+            if first.agent is not None:  # taken just before the restart: bridge them now
+                await self._execute(job, dispatch.connect(job, attempt))
+                await fs.completed(self.leases, job.id, attempt, self._clock())
+            return True  # else music at the head of the queue until a receptionist is free
+        with contextlib.suppress(AriError):
+            state = (await self._ari.channel(customer)).state
+            if state == "Up" and not first.up:  # answered while nobody listened
+                await self._first_up(job, first)
+                return True
+        if first.up:
+            # The 1 may have been pressed while nobody listened, and the prompt's timer was
+            # lost: ask again (counting the plays already made, machines still end).
+            if first.plays < self._guard_plays:
+                await self._guard_play(job, first)
+            else:
+                self._arm_guard(job.id, first)
+        return True

@@ -54,13 +54,17 @@ class Recovery(DialerState):
             else:
                 await self.leases.release(held.id, held.token, now)
                 self.jobs.pop(held.id, None)
-        elif held.stage == "ringing":
+        elif held.stage in ("ringing", "confirmed"):
             customer = dispatch.customer_channel_id(held.id, held.attempts)
             if await self._exists(customer):
                 job = await self.leases.adopt(held.id, held.token, now)
                 if job is not None:
-                    self.jobs[job.id] = with_caller_id(job, self._caller_id(job.tenant))
+                    job = with_caller_id(job, self._caller_id(job.tenant))
+                    self.jobs[job.id] = job
                     self._attempt[job.id] = held.attempts
+                    # Customer first resumes from the tables; agent first needs nothing:
+                    # its StasisStart or ChannelDestroyed follows.
+                    await self._resume_first(job, held.attempts)
                 return
             policy = self._retry_policy(held.tenant)
             await self.leases.ended(

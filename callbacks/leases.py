@@ -274,7 +274,12 @@ class LeaseStore:
             row = (
                 await session.execute(
                     select(R)
-                    .where(R.id == job_id, R.attempts == attempt, R.stage == "ringing")
+                    .where(
+                        R.id == job_id,
+                        R.attempts == attempt,
+                        # confirmed: customer first, the 1 came but no receptionist yet
+                        R.stage.in_(("ringing", "confirmed")),
+                    )
                     .with_for_update()
                 )
             ).scalar_one_or_none()

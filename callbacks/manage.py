@@ -173,7 +173,7 @@ class CallbackAdmin:
                 raise KeyError(request_id)
             annotate_only = set(values) <= {"note"} and not requeue
             if row.status not in ACTIVE or (
-                row.stage in ("ringing", "connected") and not annotate_only
+                row.stage in ("ringing", "confirmed", "connected") and not annotate_only
             ):
                 raise NotChangeable(request_id, row.status, row.stage)
             due = values.get("due_at")

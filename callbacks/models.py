@@ -11,6 +11,7 @@ pending   –          waiting for its turn (``due_at``: not before; NULL: as so
 dialling  queued     its placeholder holds the virtual place in app_queue
 dialling  direct     assigned: its placeholder rings the assigned receptionist directly
 dialling  ringing    a receptionist took it; the customer is being dialled
+dialling  confirmed  customer first: the customer pressed 1, waits for a receptionist
 dialling  connected  receptionist and customer bridged
 done      –          final outcome ``completed``
 failed    –          final outcome ``no_answer``, ``busy``, ``failed`` or ``expired``
@@ -40,7 +41,7 @@ from callcenter.db.models import UTCDateTime, bigint_pk, in_check, utcnow
 
 STATUSES: tuple[str, ...] = ("pending", "dialling", "done", "failed", "cancelled")
 ACTIVE: tuple[str, ...] = ("pending", "dialling")
-STAGES: tuple[str, ...] = ("queued", "direct", "ringing", "connected")
+STAGES: tuple[str, ...] = ("queued", "direct", "ringing", "confirmed", "connected")
 WAITING: tuple[str, ...] = ("queued", "direct")  # a placeholder exists, nobody took it yet
 OUTCOMES: tuple[str, ...] = ("completed", "no_answer", "busy", "failed", "cancelled", "expired")
 # Per attempt: what happened to that one dial ("machine": answered, guard not confirmed;

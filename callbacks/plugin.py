@@ -32,6 +32,7 @@ from callbacks.retry import RetryPolicy
 from callbacks.settings import retry_policy, window_of
 from callbacks.store import CallbackRepository
 from callbacks.window import Window
+from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.ari.events import AriEvent
 from callcenter.pbx.runtime import PbxInstance
 from callcenter.phone.policy import DestinationPolicy, policy_for
@@ -75,6 +76,11 @@ def tenant_max_age(registry: TenantRegistry, slug: str) -> float | None:
 def tenant_assign_fallback(registry: TenantRegistry, slug: str) -> float:
     tenant = registry.get(slug)
     return tenant.callbacks.assign_fallback if tenant is not None else 600.0
+
+
+async def ami_nudge(ami: AmiClient, slot: str) -> None:
+    """The placeholder's ``;1`` receives a ``#`` (see :meth:`Dialer._nudge`)."""
+    await ami.send_action("PlayDTMF", {"Channel": slot, "Digit": "#", "Receive": "true"})
 
 
 def free_receptionists(state: LiveState) -> dict[str, str]:
@@ -137,6 +143,7 @@ def wire(services: Services) -> None:
             guard_media=lambda _job: [media.phrase("cb-press-1")],
             ready=lambda: pbx.ari.connected,
             free_agents=lambda: free_receptionists(live.state),
+            nudge=lambda slot: ami_nudge(pbx.ami, slot),
         )
         desk = OfferDesk(
             pbx.ari,

@@ -4,9 +4,10 @@ customers, the live state fed by AMI, and one or more dialler instances on one d
 Receptionists are ``Local/agentcbN@agents/n`` members (state interface ``Custom:agentcbN``);
 customers are numbers in ``[cc-transfer-sim]`` that answer (+49305550xxxx), are busy
 (+49305560xxxx) or ring without answer (+49305570xxxx); for customer-first callbacks a
-person who presses 1 a second after answering (+49305590xxxx) and an answering machine
-that answers and never presses anything (+49305600xxxx). Every assertion reads the PBX's
-events or the tables, never a mock.
+person who presses 1 a second after answering (+49305590xxxx), one who presses 1 every
+second from the second second on (+49305610xxxx, each press announced by UserEvent
+CbPress) and an answering machine that answers and never presses anything (+49305600xxxx).
+Every assertion reads the PBX's events or the tables, never a mock.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from callbacks.desk import OfferDesk, QueuePlace
 from callbacks.dialer import Dialer
 from callbacks.leases import LeaseStore
 from callbacks.ordering import Place
+from callbacks.plugin import ami_nudge
 from callbacks.prompts import Media, install_placeholders
 from callbacks.retry import RetryPolicy, RetryRule
 from callbacks.store import CallbackRepository
@@ -50,6 +52,15 @@ exten => _+49305590XXXX,1,Answer()
  same => n,Wait(1)
  same => n,SendDTMF(1)
  same => n,Wait(30)
+ same => n,Hangup()
+exten => _+49305610XXXX,1,Answer()
+ same => n,Wait(1)
+ same => n,Set(CC_CB_I=0)
+ same => n(press),Wait(1)
+ same => n,UserEvent(CbPress,Number: ${EXTEN})
+ same => n,SendDTMF(1)
+ same => n,Set(CC_CB_I=$[${CC_CB_I}+1])
+ same => n,GotoIf($[${CC_CB_I}<20]?press)
  same => n,Hangup()
 exten => _+49305600XXXX,1,Answer()
  same => n,Wait(60)
@@ -193,6 +204,8 @@ class World:
             open_tenants=lambda _now: tenants,
             caller_id=lambda _t: "+49301110000",
             policy=policy,
+            # The production nudge (AMI PlayDTMF Receive on the placeholder's ;1).
+            nudge=kw.pop("nudge", lambda slot: ami_nudge(self.ami, slot)),
             ring_timeout_s=kw.pop("ring_timeout_s", 5),
             tick_s=kw.pop("tick_s", 0.2),
             reconcile_s=kw.pop("reconcile_s", 1.0),

@@ -112,6 +112,12 @@ async def test_callback_keeps_its_place_and_reaches_agent_then_customer(
     assert world.bridged(customer, f"cbq-{request_id}-1-b")
 
 
+async def _stage(db: Database, request_id: int, stage: str) -> bool:
+    async with db.session() as session:
+        row = await session.get(CallbackRequest, request_id)
+        return row is not None and row.stage == stage
+
+
 async def _status(db: Database, request_id: int, status: str) -> bool:
     async with db.session() as session:
         row = await session.get(CallbackRequest, request_id)
@@ -283,14 +289,16 @@ async def test_customer_first_the_customer_presses_1_then_a_receptionist_is_brid
         NewCallback(slug, number, world.queue, "de", None, utcnow())
     )
     customer, slot = f"cb-{request_id}-a1-c", f"cbq-{request_id}-1-a"
-    # Stored as completed only once the customer pressed 1 (no receptionist exists yet).
-    await until(lambda: _status(db, request_id, "done"), what="confirmed", timeout=30)
+    # Stored as confirmed once the customer pressed 1 (no receptionist exists yet), as
+    # completed only once a receptionist is bridged with them.
+    await until(lambda: _stage(db, request_id, "confirmed"), what="confirmed", timeout=30)
     assert ("Newchannel", customer) in world.log and world.connects == []
     await world.agent(1, talk_s=3.0)
     await until(
         lambda: world.bridged(customer, f"cbq-{request_id}-1-b"), what="bridged", timeout=20
     )
     assert world.connects == [slot]
+    await until(lambda: _status(db, request_id, "done"), what="completed", timeout=10)
     row, attempts = await rows(db, request_id)
     assert (row.outcome, [t.outcome for t in attempts]) == ("completed", ["answered"])
     assert world.log.index(("Newchannel", customer)) < world.log.index(("AgentConnect", slot))

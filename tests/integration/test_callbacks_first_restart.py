@@ -1,0 +1,138 @@
+"""Customer first across an app restart (real Asterisk, PostgreSQL): the guard's progress
+is in the tables, so a restarted instance resumes the attempt where it was. The customer
+answered and heard "press 1" from the first instance, which then died; the 1 they pressed
+while no app listened is lost, the restarted instance asks again (the second of its two
+prompts), the next 1 confirms, and the receptionist who comes later is bridged with them.
+Dialled once, one attempt, nothing settled as interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from callbacks.models import CallbackAttempt, CallbackRequest
+from callbacks.plugin import queue_position_of
+from callbacks.prompts import Media, install_placeholders
+from callbacks.store import CallbackRepository, NewCallback
+from callcenter.config import Config
+from callcenter.db import migrate
+from callcenter.db.models import Tenant
+from callcenter.db.session import Database
+from callcenter.pbx.ami.message import Message
+from callcenter.pbx.sandbox import Sandbox
+from tests.integration.callbacks_support import World, make_world, until, utcnow
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+async def db(pg_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(migrate.upgrade, pg_url)
+    database = Database(pg_url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+async def world(pbx: Sandbox, pbx_config: Config, db: Database) -> AsyncIterator[World]:
+    w = await make_world(pbx, pbx_config, db, f"q-cbr{uuid.uuid4().hex[:6]}")
+    try:
+        yield w
+    finally:
+        await w.close()
+        for c in await w.channels():
+            if c.get("Channel", "").startswith(
+                ("Local/q-cbr", "Local/s@cc-callback", "Local/+49305")
+            ):
+                await w.ami.send_action("Hangup", {"Channel": c["Channel"]})
+        await w.live.close()
+        await w.ami.close()
+
+
+async def _state(db: Database, request_id: int) -> tuple[CallbackRequest, CallbackAttempt | None]:
+    async with db.session() as session:
+        row = await session.get(CallbackRequest, request_id)
+        attempt = (
+            await session.execute(
+                select(CallbackAttempt).where(CallbackAttempt.request_id == request_id)
+            )
+        ).scalar_one_or_none()
+    assert row is not None
+    return row, attempt
+
+
+async def test_customer_first_resumes_after_an_app_restart(world: World, db: Database) -> None:
+    slug = f"cbr{uuid.uuid4().hex[:8]}"
+    async with db.session() as session:
+        session.add(Tenant(slug=slug, name="CF Restart GmbH"))
+    install_placeholders(world.pbx.sounds_dir)
+    media = Media(world.pbx.sound_path("callbacks"))
+    same: dict[str, Any] = {
+        "app": f"cbtest-cfr-{uuid.uuid4().hex[:6]}",  # a restart keeps the ARI app
+        "tenants": [slug],
+        "mode_for": lambda _tenant: "customer_first",
+        "position_of": lambda queue, channel: queue_position_of(world.live.state, queue, channel),
+        "guard_media": lambda _job: [media.phrase("cb-press-1")],
+        "guard_timeout_s": 3.0,
+    }
+    number = f"+49305610{uuid.uuid4().int % 10_000:04d}"  # presses 1 every second
+    presses: list[str] = []
+
+    def on_ami(msg: Message) -> None:
+        named = msg.name == "UserEvent" and msg.get("UserEvent") == "CbPress"
+        if named and msg.get("Number") == number:
+            presses.append(msg.get("Uniqueid") or "")
+
+    world.ami.add_event_listener(on_ami)
+    first = await world.instance("cfr:8080", **same)
+    await first.dialer.start()
+    request_id = await CallbackRepository(db).add(
+        NewCallback(slug, number, world.queue, "de", None, utcnow())
+    )
+    customer = f"cb-{request_id}-a1-c"
+
+    async def guard_running() -> bool:
+        _, attempt = await _state(db, request_id)
+        return attempt is not None and attempt.picked_up_at is not None and attempt.guard_plays > 0
+
+    await until(guard_running, what="customer answered, first prompt stored", timeout=30)
+    assert not presses  # the crash comes before the customer's first 1
+    await first.crash(world)
+    await until(lambda: bool(presses), what="a 1 pressed while no app listens")
+    second = await world.instance("cfr:8080", **same)
+    await second.dialer.start()
+
+    async def stage_is_confirmed() -> bool:
+        return (await _state(db, request_id))[0].stage == "confirmed"
+
+    await until(stage_is_confirmed, what="confirmed after the repeated prompt", timeout=20)
+    row, attempt = await _state(db, request_id)
+    assert attempt is not None
+    assert (row.status, row.attempts, attempt.outcome, attempt.mode) == (
+        "dialling",
+        1,
+        "answered",
+        "customer_first",
+    )
+    assert attempt.guard_plays == 2  # one prompt before the crash, one after
+    assert first.dialer.dialled == [customer] and second.dialer.dialled == []
+    assert world.connects == []  # no receptionist yet: the customer waits with music
+    await world.agent(1, talk_s=3.0)
+    await until(
+        lambda: world.bridged(customer, f"cbq-{request_id}-1-b"), what="bridged", timeout=20
+    )
+
+    async def completed() -> bool:
+        return (await _state(db, request_id))[0].outcome == "completed"
+
+    await until(completed, what="completed", timeout=10)
+    row, attempt = await _state(db, request_id)
+    assert attempt is not None and attempt.agent == world.agents[0]
+    assert (row.status, row.attempts) == ("done", 1)
