@@ -184,9 +184,10 @@ class Dialer(Recovery, Assigned, Guard):
     async def place_due(self) -> int:
         """Claim due callbacks of open tenants and put their placeholders in app_queue.
 
-        Queues are placed side by side, each queue's callbacks in service order: a pass
-        that placed one queue after another made the last queue's free receptionist wait
-        for every other queue's database read and originate (the bench's tail)."""
+        One queue after another, each queue's callbacks in service order. Placing the
+        queues side by side (asyncio.gather) was tried and measured worse on two cores
+        (p50 257-357 vs 120 ms, docs/benchmarks.md): the burst of concurrent originates and
+        reads delayed the nudges and fences of the receptionists being freed meanwhile."""
         async with self._lock:
             now = self._clock()
             jobs = await self.leases.claim(now, self._open_tenants(now), per_queue=self._window)
@@ -195,12 +196,8 @@ class Dialer(Recovery, Assigned, Guard):
                 job = with_caller_id(claimed, self._caller_id(claimed.tenant))
                 self.jobs[job.id] = job
                 by_queue.setdefault(job.queue, []).append(job)
-            done = await asyncio.gather(
-                *(self._place_queue(queue, queued) for queue, queued in by_queue.items()),
-                return_exceptions=True,
-            )
-            for failed in (d for d in done if isinstance(d, BaseException)):
-                log.warning("callback placement failed: %s", failed)
+            for queue, queued in by_queue.items():
+                await self._place_queue(queue, queued)
             return len(jobs)
 
     async def _place_queue(self, queue: str, jobs: list[Job]) -> None:
