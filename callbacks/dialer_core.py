@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -23,6 +24,7 @@ from callcenter.pbx.ari.ports import (
     SendingDtmf,
 )
 
+log = logging.getLogger("callbacks.dialer")
 Publisher = Callable[[str, Mapping[str, Any]], Awaitable[None]]
 
 
@@ -86,6 +88,7 @@ class DialerState:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
 
     async def _slot_in_stasis(self, other: str, timeout_s: float = 5.0) -> None:
         """A receptionist may take a placeholder the moment its ``;1`` joins the queue,
@@ -133,6 +136,13 @@ class DialerState:
 
     async def _resume_first(self, job: Job, attempt: int) -> bool:
         raise NotImplementedError  # the guard's: customer first resumed from the tables
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    """A handler that failed (the database away or locked, seen in the bench on SQLite under
+    load) is logged as such; the lease and the reconciler settle the callback later."""
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("callback event handler failed", exc_info=exc)
 
 
 def with_caller_id(job: Job, caller_id: str | None) -> Job:
