@@ -9,17 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class Play:
-    playback_id: str
-    media: tuple[str, ...]
-    language: str
-
-
-@dataclass(frozen=True, slots=True)
-class StopPlayback:
-    playback_id: str
+from callcenter.pbx.ari.playback import Play, StopPlayback
 
 
 @dataclass(frozen=True, slots=True)

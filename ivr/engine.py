@@ -17,18 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from callcenter.pbx.ari.playback import Play, StopPlayback
 from ivr.announce import next_opening_media
 from ivr.effects import (
     ContinueToQueue,
     Effect,
     Hangup,
     OfferCallback,
-    Play,
     SendToVoicemail,
     SetLanguage,
     SetVariable,
     StartTimer,
-    StopPlayback,
     Transfer,
 )
 from ivr.flow import Node

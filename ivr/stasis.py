@@ -27,8 +27,10 @@ from typing import Any, Protocol
 
 import phonenumbers
 
+from callcenter.pbx.ari import playback
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.pbx.ari.playback import Play, StopPlayback
 from callcenter.pbx.ari.ports import Answering, HangingUp, Leaving, Playing, SettingVars
 from callcenter.phone.did import resolve_did
 from callcenter.phone.numbers import normalize_number
@@ -37,12 +39,10 @@ from ivr.effects import (
     Effect,
     Hangup,
     OfferCallback,
-    Play,
     SendToVoicemail,
     SetLanguage,
     SetVariable,
     StartTimer,
-    StopPlayback,
     Transfer,
 )
 from ivr.engine import IvrSession, queue_decision_effect
@@ -273,10 +273,8 @@ class IvrRunner:
     async def _apply(self, channel_id: str, effect: Effect, entry: _Call | None) -> None:
         ari = self._ari
         match effect:
-            case Play(playback_id=pid, media=media, language=lang):
-                await ari.play(channel_id, list(media), lang=lang, playback_id=pid)
-            case StopPlayback(playback_id=pid):
-                await self._quietly(ari.stop_playback(pid))  # may have just ended
+            case Play() | StopPlayback():
+                await playback.perform(ari, channel_id, effect)
             case StartTimer(token=token, seconds=seconds) if entry is not None:
                 inbox = entry.inbox
                 entry.timers = [t for t in entry.timers if not t.cancelled()]

@@ -21,23 +21,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from callcenter.pbx.ari.playback import Play, StopPlayback
+
 State = Literal["greeting", "recording", "review", "goodbye", "done"]
 
 SAVED_MEDIA = ("sound:vm-msgsaved", "sound:vm-goodbye")
 REVIEW_MEDIA = ("sound:vm-review",)  # "press 1 to accept, 2 to listen, 3 to re-record"
 REVIEW_REPEATS = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Play:
-    playback_id: str
-    media: tuple[str, ...]
-    language: str
-
-
-@dataclass(frozen=True, slots=True)
-class StopPlayback:
-    playback_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,10 @@ from typing import Any, Protocol
 from sqlalchemy.exc import SQLAlchemyError
 
 from callcenter.db.session import Database
+from callcenter.pbx.ari import playback
 from callcenter.pbx.ari.errors import AriError
 from callcenter.pbx.ari.events import AriEvent
+from callcenter.pbx.ari.playback import Play, StopPlayback
 from callcenter.pbx.ari.ports import (
     Answering,
     HangingUp,
@@ -41,10 +43,8 @@ from voicemail.session import (
     Effect,
     FinishMessage,
     Hangup,
-    Play,
     Recording,
     StartRecording,
-    StopPlayback,
     VoicemailSession,
 )
 
@@ -232,10 +232,8 @@ class VoicemailDesk:
         for effect in effects:
             try:
                 match effect:
-                    case Play(playback_id=pid, media=media, language=lang):
-                        await ari.play(channel_id, list(media), lang=lang, playback_id=pid)
-                    case StopPlayback(playback_id=pid):
-                        await self._quietly(ari.stop_playback(pid))  # may have just ended
+                    case Play() | StopPlayback():
+                        await playback.perform(ari, channel_id, effect)
                     case BeginMessage():
                         await store.begin(self._db, call.tenant_id, call.message)
                         self.taken += 1

@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 
+from callcenter.pbx.ari.playback import Play, StopPlayback
 from ivr.effects import (
     ContinueToQueue,
     Effect,
     Hangup,
     OfferCallback,
-    Play,
     SendToVoicemail,
     SetLanguage,
     SetVariable,
     StartTimer,
-    StopPlayback,
     Transfer,
 )
 from ivr.engine import IvrSession

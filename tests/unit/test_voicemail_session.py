@@ -3,16 +3,15 @@ finish per message whatever ends it, review (accept / listen / re-record)."""
 
 from __future__ import annotations
 
+from callcenter.pbx.ari.playback import Play, StopPlayback
 from voicemail.session import (
     REVIEW_MEDIA,
     SAVED_MEDIA,
     BeginMessage,
     FinishMessage,
     Hangup,
-    Play,
     Recording,
     StartRecording,
-    StopPlayback,
     VoicemailSession,
 )
 
