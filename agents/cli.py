@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import sys
-from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -131,7 +129,7 @@ def _run(action: Handler) -> Handler:
     def handler(config: Config, args: argparse.Namespace) -> int:
         try:
             result: int = asyncio.run(action(config, args))
-        except (CommandError, DatabaseURLError) as exc:
+        except (CommandError, migrate.SchemaBehind, DatabaseURLError) as exc:
             print(f"callcenter agent: {exc}", file=sys.stderr)
             return 1
         except AgentError as exc:
@@ -140,22 +138,6 @@ def _run(action: Handler) -> Handler:
         return result
 
     return handler
-
-
-@contextlib.asynccontextmanager
-async def _database(config: Config) -> AsyncIterator[Database]:
-    url = config.database_url
-    at, want = await migrate.current_async(url), migrate.head()
-    if at != want:
-        raise CommandError(
-            f"database schema is at {at or 'nothing'}, this version needs {want}: "
-            "run 'callcenter migrate' first"
-        )
-    database = Database(url, pool_size=1)
-    try:
-        yield database
-    finally:
-        await database.close()
 
 
 def _service(config: Config, db: Database) -> AgentService:
@@ -175,7 +157,7 @@ async def _check_queues(db: Database, queues: dict[str, int]) -> None:
 
 async def _add(config: Config, args: argparse.Namespace) -> int:
     queues = parse_queues(args.queue)
-    async with _database(config) as db:
+    async with migrate.command_database(config.database_url) as db:
         user_id = None
         if args.user:
             async with db.session() as session:
@@ -193,7 +175,7 @@ async def _add(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _list(config: Config, args: argparse.Namespace) -> int:
-    async with _database(config) as db, db.session() as session:
+    async with migrate.command_database(config.database_url) as db, db.session() as session:
         rows = (
             await session.execute(
                 select(Agent, User.username)
@@ -228,7 +210,7 @@ async def _list(config: Config, args: argparse.Namespace) -> int:
 
 async def _queues(config: Config, args: argparse.Namespace) -> int:
     queues = parse_queues(args.queue)
-    async with _database(config) as db:
+    async with migrate.command_database(config.database_url) as db:
         await _check_queues(db, queues)
         result = await _service(config, db).set_queues(args.agent_id, queues)
     joined = ", ".join(f"{q}={p}" for q, p in sorted(queues.items())) or "no queues"
@@ -238,7 +220,7 @@ async def _queues(config: Config, args: argparse.Namespace) -> int:
 
 
 async def _remove(config: Config, args: argparse.Namespace) -> int:
-    async with _database(config) as db, db.session() as session:
+    async with migrate.command_database(config.database_url) as db, db.session() as session:
         agent = await session.get(Agent, args.agent_id)
         if agent is None:
             raise CommandError(f"no agent {args.agent_id} (see callcenter agent list)")

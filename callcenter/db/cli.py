@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from callcenter.config import Config
 from callcenter.db import migrate
 from callcenter.db.models import ROLES
-from callcenter.db.session import Database, DatabaseURLError
+from callcenter.db.session import DatabaseURLError
 from callcenter.db.users import UserError, UserInfo, UserRepository
 from callcenter.passwords import WeakPassword
 
@@ -117,7 +117,13 @@ def _run(action: Handler) -> Handler:
     def handler(config: Config, args: argparse.Namespace) -> int:
         try:
             result: int = asyncio.run(action(config, args))
-        except (CommandError, UserError, WeakPassword, DatabaseURLError) as exc:
+        except (
+            CommandError,
+            migrate.SchemaBehind,
+            UserError,
+            WeakPassword,
+            DatabaseURLError,
+        ) as exc:
             print(f"callcenter {args.command}: {exc}", file=sys.stderr)
             return 1
         return result
@@ -139,18 +145,8 @@ async def _migrate(config: Config, args: argparse.Namespace) -> int:
 @contextlib.asynccontextmanager
 async def _users(config: Config) -> AsyncIterator[UserRepository]:
     """The user repository on a migrated database, closed when the command is done."""
-    url = config.database_url
-    at, want = await migrate.current_async(url), migrate.head()
-    if at != want:
-        raise CommandError(
-            f"database schema is at {at or 'nothing'}, this version needs {want}: "
-            "run 'callcenter migrate' first"
-        )
-    database = Database(url, pool_size=1)
-    try:
+    async with migrate.command_database(config.database_url) as database:
         yield UserRepository(database)
-    finally:
-        await database.close()
 
 
 def _show(user: UserInfo) -> str:

@@ -12,8 +12,9 @@ check (models vs migrations) sees the whole schema without the core naming a fea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 from alembic import command
@@ -24,7 +25,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from callcenter.db.base import Base
-from callcenter.db.session import create_engine, parse_url
+from callcenter.db.session import Database, create_engine, parse_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -89,3 +90,26 @@ async def current_async(url: str) -> str | None:
 def current(url: str) -> str | None:
     """Synchronous :func:`current_async` (not from inside a running event loop)."""
     return asyncio.run(current_async(url))
+
+
+class SchemaBehind(Exception):
+    """The database is not at this version's schema (``callcenter migrate`` first)."""
+
+
+@contextlib.asynccontextmanager
+async def command_database(url: str) -> AsyncIterator[Database]:
+    """A one-connection :class:`Database` for a CLI command, closed when it is done.
+
+    Refused with :class:`SchemaBehind` unless the schema is at :func:`head`: a command on an
+    older (or newer) schema would fail half-way with an SQL error instead of saying why."""
+    at, want = await current_async(url), head()
+    if at != want:
+        raise SchemaBehind(
+            f"database schema is at {at or 'nothing'}, this version needs {want}: "
+            "run 'callcenter migrate' first"
+        )
+    database = Database(url, pool_size=1)
+    try:
+        yield database
+    finally:
+        await database.close()

@@ -22,7 +22,7 @@ from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
 from callcenter.egress import EgressGuard
-from crm import webhook_log, webhooks
+from crm import webhook_log, webhook_signing, webhooks
 from crm.contact import ValidationError
 from crm.webhooks import RetryPolicy, WebhookSender
 from jobs.worker import Worker
@@ -196,13 +196,13 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 
 def test_sign_and_verify() -> None:
     body = b'{"a":1}'
-    sig = webhooks.sign("k", 1700000000, body)
+    sig = webhook_signing.sign("k", 1700000000, body)
     assert sig.startswith("sha256=") and len(sig) == 71
-    assert webhooks.verify("k", "1700000000", body, sig, now=1700000100)
-    assert not webhooks.verify("k", "1700000000", body + b" ", sig, now=1700000100)
-    assert not webhooks.verify("other", "1700000000", body, sig, now=1700000100)
-    assert not webhooks.verify("k", "1700000000", body, sig, now=1700001000)  # stale
-    assert not webhooks.verify("k", "soon", body, sig)
+    assert webhook_signing.verify("k", "1700000000", body, sig, now=1700000100)
+    assert not webhook_signing.verify("k", "1700000000", body + b" ", sig, now=1700000100)
+    assert not webhook_signing.verify("other", "1700000000", body, sig, now=1700000100)
+    assert not webhook_signing.verify("k", "1700000000", body, sig, now=1700001000)  # stale
+    assert not webhook_signing.verify("k", "soon", body, sig)
 
 
 def test_endpoint_validation() -> None:
