@@ -23,9 +23,6 @@ policy's backoff. Nothing lives only in memory: a restart resumes.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 import logging
 import secrets
 import time
@@ -45,6 +42,14 @@ from callcenter.db.session import Database
 from callcenter.egress import CircuitBreaker, EgressGuard, ForbiddenAddress, describe_failure
 from crm.contact import ValidationError, clean_text
 from crm.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from crm.webhook_signing import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    encode_event,
+    sign,
+)
 from jobs import queue as job_queue
 from jobs.policy import Backoff
 from jobs.worker import JobContext, Permanent, Retry, Task
@@ -59,53 +64,8 @@ EVENTS = (
     "voicemail.transcribed",
     "note.taken",
 )
-SIGNATURE_HEADER = "X-Callcenter-Signature"
-TIMESTAMP_HEADER = "X-Callcenter-Timestamp"
-EVENT_HEADER = "X-Callcenter-Event"
-DELIVERY_HEADER = "X-Callcenter-Delivery"
 DELIVER_TASK = "webhooks.deliver"
 ADOPT_TASK = "webhooks.adopt"
-
-
-# ---------------------------------------------------------------- signing (pure)
-
-
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """``sha256=<hex>`` over ``"{timestamp}.{body}"`` with the endpoint's secret."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
-
-
-def verify(
-    secret: str,
-    timestamp: str,
-    body: bytes,
-    signature: str,
-    *,
-    now: float | None = None,
-    tolerance: float = 300.0,
-) -> bool:
-    """Receiver side: constant-time check of the signature and the timestamp's freshness."""
-    try:
-        ts = int(timestamp)
-    except ValueError:
-        return False
-    current = time.time() if now is None else now
-    if abs(current - ts) > tolerance:
-        return False
-    return hmac.compare_digest(sign(secret, ts, body), signature)
-
-
-def encode_event(event_id: str, event: str, tenant_id: int, data: Mapping[str, Any]) -> str:
-    """The JSON body; compact and key-sorted so it is stable byte for byte."""
-    envelope = {
-        "id": event_id,
-        "type": event,
-        "created_at": utcnow().isoformat(),
-        "tenant_id": tenant_id,
-        "data": data,
-    }
-    return json.dumps(envelope, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
