@@ -175,8 +175,8 @@ async def _ensure_agents(config: Config, queues: Sequence[str]) -> None:
     """Demo receptionist positions (anna is agent1) in every tenant queue, logged in."""
     from sqlalchemy import select
 
-    from agents.models import AgentPresence
-    from callcenter.db.models import Agent, Queue, QueueMember, User
+    from agents.demo import seat
+    from callcenter.db.models import Agent, Queue, User
     from callcenter.db.session import Database
 
     db = Database(config.database_url)
@@ -196,16 +196,7 @@ async def _ensure_agents(config: Config, queues: Sequence[str]) -> None:
                     )
                     session.add(agent)
                     await session.flush()
-                have = set(
-                    await session.scalars(
-                        select(QueueMember.queue_id).where(QueueMember.agent_id == agent.id)
-                    )
-                )
-                for queue_id in queue_ids:
-                    if queue_id not in have:
-                        session.add(QueueMember(queue_id=queue_id, agent_id=agent.id, penalty=0))
-                if await session.get(AgentPresence, agent.id) is None:
-                    session.add(AgentPresence(agent_id=agent.id, logged_in=True))
+                await seat(session, agent, queue_ids)
     finally:
         await db.close()
 

@@ -30,8 +30,8 @@ DEMO_OWNERS = {"demo-web": "lena"}
 
 async def ensure_demo_phones(config: Config, queues: Sequence[str]) -> list[tuple[str, str, str]]:
     """(name, kind, password) of the demo phones, made once; positions in every queue."""
-    from agents.models import AgentPresence
-    from callcenter.db.models import Agent, Queue, QueueMember, User
+    from agents.demo import seat
+    from callcenter.db.models import Agent, Queue, User
 
     path = config.app.data_dir / "demo-phones.json"
     known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
@@ -63,16 +63,7 @@ async def ensure_demo_phones(config: Config, queues: Sequence[str]) -> list[tupl
                     agent.user_id = await session.scalar(
                         select(User.id).where(User.username == owner)
                     )
-                have = set(
-                    await session.scalars(
-                        select(QueueMember.queue_id).where(QueueMember.agent_id == agent.id)
-                    )
-                )
-                for queue_id in queue_ids:
-                    if queue_id not in have:
-                        session.add(QueueMember(queue_id=queue_id, agent_id=agent.id, penalty=0))
-                if await session.get(AgentPresence, agent.id) is None:
-                    session.add(AgentPresence(agent_id=agent.id, logged_in=True))
+                await seat(session, agent, queue_ids)
     finally:
         await db.close()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,9 +3,7 @@ defect 13: there was no CLI to create receptionist positions)."""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import io
 from pathlib import Path
 
 import pytest
@@ -13,27 +11,10 @@ import pytest
 from agents import cli as agents_cli
 from agents.service import AgentService
 from callcenter.config import Config, load_config
-from callcenter.db import cli as db_cli
 from callcenter.db import migrate
 from callcenter.db.models import Queue
 from callcenter.db.session import Database
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="callcenter")
-    sub = p.add_subparsers(dest="command", required=True)
-    db_cli.register(sub)
-    agents_cli.register(sub)
-    return p
-
-
-def run(config: Config, *argv: str, stdin: str | None = None) -> int:
-    args = parser().parse_args(argv)
-    with pytest.MonkeyPatch.context() as mp:
-        if stdin is not None:
-            mp.setattr("sys.stdin", io.StringIO(stdin))
-        result: int = args.func(config, args)
-    return result
+from tests.integration.commands import run_command as run
 
 
 @pytest.fixture

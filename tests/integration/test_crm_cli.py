@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 from pathlib import Path
@@ -13,20 +12,9 @@ from callcenter.config import load_config
 from callcenter.db import migrate
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
-from crm import cli as crm_cli
+from tests.integration.commands import run_command as _call
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "crm" / "messy_contacts.csv"
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="callcenter")
-    crm_cli.register(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
-def _call(config: object, *argv: str) -> int:
-    args = _parser().parse_args(list(argv))
-    return int(args.func(config, args))
 
 
 def test_import_export_lookup_on_sqlite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import io
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from callcenter.config import Config, load_config
-from callcenter.db import cli, migrate
+from callcenter.db import migrate
 from callcenter.db.models import Tenant, User
 from callcenter.db.session import Database
 from callcenter.passwords import verify_password
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="callcenter")
-    cli.register(p.add_subparsers(dest="command", required=True))
-    return p
-
-
-def run(config: Config, *argv: str, stdin: str | None = None) -> int:
-    args = parser().parse_args(argv)
-    with pytest.MonkeyPatch.context() as mp:
-        if stdin is not None:
-            mp.setattr("sys.stdin", io.StringIO(stdin))
-        result: int = args.func(config, args)
-    return result
+from composition.cli import build_parser
+from tests.integration.commands import run_command as run
 
 
 @pytest.fixture
@@ -119,12 +104,12 @@ def test_no_prompt_without_a_terminal(config: Config, capsys: pytest.CaptureFixt
 
 def test_password_is_not_an_option() -> None:
     with pytest.raises(SystemExit):
-        parser().parse_args(["user", "add", "x", "--role", "admin", "--password", "pw"])
+        build_parser().parse_args(["user", "add", "x", "--role", "admin", "--password", "pw"])
 
 
 def test_help_texts(capsys: pytest.CaptureFixture[str]) -> None:
     for argv in (["migrate", "--help"], ["user", "--help"], ["user", "add", "--help"]):
         with pytest.raises(SystemExit) as done:
-            parser().parse_args(argv)
+            build_parser().parse_args(argv)
         assert done.value.code == 0
     assert "--password-stdin" in capsys.readouterr().out
