@@ -28,43 +28,25 @@ from sqlalchemy import select, update
 
 from callbacks.models import CallbackRequest
 from callbacks.store import CallbackRepository, NewCallback, callback_number
-from callcenter import api, auth, tenant_ref
+from callcenter import auth
 from callcenter.contract import described
 from callcenter.db.models import Queue, Tenant, User, utcnow
 from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 from jobs.models import Job
 from voicemail import audit
 from voicemail import schemas as sc
-from voicemail.models import Mailbox, Voicemail, VoicemailAudio
+from voicemail.models import Voicemail, VoicemailAudio
+from voicemail.routes import mailboxes
+from voicemail.routes.common import DEPS, PREFIX, STAFF, TAGS
+from voicemail.routes.common import body as _body
+from voicemail.routes.common import deps as _deps
+from voicemail.routes.common import invalid as _invalid
+from voicemail.routes.common import not_found as _not_found
+from voicemail.routes.common import tenant as _tenant
 from voicemail.tasks import VoicemailDeps, payload, transcribe_task
 
-PREFIX = "/api/voicemail/tenants/" + tenant_ref.SEGMENT  # slug (or the old numeric id)
-DEPS: web.AppKey[VoicemailDeps] = web.AppKey("voicemail_deps", VoicemailDeps)
-STAFF = auth.STAFF_ROLES
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
-_BOX = re.compile(r"^(\*|[a-z0-9][a-z0-9_-]{0,39})$")
 routes = web.RouteTableDef()
-TAGS = ("voicemail",)
-
-
-_invalid = api.invalid
-
-
-def _not_found(what: str) -> web.HTTPException:
-    return auth.json_error(web.HTTPNotFound, "not_found", what)
-
-
-def _tenant(request: web.Request, *roles: str) -> tuple[int, auth.Principal]:
-    tenant_id = int(request.match_info["tenant_id"])
-    return tenant_id, auth.require_tenant(request, tenant_id, *roles)
-
-
-def _deps(request: web.Request) -> VoicemailDeps:
-    return request.app[DEPS]
-
-
-_body = api.json_body
 
 
 def _optional_id(data: Mapping[str, Any], key: str, hi: int = 2**63 - 1) -> int | None:
@@ -324,96 +306,7 @@ async def retry_transcription(request: web.Request) -> web.Response:
     return web.json_response(view, status=202)
 
 
-def _box_view(box: Mailbox) -> dict[str, Any]:
-    return {
-        "mailbox": box.mailbox,
-        "recipients": list(box.recipients or []),
-        "greetings": dict(box.greetings or {}),
-        "max_seconds": box.max_seconds,
-        "silence_seconds": box.silence_seconds,
-        "review": box.review,
-        "staff_id": box.staff_id,
-        "retention_days": box.retention_days,
-    }
-
-
-def _box_name(request: web.Request) -> str:
-    name = request.match_info["mailbox"]
-    if not _BOX.match(name):
-        raise _invalid("mailbox", "lower-case letters, digits, '-' or '_' (or '*')")
-    return name
-
-
-@routes.get(PREFIX + "/mailboxes/{mailbox}")
-@described("A mailbox's settings", responses={200: sc.MailboxOut}, tags=TAGS)
-async def get_box(request: web.Request) -> web.Response:
-    tenant_id, _ = _tenant(request)
-    name = _box_name(request)
-    async with _deps(request).db.session() as s:
-        box = await s.get(Mailbox, (tenant_id, name))
-    if box is None:
-        raise _not_found(f"mailbox {name} has no settings")
-    return web.json_response(_box_view(box))
-
-
-def _int_field(data: Mapping[str, Any], key: str, lo: int, hi: int, default: int | None) -> Any:
-    value = data.get(key, default)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        raise _invalid(key, f"must be an integer {lo}..{hi}")
-    return value
-
-
-@routes.put(PREFIX + "/mailboxes/{mailbox}")
-@described(
-    "Set a mailbox's settings ('*': the tenant's defaults)",
-    body=sc.MailboxIn,
-    responses={200: sc.MailboxOut},
-    tags=TAGS,
-)
-async def put_box(request: web.Request) -> web.Response:
-    tenant_id, _ = _tenant(request, auth.ADMIN, auth.SUPERVISOR)
-    name = _box_name(request)
-    data = await _body(request)
-    recipients = data.get("recipients", [])
-    if not isinstance(recipients, list) or not all(
-        isinstance(r, str) and _EMAIL.match(r) for r in recipients
-    ):
-        raise _invalid("recipients", "must be a list of e-mail addresses")
-    greetings = data.get("greetings", {})
-    if not isinstance(greetings, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and re.match(r"^(sound|recording):[\w/.-]+$", v)
-        for k, v in greetings.items()
-    ):
-        raise _invalid("greetings", "must map languages to sound:… or recording:… media")
-    review = data.get("review", False)
-    if not isinstance(review, bool):
-        raise _invalid("review", "must be true or false")
-    staff = data.get("staff_id")
-    if staff is not None and (not isinstance(staff, str) or len(staff) > 64):
-        raise _invalid("staff_id", "must be a string of at most 64 characters")
-    values = {
-        "recipients": recipients,
-        "greetings": greetings,
-        "max_seconds": _int_field(data, "max_seconds", 5, 3600, 180),
-        "silence_seconds": _int_field(data, "silence_seconds", 0, 60, 6),
-        "review": review,
-        "staff_id": staff,
-        "retention_days": _int_field(data, "retention_days", 1, 3650, None),
-    }
-    async with _deps(request).db.session() as s:
-        box = await s.get(Mailbox, (tenant_id, name))
-        if box is None:
-            box = Mailbox(tenant_id=tenant_id, mailbox=name)
-            s.add(box)
-        for key, value in values.items():
-            setattr(box, key, value)
-        await s.flush()
-        view = _box_view(box)
-    return web.json_response(view)
-
-
 def setup(app: web.Application, deps: VoicemailDeps) -> None:
     app[DEPS] = deps
     app.add_routes(routes)
+    app.add_routes(mailboxes.routes)

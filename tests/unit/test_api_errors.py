@@ -65,12 +65,12 @@ def test_every_feature_answers_a_bad_input_in_the_one_format() -> None:
     from crm.routes import common as crm_common
     from lines import http as lines_http
     from stats import http as stats_http
-    from voicemail import http as voicemail_http
+    from voicemail.routes import common as voicemail_common
 
     for make in (
         crm_common.invalid,
         stats_http._invalid,
-        voicemail_http._invalid,
+        voicemail_common.invalid,
         callbacks_http._invalid,
         lines_http._invalid,
     ):

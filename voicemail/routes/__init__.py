@@ -1,0 +1,1 @@
+"""Voicemail routes beyond the inbox; :mod:`voicemail.http` keeps the messages and ``setup``."""
