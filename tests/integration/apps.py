@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.config import Config, PbxConfig
+from callcenter.db import migrate
+from callcenter.pbx.sandbox import Sandbox
 
 CALLCENTER = Path(sys.executable).with_name("callcenter")
 
@@ -60,6 +62,16 @@ def app_env(
     }
     env.update({f"CALLCENTER__{k}": str(v) for k, v in values.items()})
     return env
+
+
+async def app_stores(pbx_factory: Callable[[], Sandbox], tmp_path: Path) -> tuple[Sandbox, str]:
+    """What one test's ``callcenter serve`` runs on: an Asterisk of the test's own (started)
+    and a migrated SQLite file (the URL), so that killing either touches no other test."""
+    sandbox = pbx_factory()
+    await asyncio.to_thread(sandbox.up)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    return sandbox, url
 
 
 @dataclass

@@ -17,14 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from callcenter.config import Config
-from callcenter.db import migrate
 from callcenter.db.session import Database
 from callcenter.db.users import UserRepository
 from callcenter.pbx.ari.rest import AriRest
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Scenario, inbound_leg_id, place_call
 from callcenter.placeholders import generate_placeholders
-from tests.integration.apps import CALLCENTER, AppProcess, app_env, eventually, http_get, login
+from tests.integration.apps import (
+    CALLCENTER,
+    AppProcess,
+    app_env,
+    app_stores,
+    eventually,
+    http_get,
+    login,
+)
 from tests.integration.conftest import test_port_base
 from tests.integration.test_faults_app import ALL_WEEK, TENANT, wait_app, write_tenant
 
@@ -35,10 +42,7 @@ NEW_DID = "+49301240002"
 async def test_tenants_load_reaches_the_running_app_and_queues_show_their_parameters(
     pbx_factory: Callable[[], Sandbox], pbx_config: Config, tmp_path: Path
 ) -> None:
-    sandbox = pbx_factory()
-    await asyncio.to_thread(sandbox.up)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    sandbox, url = await app_stores(pbx_factory, tmp_path)
     db = Database(url)
     await UserRepository(db).add("runtime-admin", PASSWORD, "admin")
     await db.close()

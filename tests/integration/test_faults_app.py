@@ -16,13 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from callcenter.config import Config
-from callcenter.db import migrate
 from callcenter.db.models import Call
 from callcenter.db.session import Database
 from callcenter.pbx.ari.rest import AriRest
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Scenario, inbound_leg_id, place_call
-from tests.integration.apps import AppProcess, app_env, eventually
+from tests.integration.apps import AppProcess, app_env, app_stores, eventually
 from tests.integration.conftest import test_port_base
 
 pytestmark = pytest.mark.faults
@@ -89,10 +88,7 @@ async def wait_app(rest: AriRest, channel_id: str, app: str, timeout: float) -> 
 async def test_callers_in_the_menu_survive_an_app_sigkill(
     pbx_factory: Callable[[], Sandbox], pbx_config: Config, tmp_path: Path
 ) -> None:
-    sandbox = pbx_factory()
-    await asyncio.to_thread(sandbox.up)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    sandbox, url = await app_stores(pbx_factory, tmp_path)
     port = test_port_base() + 150
     env = app_env(
         pbx_config,
@@ -186,10 +182,7 @@ async def test_a_call_bridged_across_an_app_restart_gets_a_complete_row(
     """Issue #8, defect 5: the app is SIGKILLed while a receptionist talks to the caller and
     comes back before the call ends. Its rebuilt call does not know when the answer was, so
     the row's agent, wait and talk come from Asterisk's queue_log (before: left empty)."""
-    sandbox = pbx_factory()
-    await asyncio.to_thread(sandbox.up)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    sandbox, url = await app_stores(pbx_factory, tmp_path)
     tenants = tmp_path / "t"
     tenants.mkdir()
     (tenants / "fq.toml").write_text(QUEUE_TENANT.format(hours=ALL_WEEK, did=QUEUE_DID))

@@ -17,11 +17,10 @@ from pathlib import Path
 import pytest
 
 from callcenter.config import Config
-from callcenter.db import migrate
 from callcenter.pbx.ari.rest import AriRest
 from callcenter.pbx.sandbox import Sandbox
 from callcenter.pbx.simulate import Scenario, inbound_leg_id, place_call
-from tests.integration.apps import CALLCENTER, AppProcess, app_env
+from tests.integration.apps import CALLCENTER, AppProcess, app_env, app_stores
 from tests.integration.conftest import test_port_base
 from tests.integration.test_faults_app import DID, wait_app, write_tenant
 
@@ -36,10 +35,7 @@ def ari_detail(app: AppProcess) -> str:
 async def test_standby_takes_over_when_the_owner_dies(
     pbx_factory: Callable[[], Sandbox], pbx_config: Config, tmp_path: Path
 ) -> None:
-    sandbox = pbx_factory()
-    await asyncio.to_thread(sandbox.up)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}"
-    await asyncio.to_thread(migrate.upgrade, url)
+    sandbox, url = await app_stores(pbx_factory, tmp_path)
     tenants = write_tenant(tmp_path / "t")
     base = test_port_base() + 150
     apps = []
