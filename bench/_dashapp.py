@@ -105,15 +105,16 @@ class Trace:
     per sample, the app's GC figures stay the app's)."""
 
     def __init__(self, services: Any, hub: Any) -> None:
-        from dashboards.push import Client
+        from dashboards.client import Client
 
         self.read: dict[str, float] = {}
         self.framed: dict[str, float] = {}
         self.taken_elems: list[str] = []
         self.taken_at: list[float] = []
+        self.taken_by: list[int] = []  # id() of the client
         services.require_pbx().ami.add_event_listener(self.on_ami)
         flush, take = hub.flush, Client.take
-        elems, times = self.taken_elems, self.taken_at
+        elems, times, by = self.taken_elems, self.taken_at, self.taken_by
 
         def taking(client: Client) -> str:
             now = time.time()
@@ -121,6 +122,7 @@ class Trace:
                 if container == "calls" and html is not None and elem not in client.known:
                     elems.append(elem)
                     times.append(now)
+                    by.append(id(client))
             return take(client)
 
         Client.take = taking  # type: ignore[method-assign,assignment]  # only the app runs here

@@ -33,8 +33,9 @@ from crm import repository as crm_repo
 from crm import timeline
 from crm.repository import NotFound
 from dashboards import i18n, pages
+from dashboards.client import Client
 from dashboards.models import UserPreference
-from dashboards.push import VIEWS, Client, Hub
+from dashboards.push import VIEWS, Hub
 from dashboards.schemas import (
     PasswordChangedOut,
     PasswordChangeIn,

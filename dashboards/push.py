@@ -2,13 +2,12 @@
 
 Rule of this module: the hub renders each changed item once per *frame* and per group of
 clients that see the same thing (view × language), then hands the same text to every
-client of the group. Events only mark items dirty; a frame (``frame`` seconds after the
-first dirty mark) renders them from the live state, so a burst of events costs one render.
+client of the group. Events only mark items dirty; a frame renders them from the live
+state, so a burst of events costs one render. Frames come on the leading edge (at once after
+a quiet spell) and at most one per ``frame`` seconds.
 
-Each client tracks which item ids its page holds. Its writer sends, per item, the newest
-fragment only: an unknown id is inserted into its container (``hx-swap-oob="beforeend"``),
-a known one replaced (``outerHTML``), a vanished one deleted. A slow client therefore skips
-intermediate versions instead of queueing them, and can never diverge. On (re)connect a
+Each client (:mod:`dashboards.client`) tracks which item ids its page holds and is sent the
+newest fragment of each item only (insert, replace or delete by id). On (re)connect a
 client first gets every container in full: that is the re-sync after a lost connection.
 """
 
@@ -20,11 +19,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
 from callcenter.aio import wait_set
 from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
+from dashboards.client import Change, Client, oob
 from dashboards.render import Fragments
 from dashboards.source import LiveSource
 from dashboards.views import TodayStats, agents_by_queue, element_id, tile
@@ -38,8 +36,6 @@ ME = "me-state"
 ABANDONED = "abandoned"
 Dirty = dict[str, set[str]]
 """What changed since the last frame, by kind (call linkedids, queue names, interfaces)."""
-Change = tuple[str, str | None, str | None]
-"""One element to offer: (element id, container, html or None for removal)."""
 # AMI events that change what a call card shows without a bus event of their own: a
 # Redirect into hold/consultation (bridge left, new context) and parking.
 _BRIDGE_EVENTS = frozenset({"BridgeEnter", "BridgeLeave", "Hold", "Unhold"})
@@ -76,57 +72,6 @@ CONTAINERS = {
     (WALLBOARD, "tile"): "tiles",
     (WALLBOARD, "agent"): "agents",
 }
-
-
-class Client:
-    """One browser: its socket, what its page holds, the newest fragment per element."""
-
-    def __init__(self, ws: web.WebSocketResponse, view: str, locale: str, interface: str | None):
-        self.ws, self.view, self.locale, self.interface = ws, view, locale, interface
-        self.known: set[str] = set()
-        self.pending: dict[str, tuple[str | None, str | None]] = {}  # id -> (container, html)
-        self.full: list[str] = []  # whole-container messages (first sync)
-        self.ready = asyncio.Event()
-        self.sent = 0
-        self.skipped = 0
-
-    def offer(self, elem: str, container: str | None, html: str | None) -> None:
-        if elem in self.pending:
-            self.skipped += 1
-        self.pending[elem] = (container, html)
-        self.ready.set()
-
-    def take(self) -> str:
-        parts = self.full
-        self.full = []
-        for elem, (container, html) in self.pending.items():
-            if html is None:
-                if elem in self.known:
-                    self.known.discard(elem)
-                    parts.append(f'<div id="{elem}" hx-swap-oob="delete"></div>')
-            elif elem in self.known or container is None:
-                parts.append(_oob(html))
-            else:
-                self.known.add(elem)
-                parts.append(f'<div hx-swap-oob="beforeend:#{container}">{html}</div>')
-        self.pending = {}
-        return "".join(parts)
-
-    async def run(self) -> None:
-        """The writer: sends whatever is pending, newest version only."""
-        while not self.ws.closed:
-            await self.ready.wait()
-            self.ready.clear()
-            text = self.take()
-            if text:
-                await self.ws.send_str(text)
-                self.sent += 1
-
-
-def _oob(html: str) -> str:
-    """Mark a fragment's root element for an out-of-band ``outerHTML`` swap by its id."""
-    head, sep, rest = html.partition(" ")
-    return f'{head} hx-swap-oob="true"{sep}{rest}'
 
 
 class Group:
@@ -197,9 +142,9 @@ class Hub:
             client.full.append(f'<div id="{container}" hx-swap-oob="innerHTML">{body}</div>')
             client.known.update(ids)
         if client.view == WALLBOARD:
-            client.full.append(_oob(self._abandoned_html(group.locale)))
+            client.full.append(oob(self._abandoned_html(group.locale)))
         if client.view == CONSOLE:
-            client.full.append(_oob(self._me_html(group.locale, client.interface)))
+            client.full.append(oob(self._me_html(group.locale, client.interface)))
         client.ready.set()
 
     def detach(self, client: Client) -> None:
@@ -437,6 +382,5 @@ class Hub:
     def _resync(self, group: Group) -> None:
         self._prime(group)
         for client in list(group.clients):
-            client.known.clear()
-            client.pending.clear()
+            client.forget()
             self.attach(client)

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from callcenter.bus import InProcessBus
-from dashboards.push import CONSOLE, WALLBOARD, Client, Hub
+from dashboards.client import Client
+from dashboards.push import CONSOLE, WALLBOARD, Hub
 from dashboards.render import Fragments, make_environment
 from dashboards.views import CallFlags, TenantInfo, Thresholds
 
