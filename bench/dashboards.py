@@ -133,11 +133,10 @@ async def measure(args: argparse.Namespace) -> list[Result]:
         from dashboards.views import element_id
 
         framed = {element_id("call", lid): t for lid, t in trace.framed.items() if lid in sent}
-        taken_s = [
-            t - framed[e]
-            for e, t in zip(trace.taken_elems, trace.taken_at, strict=True)
-            if e in framed
-        ]
+        first: dict[tuple[str, int], float] = {}  # a card that left and came back: once
+        for e, t, c in zip(trace.taken_elems, trace.taken_at, trace.taken_by, strict=True):
+            first.setdefault((e, c), t)
+        taken_s = [t - framed[e] for (e, _c), t in first.items() if e in framed]
         out_s = [
             t - trace.framed[lid]
             for c in arrived
