@@ -18,12 +18,19 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+# How the load generators (websocket clients, Chromium) yield the cores to the app and the
+# stand-in PBX: on a receptionist's desk they are other machines, here they share two cores.
+PRIORITIES: dict[str, tuple[str, ...]] = {
+    "normal": (),
+    "nice": ("nice", "-n", "10"),
+    "idle": ("chrt", "--idle", "0"),  # SCHED_IDLE: only CPU nobody else wants
+}
+
 
 class Peer:
     """A helper process spoken to by JSON lines (see :mod:`bench._dashpeers`)."""
 
-    def __init__(self, module: str, *args: str, nice: int = 0) -> None:
-        prefix = ["nice", "-n", str(nice)] if nice > 0 else []
+    def __init__(self, module: str, *args: str, prefix: tuple[str, ...] = ()) -> None:
         self.proc = subprocess.Popen(
             [*prefix, sys.executable, "-m", module, *args],
             stdin=subprocess.PIPE,

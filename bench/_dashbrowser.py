@@ -1,6 +1,6 @@
 """The Chromium side of ``bench dashboards``, in a process of its own (not the app's).
 
-``python -m bench._dashbrowser --base URL --token T --pages N [--nice K]``: measures the
+``python -m bench._dashbrowser --base URL --token T --pages N [--prefix CMD]``: measures the
 page load of the console and the wallboard, then opens ``N`` console pages that note when
 each call card's message reached the page's socket and when the card was in the DOM. Talks
 JSON lines like :mod:`bench._dashpeers`. Playwright's driver and its messages stay out of
@@ -44,13 +44,14 @@ LOAD_FIGURES = """() => { const nav = performance.getEntriesByType("navigation")
            bytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0) }; }"""
 
 
-def niced(executable: str, nice: int) -> str:
-    """A wrapper that starts Chromium at a lower priority (all its processes inherit it)."""
-    if nice <= 0:
+def wrapped(executable: str, prefix: str) -> str:
+    """A wrapper that starts Chromium under ``prefix`` (``nice -n 10``, ``chrt --idle 0``):
+    all its processes and threads inherit the lower priority."""
+    if not prefix:
         return executable
     fd, path = tempfile.mkstemp(prefix="bench-chromium-", suffix=".sh")
     with os.fdopen(fd, "w") as f:
-        f.write(f'#!/bin/sh\nexec nice -n {nice} {executable} "$@"\n')
+        f.write(f'#!/bin/sh\nexec {prefix} {executable} "$@"\n')
     os.chmod(path, stat.S_IRWXU)
     return path
 
@@ -81,7 +82,7 @@ async def run(args: argparse.Namespace) -> None:
     from tests.integration.browser import CHROMIUM, FLAGS
 
     cookie = {"name": "cc_session", "value": args.token, "url": args.base}
-    executable = niced(CHROMIUM, args.nice)
+    executable = wrapped(CHROMIUM, args.prefix)
     try:
         async with async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=executable, args=FLAGS)
@@ -116,7 +117,7 @@ def main() -> None:
     ap.add_argument("--base", required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--pages", type=int, default=5)
-    ap.add_argument("--nice", type=int, default=0)
+    ap.add_argument("--prefix", default="", help="command to start Chromium under")
     asyncio.run(run(ap.parse_args()))
 
 
