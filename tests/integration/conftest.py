@@ -25,6 +25,7 @@ from callcenter.config import Config, load_config
 from callcenter.pbx.sandbox import Sandbox
 
 if TYPE_CHECKING:
+    from callcenter.pbx.ami.client import AmiClient
     from callcenter.pbx.ari import AriClient
 
 PBX_FIXTURES = {"pbx", "ari", "pbx_factory"}
@@ -152,6 +153,22 @@ async def ari(pbx: Sandbox, pbx_config: Config) -> AsyncIterator[AriClient]:
     await client.start()
     try:
         await client.wait_connected(timeout=10.0)
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def ami(pbx: Sandbox, pbx_config: Config) -> AsyncIterator[AmiClient]:
+    """An AMI client of the session's Asterisk, logged in."""
+    from callcenter.pbx.ami.client import AmiClient
+
+    if not pbx.running():  # the reconnect test kills it
+        pbx.up()
+    client = AmiClient.from_config(pbx_config.pbx)
+    await client.start()
+    try:
+        await client.wait_connected(15)
         yield client
     finally:
         await client.close()

@@ -10,7 +10,7 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 
@@ -21,19 +21,6 @@ from callcenter.pbx.ami.protocol import HeaderInjectionError
 from callcenter.pbx.sandbox import Sandbox
 
 pytestmark = pytest.mark.pbx
-
-
-@pytest.fixture
-async def ami(pbx: Sandbox, pbx_config: Config) -> AsyncIterator[AmiClient]:
-    if not pbx.running():  # the reconnect test kills it
-        await asyncio.to_thread(pbx.up)
-    client = AmiClient.from_config(pbx_config.pbx)
-    await client.start()
-    try:
-        await client.wait_connected(15)
-        yield client
-    finally:
-        await client.close()
 
 
 async def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -9,27 +9,12 @@ unknown to app_queue (the flaky runtime-tenant test of session 3).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
-import pytest
-
-from callcenter.config import Config
 from callcenter.pbx.ami.client import AmiClient
 from callcenter.pbx.reloads import reload_module
 from callcenter.pbx.sandbox import Sandbox
 
 MODULES = ["app_queue", "pbx_config", "app_voicemail", "res_pjsip"] * 3
-
-
-@pytest.fixture
-async def ami(pbx: Sandbox, pbx_config: Config) -> AsyncIterator[AmiClient]:
-    client = AmiClient.from_config(pbx_config.pbx)
-    await client.start()
-    try:
-        await client.wait_connected(15)
-        yield client
-    finally:
-        await client.close()
 
 
 async def test_concurrent_reloads_all_take_effect(pbx: Sandbox, ami: AmiClient) -> None:
