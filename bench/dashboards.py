@@ -62,6 +62,8 @@ async def measure(args: argparse.Namespace) -> list[Result]:
     try:
         services, runner, host = await start_app((await feeder.read())["ami_port"])
         hub = runner.app[HUB]
+        if args.frame is not None:  # the hub's minimum spacing of frames, for comparison runs
+            hub.frame = args.frame / 1000
         trace = Trace(services, hub)
         from callcenter import auth
 
@@ -280,6 +282,7 @@ def main() -> None:
     )
     ap.add_argument("--rate", type=float, default=2000.0, help="AMI events per second")
     ap.add_argument("--lanes", type=int, default=40, help="calls in progress at once")
+    ap.add_argument("--frame", type=float, default=None, help="hub frame in ms (default: app's)")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--settle", type=float, default=2.0, help="seconds of phase B not counted")
