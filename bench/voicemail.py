@@ -54,11 +54,12 @@ from ivr.stasis import PURPOSE as INBOUND
 from ivr.stasis import IvrRunner
 from jobs.worker import Worker
 from voicemail.accuracy import cer
+from voicemail.deps import VoicemailDeps
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
 from voicemail.speech import SpeechModel
 from voicemail.stasis import PURPOSE as VOICEMAIL
 from voicemail.stasis import VoicemailDesk
-from voicemail.tasks import VoicemailDeps, tasks
+from voicemail.tasks import tasks
 from voicemail.transcribe import SEED, Transcriber, read_pcm
 
 SKIP_BY_DEFAULT = True

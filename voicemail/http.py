@@ -35,6 +35,7 @@ from callcenter.phone.policy import DestinationPolicy, DestinationRefused
 from jobs.models import Job
 from voicemail import audit
 from voicemail import schemas as sc
+from voicemail.deps import VoicemailDeps
 from voicemail.models import Voicemail, VoicemailAudio
 from voicemail.routes import mailboxes
 from voicemail.routes.common import DEPS, PREFIX, STAFF, TAGS
@@ -43,7 +44,7 @@ from voicemail.routes.common import deps as _deps
 from voicemail.routes.common import invalid as _invalid
 from voicemail.routes.common import not_found as _not_found
 from voicemail.routes.common import tenant as _tenant
-from voicemail.tasks import VoicemailDeps, payload, transcribe_task
+from voicemail.tasks import payload, transcribe_task
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 routes = web.RouteTableDef()

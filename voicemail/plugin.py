@@ -19,8 +19,9 @@ from callcenter.plugin import Feature
 from callcenter.services import Services
 from jobs.plugin import JOBS
 from voicemail import cli, http, speech
+from voicemail.deps import Recordings, VoicemailDeps
 from voicemail.stasis import PURPOSE, VoicemailDesk
-from voicemail.tasks import PERIODIC, Recordings, VoicemailDeps, tasks
+from voicemail.tasks import PERIODIC, tasks
 from voicemail.transcribe import Transcriber
 
 

@@ -17,26 +17,22 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callcenter.bus import Bus
 from callcenter.db.models import Tenant, utcnow
-from callcenter.db.session import Database
 from callcenter.pbx.ari.errors import AriError
 from callcenter.topics import TOPIC_VOICEMAIL
 from jobs.policy import Backoff
 from jobs.worker import JobContext, Periodic, Permanent, Retry, Task
 from voicemail import audio, audit, mail
+from voicemail.deps import VoicemailDeps
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
-from voicemail.speech import SpeechModel
 from voicemail.store import FETCH_TASK
-from voicemail.transcribe import AudioError, Transcriber, WorkerLost
+from voicemail.transcribe import AudioError, WorkerLost
 
 log = logging.getLogger(__name__)
 
@@ -45,38 +41,6 @@ EMAIL_TASK = "voicemail.email"
 RETENTION_TASK = "voicemail.retention"
 TRANSCRIPTION_QUEUE = "transcription"
 TOPIC = TOPIC_VOICEMAIL
-
-
-class Recordings(Protocol):
-    """Where the PBX keeps finished recordings (ARI stored recordings)."""
-
-    async def download_recording(self, name: str) -> bytes: ...
-
-    async def delete_recording(self, name: str) -> None: ...
-
-
-class Mailer(Protocol):
-    async def send(self, message: Any) -> None: ...
-
-
-# (session, tenant id, event, payload): the webhook outbox, in the caller's transaction
-WebhookEnqueue = Callable[[AsyncSession, int, str, Mapping[str, Any]], Awaitable[Any]]
-# (tenant id, caller E.164) -> (contact id, contact name)
-ContactFinder = Callable[[int, str], Awaitable[tuple[int | None, str | None]]]
-
-
-@dataclass(slots=True)
-class VoicemailDeps:
-    db: Database
-    bus: Bus | None = None
-    recordings: Recordings | None = None
-    transcriber: Transcriber | None = None
-    models: dict[str, SpeechModel] = field(default_factory=dict)
-    mailer: Mailer | None = None
-    sender: str | None = None
-    webhooks: WebhookEnqueue | None = None
-    find_contact: ContactFinder | None = None
-    contact_name: Callable[[int], Awaitable[str | None]] | None = None
 
 
 def payload(vm: Voicemail) -> dict[str, Any]:

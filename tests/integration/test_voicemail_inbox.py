@@ -30,9 +30,10 @@ from jobs.worker import Worker
 from tests.integration.voicemail_support import audit_into_log
 from voicemail import audit as vm_audit
 from voicemail import http as vm_http
+from voicemail.deps import VoicemailDeps
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
 from voicemail.privacy import VoicemailStore
-from voicemail.tasks import VoicemailDeps, retention_task
+from voicemail.tasks import retention_task
 
 PASSWORD = "vm-Inbox-Passw0rd"
 AUDIO = b"RIFF" + bytes(range(256)) * 4

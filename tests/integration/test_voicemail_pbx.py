@@ -58,12 +58,13 @@ from voicemail import audit as vm_audit
 from voicemail import http as vm_http
 from voicemail import store
 from voicemail.accuracy import cer
+from voicemail.deps import VoicemailDeps
 from voicemail.models import Mailbox, Voicemail, VoicemailAudio
 from voicemail.plugin import connect_crm
 from voicemail.speech import SpeechModel
 from voicemail.stasis import PURPOSE as VOICEMAIL
 from voicemail.stasis import VoicemailDesk
-from voicemail.tasks import VoicemailDeps, tasks
+from voicemail.tasks import tasks
 from voicemail.timeline import entries
 from voicemail.transcribe import Transcriber, read_pcm
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from callcenter import api, auth, tenant_ref
-from voicemail.tasks import VoicemailDeps
+from voicemail.deps import VoicemailDeps
 
 PREFIX = "/api/voicemail/tenants/" + tenant_ref.SEGMENT  # slug (or the old numeric id)
 DEPS: web.AppKey[VoicemailDeps] = web.AppKey("voicemail_deps", VoicemailDeps)
