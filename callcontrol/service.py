@@ -203,6 +203,8 @@ class CallControl:
         ``agent_name``: the name of the position a pickup or unpark rings (``interface``)."""
         if action == "retrieve" and facts.held:
             facts = await self._hold_settled(facts)
+        elif action in _NEEDS_CONNECTED and _between(facts):
+            facts = await self._reconnected(facts)
         try:
             plan, extra, route = self._plan(
                 facts, action, body, interface, privileged=privileged, agent_name=agent_name
@@ -308,6 +310,19 @@ class CallControl:
                     f"the PBX refused {step.name}: {msg.get('Message')} (the call changed?)",
                 )
 
+    async def _reconnected(self, facts: CallFacts) -> CallFacts:
+        """The facts once an answered call is back in one bridge with its receptionist. Right
+        after a retrieve or an unpark the live view already says "answered" while the caller
+        is still on its way into that bridge; an action clicked then would be refused as "call
+        is answered" for a moment that the receptionist cannot see."""
+
+        def settled(state: LiveState) -> bool:
+            now = rules.facts_of(state, facts.linkedid)
+            return now is None or not _between(now)
+
+        await self.live.until(settled, self.settle)
+        return await self.facts(facts.linkedid) or facts
+
     async def _hold_settled(self, facts: CallFacts) -> CallFacts:
         """The facts once the receptionist's leg of a hold has arrived: in cc-agent-wait and
         out of the bridge it shared with the caller. The caller's events of a hold can reach
@@ -327,3 +342,17 @@ class CallControl:
             return any(c.name == channel and rules.waiting(rules.leg_of(c)) for c in legs)
 
         await self.live.until(back, self.settle)
+
+
+# Actions on a call that talks (or is held); asked for in between, they wait for the bridge.
+_NEEDS_CONNECTED = frozenset({"hold", "park", "transfer", "attended-transfer"})
+
+
+def _between(f: CallFacts) -> bool:
+    """Answered, but the caller is in no bridge with the receptionist, nor held, parked or
+    in a consultation: a retrieve or unpark under way."""
+    return (
+        f.phase == "answered"
+        and f.caller is not None
+        and not (f.connected or f.held or f.parked or f.consult is not None)
+    )

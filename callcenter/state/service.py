@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from callcenter.aio import wait_set
 from callcenter.bus import Bus
 from callcenter.pbx.ami.message import Message
 from callcenter.state.effects import TOPIC_CALLS, TOPIC_QUEUES, CallFinished, Effect, Publish
@@ -182,8 +183,7 @@ class LiveStateService:
                 return False
             if self._applied is None:
                 self._applied = asyncio.Event()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._applied.wait(), remaining)
+            await wait_set(self._applied, remaining)
         return True
 
     def on_disconnect(self, reason: str) -> None:
