@@ -41,11 +41,10 @@ from callcenter.pbx.ami.listeners import (
     EventListener,
 )
 from callcenter.pbx.ami.message import Message
+from callcenter.pbx.ami.pending import PendingActions
 from callcenter.pbx.ami.protocol import (
     ActionResult,
-    ActionTracker,
     AmiParser,
-    BadFrame,
     Greeting,
     HeaderValues,
     encode_action,
@@ -103,8 +102,7 @@ class AmiClient(AmiListeners):
         self._booted = asyncio.Event()
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(3)
-        self._tracker = ActionTracker()
-        self._futures: dict[str, asyncio.Future[ActionResult]] = {}
+        self._pending = PendingActions(f"{host}:{port}", self._on_event)
         self._writer: asyncio.StreamWriter | None = None
         self._logged_in = False
         self._connected_since: float | None = None
@@ -114,7 +112,6 @@ class AmiClient(AmiListeners):
         self._supervisor: asyncio.Task[None] | None = None
         self._resync: asyncio.Task[None] | None = None
         self._connected_event = asyncio.Event()
-        self.bad_frames = 0
 
     @classmethod
     def from_config(cls, pbx: PbxConfig, *, events: bool = True) -> AmiClient:
@@ -134,6 +131,11 @@ class AmiClient(AmiListeners):
         )
 
     # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def bad_frames(self) -> int:
+        """Frames the parser could not read whole (counted for /metrics and tests)."""
+        return self._pending.bad_frames
 
     @property
     def connected(self) -> bool:
@@ -228,9 +230,7 @@ class AmiClient(AmiListeners):
                 f"AMI action {name} not sent: not connected to {self.host}:{self.port}"
                 f" (last error: {self._last_error})"
             )
-        future: asyncio.Future[ActionResult] = asyncio.get_running_loop().create_future()
-        self._tracker.expect(action_id)
-        self._futures[action_id] = future
+        future = self._pending.expect(action_id)
         try:
             writer.write(data)
             await writer.drain()
@@ -245,8 +245,7 @@ class AmiClient(AmiListeners):
         except (ConnectionError, OSError) as exc:
             raise AmiConnectionLost(f"AMI {name} ({action_id}): {exc}") from exc
         finally:
-            self._futures.pop(action_id, None)
-            self._tracker.forget(action_id)
+            self._pending.forget(action_id)
 
     # -- supervisor ----------------------------------------------------------------------
 
@@ -342,45 +341,18 @@ class AmiClient(AmiListeners):
             )
 
     async def _read_loop(self, reader: asyncio.StreamReader, parser: AmiParser) -> None:
-        self._dispatch(parser)  # frames that arrived together with the greeting
+        self._pending.dispatch(parser)  # frames that arrived together with the greeting
         while True:
             data = await reader.read(65536)
             if not data:
                 raise AmiConnectionLost("connection closed by Asterisk")
             parser.receive_data(data)
-            self._dispatch(parser)
+            self._pending.dispatch(parser)
 
-    def _dispatch(self, parser: AmiParser) -> None:
-        feed = self._tracker.feed
-        for item in parser:
-            if isinstance(item, Message):
-                msg = item
-            elif isinstance(item, BadFrame):
-                self.bad_frames += 1
-                log.warning(
-                    "AMI %s:%s: bad frame (%d bytes): %s",
-                    self.host,
-                    self.port,
-                    item.size,
-                    item.reason,
-                )
-                if item.message is None:
-                    continue
-                msg = item.message
-            else:
-                continue
-            out = feed(msg)
-            if out is None:
-                continue
-            if isinstance(out, ActionResult):
-                future = self._futures.get(out.action_id)
-                if future is not None and not future.done():
-                    future.set_result(out)
-                continue
-            if out.kind == "event":
-                if out.name == "FullyBooted":
-                    self._booted.set()
-                self._emit_event(out)
+    def _on_event(self, msg: Message) -> None:
+        if msg.name == "FullyBooted":
+            self._booted.set()
+        self._emit_event(msg)
 
     async def _ping_loop(self) -> None:
         while True:
@@ -418,16 +390,12 @@ class AmiClient(AmiListeners):
         if resync is not None and not resync.done():
             resync.cancel()
         writer, self._writer = self._writer, None
-        self._tracker.clear()
-        futures, self._futures = self._futures, {}
-        for action_id, future in futures.items():
-            if not future.done():
-                future.set_exception(
-                    AmiConnectionLost(
-                        f"AMI connection to {self.host}:{self.port} lost before the answer to "
-                        f"{action_id}: {reason}"
-                    )
-                )
+        self._pending.fail_all(
+            lambda action_id: AmiConnectionLost(
+                f"AMI connection to {self.host}:{self.port} lost before the answer to "
+                f"{action_id}: {reason}"
+            )
+        )
         if writer is not None:
             writer.close()
             with contextlib.suppress(Exception):
