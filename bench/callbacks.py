@@ -155,7 +155,12 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
 
     async def timed_nudge(slot: str) -> None:
         mark(agent_of(slot), "nudge")
-        await ami_nudge(ami, slot)
+        if args.nudge == "ami-send":  # sent out of ;2 (begin and end), not received by ;1
+            await ami.send_action(
+                "PlayDTMF", {"Channel": slot[:-1] + "b", "Digit": "#", "Duration": "100"}
+            )
+        else:
+            await ami_nudge(ami, slot)
         mark(agent_of(slot), "nudged")
 
     dialer = Dialer(
@@ -170,6 +175,7 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         reconcile_s=30.0,
         nudge=None if args.nudge == "ari" else timed_nudge,
         nudge_ms=args.nudge_ms,
+        slot_formats=tuple(args.slot_formats.split(",")) if args.slot_formats != "auto" else None,
     )
     # Timing only (the bench's probe): the dialler's own call, with its own arguments.
     ari.send_dtmf = timed_dtmf  # type: ignore[method-assign,assignment]
@@ -372,8 +378,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--idle", type=float, default=10.0, help="seconds measured with all waiting")
     ap.add_argument("--database", default="", help="SQLAlchemy URL (default: SQLite temp)")
     ap.add_argument("--no-nudge", action="store_true", help="measure app_queue's own pace")
-    ap.add_argument("--nudge", choices=("ami", "ari"), default="ami", help="how to wake")
+    ap.add_argument("--nudge", choices=("ami", "ami-send", "ari"), default="ami")
     ap.add_argument("--nudge-ms", type=int, default=100, help="ARI nudge digit length")
+    ap.add_argument("--slot-formats", default="auto", help="Local pairs: slin16 … (auto: slin192)")
     return ap
 
 

@@ -52,6 +52,13 @@ log = logging.getLogger(__name__)
 # 100 ms to 100 and first waits 100 ms of "quiet time", so it costs about 200 ms).
 NUDGE_MS = 100
 Nudge = Callable[[str], Awaitable[object]]
+# The media format of the Local pairs the dialler creates (placeholder, customer leg);
+# None: the PBX's choice, slin192 for a Local channel. A trade-off measured in
+# bench/callbacks.py (--slot-formats): at slin16, 40 waiting placeholders cost the PBX
+# 11-14 % of the two cores instead of 126-148 %, but the nudge's '#' is then noticed only
+# at the placeholder's next wake-up (AgentCalled p50 317 ms after it instead of 10-45 ms),
+# so dispatch is slower; kept on the PBX's choice until a silent placeholder can be woken.
+SLOT_FORMATS: tuple[str, ...] | None = None
 
 
 def _utcnow() -> datetime:
@@ -86,6 +93,7 @@ class Dialer(Recovery, Assigned, Guard):
         free_agents: Callable[[], Mapping[str, str]] = dict,
         nudge: Nudge | None = None,
         nudge_ms: int = NUDGE_MS,
+        slot_formats: tuple[str, ...] | None = SLOT_FORMATS,
         endpoint: str = "Local/{number}@cc-transfer/n",
         window: int | None = 5,
         ring_timeout_s: int = 30,
@@ -117,6 +125,7 @@ class Dialer(Recovery, Assigned, Guard):
         # '#' (AMI PlayDTMF Receive), which app_queue's digit wait returns at once.
         self._nudge_via = nudge
         self._nudge_ms = nudge_ms
+        self._slot_formats = slot_formats
         self._first: dict[int, First] = {}  # customer-first attempts in progress
         self._slot_arrival: dict[str, asyncio.Event] = {}  # ;2 created, StasisStart due
         self._endpoint = endpoint

@@ -74,6 +74,7 @@ class DialerState:
     _direct: dict[int, str]  # assigned callbacks ringing their receptionist: id → name
     _slot_arrival: dict[str, asyncio.Event]  # placeholder ;2 ids whose StasisStart is due
     _ready: Callable[[], bool]  # this instance's ARI events are connected
+    _slot_formats: tuple[str, ...] | None  # media formats of a placeholder's Local pair
     _locks: dict[int, asyncio.Lock]
     _tasks: set[asyncio.Task[None]]
     _wake: asyncio.Event

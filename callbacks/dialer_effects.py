@@ -49,6 +49,7 @@ class EffectRunner(DialerState):
                     variables={**effect.variables, "CC_CB_APP": ari.app},
                     channel_id=effect.slot_id,
                     other_channel_id=effect.other_id,
+                    formats=self._slot_formats,
                 )
             case CallDirect():
                 await ari.originate(
@@ -70,6 +71,8 @@ class EffectRunner(DialerState):
                     timeout=effect.timeout_s,
                     variables=effect.variables,
                     channel_id=effect.channel_id,
+                    # Only a Local pair: a SIP endpoint negotiates its own codecs.
+                    formats=self._slot_formats if self._endpoint.startswith("Local/") else None,
                 )
             case Ring():
                 await ari.ring(effect.channel_id)
