@@ -34,7 +34,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 ENV_KEYS: dict[str, web.AppKey[jinja2.Environment]] = {
     locale: web.AppKey(f"dashboards_jinja_{locale}", jinja2.Environment) for locale in i18n.LOCALES
 }
-ASSET_VERSION = "5"  # bump when static files change: URLs carry it, so caches may keep them
+ASSET_VERSION = "6"  # bump when static files change: URLs carry it, so caches may keep them
 
 
 def _configure(env: jinja2.Environment, locale: str) -> jinja2.Environment:

@@ -340,6 +340,7 @@
     });
     if (!result.ok) { showError(dlg, explain(result)); return false; }
     toast(T("Callback created"));
+    callbacksChanged();
     return true;
   }
 
@@ -420,14 +421,21 @@
       language: li.dataset.language || undefined,
     });
     toast(result.ok ? T("Callback created") : explain(result));
-    if (result.ok) button.disabled = true;
+    if (result.ok) { button.disabled = true; callbacksChanged(); }
   }
 
   // Worklists: pending callbacks with their virtual positions, from the callbacks API.
+  let callbacksLoading = false;
   async function loadCallbacks() {
     const table = $("#callback-rows");
-    if (!table) return;
-    const r = await api("GET", `/api/callbacks?tenant=${encodeURIComponent(table.dataset.tenant)}`);
+    if (!table || callbacksLoading) return;
+    callbacksLoading = true;
+    let r;
+    try {
+      r = await api("GET", `/api/callbacks?tenant=${encodeURIComponent(table.dataset.tenant)}`);
+    } finally {
+      callbacksLoading = false;
+    }
     const rows = r.ok ? r.body.callbacks : [];
     table.innerHTML = "";
     for (const cb of rows) {
@@ -443,6 +451,19 @@
     if (empty) empty.hidden = rows.length > 0;
   }
   document.addEventListener("DOMContentLoaded", loadCallbacks);
+  // The worklist stays current: at once when this browser created a callback (another tab,
+  // e.g. the console), otherwise every 10 s while visible (other receptionists, the
+  // dialler's progress) and when the page comes back into view.
+  const callbackNews = "BroadcastChannel" in window ? new BroadcastChannel("cc-callbacks") : null;
+  if (callbackNews) callbackNews.onmessage = () => loadCallbacks();
+  function callbacksChanged() {
+    if (callbackNews) callbackNews.postMessage("changed");
+    loadCallbacks();
+  }
+  setInterval(() => { if (document.visibilityState === "visible") loadCallbacks(); }, 10000);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") loadCallbacks();
+  });
 
   const alerted = new Set();
   function raiseAlerts() {
