@@ -13,8 +13,9 @@ Every assertion reads the PBX's events or the tables, never a mock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from callbacks.retry import RetryPolicy, RetryRule
 from callbacks.store import CallbackRepository
 from callcenter.bus import make_bus
 from callcenter.config import Config
+from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
 from callcenter.db.session import Database
 from callcenter.pbx.ami.client import AmiClient
@@ -337,3 +339,32 @@ def agent_name(n: int) -> str:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@contextlib.asynccontextmanager
+async def migrated_db(url: str) -> AsyncIterator[Database]:
+    """The test's PostgreSQL database at the schema's head."""
+    await asyncio.to_thread(migrate.upgrade, url)
+    database = Database(url)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
+@contextlib.asynccontextmanager
+async def world_of(pbx: Sandbox, config: Config, db: Database, prefix: str) -> AsyncIterator[World]:
+    """A :func:`make_world` on queue ``<prefix><random>``; afterwards its placeholders and
+    customer legs still on the PBX are hung up and the clients closed."""
+    w = await make_world(pbx, config, db, f"{prefix}{uuid.uuid4().hex[:6]}")
+    try:
+        yield w
+    finally:
+        await w.close()
+        for c in await w.channels():
+            if c.get("Channel", "").startswith(
+                (f"Local/{prefix}", "Local/s@cc-callback", "Local/+49305")
+            ):
+                await w.ami.send_action("Hangup", {"Channel": c["Channel"]})
+        await w.live.close()
+        await w.ami.close()

@@ -18,7 +18,6 @@ from callbacks.plugin import queue_position_of
 from callbacks.prompts import Media, install_placeholders
 from callbacks.store import CallbackRepository, NewCallback
 from callcenter.config import Config
-from callcenter.db import migrate
 from callcenter.db.calls import CallRepository
 from callcenter.db.models import Tenant
 from callcenter.db.session import Database
@@ -27,35 +26,27 @@ from callcenter.pbx.sandbox import Sandbox
 from stats.definitions import Counters, Settings, contributions
 from stats.period import Period
 from stats.reports import callback_attempt_counts
-from tests.integration.callbacks_support import World, make_world, until, utcnow
+from tests.integration.callbacks_support import (
+    World,
+    migrated_db,
+    until,
+    utcnow,
+    world_of,
+)
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 async def db(pg_url: str) -> AsyncIterator[Database]:
-    await asyncio.to_thread(migrate.upgrade, pg_url)
-    database = Database(pg_url)
-    try:
+    async with migrated_db(pg_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture
 async def world(pbx: Sandbox, pbx_config: Config, db: Database) -> AsyncIterator[World]:
-    w = await make_world(pbx, pbx_config, db, f"q-cbt{uuid.uuid4().hex[:6]}")
-    try:
+    async with world_of(pbx, pbx_config, db, "q-cbt") as w:
         yield w
-    finally:
-        await w.close()
-        for c in await w.channels():
-            if c.get("Channel", "").startswith(
-                ("Local/q-cbt", "Local/s@cc-callback", "Local/+49305")
-            ):
-                await w.ami.send_action("Hangup", {"Channel": c["Channel"]})
-        await w.live.close()
-        await w.ami.close()
 
 
 async def rows(db: Database, request_id: int) -> tuple[CallbackRequest, list[CallbackAttempt]]:
