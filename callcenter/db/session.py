@@ -8,6 +8,7 @@ immediate "database is locked" errors. PostgreSQL gets a sized connection pool.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_TURN_TIMEOUT_S = 30.0  # as long as a pool lets a checkout wait
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
@@ -82,6 +84,82 @@ def create_engine(
     return engine
 
 
+class _Turns:
+    """SQLite: this process's sessions take turns, first come first served, except that a
+    session somebody waits for (``priority``: a receptionist's offer) goes first.
+
+    SQLite has one writer. Left to itself, a connection that finds the database locked
+    sleeps in growing steps (up to 100 ms) and retries, while the one that just committed
+    takes the lock again: under load a short write waited up to 2.7 s behind a stream of
+    others (the callback dialler's offer fences, bench/callbacks.py), and a transaction
+    that read before writing could fail at once with "database is locked" when another
+    connection wrote in between (WAL's stale snapshot, which no busy timeout retries).
+    Queued here instead, every session runs alone. A session opened inside another one by
+    the same task does not wait (it would wait for itself)."""
+
+    def __init__(self) -> None:
+        self._loops: dict[asyncio.AbstractEventLoop, _LoopTurns] = {}
+
+    @asynccontextmanager
+    async def turn(self, priority: bool) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        turns = self._loops.get(loop)
+        if turns is None:  # one per event loop: a test suite runs several loops in turn
+            turns = self._loops[loop] = _LoopTurns(loop)
+        task = asyncio.current_task()
+        if task is not None and turns.owner is task:
+            yield
+            return
+        await turns.acquire(priority)
+        turns.owner = task
+        try:
+            yield
+        finally:
+            turns.owner = None
+            turns.release()
+
+
+class _LoopTurns:
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._busy = False
+        self.owner: asyncio.Task[object] | None = None
+        self._first: deque[asyncio.Future[None]] = deque()
+        self._rest: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, priority: bool) -> None:
+        if not self._busy:
+            self._busy = True
+            return
+        waiter: asyncio.Future[None] = self._loop.create_future()
+        line = self._first if priority else self._rest
+        line.append(waiter)
+        try:
+            async with asyncio.timeout(SQLITE_TURN_TIMEOUT_S):
+                await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the turn in the moment we gave up: pass it on
+            else:
+                waiter.cancel()
+            if isinstance(exc, TimeoutError):
+                raise TimeoutError(
+                    f"no SQLite session free within {SQLITE_TURN_TIMEOUT_S:g} s (a session "
+                    "held that long, or opened by a task its holder awaits)"
+                ) from None
+            raise
+
+    def release(self) -> None:
+        """Hand the turn to the next waiter (priority first), or free it."""
+        for line in (self._first, self._rest):
+            while line:
+                waiter = line.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self._busy = False
+
+
 class Database:
     """One engine plus its session factory; create once per process, close on shutdown."""
 
@@ -91,6 +169,7 @@ class Database:
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
+        self._turns = _Turns() if self.engine.dialect.name == "sqlite" else None
 
     @property
     def backend(self) -> str:
@@ -104,8 +183,20 @@ class Database:
         return sqlite.insert(table)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session that commits when the block succeeds and rolls back when it raises."""
+    async def session(self, *, priority: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session that commits when the block succeeds and rolls back when it raises.
+
+        ``priority``: somebody is waiting for this one (SQLite: it goes before the queued
+        background writes; PostgreSQL runs sessions side by side anyway)."""
+        if self._turns is None:
+            async with self._session() as session:
+                yield session
+            return
+        async with self._turns.turn(priority), self._session() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessionmaker() as session:
             try:
                 yield session
