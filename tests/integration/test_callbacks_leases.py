@@ -161,3 +161,35 @@ async def test_window_limits_placeholders_per_queue_and_moves_on(db: Database) -
     assert await leases.begin_attempt(head.id, head.token, "anna", MORNING) is not None
     [moved] = await leases.claim(MORNING, [tenant], per_queue=2)  # the head left the queue
     assert moved.id == ids["q-w1"][2]
+
+
+async def test_window_claim_takes_only_what_short_queues_need_in_service_order(
+    db: Database,
+) -> None:
+    """Per queue, at most the window minus what it holds, the earliest first (a VIP ahead);
+    a callback due later, or of a closed tenant, is not taken; ``limit`` caps the total."""
+    tenant, closed = f"n{uuid.uuid4().hex[:6]}", f"c{uuid.uuid4().hex[:6]}"
+    repo = CallbackRepository(db)
+
+    async def add(
+        queue: str, n: int, *, of: str = tenant, priority: int = 0, due: datetime | None = None
+    ) -> int:
+        at = MORNING - timedelta(minutes=10 - n)
+        number = f"+4930557{queue[-1]}{n:03d}"
+        return await repo.add(
+            NewCallback(of, number, queue, "de", None, at, priority=priority, due_at=due)
+        )
+
+    a = [await add("q-n1", n) for n in range(3)]
+    vip = await add("q-n1", 5, priority=5)
+    later = await add("q-n1", 6, due=MORNING + timedelta(hours=1))
+    b = [await add("q-n2", n) for n in range(3)]
+    await add("q-n3", 0, of=closed)
+    leases = LeaseStore(db, "n")
+    [held] = await leases.claim(MORNING, [tenant], limit=1, per_queue=1)
+    assert held.id == vip  # the limit: one in all, the first by service order
+    first = await leases.claim(MORNING, [tenant], per_queue=2)
+    # q-n1 held one (the VIP), so it needs one more: its earliest; q-n2 needs two.
+    assert sorted(j.id for j in first) == sorted([a[0], b[0], b[1]])
+    assert later not in {j.id for j in first}
+    assert await leases.claim(MORNING, [tenant], per_queue=2) == []
