@@ -31,6 +31,7 @@ from callbacks import first_store as fs
 from callbacks.dialer_assign import Assigned
 from callbacks.dialer_core import DialerAri, First, Publisher, with_caller_id
 from callbacks.dialer_guard import Guard
+from callbacks.dialer_place import Placement
 from callbacks.dialer_recovery import Recovery
 from callbacks.dispatch import (
     ChannelRef,
@@ -53,11 +54,11 @@ log = logging.getLogger(__name__)
 NUDGE_MS = 100
 Nudge = Callable[[str], Awaitable[object]]
 # The media format of the Local pairs the dialler creates (placeholder, customer leg);
-# None: the PBX's choice, slin192 for a Local channel. A trade-off measured in
-# bench/callbacks.py (--slot-formats): at slin16, 40 waiting placeholders cost the PBX
-# 11-14 % of the two cores instead of 126-148 %, but the nudge's '#' is then noticed only
-# at the placeholder's next wake-up (AgentCalled p50 317 ms after it instead of 10-45 ms),
-# so dispatch is slower; kept on the PBX's choice until a silent placeholder can be woken.
+# None: the PBX's choice, slin192 for a Local channel. It mattered while a waiting
+# placeholder streamed Queue()'s in-band ring tone through the pair (8 kHz converted to
+# slin192: 40 placeholders took 126-174 % of a core); since session 5 a placeholder waits
+# in silence (tone-less zone, extensions.conf [cc-callback-queue]) and costs about 0.02 %
+# of a core, so the format no longer matters while it waits (bench/callbacks.py).
 SLOT_FORMATS: tuple[str, ...] | None = None
 
 
@@ -69,7 +70,7 @@ async def _no_publish(_event: str, _payload: Mapping[str, Any]) -> None:
     return None
 
 
-class Dialer(Recovery, Assigned, Guard):
+class Dialer(Placement, Recovery, Assigned, Guard):
     """One instance's dialler. Feed it AMI events (:meth:`on_ami_event`) and ARI events
     (:meth:`on_ari_event`, and the ``callback-slot`` / ``callback-customer`` Stasis purposes)."""
 
@@ -128,6 +129,7 @@ class Dialer(Recovery, Assigned, Guard):
         self._slot_formats = slot_formats
         self._first: dict[int, First] = {}  # customer-first attempts in progress
         self._slot_arrival: dict[str, asyncio.Event] = {}  # ;2 created, StasisStart due
+        self._joins: dict[str, asyncio.Event] = {}  # ;1 placed, QueueCallerJoin due
         self._endpoint = endpoint
         self._window = window
         self._ring_timeout = ring_timeout_s
@@ -189,36 +191,14 @@ class Dialer(Recovery, Assigned, Guard):
             self._wake.clear()
             await wait_set(self._wake, self._tick_s)
 
-    # ------------------------------------------------------------------ placing
-    async def place_due(self) -> int:
-        """Claim due callbacks of open tenants and put their placeholders in app_queue.
-
-        One queue after another, each queue's callbacks in service order. Placing the
-        queues side by side (asyncio.gather) was tried and measured worse on two cores
-        (p50 257-357 vs 120 ms, docs/benchmarks.md): the burst of concurrent originates and
-        reads delayed the nudges and fences of the receptionists being freed meanwhile."""
-        async with self._lock:
-            now = self._clock()
-            jobs = await self.leases.claim(now, self._open_tenants(now), per_queue=self._window)
-            by_queue: dict[str, list[Job]] = {}
-            for claimed in jobs:
-                job = with_caller_id(claimed, self._caller_id(claimed.tenant))
-                self.jobs[job.id] = job
-                by_queue.setdefault(job.queue, []).append(job)
-            for queue, queued in by_queue.items():
-                await self._place_queue(queue, queued)
-            return len(jobs)
-
-    async def _place_queue(self, queue: str, jobs: list[Job]) -> None:
-        holding = await self.leases.queued_of(queue)  # includes the ones just claimed
-        for job in jobs:
-            waiting = self._waiting(queue) + [o.as_place() for o in holding if o.id != job.id]
-            await self._execute(job, dispatch.place(job, waiting))
-
     # ------------------------------------------------------------------ events
     async def on_ami_event(self, msg: Message) -> None:
         if msg.name == "AgentConnect":
             self._spawn(self._agent_connect(msg))
+        elif msg.name == "QueueCallerJoin":
+            joined = self._joins.get(msg.get("Uniqueid") or "")
+            if joined is not None:
+                joined.set()
         elif (
             msg.name == "QueueMemberStatus"
             and msg.get("Status") == "1"  # AST_DEVICE_NOT_INUSE: a receptionist is free

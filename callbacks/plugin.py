@@ -133,7 +133,7 @@ def wire(services: Services) -> None:
         dialer = Dialer(
             LeaseStore(services.db, owner),
             pbx.ari,
-            waiting=lambda queue: live_places(live.state, queue),
+            waiting=lambda queue: queue_entries(live.state, queue),
             open_tenants=lambda now: open_tenants(registry, now, live.state.queue_tenants),
             caller_id=lambda slug: first_number(registry, slug),
             publish=publish,
@@ -208,11 +208,24 @@ def wire(services: Services) -> None:
     )
 
 
+# What the dialler listens to (Dialer.on_ami_event).
+DIALER_AMI_EVENTS = ("AgentConnect", "QueueMemberStatus", "QueueCallerJoin")
+
+
 def _spawn_ami(dialer: Dialer | None, msg: Any) -> None:
-    if dialer is not None and msg.name in ("AgentConnect", "QueueMemberStatus"):
+    if dialer is not None and msg.name in DIALER_AMI_EVENTS:
         import asyncio
 
         asyncio.get_running_loop().create_task(dialer.on_ami_event(msg))
+
+
+def queue_entries(state: LiveState, queue: str) -> list[Place]:
+    """Everybody in ``queue`` in app_queue now, live callers and callbacks' placeholders,
+    keyed by channel id (the dialler gives a placeholder its callback's own place)."""
+    q = state.queues.get(queue)
+    if q is None:
+        return []
+    return [Place(w.uniqueid, 0, w.joined_at) for w in q.waiting.values()]
 
 
 def live_places(state: LiveState, queue: str) -> list[Place]:

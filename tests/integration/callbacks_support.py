@@ -25,7 +25,7 @@ from callbacks.desk import OfferDesk, QueuePlace
 from callbacks.dialer import Dialer
 from callbacks.leases import LeaseStore
 from callbacks.ordering import Place
-from callbacks.plugin import ami_nudge
+from callbacks.plugin import ami_nudge, queue_entries
 from callbacks.prompts import Media, install_placeholders
 from callbacks.retry import RetryPolicy, RetryRule
 from callbacks.store import CallbackRepository
@@ -157,14 +157,7 @@ class World:
     bridges: dict[str, set[str]] = field(default_factory=dict)  # bridge id → uniqueids
 
     def waiting(self, queue: str) -> list[Place]:
-        q = self.live.state.queues.get(queue)
-        if q is None:
-            return []
-        return [
-            Place(w.uniqueid, 0, w.joined_at)
-            for w in q.waiting.values()
-            if not w.uniqueid.startswith("cbq-")
-        ]
+        return queue_entries(self.live.state, queue)
 
     def on_ami(self, msg: Message) -> None:
         uid = msg.get("Uniqueid") or ""

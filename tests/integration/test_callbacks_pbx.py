@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -351,3 +352,74 @@ async def test_key_of_a_tenant_with_callbacks_off_keeps_the_caller_in_the_queue(
 
     await until(back_in_place, what="B back between A and C", timeout=20)
     assert desk.stored == [] and desk.played.get(b) is None
+
+
+async def _getvar(world: World, channel: str, variable: str) -> str:
+    msg = await world.ami.send_action("Getvar", {"Channel": channel, "Variable": variable})
+    assert msg.get("Response") == "Success", msg
+    return msg.get("Value") or ""
+
+
+async def test_placeholders_join_at_exact_places_around_live_callers_and_stale_rows(
+    world: World, db: Database
+) -> None:
+    """The table can still show a callback queued whose placeholder a receptionist took a
+    moment ago (its fence not yet written). Positions counted from the table put the next
+    placeholders one place too far back, at the end, where their joins could overtake each
+    other (bench/callbacks.py saw arrival order broken). Counted from app_queue's entries,
+    each placeholder gets its exact place: A (before the live caller), live, B, C."""
+    repo = CallbackRepository(db)
+    tenant = f"cbo{uuid.uuid4().hex[:6]}"  # only this test's rows are claimed
+    start = utcnow()
+    stale = await repo.add(
+        NewCallback(tenant, "+493055509001", world.queue, "de", None, start, arrival_at=start)
+    )
+    async with db.session() as session:  # taken: queued in the table, gone from app_queue
+        row = await session.get(CallbackRequest, stale)
+        assert row is not None
+        row.status, row.stage, row.lease_owner, row.lease_token = "dialling", "queued", "x", 1
+        row.lease_until = start + timedelta(hours=1)
+    await asyncio.sleep(0.05)
+    a_at = utcnow()
+    await asyncio.sleep(0.05)
+    live = await world.caller()
+    await asyncio.sleep(0.05)
+    b_at = utcnow()
+    await asyncio.sleep(0.05)
+    c_at = utcnow()
+    ids = [
+        await repo.add(
+            NewCallback(tenant, f"+49305550900{n}", world.queue, "de", None, at, arrival_at=at)
+        )
+        for n, at in ((2, a_at), (3, b_at), (4, c_at))
+    ]
+    # Window 4: the stale row counts as one of the queue's placeholders.
+    inst = await world.instance("order", tenants=[tenant], window=4)
+    assert await inst.dialer.place_due() == 3
+    slots = [f"cbq-{i}-1-a" for i in ids]
+    await until(lambda: all(s in world.queue_waiting() for s in slots), what="all placed")
+    assert [int(await _getvar(world, s, "CC_CB_POSITION")) for s in slots] == [1, 3, 4]
+    q = world.live.state.queues[world.queue]
+    in_queue = sorted(q.waiting.values(), key=lambda w: w.position)
+    assert [w.uniqueid for w in in_queue] == [slots[0], live, slots[1], slots[2]]
+
+
+async def test_a_waiting_placeholder_streams_no_media(world: World, db: Database) -> None:
+    """Queue()'s ringing ("r") on an answered Local channel made the core play the ring
+    tone in-band on ;1: a tone generator writing 8 kHz audio, converted to the pair's
+    slin192 and read away by ;2 in Stasis, 50 frames a second for nobody (40 waiting
+    placeholders took 126-174 % of a core). With the tone-less zone the placeholder's ;1
+    has no generator, so it writes in its own native format, and nothing flows."""
+    repo = CallbackRepository(db)
+    tenant = f"cbs{uuid.uuid4().hex[:6]}"
+    request_id = await repo.add(
+        NewCallback(tenant, "+493055509005", world.queue, "de", None, utcnow())
+    )
+    inst = await world.instance("silent", tenants=[tenant])
+    assert await inst.dialer.place_due() == 1
+    slot = f"cbq-{request_id}-1-a"
+    await until(lambda: slot in world.queue_waiting(), what="placeholder in the queue")
+    await asyncio.sleep(0.3)  # Queue() has started its ringing indication
+    native = (await _getvar(world, slot, "CHANNEL(audionativeformat)")).strip("()")
+    assert await _getvar(world, slot, "CHANNEL(audiowriteformat)") == native  # was slin
+    assert await _getvar(world, slot, "CHANNEL(tonezone)") == "ccsilent"
