@@ -56,7 +56,15 @@ class Recovery(DialerState):
                 self.jobs.pop(held.id, None)
         elif held.stage in ("ringing", "confirmed"):
             customer = dispatch.customer_channel_id(held.id, held.attempts)
-            if await self._exists(customer):
+            alive = await self._exists(customer)
+            if alive and not await self._exists(slot_ids(held.id, held.token)[1]):
+                # Its placeholder went while no app listened: nobody can ever be bridged
+                # with the customer, who would wait on hold for good. End that leg; the
+                # attempt counts as interrupted and is retried.
+                with contextlib.suppress(AriError):
+                    await self._ari.hangup(customer)
+                alive = False
+            if alive:
                 job = await self.leases.adopt(held.id, held.token, now)
                 if job is not None:
                     job = with_caller_id(job, self._caller_id(job.tenant))

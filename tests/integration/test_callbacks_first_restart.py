@@ -46,12 +46,17 @@ async def world(pbx: Sandbox, pbx_config: Config, db: Database) -> AsyncIterator
         yield w
 
 
-async def _state(db: Database, request_id: int) -> tuple[CallbackRequest, CallbackAttempt | None]:
+async def _state(
+    db: Database, request_id: int, number: int = 1
+) -> tuple[CallbackRequest, CallbackAttempt | None]:
+    """The request and its attempt ``number``."""
     async with db.session() as session:
         row = await session.get(CallbackRequest, request_id)
         attempt = (
             await session.execute(
-                select(CallbackAttempt).where(CallbackAttempt.request_id == request_id)
+                select(CallbackAttempt).where(
+                    CallbackAttempt.request_id == request_id, CallbackAttempt.attempt == number
+                )
             )
         ).scalar_one_or_none()
     assert row is not None
@@ -126,3 +131,65 @@ async def test_customer_first_resumes_after_an_app_restart(world: World, db: Dat
     row, attempt = await _state(db, request_id)
     assert attempt is not None and attempt.agent == world.agents[0]
     assert (row.status, row.attempts) == ("done", 1)
+
+
+async def test_a_customer_whose_placeholder_went_while_no_app_ran_is_not_left_on_hold(
+    world: World, db: Database
+) -> None:
+    """The first instance dies while its customer hears "press 1"; the placeholder ends
+    before another instance runs (hung up here; a PBX hiccup would do the same). Nobody can
+    ever be bridged with that customer: the restarted instance ends the customer's leg
+    (it held them on hold for good before) and counts the attempt as interrupted."""
+    slug = f"cbg{uuid.uuid4().hex[:8]}"
+    async with db.session() as session:
+        session.add(Tenant(slug=slug, name="CF Gone GmbH"))
+    install_placeholders(world.pbx.sounds_dir)
+    media = Media(world.pbx.sound_path("callbacks"))
+    same: dict[str, Any] = {
+        "app": f"cbtest-cfg-{uuid.uuid4().hex[:6]}",
+        "tenants": [slug],
+        "mode_for": lambda _tenant: "customer_first",
+        "position_of": lambda queue, channel: queue_position_of(world.live.state, queue, channel),
+        "guard_media": lambda _job: [media.phrase("cb-press-1")],
+        "guard_timeout_s": 3.0,
+    }
+    number = f"+49305610{uuid.uuid4().int % 10_000:04d}"  # presses 1 every second
+    first = await world.instance("cfg:8080", **same)
+    await first.dialer.start()
+    request_id = await CallbackRepository(db).add(
+        NewCallback(slug, number, world.queue, "de", None, utcnow())
+    )
+    customer = f"cb-{request_id}-a1-c"
+
+    async def guard_running() -> bool:
+        _, attempt = await _state(db, request_id)
+        return attempt is not None and attempt.picked_up_at is not None and attempt.guard_plays > 0
+
+    await until(guard_running, what="customer answered, first prompt stored", timeout=30)
+    await first.crash(world)
+    slot_b = f"cbq-{request_id}-1-b"
+    msg = await world.ami.send_action("Hangup", {"Channel": slot_b})
+    assert msg.get("Response") == "Success", msg
+
+    async def channel_names() -> set[str]:
+        return {c.get("Uniqueid", "") for c in await world.channels()}
+
+    await until(
+        lambda: _gone(channel_names, f"cbq-{request_id}-1-a"), what="placeholder gone", timeout=10
+    )
+    assert customer in await channel_names()  # still there, on hold, with no app
+    second = await world.instance("cfg:8080", **same)
+    await second.dialer.start()
+    await until(lambda: _gone(channel_names, customer), what="customer leg ended", timeout=20)
+
+    async def interrupted() -> bool:
+        _, attempt = await _state(db, request_id)
+        return attempt is not None and attempt.outcome == "interrupted"
+
+    await until(interrupted, what="attempt 1 interrupted", timeout=10)
+    assert world.connects == []  # never bridged with anybody
+    assert customer not in second.dialer.dialled  # that attempt is never dialled again
+
+
+async def _gone(names: Any, uid: str) -> bool:
+    return uid not in await names()
