@@ -144,7 +144,10 @@ def build_services(config: Config) -> Services:
 
     config = config.with_secrets()
     db = Database(
-        config.database_url, pool_size=config.database.pool_size, echo=config.database.echo
+        config.database_url,
+        pool_size=config.database.pool_size,
+        echo=config.database.echo,
+        sessions_at_once=config.database.sessions_at_once,
     )
     services = Services(config=config, bus=make_bus(config.redis.url), metrics=Metrics(), db=db)
     services.checks.append(_database_check(db))

@@ -35,6 +35,9 @@ class DatabaseConfig:
     # Embedded default: SQLite under data_dir. Production: postgresql+asyncpg://...
     url: str = ""
     pool_size: int = 10
+    # PostgreSQL: sessions one app process runs at once (SQLite: always one); the rest
+    # wait their turn, a waited-for one (a callback's offer) first. See callcenter.db.session.
+    sessions_at_once: int = 4
     echo: bool = False
 
     def validate(self) -> None:
@@ -45,6 +48,10 @@ class DatabaseConfig:
             )
         if self.pool_size < 1:
             raise ConfigError("database.pool_size", "must be at least 1")
+        if not 1 <= self.sessions_at_once <= 2 * self.pool_size:
+            raise ConfigError(
+                "database.sessions_at_once", "must be between 1 and twice database.pool_size"
+            )
 
 
 @dataclass(frozen=True, slots=True)

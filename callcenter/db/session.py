@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import NullPool
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
-SQLITE_TURN_TIMEOUT_S = 30.0  # as long as a pool lets a checkout wait
+TURN_TIMEOUT_S = 30.0  # as long as a pool lets a checkout wait
+SESSIONS_AT_ONCE = 4  # PostgreSQL: sessions one process runs side by side (see _Turns)
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
@@ -85,10 +86,15 @@ def create_engine(
 
 
 class _Turns:
-    """SQLite: this process's sessions take turns, first come first served, except that a
-    session somebody waits for (``priority``: a receptionist's offer) goes first.
+    """A process runs at most ``capacity`` sessions at once, first come first served, except
+    that a session somebody waits for (``priority``: a receptionist's offer) goes first.
 
-    SQLite has one writer. Left to itself, a connection that finds the database locked
+    PostgreSQL (``database.sessions_at_once``, default 4): side by side without a bound,
+    about 16 sessions were in flight in the callback bench, each waiting for the event loop
+    between its round trips, and the offer's fence took p50 150-210 ms; at most 4 at once,
+    the fence first: p50 25 ms, dispatch p99 418-647 -> 159 ms (bench/callbacks.py).
+
+    SQLite (always 1) has one writer. Left to itself, a connection that finds the database locked
     sleeps in growing steps (up to 100 ms) and retries, while the one that just committed
     takes the lock again: under load a short write waited up to 2.7 s behind a stream of
     others (the callback dialler's offer fences, bench/callbacks.py), and a transaction
@@ -97,7 +103,8 @@ class _Turns:
     Queued here instead, every session runs alone. A session opened inside another one by
     the same task does not wait (it would wait for itself)."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int = 1) -> None:
+        self._capacity = capacity
         self._loops: dict[asyncio.AbstractEventLoop, _LoopTurns] = {}
 
     @asynccontextmanager
@@ -105,37 +112,40 @@ class _Turns:
         loop = asyncio.get_running_loop()
         turns = self._loops.get(loop)
         if turns is None:  # one per event loop: a test suite runs several loops in turn
-            turns = self._loops[loop] = _LoopTurns(loop)
+            turns = self._loops[loop] = _LoopTurns(loop, self._capacity)
         task = asyncio.current_task()
-        if task is not None and turns.owner is task:
+        if task is not None and task in turns.owners:
             yield
             return
         await turns.acquire(priority)
-        turns.owner = task
+        if task is not None:
+            turns.owners.add(task)
         try:
             yield
         finally:
-            turns.owner = None
+            if task is not None:
+                turns.owners.discard(task)
             turns.release()
 
 
 class _LoopTurns:
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int) -> None:
         self._loop = loop
-        self._busy = False
-        self.owner: asyncio.Task[object] | None = None
+        self._capacity = capacity
+        self._held = 0
+        self.owners: set[asyncio.Task[object]] = set()
         self._first: deque[asyncio.Future[None]] = deque()
         self._rest: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self, priority: bool) -> None:
-        if not self._busy:
-            self._busy = True
+        if self._held < self._capacity and not (self._first or self._rest):
+            self._held += 1
             return
         waiter: asyncio.Future[None] = self._loop.create_future()
         line = self._first if priority else self._rest
         line.append(waiter)
         try:
-            async with asyncio.timeout(SQLITE_TURN_TIMEOUT_S):
+            async with asyncio.timeout(TURN_TIMEOUT_S):
                 await waiter
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled():
@@ -144,8 +154,8 @@ class _LoopTurns:
                 waiter.cancel()
             if isinstance(exc, TimeoutError):
                 raise TimeoutError(
-                    f"no SQLite session free within {SQLITE_TURN_TIMEOUT_S:g} s (a session "
-                    "held that long, or opened by a task its holder awaits)"
+                    f"no database session free within {TURN_TIMEOUT_S:g} s (sessions "
+                    "held that long, or one opened by a task its holder awaits)"
                 ) from None
             raise
 
@@ -155,21 +165,29 @@ class _LoopTurns:
             while line:
                 waiter = line.popleft()
                 if not waiter.done():
-                    waiter.set_result(None)
+                    waiter.set_result(None)  # the turn passes on: still held
                     return
-        self._busy = False
+        self._held -= 1
 
 
 class Database:
     """One engine plus its session factory; create once per process, close on shutdown."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        sessions_at_once: int = SESSIONS_AT_ONCE,
+    ) -> None:
         self.url = url
         self.engine: AsyncEngine = create_engine(url, pool_size=pool_size, echo=echo)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
-        self._turns = _Turns() if self.engine.dialect.name == "sqlite" else None
+        sqlite = self.engine.dialect.name == "sqlite"
+        self._turns = _Turns(1 if sqlite else sessions_at_once)
 
     @property
     def backend(self) -> str:
@@ -186,12 +204,7 @@ class Database:
     async def session(self, *, priority: bool = False) -> AsyncIterator[AsyncSession]:
         """A session that commits when the block succeeds and rolls back when it raises.
 
-        ``priority``: somebody is waiting for this one (SQLite: it goes before the queued
-        background writes; PostgreSQL runs sessions side by side anyway)."""
-        if self._turns is None:
-            async with self._session() as session:
-                yield session
-            return
+        ``priority``: somebody is waiting for this one: it goes before the queued ones."""
         async with self._turns.turn(priority), self._session() as session:
             yield session
 

@@ -30,6 +30,7 @@ def test_env_overrides_file(tmp_path: Path) -> None:
         ("[bogus]\na = 1\n", {}, "bogus", "unknown section"),
         ("[app]\nlog_level = 'loud'\n", {}, "app.log_level", "must be one of"),
         ("[database]\nurl = 'mysql://x'\n", {}, "database.url", "must start with"),
+        ("[database]\nsessions_at_once = 0\n", {}, "database.sessions_at_once", "between 1"),
         ("", {"CALLCENTER__PBX__PING_TIMEOUT": "soon"}, "pbx.ping_timeout", "expected a number"),
         ("", {"CALLCENTER__PBX": "x"}, "CALLCENTER__PBX", "SECTION__KEY"),
         ("[app]\ndemo = 3\n", {}, "app.demo", "true/false"),

@@ -1,4 +1,5 @@
-"""SQLite sessions take turns (callcenter.db.session._Turns), on a real SQLite file."""
+"""Sessions take turns (callcenter.db.session._Turns): SQLite one at a time, on a real
+SQLite file; a larger capacity (PostgreSQL's) as a pure unit."""
 
 from __future__ import annotations
 
@@ -80,7 +81,7 @@ async def test_a_session_inside_a_session_of_the_same_task_does_not_wait_for_its
 async def test_a_waiter_gives_up_with_a_clear_error_and_the_turn_goes_on(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(db_session, "SQLITE_TURN_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(db_session, "TURN_TIMEOUT_S", 0.05)
     release = asyncio.Event()
 
     async def holder() -> None:
@@ -89,7 +90,7 @@ async def test_a_waiter_gives_up_with_a_clear_error_and_the_turn_goes_on(
 
     held = asyncio.create_task(holder())
     await asyncio.sleep(0.01)
-    with pytest.raises(TimeoutError, match=r"no SQLite session free within 0\.05 s"):
+    with pytest.raises(TimeoutError, match=r"no database session free within 0\.05 s"):
         await _count(db)
     release.set()
     await held
@@ -114,3 +115,26 @@ async def test_a_cancelled_waiter_leaves_the_line(db: Database) -> None:
         await waiter
     async with asyncio.timeout(5):
         assert await _count(db) == 0
+
+
+async def test_with_a_capacity_of_two_a_third_waits_and_a_priority_one_goes_first() -> None:
+    turns = db_session._Turns(2)
+    release = asyncio.Event()
+    order: list[str] = []
+
+    async def session(name: str, priority: bool = False, hold: bool = False) -> None:
+        async with turns.turn(priority):
+            order.append(name)
+            if hold:
+                await release.wait()
+
+    holders = [asyncio.create_task(session(f"holder-{i}", hold=True)) for i in range(2)]
+    await asyncio.sleep(0.01)
+    later = asyncio.create_task(session("background"))
+    await asyncio.sleep(0.01)
+    urgent = asyncio.create_task(session("offer", priority=True))
+    await asyncio.sleep(0.01)
+    assert order == ["holder-0", "holder-1"]  # two at once, the others wait
+    release.set()
+    await asyncio.gather(*holders, later, urgent)
+    assert order[2:] == ["offer", "background"]
