@@ -349,8 +349,7 @@ class Dialer(Placement, Recovery, Assigned, Guard):
         if job_id in self._answered:
             self._answered.discard(job_id)
             # Customer first: confirmed, then hung up before a receptionist took it.
-            await fs.completed(self.leases, job_id, attempt, now)
-            await self.leases.hung_up(job_id, attempt, now)
+            await fs.completed(self.leases, job_id, attempt, now, hung_up=True)
             if job is not None:  # the conversation is over: free the receptionist
                 await self._execute(job, [HangUp(slot_ids(job.id, job.token)[1])])
             self._forget(job_id)

@@ -276,19 +276,6 @@ class LeaseStore:
             )
             return True
 
-    async def hung_up(self, job_id: int, attempt: int, now: datetime) -> None:
-        """The conversation of a completed callback ended: close its attempt row."""
-        async with self._db.session() as session:
-            await session.execute(
-                update(CallbackAttempt)
-                .where(
-                    CallbackAttempt.request_id == job_id,
-                    CallbackAttempt.attempt == attempt,
-                    CallbackAttempt.ended_at.is_(None),
-                )
-                .values(ended_at=now)
-            )
-
     async def ended(
         self,
         job_id: int,
