@@ -22,10 +22,10 @@ import re
 from collections.abc import Collection, Mapping
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select
 
 from callbacks.dispatch import Job
-from callbacks.leases import LeaseStore, job_of, not_expired
+from callbacks.leases import SERVICE_ORDER, LeaseStore, due_now
 from callbacks.models import CallbackRequest
 
 R = CallbackRequest
@@ -55,32 +55,15 @@ async def claim_assigned(
             R.status == "pending",
             R.assigned_to.in_(list(free)),
             R.assigned_until > now,
-            or_(R.due_at.is_(None), R.due_at <= now),
-            not_expired(now),
+            *due_now(now, tenants),
         )
-        .order_by(R.priority.desc(), func.coalesce(R.arrival_at, R.requested_at), R.id)
+        .order_by(*SERVICE_ORDER)
         .limit(10 * len(free))
         .with_for_update(skip_locked=True)
     )
-    if tenants is not None:
-        due = due.where(R.tenant.in_(list(tenants)))
     async with store.db.session() as session:
         first: dict[str, int] = {}
         for request_id, agent in (await session.execute(due)).all():
             first.setdefault(str(agent), int(request_id))
-        if not first:
-            return []
-        stmt = (
-            update(R)
-            .where(R.id.in_(list(first.values())), R.status == "pending")
-            .values(
-                status="dialling",
-                stage="direct",
-                lease_owner=store.owner,
-                lease_token=R.lease_token + 1,
-                lease_until=now + store.lease,
-            )
-            .returning(R)
-        )
-        rows = list((await session.execute(stmt)).scalars())
-    return [(job_of(r), free[str(r.assigned_to)]) for r in rows]
+        jobs = await store.take(session, list(first.values()), now, stage="direct")
+    return [(job, free[str(job.context["assigned"])]) for job in jobs]

@@ -59,17 +59,17 @@ def unassigned(now: datetime) -> ColumnElement[bool]:
 SERVICE_ORDER = (R.priority.desc(), func.coalesce(R.arrival_at, R.requested_at), R.id)
 
 
-def _due(now: datetime, tenants: Collection[str] | None) -> list[ColumnElement[bool]]:
-    """A pending callback may be placed now: due, not expired, not held for one receptionist,
-    of an open tenant (``tenants``; None: any)."""
-    due = [or_(R.due_at.is_(None), R.due_at <= now), not_expired(now), unassigned(now)]
+def due_now(now: datetime, tenants: Collection[str] | None) -> list[ColumnElement[bool]]:
+    """A pending callback may be dialled now: due, not expired, of an open tenant
+    (``tenants``; None: any). Whom it is for (anyone, or its receptionist) is the caller's."""
+    due = [or_(R.due_at.is_(None), R.due_at <= now), not_expired(now)]
     if tenants is not None:
         due.append(R.tenant.in_(list(tenants)))
     return due
 
 
-def job_of(row: CallbackRequest) -> Job:
-    return _job(row)
+def _for_anyone(now: datetime, tenants: Collection[str] | None) -> list[ColumnElement[bool]]:
+    return [*due_now(now, tenants), unassigned(now)]
 
 
 def _job(row: CallbackRequest) -> Job:
@@ -126,14 +126,14 @@ class LeaseStore:
             return await self._claim_window(now, tenants, limit, per_queue)
         due = (
             select(R.id)
-            .where(R.status == "pending", *_due(now, tenants))
+            .where(R.status == "pending", *_for_anyone(now, tenants))
             .order_by(*SERVICE_ORDER)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         async with self._db.session() as session:
             ids = list((await session.scalars(due)).all())
-            return await self._take(session, ids, now)
+            return await self.take(session, ids, now)
 
     async def _claim_window(
         self, now: datetime, tenants: Collection[str] | None, limit: int, per_queue: int
@@ -144,7 +144,9 @@ class LeaseStore:
         hand-over (1,000 pending: 20 claims a second) kept a write transaction open much of
         the time, and the fences of the offers queued behind it (bench/callbacks.py)."""
         held = func.sum(case((R.stage == "queued", 1), else_=0))
-        ready = func.sum(case((and_(R.status == "pending", *_due(now, tenants)), 1), else_=0))
+        ready = func.sum(
+            case((and_(R.status == "pending", *_for_anyone(now, tenants)), 1), else_=0)
+        )
         counts = select(R.queue, held, ready).where(R.status.in_(ACTIVE)).group_by(R.queue)
         async with self._db.session() as session:
             rows = (await session.execute(counts)).all()
@@ -156,21 +158,25 @@ class LeaseStore:
         if not needs:
             return []
         async with self._db.session() as session:
-            ids: list[int] = []
-            for queue in sorted(needs):
-                if len(ids) >= limit:
-                    break
+            picked: list[tuple[int, int, datetime]] = []
+            for queue, need in needs.items():
                 pick = (
-                    select(R.id)
-                    .where(R.status == "pending", R.queue == queue, *_due(now, tenants))
+                    select(R.id, R.priority, func.coalesce(R.arrival_at, R.requested_at))
+                    .where(R.status == "pending", R.queue == queue, *_for_anyone(now, tenants))
                     .order_by(*SERVICE_ORDER)
-                    .limit(min(needs[queue], limit - len(ids)))
+                    .limit(need)
                     .with_for_update(skip_locked=True)
                 )
-                ids.extend((await session.scalars(pick)).all())
-            return await self._take(session, ids, now)
+                picked.extend((i, p, at) for i, p, at in (await session.execute(pick)).all())
+            # Over the limit: the first in service order across all queues.
+            picked.sort(key=lambda row: (-row[1], row[2], row[0]))
+            return await self.take(session, [i for i, _p, _at in picked[:limit]], now)
 
-    async def _take(self, session: AsyncSession, ids: list[int], now: datetime) -> list[Job]:
+    async def take(
+        self, session: AsyncSession, ids: list[int], now: datetime, stage: str = "queued"
+    ) -> list[Job]:
+        """In ``session``: the pending ``ids`` under a new lease (token + 1), at ``stage``;
+        returned in service order."""
         if not ids:
             return []
         stmt = (
@@ -178,7 +184,7 @@ class LeaseStore:
             .where(R.id.in_(ids), R.status == "pending")
             .values(
                 status="dialling",
-                stage="queued",
+                stage=stage,
                 lease_owner=self.owner,
                 lease_token=R.lease_token + 1,
                 lease_until=now + self.lease,

@@ -181,7 +181,7 @@ async def test_window_claim_takes_only_what_short_queues_need_in_service_order(
         )
 
     a = [await add("q-n1", n) for n in range(3)]
-    vip = await add("q-n1", 5, priority=5)
+    vip = await add("q-n2", 5, priority=5)  # a later queue by name: order, not names
     later = await add("q-n1", 6, due=MORNING + timedelta(hours=1))
     b = [await add("q-n2", n) for n in range(3)]
     await add("q-n3", 0, of=closed)
@@ -189,7 +189,7 @@ async def test_window_claim_takes_only_what_short_queues_need_in_service_order(
     [held] = await leases.claim(MORNING, [tenant], limit=1, per_queue=1)
     assert held.id == vip  # the limit: one in all, the first by service order
     first = await leases.claim(MORNING, [tenant], per_queue=2)
-    # q-n1 held one (the VIP), so it needs one more: its earliest; q-n2 needs two.
-    assert sorted(j.id for j in first) == sorted([a[0], b[0], b[1]])
+    # q-n2 holds one (the VIP), so it needs one more: its earliest; q-n1 needs two.
+    assert sorted(j.id for j in first) == sorted([a[0], a[1], b[0]])
     assert later not in {j.id for j in first}
     assert await leases.claim(MORNING, [tenant], per_queue=2) == []
