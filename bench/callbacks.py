@@ -224,8 +224,9 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             member_free[agent] = time.perf_counter()
             if "free" in step_at.get(agent, {}) and "member" not in step_at[agent]:
                 mark(agent, "member")
-        nudging = msg.name == "QueueMemberStatus" and not args.no_nudge
-        if nudging or (msg.name in DIALER_AMI_EVENTS and msg.name != "QueueMemberStatus"):
+        if msg.name in DIALER_AMI_EVENTS and not (
+            args.no_nudge and msg.name == "QueueMemberStatus"
+        ):
             asyncio.get_running_loop().create_task(dialer.on_ami_event(msg))
 
     ami.add_event_listener(on_ami)

@@ -57,8 +57,8 @@ Nudge = Callable[[str], Awaitable[object]]
 # None: the PBX's choice, slin192 for a Local channel. It mattered while a waiting
 # placeholder streamed Queue()'s in-band ring tone through the pair (8 kHz converted to
 # slin192: 40 placeholders took 126-174 % of a core); since session 5 a placeholder waits
-# in silence (tone-less zone, extensions.conf [cc-callback-queue]) and costs about 0.02 %
-# of a core, so the format no longer matters while it waits (bench/callbacks.py).
+# in silence (tone-less zone, extensions.conf [cc-callback-queue]): 200 waiting cost the
+# PBX 3-5 % of a core, so the format no longer matters while it waits (bench/callbacks.py).
 SLOT_FORMATS: tuple[str, ...] | None = None
 
 

@@ -230,14 +230,7 @@ def queue_entries(state: LiveState, queue: str) -> list[Place]:
 
 def live_places(state: LiveState, queue: str) -> list[Place]:
     """Live callers waiting in ``queue`` (placeholders come from the table, not here)."""
-    q = state.queues.get(queue)
-    if q is None:
-        return []
-    return [
-        Place(w.uniqueid, 0, w.joined_at)
-        for w in q.waiting.values()
-        if not w.uniqueid.startswith("cbq-")
-    ]
+    return [p for p in queue_entries(state, queue) if parse_channel_id(p.key) is None]
 
 
 def open_tenants(

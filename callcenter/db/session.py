@@ -8,6 +8,7 @@ immediate "database is locked" errors. PostgreSQL gets a sized connection pool.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -105,13 +106,16 @@ class _Turns:
 
     def __init__(self, capacity: int = 1) -> None:
         self._capacity = capacity
-        self._loops: dict[asyncio.AbstractEventLoop, _LoopTurns] = {}
+        # One per event loop (a test suite runs several in turn); gone with its loop.
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopTurns] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @asynccontextmanager
     async def turn(self, priority: bool) -> AsyncIterator[None]:
         loop = asyncio.get_running_loop()
         turns = self._loops.get(loop)
-        if turns is None:  # one per event loop: a test suite runs several loops in turn
+        if turns is None:
             turns = self._loops[loop] = _LoopTurns(loop, self._capacity)
         task = asyncio.current_task()
         if task is not None and task in turns.owners:
