@@ -63,20 +63,32 @@ async def _state(
     return row, attempt
 
 
-async def test_customer_first_resumes_after_an_app_restart(world: World, db: Database) -> None:
-    slug = f"cbr{uuid.uuid4().hex[:8]}"
+async def _customer_first(world: World, db: Database, tag: str) -> tuple[str, dict[str, Any]]:
+    """A tenant of its own in customer-first mode and the instance settings both app
+    instances share (a restart keeps the ARI app); returns the tenant's slug and them."""
+    slug = f"cb{tag}{uuid.uuid4().hex[:8]}"
     async with db.session() as session:
-        session.add(Tenant(slug=slug, name="CF Restart GmbH"))
+        session.add(Tenant(slug=slug, name=f"CF {tag} GmbH"))
     install_placeholders(world.pbx.sounds_dir)
     media = Media(world.pbx.sound_path("callbacks"))
-    same: dict[str, Any] = {
-        "app": f"cbtest-cfr-{uuid.uuid4().hex[:6]}",  # a restart keeps the ARI app
+    return slug, {
+        "app": f"cbtest-cf{tag}-{uuid.uuid4().hex[:6]}",
         "tenants": [slug],
         "mode_for": lambda _tenant: "customer_first",
         "position_of": lambda queue, channel: queue_position_of(world.live.state, queue, channel),
         "guard_media": lambda _job: [media.phrase("cb-press-1")],
         "guard_timeout_s": 3.0,
     }
+
+
+async def _guard_running(db: Database, request_id: int) -> bool:
+    """The customer answered and the first "press 1" prompt is stored."""
+    _, attempt = await _state(db, request_id)
+    return attempt is not None and attempt.picked_up_at is not None and attempt.guard_plays > 0
+
+
+async def test_customer_first_resumes_after_an_app_restart(world: World, db: Database) -> None:
+    slug, same = await _customer_first(world, db, "r")
     number = f"+49305610{uuid.uuid4().int % 10_000:04d}"  # presses 1 every second
     presses: list[str] = []
 
@@ -93,11 +105,9 @@ async def test_customer_first_resumes_after_an_app_restart(world: World, db: Dat
     )
     customer = f"cb-{request_id}-a1-c"
 
-    async def guard_running() -> bool:
-        _, attempt = await _state(db, request_id)
-        return attempt is not None and attempt.picked_up_at is not None and attempt.guard_plays > 0
-
-    await until(guard_running, what="customer answered, first prompt stored", timeout=30)
+    await until(
+        lambda: _guard_running(db, request_id), what="customer answered, prompted", timeout=30
+    )
     assert not presses  # the crash comes before the customer's first 1
     await first.crash(world)
     await until(lambda: bool(presses), what="a 1 pressed while no app listens")
@@ -140,19 +150,7 @@ async def test_a_customer_whose_placeholder_went_while_no_app_ran_is_not_left_on
     before another instance runs (hung up here; a PBX hiccup would do the same). Nobody can
     ever be bridged with that customer: the restarted instance ends the customer's leg
     (it held them on hold for good before) and counts the attempt as interrupted."""
-    slug = f"cbg{uuid.uuid4().hex[:8]}"
-    async with db.session() as session:
-        session.add(Tenant(slug=slug, name="CF Gone GmbH"))
-    install_placeholders(world.pbx.sounds_dir)
-    media = Media(world.pbx.sound_path("callbacks"))
-    same: dict[str, Any] = {
-        "app": f"cbtest-cfg-{uuid.uuid4().hex[:6]}",
-        "tenants": [slug],
-        "mode_for": lambda _tenant: "customer_first",
-        "position_of": lambda queue, channel: queue_position_of(world.live.state, queue, channel),
-        "guard_media": lambda _job: [media.phrase("cb-press-1")],
-        "guard_timeout_s": 3.0,
-    }
+    slug, same = await _customer_first(world, db, "g")
     number = f"+49305610{uuid.uuid4().int % 10_000:04d}"  # presses 1 every second
     first = await world.instance("cfg:8080", **same)
     await first.dialer.start()
@@ -161,26 +159,22 @@ async def test_a_customer_whose_placeholder_went_while_no_app_ran_is_not_left_on
     )
     customer = f"cb-{request_id}-a1-c"
 
-    async def guard_running() -> bool:
-        _, attempt = await _state(db, request_id)
-        return attempt is not None and attempt.picked_up_at is not None and attempt.guard_plays > 0
-
-    await until(guard_running, what="customer answered, first prompt stored", timeout=30)
+    await until(
+        lambda: _guard_running(db, request_id), what="customer answered, prompted", timeout=30
+    )
     await first.crash(world)
     slot_b = f"cbq-{request_id}-1-b"
     msg = await world.ami.send_action("Hangup", {"Channel": slot_b})
     assert msg.get("Response") == "Success", msg
 
-    async def channel_names() -> set[str]:
-        return {c.get("Uniqueid", "") for c in await world.channels()}
+    async def gone(uid: str) -> bool:
+        return uid not in {c.get("Uniqueid", "") for c in await world.channels()}
 
-    await until(
-        lambda: _gone(channel_names, f"cbq-{request_id}-1-a"), what="placeholder gone", timeout=10
-    )
-    assert customer in await channel_names()  # still there, on hold, with no app
+    await until(lambda: gone(f"cbq-{request_id}-1-a"), what="placeholder gone", timeout=10)
+    assert not await gone(customer)  # still there, on hold, with no app
     second = await world.instance("cfg:8080", **same)
     await second.dialer.start()
-    await until(lambda: _gone(channel_names, customer), what="customer leg ended", timeout=20)
+    await until(lambda: gone(customer), what="customer leg ended", timeout=20)
 
     async def interrupted() -> bool:
         _, attempt = await _state(db, request_id)
@@ -189,7 +183,3 @@ async def test_a_customer_whose_placeholder_went_while_no_app_ran_is_not_left_on
     await until(interrupted, what="attempt 1 interrupted", timeout=10)
     assert world.connects == []  # never bridged with anybody
     assert customer not in second.dialer.dialled  # that attempt is never dialled again
-
-
-async def _gone(names: Any, uid: str) -> bool:
-    return uid not in await names()

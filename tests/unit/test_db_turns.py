@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,24 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
         await s.execute(text("INSERT INTO counter VALUES (1, 0)"))
     yield database
     await database.close()
+
+
+@asynccontextmanager
+async def _held(db: Database) -> AsyncIterator[None]:
+    """Another task holds a session (the only turn) until the block ends."""
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with db.session():
+            await release.wait()
+
+    held = asyncio.create_task(holder())
+    await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        release.set()
+        await held
 
 
 async def _count(db: Database) -> int:
@@ -82,35 +101,17 @@ async def test_a_waiter_gives_up_with_a_clear_error_and_the_turn_goes_on(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(db_session, "TURN_TIMEOUT_S", 0.05)
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with db.session():
-            await release.wait()
-
-    held = asyncio.create_task(holder())
-    await asyncio.sleep(0.01)
-    with pytest.raises(TimeoutError, match=r"no database session free within 0\.05 s"):
-        await _count(db)
-    release.set()
-    await held
+    async with _held(db):
+        with pytest.raises(TimeoutError, match=r"no database session free within 0\.05 s"):
+            await _count(db)
     assert await _count(db) == 0  # the timed-out waiter left no turn behind
 
 
 async def test_a_cancelled_waiter_leaves_the_line(db: Database) -> None:
-    release = asyncio.Event()
-
-    async def holder() -> None:
-        async with db.session():
-            await release.wait()
-
-    held = asyncio.create_task(holder())
-    await asyncio.sleep(0.01)
-    waiter = asyncio.create_task(_count(db))
-    await asyncio.sleep(0.01)
-    waiter.cancel()
-    release.set()
-    await held
+    async with _held(db):
+        waiter = asyncio.create_task(_count(db))
+        await asyncio.sleep(0.01)
+        waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
     async with asyncio.timeout(5):
